@@ -1,0 +1,8 @@
+//! Lambda function for `GET /api/public`: wiring only, the handler is `auth::handlers::public`.
+
+use auth::Endpoint;
+use auth::lambda::{Error, run_stateless};
+
+fn main() -> Result<(), Error> {
+    run_stateless(Endpoint::Public, auth::handlers::public)
+}

@@ -1,0 +1,8 @@
+//! Lambda function for `POST /api/signin`: wiring only, the handler is `auth::handlers::signin`.
+
+use auth::Endpoint;
+use auth::lambda::{Error, run};
+
+fn main() -> Result<(), Error> {
+    run(Endpoint::Signin, auth::handlers::signin)
+}

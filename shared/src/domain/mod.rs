@@ -1,0 +1,11 @@
+//! Domain types: request fields become these at the edge, and services accept nothing else.
+
+mod email;
+mod name;
+mod password;
+mod user;
+
+pub use email::Email;
+pub use name::UserName;
+pub use password::Password;
+pub use user::{User, UserId};

@@ -1,0 +1,164 @@
+//! One handler per endpoint, all shaped alike: parse the request, call one [`App`] method, answer.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::domain::{Email, Password, User, UserName};
+use crate::error::ApiError;
+use crate::http::{JsonBody, bearer_token, json_response, path_parameter};
+use crate::service::{App, TokenPair};
+
+/// What every handler returns; errors become their JSON response in [`crate::lambda`].
+pub type HandlerResult = Result<Response<Body>, ApiError>;
+
+/// The token fields shared by the sign-in and refresh responses.
+#[derive(Serialize)]
+struct TokenFields<'a> {
+    access_token: &'a str,
+    refresh_token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+}
+
+impl<'a> From<&'a TokenPair> for TokenFields<'a> {
+    fn from(pair: &'a TokenPair) -> Self {
+        TokenFields {
+            access_token: pair.access.token.expose_secret(),
+            refresh_token: pair.refresh.expose_secret(),
+            token_type: "Bearer",
+            expires_in: pair.access.expires_in.as_secs(),
+        }
+    }
+}
+
+/// `GET /`
+pub async fn root(_request: Request) -> HandlerResult {
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": "Welcome to JWT Auth API", "status": "online"}),
+    ))
+}
+
+/// `GET /api/public`
+pub async fn public(_request: Request) -> HandlerResult {
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": "This is a public endpoint"}),
+    ))
+}
+
+/// Any path no route matches (the API's `$default` route).
+pub async fn not_found(_request: Request) -> HandlerResult {
+    Err(ApiError::NotFound)
+}
+
+/// `POST /api/signup` with `{name, email, password}`.
+pub async fn signup(app: &App, request: Request) -> HandlerResult {
+    let body = JsonBody::from_request(&request)?;
+    let name = UserName::parse(body.required("name")?)?;
+    let email = Email::parse(body.required("email")?)?;
+    let password = Password::parse(body.required("password")?)?;
+    let user = app.signup(name, email, password).await?;
+    tracing::info!(user_id = %user.id.as_uuid(), "account created");
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({"message": "User created successfully", "user": user}),
+    ))
+}
+
+/// `POST /api/signin` with `{email, password}`.
+pub async fn signin(app: &App, request: Request) -> HandlerResult {
+    let body = JsonBody::from_request(&request)?;
+    let email = Email::parse(body.required("email")?)?;
+    // A password outside the length rules cannot match any account: same answer as a wrong one,
+    // and no hash is spent on it.
+    let password =
+        Password::parse(body.required("password")?).map_err(|_| ApiError::InvalidCredentials)?;
+    let (user, tokens) = app.signin(email, password).await?;
+    tracing::info!(user_id = %user.id.as_uuid(), "signed in");
+    Ok(json_response(
+        StatusCode::OK,
+        &SigninResponse {
+            message: "Sign-in successful",
+            tokens: (&tokens).into(),
+            user: &user,
+        },
+    ))
+}
+
+#[derive(Serialize)]
+struct SigninResponse<'a> {
+    message: &'static str,
+    #[serde(flatten)]
+    tokens: TokenFields<'a>,
+    user: &'a User,
+}
+
+#[derive(Serialize)]
+struct RefreshResponse<'a> {
+    message: &'static str,
+    #[serde(flatten)]
+    tokens: TokenFields<'a>,
+}
+
+/// `POST /api/refresh` with the refresh token as bearer.
+pub async fn refresh(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let tokens = app.refresh(&token).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &RefreshResponse {
+            message: "Token refreshed successfully",
+            tokens: (&tokens).into(),
+        },
+    ))
+}
+
+/// `GET /api/dashboard` with an access token as bearer.
+pub async fn dashboard(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let user = app.dashboard(&token).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": format!("Welcome {}!", user.name), "user": user}),
+    ))
+}
+
+/// `POST /api/logout` with an access token as bearer.
+pub async fn logout(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    app.logout(&token).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": "Logout successful. Tokens revoked."}),
+    ))
+}
+
+/// `POST /api/forgot-password` with `{email}`: the same answer whether or not the account exists.
+pub async fn forgot_password(app: &App, request: Request) -> HandlerResult {
+    let body = JsonBody::from_request(&request)?;
+    let email = Email::parse(body.required("email")?)?;
+    app.forgot_password(email).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": "If that account exists, a password reset email has been sent."}),
+    ))
+}
+
+/// `POST /api/reset-password/{token}` with `{password}`.
+pub async fn reset_password(app: &App, request: Request) -> HandlerResult {
+    let token = path_parameter(&request, "token")
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::InvalidResetToken)?;
+    let token = SecretString::from(token);
+    let body = JsonBody::from_request(&request)?;
+    let password = Password::parse(body.required("password")?)?;
+    app.reset_password(&token, password).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": "Password reset successful"}),
+    ))
+}

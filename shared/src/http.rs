@@ -1,0 +1,211 @@
+//! The HTTP edge: reading JSON bodies and bearer tokens from a Lambda request, writing JSON responses.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use secrecy::SecretString;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// Largest request body accepted; anything bigger is refused before parsing or hashing.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A request body that was checked to be a JSON object of acceptable size and media type.
+#[derive(Debug)]
+pub struct JsonBody(Map<String, Value>);
+
+impl JsonBody {
+    /// Checks `Content-Type`, size and syntax, in that order, so oversize bodies are never parsed.
+    pub fn from_request(request: &Request) -> Result<Self, ApiError> {
+        if !is_json_media_type(request.headers().get(header::CONTENT_TYPE)) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes: &[u8] = request.body().as_ref();
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(map)) => Ok(JsonBody(map)),
+            Ok(_) => Err(ApiError::InvalidJson(
+                "Request body must be a JSON object".into(),
+            )),
+            Err(_) => Err(ApiError::InvalidJson(
+                "Request body is not valid JSON".into(),
+            )),
+        }
+    }
+
+    /// A required string field; absent, `null` or blank is `missing_field`, a non-string `invalid_json`.
+    ///
+    /// The value is returned untrimmed: each domain type decides how to treat whitespace.
+    pub fn required(&self, field: &'static str) -> Result<&str, ApiError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Err(ApiError::MissingField(field)),
+            Some(Value::String(s)) if s.trim().is_empty() => Err(ApiError::MissingField(field)),
+            Some(Value::String(s)) => Ok(s),
+            // The offending value is never echoed back: it may be a mistyped password.
+            Some(_) => Err(ApiError::InvalidJson(
+                format!("Field '{field}' must be a string").into(),
+            )),
+        }
+    }
+}
+
+fn is_json_media_type(value: Option<&HeaderValue>) -> bool {
+    let Some(value) = value.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+/// The bearer token of the `Authorization` header (RFC 6750 §2.1); any other form is `missing_token`.
+pub fn bearer_token(request: &Request) -> Result<SecretString, ApiError> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::MissingToken)?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(ApiError::MissingToken)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(ApiError::MissingToken);
+    }
+    Ok(SecretString::from(token))
+}
+
+/// A path parameter such as `{token}`; API Gateway and `cargo lambda watch` both fill these in.
+pub fn path_parameter(request: &Request, name: &str) -> Option<String> {
+    request
+        .path_parameters_ref()
+        .and_then(|params| params.first(name))
+        .map(str::to_owned)
+}
+
+/// A JSON response; `no-store` because bodies carry tokens and personal data (RFC 6749 §5.1).
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let body = serde_json::to_string(body).expect("response bodies are plain JSON values");
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn request(content_type: Option<&str>, body: &str) -> Request {
+        let mut builder = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("/api/signup");
+        if let Some(ct) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, ct);
+        }
+        builder.body(Body::from(body)).unwrap()
+    }
+
+    #[test]
+    fn body_checks_reject_each_bad_input_with_its_code() {
+        let big = format!(r#"{{"name":"{}"}}"#, "x".repeat(MAX_BODY_BYTES));
+        let cases: &[(Option<&str>, &str, &str, &str)] = &[
+            (None, "{}", "unsupported_media_type", "no content type"),
+            (
+                Some("text/plain"),
+                "{}",
+                "unsupported_media_type",
+                "wrong content type",
+            ),
+            (
+                Some("application/json"),
+                &big,
+                "payload_too_large",
+                "over 16 KiB",
+            ),
+            (
+                Some("application/json"),
+                "{",
+                "invalid_json",
+                "truncated JSON",
+            ),
+            (
+                Some("application/json"),
+                "[1]",
+                "invalid_json",
+                "array instead of object",
+            ),
+            (Some("application/json"), "", "invalid_json", "empty body"),
+        ];
+        for (ct, body, code, why) in cases {
+            let err = JsonBody::from_request(&request(*ct, body)).unwrap_err();
+            assert_eq!(err.code(), *code, "{why}");
+        }
+    }
+
+    #[test]
+    fn content_type_parameters_and_case_are_accepted() {
+        for ct in ["application/json", "Application/JSON; charset=utf-8"] {
+            assert!(
+                JsonBody::from_request(&request(Some(ct), "{}")).is_ok(),
+                "{ct}"
+            );
+        }
+    }
+
+    #[test]
+    fn fields_distinguish_missing_blank_and_wrong_type() {
+        let body = JsonBody::from_request(&request(
+            Some("application/json"),
+            r#"{"email": 123, "name": "  ", "password": null, "ok": "x"}"#,
+        ))
+        .unwrap();
+        assert_eq!(body.required("email").unwrap_err().code(), "invalid_json");
+        assert_eq!(body.required("name").unwrap_err().code(), "missing_field");
+        assert_eq!(
+            body.required("password").unwrap_err().code(),
+            "missing_field"
+        );
+        assert_eq!(body.required("absent").unwrap_err().code(), "missing_field");
+        assert_eq!(body.required("ok").unwrap(), "x");
+    }
+
+    #[test]
+    fn bearer_token_requires_the_bearer_scheme() {
+        let with = |value: &str| {
+            lambda_http::http::Request::builder()
+                .header(header::AUTHORIZATION, value)
+                .body(Body::Empty)
+                .unwrap()
+        };
+        assert_eq!(
+            bearer_token(&with("Bearer abc")).unwrap().expose_secret(),
+            "abc"
+        );
+        assert_eq!(
+            bearer_token(&with("bearer  abc ")).unwrap().expose_secret(),
+            "abc"
+        );
+        for bad in ["Basic abc", "Bearer", "Bearer   ", "abc"] {
+            assert_eq!(
+                bearer_token(&with(bad)).unwrap_err().code(),
+                "missing_token",
+                "{bad}"
+            );
+        }
+        let none = lambda_http::http::Request::builder()
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(bearer_token(&none).unwrap_err().code(), "missing_token");
+    }
+}

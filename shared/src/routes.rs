@@ -1,0 +1,81 @@
+//! The route table: every endpoint's method, path and function name, in one place.
+
+use lambda_http::http::Method;
+
+/// One Lambda function of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Root,
+    Public,
+    Signup,
+    Signin,
+    Refresh,
+    Dashboard,
+    Logout,
+    ForgotPassword,
+    ResetPassword,
+    /// The `$default` route: answers 404 JSON for paths no other route matches.
+    NotFound,
+}
+
+impl Endpoint {
+    /// Every endpoint, in the order of the README's table.
+    pub const ALL: [Endpoint; 10] = [
+        Endpoint::Signup,
+        Endpoint::Signin,
+        Endpoint::Refresh,
+        Endpoint::Dashboard,
+        Endpoint::Logout,
+        Endpoint::ForgotPassword,
+        Endpoint::ResetPassword,
+        Endpoint::Public,
+        Endpoint::Root,
+        Endpoint::NotFound,
+    ];
+
+    /// The method served; `None` for the catch-all, which answers every method.
+    pub fn method(self) -> Option<Method> {
+        use Endpoint::*;
+        match self {
+            Root | Public | Dashboard => Some(Method::GET),
+            Signup | Signin | Refresh | Logout | ForgotPassword | ResetPassword => {
+                Some(Method::POST)
+            }
+            NotFound => None,
+        }
+    }
+
+    /// The path, in API Gateway's and cargo-lambda's `{param}` syntax.
+    pub fn path(self) -> &'static str {
+        use Endpoint::*;
+        match self {
+            Root => "/",
+            Public => "/api/public",
+            Signup => "/api/signup",
+            Signin => "/api/signin",
+            Refresh => "/api/refresh",
+            Dashboard => "/api/dashboard",
+            Logout => "/api/logout",
+            ForgotPassword => "/api/forgot-password",
+            ResetPassword => "/api/reset-password/{token}",
+            NotFound => "/{*proxy}",
+        }
+    }
+
+    /// The function's name: its crate under `functions/`, its binary, its cargo-lambda route target.
+    pub fn function(self) -> &'static str {
+        use Endpoint::*;
+        match self {
+            Root => "root",
+            Public => "public",
+            Signup => "signup",
+            Signin => "signin",
+            Refresh => "refresh",
+            Dashboard => "dashboard",
+            Logout => "logout",
+            ForgotPassword => "forgot-password",
+            ResetPassword => "reset-password",
+            NotFound => "not-found",
+        }
+    }
+}

@@ -1,0 +1,369 @@
+//! Storage: plain async functions holding all of the API's SQL, each taking `&impl GenericClient`
+//! so it runs on a pooled connection or inside a transaction alike.
+
+use std::time::Duration;
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::domain::{Email, User, UserId, UserName};
+use crate::error::ApiError;
+use crate::hashing::PasswordHashString;
+use crate::tokens::TokenHash;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// Name of the unique index on `users.email` (see the first migration).
+const USERS_EMAIL_KEY: &str = "users_email_key";
+
+fn seconds(duration: Duration) -> f64 {
+    duration.as_secs_f64()
+}
+
+fn user_from(row: &Row) -> User {
+    User {
+        id: UserId::from_uuid(row.get("id")),
+        name: row.get("name"),
+        email: row.get("email"),
+    }
+}
+
+/// Inserts a user; an existing email (in any case) is `email_taken`.
+pub async fn insert_user(
+    client: &impl GenericClient,
+    name: &UserName,
+    email: &Email,
+    password_hash: &PasswordHashString,
+) -> Result<User> {
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO users (name, email, password_hash) VALUES ($1, $2, $3)
+             RETURNING id, name, email",
+        )
+        .await?;
+    match client
+        .query_one(
+            &statement,
+            &[&name.as_str(), &email.as_str(), &password_hash.as_str()],
+        )
+        .await
+    {
+        Ok(row) => Ok(user_from(&row)),
+        Err(e) if crate::db::is_unique_violation(&e, USERS_EMAIL_KEY) => Err(ApiError::EmailTaken),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A user and their password hash, for sign-in.
+pub async fn find_credentials(
+    client: &impl GenericClient,
+    email: &Email,
+) -> Result<Option<(User, PasswordHashString)>> {
+    let statement = client
+        .prepare_cached("SELECT id, name, email, password_hash FROM users WHERE email = $1")
+        .await?;
+    let row = client.query_opt(&statement, &[&email.as_str()]).await?;
+    Ok(row.map(|row| {
+        (
+            user_from(&row),
+            PasswordHashString::from_stored(row.get("password_hash")),
+        )
+    }))
+}
+
+/// The id of the account with this email, if any.
+pub async fn find_user_id(client: &impl GenericClient, email: &Email) -> Result<Option<UserId>> {
+    let statement = client
+        .prepare_cached("SELECT id FROM users WHERE email = $1")
+        .await?;
+    let row = client.query_opt(&statement, &[&email.as_str()]).await?;
+    Ok(row.map(|row| UserId::from_uuid(row.get("id"))))
+}
+
+/// Opens a session lasting as long as its first refresh token.
+pub async fn insert_session(
+    client: &impl GenericClient,
+    session_id: Uuid,
+    user_id: UserId,
+    ttl: Duration,
+) -> Result<()> {
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO sessions (id, user_id, expires_at)
+             VALUES ($1, $2, now() + make_interval(secs => $3))",
+        )
+        .await?;
+    client
+        .execute(
+            &statement,
+            &[&session_id, &user_id.as_uuid(), &seconds(ttl)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Stores a refresh token's hash for a session and pushes the session's expiry out to match.
+pub async fn insert_refresh_token(
+    client: &impl GenericClient,
+    hash: &TokenHash,
+    session_id: Uuid,
+    ttl: Duration,
+) -> Result<()> {
+    let statement = client
+        .prepare_cached(
+            "WITH token AS (
+                 INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
+                 VALUES ($1, $2, now() + make_interval(secs => $3))
+             )
+             UPDATE sessions SET expires_at = greatest(expires_at, now() + make_interval(secs => $3))
+             WHERE id = $2",
+        )
+        .await?;
+    client
+        .execute(
+            &statement,
+            &[&hash.0.as_slice(), &session_id, &seconds(ttl)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// A refresh token as found by [`lock_refresh_token`].
+#[derive(Debug)]
+pub struct RefreshTokenState {
+    pub session_id: Uuid,
+    pub user_id: UserId,
+    /// The token has expired, or its session has ended.
+    pub dead: bool,
+    /// The token was already rotated, and when: `Some(true)` within the grace window.
+    pub rotated_within_grace: Option<bool>,
+}
+
+/// Finds a refresh token and locks its row until the transaction ends, so concurrent refreshes of
+/// one token queue up behind each other instead of racing. Locks only the token row: every
+/// refresh takes its locks in the same order (token, then session), so they cannot deadlock.
+pub async fn lock_refresh_token(
+    client: &impl GenericClient,
+    hash: &TokenHash,
+    grace: Duration,
+) -> Result<Option<RefreshTokenState>> {
+    let statement = client
+        .prepare_cached(
+            "SELECT t.session_id, s.user_id,
+                    (t.expires_at <= now() OR s.revoked_at IS NOT NULL OR s.expires_at <= now()) AS dead,
+                    CASE WHEN t.used_at IS NULL THEN NULL
+                         ELSE t.used_at > clock_timestamp() - make_interval(secs => $2) END AS within_grace
+             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+             WHERE t.token_hash = $1
+             FOR UPDATE OF t",
+        )
+        .await?;
+    let row = client
+        .query_opt(&statement, &[&hash.0.as_slice(), &seconds(grace)])
+        .await?;
+    Ok(row.map(|row| RefreshTokenState {
+        session_id: row.get("session_id"),
+        user_id: UserId::from_uuid(row.get("user_id")),
+        dead: row.get("dead"),
+        rotated_within_grace: row.get("within_grace"),
+    }))
+}
+
+/// Marks a refresh token as rotated; later presentations are judged against this moment.
+pub async fn mark_refresh_token_used(client: &impl GenericClient, hash: &TokenHash) -> Result<()> {
+    let statement = client
+        .prepare_cached("UPDATE refresh_tokens SET used_at = clock_timestamp() WHERE token_hash = $1 AND used_at IS NULL")
+        .await?;
+    client.execute(&statement, &[&hash.0.as_slice()]).await?;
+    Ok(())
+}
+
+/// Why a session ended; stored for audit.
+#[derive(Debug, Clone, Copy)]
+pub enum RevokeReason {
+    Logout,
+    RefreshTokenReuse,
+    PasswordReset,
+}
+
+impl RevokeReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            RevokeReason::Logout => "logout",
+            RevokeReason::RefreshTokenReuse => "refresh_token_reuse",
+            RevokeReason::PasswordReset => "password_reset",
+        }
+    }
+}
+
+/// Ends one live session of a user; returns false when it was not live (already ended or not theirs).
+pub async fn revoke_session(
+    client: &impl GenericClient,
+    session_id: Uuid,
+    user_id: UserId,
+    reason: RevokeReason,
+) -> Result<bool> {
+    let statement = client
+        .prepare_cached(
+            "UPDATE sessions SET revoked_at = now(), revoked_reason = $3
+             WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        )
+        .await?;
+    let updated = client
+        .execute(
+            &statement,
+            &[&session_id, &user_id.as_uuid(), &reason.as_str()],
+        )
+        .await?;
+    Ok(updated == 1)
+}
+
+/// Ends every live session of a user.
+pub async fn revoke_all_sessions(
+    client: &impl GenericClient,
+    user_id: UserId,
+    reason: RevokeReason,
+) -> Result<u64> {
+    let statement = client
+        .prepare_cached(
+            "UPDATE sessions SET revoked_at = now(), revoked_reason = $2
+             WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .await?;
+    Ok(client
+        .execute(&statement, &[&user_id.as_uuid(), &reason.as_str()])
+        .await?)
+}
+
+/// Records an access token as revoked until it would have expired anyway.
+pub async fn revoke_access_token(
+    client: &impl GenericClient,
+    jti: Uuid,
+    session_id: Uuid,
+    expires_at: u64,
+) -> Result<()> {
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO revoked_tokens (jti, session_id, expires_at) VALUES ($1, $2, to_timestamp($3))
+             ON CONFLICT (jti) DO NOTHING",
+        )
+        .await?;
+    client
+        .execute(&statement, &[&jti, &session_id, &(expires_at as f64)])
+        .await?;
+    Ok(())
+}
+
+/// The user behind an access token, provided its session is live and the token not revoked:
+/// one round trip for the whole check.
+pub async fn live_session_user(
+    client: &impl GenericClient,
+    user_id: UserId,
+    session_id: Uuid,
+    jti: Uuid,
+) -> Result<Option<User>> {
+    let statement = client
+        .prepare_cached(
+            "SELECT u.id, u.name, u.email
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
+               AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $3)",
+        )
+        .await?;
+    let row = client
+        .query_opt(&statement, &[&session_id, &user_id.as_uuid(), &jti])
+        .await?;
+    Ok(row.as_ref().map(user_from))
+}
+
+/// Stores a password-reset token's hash.
+pub async fn insert_reset_token(
+    client: &impl GenericClient,
+    hash: &TokenHash,
+    user_id: UserId,
+    ttl: Duration,
+) -> Result<()> {
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO reset_tokens (token_hash, user_id, expires_at)
+             VALUES ($1, $2, now() + make_interval(secs => $3))",
+        )
+        .await?;
+    client
+        .execute(
+            &statement,
+            &[&hash.0.as_slice(), &user_id.as_uuid(), &seconds(ttl)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Queues an email for delivery; written in the caller's transaction (transactional outbox).
+pub async fn insert_outbox_email(
+    client: &impl GenericClient,
+    recipient: &Email,
+    subject: &str,
+    body_text: &str,
+) -> Result<i64> {
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO email_outbox (recipient, subject, body_text) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .await?;
+    let row = client
+        .query_one(&statement, &[&recipient.as_str(), &subject, &body_text])
+        .await?;
+    Ok(row.get("id"))
+}
+
+/// True when the reset token exists, is unused and unexpired (a cheap check before hashing).
+pub async fn reset_token_is_usable(client: &impl GenericClient, hash: &TokenHash) -> Result<bool> {
+    let statement = client
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM reset_tokens
+                            WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now())",
+        )
+        .await?;
+    Ok(client
+        .query_one(&statement, &[&hash.0.as_slice()])
+        .await?
+        .get(0))
+}
+
+/// Consumes a reset token atomically: of two concurrent calls with one token, exactly one gets the
+/// user id (the second waits on the row lock, then finds `used_at` set).
+pub async fn consume_reset_token(
+    client: &impl GenericClient,
+    hash: &TokenHash,
+) -> Result<Option<UserId>> {
+    let statement = client
+        .prepare_cached(
+            "UPDATE reset_tokens SET used_at = now()
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
+             RETURNING user_id",
+        )
+        .await?;
+    let row = client.query_opt(&statement, &[&hash.0.as_slice()]).await?;
+    Ok(row.map(|row| UserId::from_uuid(row.get("user_id"))))
+}
+
+/// Sets a new password hash and invalidates the user's other outstanding reset tokens.
+pub async fn update_password(
+    client: &impl GenericClient,
+    user_id: UserId,
+    password_hash: &PasswordHashString,
+) -> Result<()> {
+    let statement = client
+        .prepare_cached(
+            "WITH other_tokens AS (
+                 UPDATE reset_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL
+             )
+             UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
+        )
+        .await?;
+    client
+        .execute(&statement, &[&user_id.as_uuid(), &password_hash.as_str()])
+        .await?;
+    Ok(())
+}

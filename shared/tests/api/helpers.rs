@@ -1,0 +1,314 @@
+//! Test harness: a fresh, migrated database per test, and typed helpers that call the real
+//! handlers with `lambda_http` requests, exactly as the Lambda runtime does.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use auth::config::{Config, DatabaseConfig};
+use auth::lambda::dispatch;
+use auth::{App, Endpoint, handlers};
+use lambda_http::http::{HeaderMap, Method, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt};
+use serde_json::{Value, json};
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+/// The HS256 secret every test app signs with.
+pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+/// A password that satisfies the rules.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// An [`App`] over its own database, plus a direct connection for arranging and asserting.
+pub struct TestApp {
+    pub app: App,
+    pub db: tokio_postgres::Client,
+}
+
+/// A response, with the body parsed as JSON (every response of the API is JSON).
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl TestResponse {
+    /// The `error` code of an error body.
+    pub fn error(&self) -> &str {
+        self.body["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error body: {}", self.body))
+    }
+
+    /// Asserts an error status and code, and that the body is exactly `{error, message}`.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status.as_u16(), self.error()),
+            (status, code),
+            "body: {}",
+            self.body
+        );
+        let keys: Vec<&String> = self.body.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            ["error", "message"],
+            "error bodies have exactly these fields"
+        );
+        assert!(!self.body["message"].as_str().unwrap().is_empty());
+    }
+
+    /// A string field of the body.
+    #[track_caller]
+    pub fn str(&self, field: &str) -> String {
+        self.body[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string {field} in {}", self.body))
+            .to_owned()
+    }
+}
+
+fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").expect(
+        "TEST_DATABASE_URL is not set: run the tests with `make test`, which starts a throwaway \
+         PostgreSQL, or point TEST_DATABASE_URL at a server whose user may CREATE DATABASE",
+    )
+}
+
+/// The configuration tests run with: production defaults except the database and the secret.
+pub fn test_config(database: DatabaseConfig) -> Config {
+    Config {
+        database,
+        jwt_secret: TEST_SECRET.into(),
+        jwt_issuer: "jwt-auth-api".into(),
+        jwt_audience: "jwt-auth-api".into(),
+        access_token_ttl: Duration::from_secs(900),
+        refresh_token_ttl: Duration::from_secs(604_800),
+        refresh_reuse_grace: Duration::from_secs(10),
+        reset_token_ttl: Duration::from_secs(1800),
+        reset_url: "http://localhost:5001/reset-password".into(),
+    }
+}
+
+/// Creates a fresh database with the migrations applied; returns its connection config.
+pub async fn fresh_database() -> DatabaseConfig {
+    let admin =
+        tokio_postgres::Config::from_str(&admin_url()).expect("TEST_DATABASE_URL is a valid URL");
+    let (client, connection) = admin
+        .connect(NoTls)
+        .await
+        .expect("TEST_DATABASE_URL answers");
+    tokio::spawn(connection);
+    let name = format!("test_{}", Uuid::new_v4().simple());
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("creating the test database");
+    let mut url = admin.clone();
+    url.dbname(&name);
+    // Enough connections for the concurrency tests; production runs with 1.
+    let config = DatabaseConfig { url, pool_size: 32 };
+    auth::db::migrate(&config)
+        .await
+        .expect("migrations apply to an empty database");
+    config
+}
+
+impl TestApp {
+    /// A new app over a new database.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A new app whose configuration `adjust` may change first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let database = fresh_database().await;
+        let (db, connection) = database.url.connect(NoTls).await.unwrap();
+        tokio::spawn(connection);
+        let mut config = test_config(database);
+        adjust(&mut config);
+        TestApp {
+            app: App::new(config).unwrap(),
+            db,
+        }
+    }
+
+    /// Calls an endpoint's handler through the same dispatch the Lambda runtime uses.
+    pub async fn call(&self, endpoint: Endpoint, request: Request) -> TestResponse {
+        let method = request.method().clone();
+        let app = &self.app;
+        let response = match endpoint {
+            Endpoint::Root => dispatch(endpoint, method, handlers::root(request)).await,
+            Endpoint::Public => dispatch(endpoint, method, handlers::public(request)).await,
+            Endpoint::NotFound => dispatch(endpoint, method, handlers::not_found(request)).await,
+            Endpoint::Signup => dispatch(endpoint, method, handlers::signup(app, request)).await,
+            Endpoint::Signin => dispatch(endpoint, method, handlers::signin(app, request)).await,
+            Endpoint::Refresh => dispatch(endpoint, method, handlers::refresh(app, request)).await,
+            Endpoint::Dashboard => {
+                dispatch(endpoint, method, handlers::dashboard(app, request)).await
+            }
+            Endpoint::Logout => dispatch(endpoint, method, handlers::logout(app, request)).await,
+            Endpoint::ForgotPassword => {
+                dispatch(endpoint, method, handlers::forgot_password(app, request)).await
+            }
+            Endpoint::ResetPassword => {
+                dispatch(endpoint, method, handlers::reset_password(app, request)).await
+            }
+        }
+        .expect("handlers never return a Lambda error");
+        let status = response.status();
+        let headers = response.headers().clone();
+        assert_eq!(
+            headers[header::CONTENT_TYPE],
+            "application/json",
+            "every response is JSON"
+        );
+        let body = match response.into_body() {
+            Body::Text(text) => serde_json::from_str(&text).expect("response body is JSON"),
+            other => panic!("unexpected body {other:?}"),
+        };
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// POSTs a JSON body to an endpoint.
+    pub async fn post_json(&self, endpoint: Endpoint, body: &Value) -> TestResponse {
+        self.call(endpoint, json_request(endpoint.path(), body))
+            .await
+    }
+
+    pub async fn signup(&self, name: &str, email: &str, password: &str) -> TestResponse {
+        self.post_json(
+            Endpoint::Signup,
+            &json!({"name": name, "email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn signin(&self, email: &str, password: &str) -> TestResponse {
+        self.post_json(
+            Endpoint::Signin,
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> TestResponse {
+        self.call(
+            Endpoint::Refresh,
+            bearer_request(Method::POST, "/api/refresh", refresh_token),
+        )
+        .await
+    }
+
+    pub async fn dashboard(&self, access_token: &str) -> TestResponse {
+        self.call(
+            Endpoint::Dashboard,
+            bearer_request(Method::GET, "/api/dashboard", access_token),
+        )
+        .await
+    }
+
+    pub async fn logout(&self, access_token: &str) -> TestResponse {
+        self.call(
+            Endpoint::Logout,
+            bearer_request(Method::POST, "/api/logout", access_token),
+        )
+        .await
+    }
+
+    pub async fn forgot_password(&self, email: &str) -> TestResponse {
+        self.post_json(Endpoint::ForgotPassword, &json!({"email": email}))
+            .await
+    }
+
+    pub async fn reset_password(&self, token: &str, password: &str) -> TestResponse {
+        self.call(
+            Endpoint::ResetPassword,
+            reset_request(token, &json!({"password": password})),
+        )
+        .await
+    }
+
+    /// Signs up a user and signs in; returns the sign-in response.
+    pub async fn signed_in_user(&self, email: &str) -> TestResponse {
+        assert_eq!(
+            self.signup("Jane Doe", email, PASSWORD).await.status,
+            StatusCode::CREATED
+        );
+        let response = self.signin(email, PASSWORD).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+        response
+    }
+
+    /// The reset token from the newest email queued for `email`, read from the link in its body
+    /// as a person would read it from their inbox.
+    pub async fn reset_token_from_outbox(&self, email: &str) -> String {
+        let row = self
+            .db
+            .query_one(
+                "SELECT body_text FROM email_outbox WHERE recipient = $1 ORDER BY id DESC LIMIT 1",
+                &[&email],
+            )
+            .await
+            .expect("a reset email was queued");
+        let body: String = row.get(0);
+        let prefix = "http://localhost:5001/reset-password/";
+        let start = body
+            .find(prefix)
+            .expect("the email contains the reset link")
+            + prefix.len();
+        body[start..].split_whitespace().next().unwrap().to_owned()
+    }
+
+    /// Number of rows a query counts (`SELECT count(*) ...`).
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.db.query_one(sql, &[]).await.unwrap().get(0)
+    }
+}
+
+/// A POST with `Content-Type: application/json`.
+pub fn json_request(path: &str, body: &Value) -> Request {
+    raw_request(
+        Method::POST,
+        path,
+        Some("application/json"),
+        body.to_string(),
+    )
+}
+
+/// A request with any method, content type and body.
+pub fn raw_request(
+    method: Method,
+    path: &str,
+    content_type: Option<&str>,
+    body: impl Into<Body>,
+) -> Request {
+    let mut builder = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(path);
+    if let Some(content_type) = content_type {
+        builder = builder.header(header::CONTENT_TYPE, content_type);
+    }
+    builder.body(body.into()).unwrap()
+}
+
+/// A request carrying `Authorization: Bearer <token>`.
+pub fn bearer_request(method: Method, path: &str, token: &str) -> Request {
+    lambda_http::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::Empty)
+        .unwrap()
+}
+
+/// `POST /api/reset-password/{token}`, with the path parameter filled in as API Gateway does.
+pub fn reset_request(token: &str, body: &Value) -> Request {
+    json_request(&format!("/api/reset-password/{token}"), body).with_path_parameters(
+        std::collections::HashMap::from([("token".to_owned(), token.to_owned())]),
+    )
+}

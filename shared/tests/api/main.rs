@@ -1,0 +1,14 @@
+//! Database tests: every endpoint's handler against a real PostgreSQL, one fresh database per test.
+//!
+//! Needs `TEST_DATABASE_URL` (a role allowed to create databases); `make test` starts a throwaway
+//! cluster and sets it.
+
+mod helpers;
+
+mod dashboard;
+mod logout;
+mod password_reset;
+mod refresh;
+mod routing;
+mod signin;
+mod signup;

@@ -1,0 +1,244 @@
+//! `POST /api/signup`: account creation and every input rule.
+
+use auth::Endpoint;
+use lambda_http::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, TestApp, raw_request};
+
+#[tokio::test]
+async fn signup_creates_the_user_and_stores_only_an_argon2id_hash() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .signup("  Jane Doe ", " Jane@Example.com ", PASSWORD)
+        .await;
+
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+    assert_eq!(response.str("message"), "User created successfully");
+    let user = &response.body["user"];
+    assert_eq!(user["name"], "Jane Doe");
+    assert_eq!(user["email"], "jane@example.com");
+    assert!(uuid::Uuid::parse_str(user["id"].as_str().unwrap()).is_ok());
+    assert_eq!(
+        user.as_object().unwrap().len(),
+        3,
+        "only id, name and email are exposed"
+    );
+    let row = app
+        .db
+        .query_one("SELECT password_hash FROM users", &[])
+        .await
+        .unwrap();
+    let hash: String = row.get(0);
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    assert!(!hash.contains(PASSWORD));
+}
+
+#[tokio::test]
+async fn email_is_case_insensitive_and_a_second_signup_is_409() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.signup("John", "john@example.com", PASSWORD)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+
+    let response = app.signup("Other John", "John@EXAMPLE.com", PASSWORD).await;
+
+    response.assert_error(409, "email_taken");
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 1);
+}
+
+#[tokio::test]
+async fn invalid_inputs_are_rejected_with_their_codes_and_nothing_is_written() {
+    let app = TestApp::spawn().await;
+    let long_email = format!("{}@example.com", "a".repeat(250));
+    let cases = [
+        (
+            json!({"email": "a@example.com", "password": PASSWORD}),
+            400,
+            "missing_field",
+            "name absent",
+        ),
+        (
+            json!({"name": "   ", "email": "a@example.com", "password": PASSWORD}),
+            400,
+            "missing_field",
+            "name blank",
+        ),
+        (
+            json!({"name": "A", "password": PASSWORD}),
+            400,
+            "missing_field",
+            "email absent",
+        ),
+        (
+            json!({"name": "A", "email": "", "password": PASSWORD}),
+            400,
+            "missing_field",
+            "email empty",
+        ),
+        (
+            json!({"name": "A", "email": "a@example.com"}),
+            400,
+            "missing_field",
+            "password absent",
+        ),
+        (
+            json!({"name": "A", "email": "a@example.com", "password": null}),
+            400,
+            "missing_field",
+            "password null",
+        ),
+        (
+            json!({"name": "A", "email": 123, "password": PASSWORD}),
+            400,
+            "invalid_json",
+            "email is a number",
+        ),
+        (
+            json!({"name": ["A"], "email": "a@example.com", "password": PASSWORD}),
+            400,
+            "invalid_json",
+            "name is an array",
+        ),
+        (
+            json!({"name": "A", "email": "a@example.com", "password": 12345678}),
+            400,
+            "invalid_json",
+            "password is a number",
+        ),
+        (
+            json!({"name": "A", "email": "not-an-email", "password": PASSWORD}),
+            400,
+            "invalid_email",
+            "no @",
+        ),
+        (
+            json!({"name": "A", "email": long_email, "password": PASSWORD}),
+            400,
+            "invalid_email",
+            "over 254 bytes",
+        ),
+        (
+            json!({"name": "A", "email": "a@example.com", "password": "short"}),
+            400,
+            "invalid_password",
+            "7 characters",
+        ),
+        (
+            json!({"name": "A", "email": "a@example.com", "password": "x".repeat(257)}),
+            400,
+            "invalid_password",
+            "257 characters",
+        ),
+        (
+            json!({"name": "x".repeat(101), "email": "a@example.com", "password": PASSWORD}),
+            400,
+            "invalid_name",
+            "101 characters",
+        ),
+        (json!([1, 2]), 400, "invalid_json", "not an object"),
+    ];
+    for (body, status, code, why) in cases {
+        let response = app.post_json(Endpoint::Signup, &body).await;
+        assert_eq!(
+            (response.status.as_u16(), response.error()),
+            (status, code),
+            "{why}: {}",
+            response.body
+        );
+        response.assert_error(status, code);
+    }
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 0);
+}
+
+#[tokio::test]
+async fn media_type_and_size_are_checked_before_parsing() {
+    let app = TestApp::spawn().await;
+    let valid = json!({"name": "A", "email": "a@example.com", "password": PASSWORD}).to_string();
+    let oversized = format!(
+        r#"{{"name":"A","email":"a@example.com","password":"{PASSWORD}","pad":"{}"}}"#,
+        "x".repeat(16 * 1024)
+    );
+    let cases = [
+        (
+            None,
+            valid.clone(),
+            415,
+            "unsupported_media_type",
+            "no Content-Type",
+        ),
+        (
+            Some("text/plain"),
+            valid.clone(),
+            415,
+            "unsupported_media_type",
+            "text/plain",
+        ),
+        (
+            Some("application/x-www-form-urlencoded"),
+            "name=A".to_owned(),
+            415,
+            "unsupported_media_type",
+            "form",
+        ),
+        (
+            Some("application/json"),
+            oversized,
+            413,
+            "payload_too_large",
+            "over 16 KiB",
+        ),
+        (
+            Some("application/json"),
+            "{\"name\": ".to_owned(),
+            400,
+            "invalid_json",
+            "truncated",
+        ),
+        (
+            Some("application/json"),
+            "".to_owned(),
+            400,
+            "invalid_json",
+            "empty",
+        ),
+    ];
+    for (content_type, body, status, code, why) in cases {
+        let response = app
+            .call(
+                Endpoint::Signup,
+                raw_request(Method::POST, "/api/signup", content_type, body),
+            )
+            .await;
+        assert_eq!(
+            (response.status.as_u16(), response.error()),
+            (status, code),
+            "{why}"
+        );
+    }
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 0);
+}
+
+#[tokio::test]
+async fn exactly_100_character_names_and_256_character_passwords_are_accepted() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .signup(&"é".repeat(100), "max@example.com", &"🔑".repeat(256))
+        .await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+    let signin = app.signin("max@example.com", &"🔑".repeat(256)).await;
+    assert_eq!(
+        signin.status,
+        StatusCode::OK,
+        "the password was stored untruncated"
+    );
+    let truncated = app.signin("max@example.com", &"🔑".repeat(255)).await;
+    truncated.assert_error(401, "invalid_credentials");
+}
