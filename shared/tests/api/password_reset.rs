@@ -1,1 +1,491 @@
-//! placeholder
+//! `POST /api/forgot-password` and `POST /api/reset-password/{token}`: the emailed, single-use,
+//! hashed reset token, and what a reset does to the account and its sessions.
+
+use std::time::Duration;
+
+use auth::Endpoint;
+use futures::future::join_all;
+use lambda_http::http::StatusCode;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{PASSWORD, TestApp, reset_request};
+
+const NEW_PASSWORD: &str = "a brand new passphrase";
+const FORGOT_MESSAGE: &str = "If that account exists, a password reset email has been sent.";
+
+/// Signs up `email` and asks for a reset; returns the token from the email.
+async fn user_with_reset_token(app: &TestApp, email: &str) -> String {
+    assert_eq!(
+        app.signup("Jane Doe", email, PASSWORD).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(app.forgot_password(email).await.status, StatusCode::OK);
+    app.reset_token_from_outbox(email).await
+}
+
+#[tokio::test]
+async fn known_and_unknown_emails_get_byte_identical_answers() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.signup("Jane", "jane@example.com", PASSWORD)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+
+    let known = app.forgot_password("jane@example.com").await;
+    let unknown = app.forgot_password("nobody@example.com").await;
+
+    assert_eq!(known.status, StatusCode::OK, "{}", known.body);
+    assert_eq!(known.body, json!({"message": FORGOT_MESSAGE}));
+    assert_eq!(
+        (known.status, known.body.to_string()),
+        (unknown.status, unknown.body.to_string()),
+        "the answer must not reveal which accounts exist"
+    );
+    assert_eq!(known.headers, unknown.headers);
+}
+
+#[tokio::test]
+async fn a_known_email_queues_exactly_one_email_with_the_reset_link() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.signup("Jane", "jane@example.com", PASSWORD)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+
+    assert_eq!(
+        app.forgot_password("jane@example.com").await.status,
+        StatusCode::OK
+    );
+
+    let rows = app
+        .db
+        .query(
+            "SELECT recipient, subject, body_text, sent_at IS NULL AS unsent FROM email_outbox",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "exactly one email");
+    let row = &rows[0];
+    assert_eq!(row.get::<_, String>("recipient"), "jane@example.com");
+    assert_eq!(row.get::<_, String>("subject"), auth::service::RESET_EMAIL_SUBJECT);
+    assert!(row.get::<_, bool>("unsent"), "left for the outbox sender");
+    let body: String = row.get("body_text");
+    let token = app.reset_token_from_outbox("jane@example.com").await;
+    assert!(
+        body.contains(&format!("http://localhost:5001/reset-password/{token}")),
+        "{body}"
+    );
+    assert_eq!(token.len(), 43, "{token}");
+    assert!(
+        token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+        "{token}"
+    );
+    assert!(body.contains("30 minutes"), "the email states the TTL: {body}");
+    assert_eq!(app.count("SELECT count(*) FROM reset_tokens").await, 1);
+}
+
+#[tokio::test]
+async fn an_unknown_email_queues_nothing_and_stores_no_token() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.signup("Jane", "jane@example.com", PASSWORD)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+
+    let response = app.forgot_password("nobody@example.com").await;
+
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(app.count("SELECT count(*) FROM email_outbox").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM reset_tokens").await, 0);
+}
+
+#[tokio::test]
+async fn only_the_sha256_of_the_reset_token_is_stored() {
+    let app = TestApp::spawn().await;
+    let token = user_with_reset_token(&app, "jane@example.com").await;
+
+    let row = app
+        .db
+        .query_one("SELECT token_hash, t::text FROM reset_tokens t", &[])
+        .await
+        .unwrap();
+
+    let stored: Vec<u8> = row.get(0);
+    assert_eq!(stored.len(), 32);
+    assert_ne!(stored, token.as_bytes());
+    assert_eq!(stored, Sha256::digest(token.as_bytes()).to_vec());
+    let whole_row: String = row.get(1);
+    assert!(!whole_row.contains(&token), "{whole_row}");
+    let hex_plaintext: String = token.bytes().map(|b| format!("{b:02x}")).collect();
+    assert!(!whole_row.contains(&hex_plaintext), "{whole_row}");
+}
+
+#[tokio::test]
+async fn forgot_password_matches_the_email_in_any_case_and_padding() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.signup("Jane", "jane@example.com", PASSWORD)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+
+    let response = app.forgot_password("  JANE@Example.COM ").await;
+
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(
+        app.count("SELECT count(*) FROM email_outbox WHERE recipient = 'jane@example.com'")
+            .await,
+        1
+    );
+    let token = app.reset_token_from_outbox("jane@example.com").await;
+    assert_eq!(
+        app.reset_password(&token, NEW_PASSWORD).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn forgot_password_rejects_invalid_input_and_queues_nothing() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        (json!({}), 400, "missing_field", "email absent"),
+        (json!({"email": null}), 400, "missing_field", "email null"),
+        (json!({"email": " "}), 400, "missing_field", "email blank"),
+        (
+            json!({"email": "not-an-email"}),
+            400,
+            "invalid_email",
+            "no @",
+        ),
+        (
+            json!({"email": "jane@localhost"}),
+            400,
+            "invalid_email",
+            "single-label domain",
+        ),
+        (json!({"email": 7}), 400, "invalid_json", "email is a number"),
+    ];
+    for (body, status, code, why) in cases {
+        let response = app.post_json(Endpoint::ForgotPassword, &body).await;
+        assert_eq!(
+            (response.status.as_u16(), response.error()),
+            (status, code),
+            "{why}: {}",
+            response.body
+        );
+        response.assert_error(status, code);
+    }
+    assert_eq!(app.count("SELECT count(*) FROM email_outbox").await, 0);
+}
+
+#[tokio::test]
+async fn reset_changes_the_password() {
+    let app = TestApp::spawn().await;
+    let token = user_with_reset_token(&app, "jane@example.com").await;
+
+    let response = app.reset_password(&token, NEW_PASSWORD).await;
+
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    assert_eq!(response.body, json!({"message": "Password reset successful"}));
+    let with_new = app.signin("jane@example.com", NEW_PASSWORD).await;
+    assert_eq!(with_new.status, StatusCode::OK, "{}", with_new.body);
+    app.signin("jane@example.com", PASSWORD)
+        .await
+        .assert_error(401, "invalid_credentials");
+    assert_eq!(
+        app.count("SELECT count(*) FROM reset_tokens WHERE used_at IS NOT NULL")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_reset_token_works_only_once() {
+    let app = TestApp::spawn().await;
+    let token = user_with_reset_token(&app, "jane@example.com").await;
+    assert_eq!(
+        app.reset_password(&token, NEW_PASSWORD).await.status,
+        StatusCode::OK
+    );
+
+    let second = app.reset_password(&token, "yet another passphrase").await;
+
+    second.assert_error(400, "invalid_reset_token");
+    assert_eq!(
+        app.signin("jane@example.com", NEW_PASSWORD).await.status,
+        StatusCode::OK,
+        "the second attempt changed nothing"
+    );
+    app.signin("jane@example.com", "yet another passphrase")
+        .await
+        .assert_error(401, "invalid_credentials");
+}
+
+#[tokio::test]
+async fn unknown_and_empty_tokens_are_invalid_reset_token() {
+    let app = TestApp::spawn().await;
+    let token = user_with_reset_token(&app, "jane@example.com").await;
+    let cases = [
+        ("A".repeat(43), "well-formed but never issued"),
+        ("nope".to_owned(), "short junk"),
+        (format!("{token}x"), "the real token with a character appended"),
+        (token[..42].to_owned(), "the real token truncated"),
+        (String::new(), "empty path parameter"),
+    ];
+    for (candidate, why) in cases {
+        let response = app.reset_password(&candidate, NEW_PASSWORD).await;
+        assert_eq!(
+            (response.status.as_u16(), response.error()),
+            (400, "invalid_reset_token"),
+            "{why}: {}",
+            response.body
+        );
+        response.assert_error(400, "invalid_reset_token");
+    }
+    assert_eq!(
+        app.signin("jane@example.com", PASSWORD).await.status,
+        StatusCode::OK,
+        "the password is unchanged"
+    );
+    assert_eq!(
+        app.reset_password(&token, NEW_PASSWORD).await.status,
+        StatusCode::OK,
+        "the real token was not consumed"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_reset_token_is_invalid() {
+    let app = TestApp::spawn_with(|config| config.reset_token_ttl = Duration::from_secs(1)).await;
+    let token = user_with_reset_token(&app, "jane@example.com").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let response = app.reset_password(&token, NEW_PASSWORD).await;
+
+    response.assert_error(400, "invalid_reset_token");
+    assert_eq!(
+        app.signin("jane@example.com", PASSWORD).await.status,
+        StatusCode::OK,
+        "the password is unchanged"
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_new_password_does_not_consume_the_token() {
+    let app = TestApp::spawn().await;
+    let token = user_with_reset_token(&app, "jane@example.com").await;
+    let cases = [
+        (json!({"password": "1234567"}), 400, "invalid_password", "7 characters"),
+        (
+            json!({"password": "a".repeat(257)}),
+            400,
+            "invalid_password",
+            "257 characters",
+        ),
+        (json!({}), 400, "missing_field", "password absent"),
+        (json!({"password": 12345678}), 400, "invalid_json", "password is a number"),
+    ];
+    for (body, status, code, why) in cases {
+        let response = app
+            .call(Endpoint::ResetPassword, reset_request(&token, &body))
+            .await;
+        assert_eq!(
+            (response.status.as_u16(), response.error()),
+            (status, code),
+            "{why}: {}",
+            response.body
+        );
+        response.assert_error(status, code);
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM reset_tokens WHERE used_at IS NULL")
+            .await,
+        1,
+        "the token is still unused"
+    );
+
+    let valid = app.reset_password(&token, NEW_PASSWORD).await;
+
+    assert_eq!(valid.status, StatusCode::OK, "{}", valid.body);
+    assert_eq!(
+        app.signin("jane@example.com", NEW_PASSWORD).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_concurrent_resets_with_one_token_succeed_exactly_once() {
+    let app = TestApp::spawn().await;
+    let token = user_with_reset_token(&app, "jane@example.com").await;
+    let passwords = ["first concurrent password", "second concurrent password"];
+
+    let responses = join_all(passwords.map(|p| app.reset_password(&token, p))).await;
+
+    let mut outcomes: Vec<(u16, Option<String>)> = responses
+        .iter()
+        .map(|r| {
+            (
+                r.status.as_u16(),
+                r.body["error"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [(200, None), (400, Some("invalid_reset_token".to_owned()))],
+        "{responses:#?}"
+    );
+    let winner = passwords[responses
+        .iter()
+        .position(|r| r.status == StatusCode::OK)
+        .unwrap()];
+    let loser = passwords[responses
+        .iter()
+        .position(|r| r.status != StatusCode::OK)
+        .unwrap()];
+    assert_eq!(
+        app.signin("jane@example.com", winner).await.status,
+        StatusCode::OK,
+        "the winner's password is set"
+    );
+    app.signin("jane@example.com", loser)
+        .await
+        .assert_error(401, "invalid_credentials");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_concurrent_resets_with_two_tokens_of_one_user_never_fail_with_a_5xx() {
+    // Each request consumes its own token, then invalidates the user's other unused tokens: two
+    // requests doing that at once must not deadlock into a 500. Repeated to catch the race.
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.signup("Jane", "jane@example.com", PASSWORD)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    for round in 0..5 {
+        let mut tokens = Vec::new();
+        for _ in 0..2 {
+            assert_eq!(
+                app.forgot_password("jane@example.com").await.status,
+                StatusCode::OK
+            );
+            tokens.push(app.reset_token_from_outbox("jane@example.com").await);
+        }
+
+        let responses = join_all(tokens.iter().map(|t| app.reset_password(t, NEW_PASSWORD))).await;
+
+        let statuses: Vec<u16> = responses.iter().map(|r| r.status.as_u16()).collect();
+        assert!(
+            statuses.iter().all(|s| *s < 500),
+            "round {round}: {responses:#?}"
+        );
+        assert!(
+            statuses.contains(&200),
+            "round {round}: one of them succeeds: {responses:#?}"
+        );
+        for response in responses.iter().filter(|r| r.status != StatusCode::OK) {
+            response.assert_error(400, "invalid_reset_token");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_successful_reset_ends_every_session_of_the_user() {
+    let app = TestApp::spawn().await;
+    let laptop = app.signed_in_user("jane@example.com").await;
+    let phone = app.signin("jane@example.com", PASSWORD).await;
+    assert_eq!(phone.status, StatusCode::OK);
+    assert_eq!(
+        app.signup("Bob", "bob@example.com", PASSWORD).await.status,
+        StatusCode::CREATED
+    );
+    let bystander = app.signin("bob@example.com", PASSWORD).await;
+    assert_eq!(
+        app.forgot_password("jane@example.com").await.status,
+        StatusCode::OK
+    );
+    let token = app.reset_token_from_outbox("jane@example.com").await;
+
+    assert_eq!(
+        app.reset_password(&token, NEW_PASSWORD).await.status,
+        StatusCode::OK
+    );
+
+    for session in [&laptop, &phone] {
+        app.dashboard(&session.str("access_token"))
+            .await
+            .assert_error(401, "invalid_token");
+        app.refresh(&session.str("refresh_token"))
+            .await
+            .assert_error(401, "invalid_token");
+    }
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE u.email = 'jane@example.com' AND s.revoked_reason = 'password_reset'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        app.dashboard(&bystander.str("access_token")).await.status,
+        StatusCode::OK,
+        "other users' sessions are untouched"
+    );
+    let fresh = app.signin("jane@example.com", NEW_PASSWORD).await;
+    assert_eq!(
+        app.dashboard(&fresh.str("access_token")).await.status,
+        StatusCode::OK,
+        "a session opened after the reset works"
+    );
+}
+
+#[tokio::test]
+async fn using_one_reset_token_invalidates_the_users_other_tokens() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.signup("Jane", "jane@example.com", PASSWORD)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        app.forgot_password("jane@example.com").await.status,
+        StatusCode::OK
+    );
+    let first = app.reset_token_from_outbox("jane@example.com").await;
+    assert_eq!(
+        app.forgot_password("jane@example.com").await.status,
+        StatusCode::OK
+    );
+    let second = app.reset_token_from_outbox("jane@example.com").await;
+    assert_ne!(first, second);
+    assert_eq!(app.count("SELECT count(*) FROM email_outbox").await, 2);
+
+    assert_eq!(
+        app.reset_password(&second, NEW_PASSWORD).await.status,
+        StatusCode::OK
+    );
+
+    app.reset_password(&first, "an attacker's passphrase")
+        .await
+        .assert_error(400, "invalid_reset_token");
+    assert_eq!(
+        app.signin("jane@example.com", NEW_PASSWORD).await.status,
+        StatusCode::OK
+    );
+}

@@ -1,1 +1,335 @@
-//! placeholder
+//! `POST /api/refresh`: rotation, the reuse grace window, theft detection and every rejection.
+
+use std::time::Duration;
+
+use auth::Endpoint;
+use futures::future::join_all;
+use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::{Body, Request};
+use uuid::Uuid;
+
+use crate::helpers::{PASSWORD, TestApp, TestResponse, raw_request};
+use crate::signin::jti_and_sid;
+
+/// `POST /api/refresh` with an arbitrary `Authorization` header value.
+fn refresh_with_authorization(value: &str) -> Request {
+    lambda_http::http::Request::builder()
+        .method(Method::POST)
+        .uri("/api/refresh")
+        .header(header::AUTHORIZATION, value)
+        .body(Body::Empty)
+        .unwrap()
+}
+
+/// Asserts a 401 `invalid_token` carrying its bearer challenge.
+#[track_caller]
+fn assert_invalid_token(response: &TestResponse, why: &str) {
+    assert_eq!(
+        (response.status.as_u16(), response.error()),
+        (401, "invalid_token"),
+        "{why}: {}",
+        response.body
+    );
+    response.assert_error(401, "invalid_token");
+    let challenge = response.headers[header::WWW_AUTHENTICATE].to_str().unwrap();
+    assert!(
+        challenge.starts_with("Bearer") && challenge.contains(r#"error="invalid_token""#),
+        "{why}: {challenge}"
+    );
+}
+
+async fn session_state(app: &TestApp, session_id: Uuid) -> (bool, Option<String>) {
+    let row = app
+        .db
+        .query_one(
+            "SELECT revoked_at IS NOT NULL, revoked_reason FROM sessions WHERE id = $1",
+            &[&session_id],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test]
+async fn refresh_rotates_the_token_and_returns_a_working_pair() {
+    let app = TestApp::spawn().await;
+    let signin = app.signed_in_user("jane@example.com").await;
+    let old_refresh = signin.str("refresh_token");
+
+    let response = app.refresh(&old_refresh).await;
+
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    let mut keys: Vec<&str> = response
+        .body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "access_token",
+            "expires_in",
+            "message",
+            "refresh_token",
+            "token_type"
+        ]
+    );
+    assert_eq!(response.str("message"), "Token refreshed successfully");
+    assert_eq!(response.str("token_type"), "Bearer");
+    assert_eq!(response.body["expires_in"], 900);
+    assert_eq!(response.headers[header::CACHE_CONTROL], "no-store");
+    let new_refresh = response.str("refresh_token");
+    let new_access = response.str("access_token");
+    assert_ne!(new_refresh, old_refresh, "the refresh token rotates");
+    assert_ne!(new_access, signin.str("access_token"));
+    assert_eq!(
+        jti_and_sid(&new_access).1,
+        jti_and_sid(&signin.str("access_token")).1,
+        "rotation stays in the same session"
+    );
+    let dashboard = app.dashboard(&new_access).await;
+    assert_eq!(dashboard.status, StatusCode::OK, "{}", dashboard.body);
+    assert_eq!(dashboard.body["user"], signin.body["user"]);
+    let again = app.refresh(&new_refresh).await;
+    assert_eq!(again.status, StatusCode::OK, "the new refresh token works");
+    assert_eq!(app.count("SELECT count(*) FROM refresh_tokens").await, 3);
+    assert_eq!(
+        app.count("SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL")
+            .await,
+        2,
+        "each presented token is marked used"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM sessions").await, 1);
+}
+
+#[tokio::test]
+async fn the_old_token_within_the_grace_window_still_works_and_the_session_stays_alive() {
+    let app = TestApp::spawn().await;
+    let signin = app.signed_in_user("jane@example.com").await;
+    let old_refresh = signin.str("refresh_token");
+    let (_, session_id) = jti_and_sid(&signin.str("access_token"));
+    let rotated = app.refresh(&old_refresh).await;
+    assert_eq!(rotated.status, StatusCode::OK);
+
+    let replay = app.refresh(&old_refresh).await;
+
+    assert_eq!(replay.status, StatusCode::OK, "{}", replay.body);
+    assert_eq!(session_state(&app, session_id).await, (false, None));
+    for (token, why) in [
+        (rotated.str("access_token"), "first rotation's access token"),
+        (replay.str("access_token"), "replay's access token"),
+        (signin.str("access_token"), "sign-in's access token"),
+    ] {
+        let response = app.dashboard(&token).await;
+        assert_eq!(response.status, StatusCode::OK, "{why}: {}", response.body);
+    }
+    assert_eq!(
+        app.refresh(&rotated.str("refresh_token")).await.status,
+        StatusCode::OK,
+        "the first rotation's refresh token still works"
+    );
+    assert_eq!(
+        app.refresh(&replay.str("refresh_token")).await.status,
+        StatusCode::OK,
+        "the replay's refresh token works"
+    );
+}
+
+#[tokio::test]
+async fn reuse_after_the_grace_window_revokes_the_whole_session() {
+    let app = TestApp::spawn_with(|config| config.refresh_reuse_grace = Duration::ZERO).await;
+    let signin = app.signed_in_user("jane@example.com").await;
+    let other_session = app.signin("jane@example.com", PASSWORD).await;
+    let stolen = signin.str("refresh_token");
+    let (_, session_id) = jti_and_sid(&signin.str("access_token"));
+    let rotated = app.refresh(&stolen).await;
+    assert_eq!(rotated.status, StatusCode::OK);
+
+    let reuse = app.refresh(&stolen).await;
+
+    assert_invalid_token(&reuse, "reused token");
+    assert_eq!(
+        session_state(&app, session_id).await,
+        (true, Some("refresh_token_reuse".to_owned()))
+    );
+    assert_invalid_token(
+        &app.refresh(&rotated.str("refresh_token")).await,
+        "newest refresh token of the revoked session",
+    );
+    assert_invalid_token(
+        &app.dashboard(&rotated.str("access_token")).await,
+        "current access token of the revoked session",
+    );
+    assert_invalid_token(
+        &app.dashboard(&signin.str("access_token")).await,
+        "first access token of the revoked session",
+    );
+    assert_eq!(
+        app.dashboard(&other_session.str("access_token"))
+            .await
+            .status,
+        StatusCode::OK,
+        "the user's other session is not affected"
+    );
+    assert_eq!(
+        app.refresh(&other_session.str("refresh_token"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn reuse_is_honoured_inside_the_window_and_punished_once_it_has_passed() {
+    let app = TestApp::spawn_with(|config| config.refresh_reuse_grace = Duration::from_secs(1)).await;
+    let signin = app.signed_in_user("jane@example.com").await;
+    let old_refresh = signin.str("refresh_token");
+    let (_, session_id) = jti_and_sid(&signin.str("access_token"));
+    let rotated = app.refresh(&old_refresh).await;
+    assert_eq!(rotated.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let late_reuse = app.refresh(&old_refresh).await;
+
+    assert_invalid_token(&late_reuse, "reuse 1.5 s after rotation with a 1 s grace");
+    assert_eq!(
+        session_state(&app, session_id).await,
+        (true, Some("refresh_token_reuse".to_owned()))
+    );
+    assert_invalid_token(
+        &app.refresh(&rotated.str("refresh_token")).await,
+        "newest refresh token",
+    );
+    assert_invalid_token(
+        &app.dashboard(&rotated.str("access_token")).await,
+        "newest access token",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_refreshes_of_one_token_all_succeed_within_the_grace_window() {
+    let app = TestApp::spawn().await;
+    let signin = app.signed_in_user("jane@example.com").await;
+    let refresh = signin.str("refresh_token");
+    let (_, session_id) = jti_and_sid(&signin.str("access_token"));
+
+    let responses = join_all((0..20).map(|_| app.refresh(&refresh))).await;
+
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(statuses, [200; 20], "{responses:#?}");
+    let mut new_tokens: Vec<String> = responses.iter().map(|r| r.str("refresh_token")).collect();
+    new_tokens.sort();
+    new_tokens.dedup();
+    assert_eq!(new_tokens.len(), 20, "every refresh issued its own token");
+    assert_eq!(session_state(&app, session_id).await, (false, None));
+    assert_eq!(app.count("SELECT count(*) FROM refresh_tokens").await, 21);
+    assert_eq!(
+        app.count("SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL")
+            .await,
+        1,
+        "only the presented token is marked used"
+    );
+    for response in &responses {
+        assert_eq!(
+            app.dashboard(&response.str("access_token")).await.status,
+            StatusCode::OK
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_missing_or_non_bearer_authorization_is_missing_token_with_a_challenge() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        (
+            raw_request(Method::POST, "/api/refresh", None, ""),
+            "no header",
+        ),
+        (refresh_with_authorization("Basic abc"), "Basic scheme"),
+        (refresh_with_authorization("Bearer"), "no token"),
+        (refresh_with_authorization("Bearer    "), "blank token"),
+        (refresh_with_authorization("abc"), "no scheme"),
+    ];
+    for (request, why) in cases {
+        let response = app.call(Endpoint::Refresh, request).await;
+        assert_eq!(
+            (response.status.as_u16(), response.error()),
+            (401, "missing_token"),
+            "{why}: {}",
+            response.body
+        );
+        response.assert_error(401, "missing_token");
+        let challenge = response
+            .headers
+            .get(header::WWW_AUTHENTICATE)
+            .unwrap_or_else(|| panic!("{why}: no WWW-Authenticate"))
+            .to_str()
+            .unwrap();
+        assert!(challenge.starts_with("Bearer"), "{why}: {challenge}");
+    }
+}
+
+#[tokio::test]
+async fn tokens_that_are_not_live_refresh_tokens_are_invalid_token() {
+    let app = TestApp::spawn().await;
+    let signin = app.signed_in_user("jane@example.com").await;
+    let cases = [
+        (signin.str("access_token"), "an access token"),
+        ("not-a-token".to_owned(), "a random string"),
+        (
+            "A".repeat(43),
+            "a well-formed 43-character token that was never issued",
+        ),
+        (
+            format!("{}x", signin.str("refresh_token")),
+            "the refresh token with a character appended",
+        ),
+    ];
+    for (token, why) in cases {
+        assert_invalid_token(&app.refresh(&token).await, why);
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM refresh_tokens").await,
+        1,
+        "nothing was issued"
+    );
+    assert_eq!(
+        app.refresh(&signin.str("refresh_token")).await.status,
+        StatusCode::OK,
+        "the genuine token was not disturbed"
+    );
+}
+
+#[tokio::test]
+async fn the_refresh_token_of_a_logged_out_session_is_invalid() {
+    let app = TestApp::spawn().await;
+    let signin = app.signed_in_user("jane@example.com").await;
+    assert_eq!(
+        app.logout(&signin.str("access_token")).await.status,
+        StatusCode::OK
+    );
+
+    let response = app.refresh(&signin.str("refresh_token")).await;
+
+    assert_invalid_token(&response, "refresh after logout");
+    assert_eq!(app.count("SELECT count(*) FROM refresh_tokens").await, 1);
+}
+
+#[tokio::test]
+async fn an_expired_refresh_token_is_invalid() {
+    let app = TestApp::spawn_with(|config| config.refresh_token_ttl = Duration::from_secs(1)).await;
+    let signin = app.signed_in_user("jane@example.com").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let response = app.refresh(&signin.str("refresh_token")).await;
+
+    assert_invalid_token(&response, "expired refresh token");
+    assert_eq!(
+        app.count("SELECT count(*) FROM refresh_tokens").await,
+        1,
+        "nothing was issued"
+    );
+}

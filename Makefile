@@ -1,0 +1,23 @@
+# The project's front door: `make dev` runs the API locally, `make test` runs every test.
+.PHONY: dev down test lint build
+
+## Run the API on http://localhost:5001 with PostgreSQL on localhost:5002 (Ctrl-C to stop).
+dev:
+	bash local/dev.sh
+
+## Stop the local PostgreSQL (its data is kept).
+down:
+	bash local/down.sh
+
+## Every test: unit, database (real PostgreSQL), and end to end over HTTP through cargo lambda watch.
+test:
+	bash local/test.sh
+
+## Formatting and lints, as CI checks them.
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+## Release builds of every function for Lambda (arm64), into target/lambda/<function>/bootstrap.
+build:
+	cargo lambda build --release --arm64 --workspace

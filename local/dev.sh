@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# `make dev`: PostgreSQL on localhost:5002, migrations applied, and every function served by
+# `cargo lambda watch` on http://localhost:5001 at its production path. Ctrl-C stops the API;
+# `make down` stops the database. Safe to run again: nothing is wiped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source local/postgres.sh
+
+API_PORT=5001
+DB_PORT=5002
+ENV_FILE=local/.env
+PGDATA_DIR=.local/pg
+
+if [ ! -f "$ENV_FILE" ]; then
+    secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
+    sed "s#^JWT_SECRET_KEY=.*#JWT_SECRET_KEY=$secret#" .env.example >"$ENV_FILE"
+    chmod 600 "$ENV_FILE"
+    echo "==> created $ENV_FILE with a freshly generated JWT_SECRET_KEY"
+fi
+set -a
+source "$ENV_FILE"
+set +a
+
+if ! cargo lambda --version >/dev/null 2>&1; then
+    echo "error: cargo-lambda is not installed; install it with: pip install cargo-lambda" >&2
+    exit 1
+fi
+
+# A persistent cluster under .local/pg, for machines without a Docker engine.
+start_local_cluster() {
+    PG_BINDIR=$(find_pg_bindir) || return 1
+    mkdir -p .local
+    if [ ! -f "$PGDATA_DIR/PG_VERSION" ]; then
+        echo "==> creating a PostgreSQL cluster in $PGDATA_DIR"
+        mkdir -p "$PGDATA_DIR"
+        pwfile=$(mktemp)
+        printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
+        if [ "$(id -u)" = 0 ]; then chown postgres "$PGDATA_DIR" "$pwfile"; fi
+        as_pg_user "$PG_BINDIR/initdb" -D "$PGDATA_DIR" -U "$POSTGRES_USER" --pwfile="$pwfile" \
+            --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 >/dev/null
+        rm -f "$pwfile"
+    fi
+    if ! as_pg_user "$PG_BINDIR/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; then
+        as_pg_user "$PG_BINDIR/pg_ctl" -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w start \
+            -o "-p $DB_PORT -k /tmp -c listen_addresses=localhost" >/dev/null
+    fi
+    admin_url="postgres://$POSTGRES_USER:$POSTGRES_PASSWORD@localhost:$DB_PORT/postgres"
+    if [ "$(psql "$admin_url" -Atc "SELECT 1 FROM pg_database WHERE datname = '$POSTGRES_DB'")" != 1 ]; then
+        psql "$admin_url" -qc "CREATE DATABASE \"$POSTGRES_DB\""
+    fi
+}
+
+if pg_answers "$DATABASE_URL"; then
+    echo "==> PostgreSQL already answers at localhost:$DB_PORT"
+elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+    echo "==> starting PostgreSQL and pgAdmin with docker compose"
+    docker compose --env-file "$ENV_FILE" up -d --wait
+elif start_local_cluster; then
+    echo "==> PostgreSQL from $PG_BINDIR is running on localhost:$DB_PORT (data in $PGDATA_DIR)"
+else
+    echo "error: no way to run PostgreSQL: install Docker, or the PostgreSQL server (apt-get install postgresql)" >&2
+    exit 1
+fi
+
+echo "==> applying migrations"
+cargo run --quiet --bin migrate
+
+cat <<MSG
+
+  API        http://localhost:$API_PORT   (try: curl http://localhost:$API_PORT/api/public)
+  PostgreSQL $DATABASE_URL
+  pgAdmin    http://localhost:5050 (with docker compose only)
+  Reset emails are logged below ("password reset email queued") and kept in the email_outbox table.
+
+MSG
+exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$API_PORT" --env-file "$ENV_FILE"
