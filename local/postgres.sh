@@ -90,7 +90,7 @@ use_or_start_test_postgres() {
     if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
         echo "==> starting PostgreSQL with docker compose"
         docker compose up -d --wait db
-        TEST_DATABASE_URL="postgres://${POSTGRES_USER:-postgres}:${POSTGRES_PASSWORD:-postgres}@127.0.0.1:5002/postgres"
+        TEST_DATABASE_URL="postgres://${POSTGRES_USER:-auth}:${POSTGRES_PASSWORD:-auth}@127.0.0.1:5002/postgres"
         if pg_answers "$TEST_DATABASE_URL"; then
             export TEST_DATABASE_URL
             return 0

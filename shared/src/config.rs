@@ -218,6 +218,8 @@ mod tests {
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
+    // figment's Jail dictates the closure's (large) error type.
+    #[allow(clippy::result_large_err)]
     fn with_env(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let mut result = None;
         Jail::expect_with(|jail| {

@@ -6,6 +6,8 @@
 mod helpers;
 
 mod dashboard;
+mod failures;
+mod gateway;
 mod logout;
 mod password_reset;
 mod refresh;

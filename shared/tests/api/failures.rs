@@ -1,0 +1,82 @@
+//! Infrastructure failures: an unreachable database is 503, a broken one 500, and neither leaks
+//! internal details to the client.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use auth::App;
+use auth::config::DatabaseConfig;
+use lambda_http::http::StatusCode;
+
+use crate::helpers::{PASSWORD, TestApp, test_config};
+
+/// A loopback port nothing listens on: bound, then released.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn unreachable_database_is_503_service_unavailable() {
+    let url = tokio_postgres::Config::from_str(&format!(
+        "postgres://postgres@127.0.0.1:{}/nowhere",
+        closed_port()
+    ))
+    .unwrap();
+    let mut config = test_config(DatabaseConfig { url, pool_size: 1 });
+    config.access_token_ttl = Duration::from_secs(60);
+    let app = TestApp {
+        app: App::new(config).unwrap(),
+        db: unreachable_db_client().await,
+    };
+
+    for response in [
+        app.signin("jane@example.com", PASSWORD).await,
+        app.signup("Jane", "jane@example.com", PASSWORD).await,
+        app.forgot_password("jane@example.com").await,
+    ] {
+        response.assert_error(503, "service_unavailable");
+        let text = response.body.to_string();
+        assert!(
+            !text.contains("127.0.0.1") && !text.contains("refused"),
+            "no internals: {text}"
+        );
+    }
+}
+
+/// The harness wants a direct client; any live database will do for a test that never uses it.
+async fn unreachable_db_client() -> tokio_postgres::Client {
+    let config = crate::helpers::fresh_database().await;
+    let (client, connection) = config.url.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+#[tokio::test]
+async fn a_database_error_is_500_internal_error_without_sql_details() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.signup("Jane", "jane@example.com", PASSWORD)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    app.db
+        .batch_execute("DROP TABLE email_outbox")
+        .await
+        .unwrap();
+
+    let response = app.forgot_password("jane@example.com").await;
+
+    response.assert_error(500, "internal_error");
+    let text = response.body.to_string();
+    assert!(
+        !text.contains("email_outbox") && !text.contains("relation"),
+        "no SQL details: {text}"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM reset_tokens").await,
+        0,
+        "the failed transaction left nothing behind"
+    );
+}
