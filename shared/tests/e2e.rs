@@ -19,8 +19,14 @@ impl Api {
     fn new() -> Api {
         let base = std::env::var("E2E_BASE_URL")
             .expect("E2E_BASE_URL is not set: run `make test`, which serves the functions with cargo lambda watch");
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        Api { base: base.trim_end_matches('/').to_owned(), agent }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Api {
+            base: base.trim_end_matches('/').to_owned(),
+            agent,
+        }
     }
 
     fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
@@ -31,13 +37,26 @@ impl Api {
             None => request,
         };
         let result = match body {
-            Some(body) => self.agent.run(request.header("Content-Type", "application/json").body(body.to_string()).unwrap()),
+            Some(body) => self.agent.run(
+                request
+                    .header("Content-Type", "application/json")
+                    .body(body.to_string())
+                    .unwrap(),
+            ),
             None => self.agent.run(request.body(()).unwrap()),
         };
         let mut response = result.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
         let status = response.status().as_u16();
-        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        assert!(content_type.starts_with("application/json"), "{method} {path}: content-type {content_type:?}");
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        assert!(
+            content_type.starts_with("application/json"),
+            "{method} {path}: content-type {content_type:?}"
+        );
         let body = response.body_mut().read_json::<Value>().expect("JSON body");
         Reply { status, body }
     }
@@ -57,20 +76,32 @@ fn expect(reply: &Reply, status: u16, step: &str) {
 }
 
 fn field(reply: &Reply, name: &str) -> String {
-    reply.body[name].as_str().unwrap_or_else(|| panic!("no {name} in {}", reply.body)).to_owned()
+    reply.body[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {name} in {}", reply.body))
+        .to_owned()
 }
 
 /// The reset link from the newest email queued for `email`, as its recipient would see it.
 async fn emailed_reset_link(email: &str) -> String {
-    let url = std::env::var("E2E_DATABASE_URL").expect("E2E_DATABASE_URL is not set: run `make test`");
-    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("E2E database answers");
+    let url =
+        std::env::var("E2E_DATABASE_URL").expect("E2E_DATABASE_URL is not set: run `make test`");
+    let (client, connection) = tokio_postgres::connect(&url, NoTls)
+        .await
+        .expect("E2E database answers");
     tokio::spawn(connection);
     let row = client
-        .query_one("SELECT body_text FROM email_outbox WHERE recipient = $1 ORDER BY id DESC LIMIT 1", &[&email])
+        .query_one(
+            "SELECT body_text FROM email_outbox WHERE recipient = $1 ORDER BY id DESC LIMIT 1",
+            &[&email],
+        )
         .await
         .expect("a reset email was queued");
     let body: String = row.get(0);
-    body.split_whitespace().find(|word| word.contains("/reset-password/")).expect("the email holds a link").to_owned()
+    body.split_whitespace()
+        .find(|word| word.contains("/reset-password/"))
+        .expect("the email holds a link")
+        .to_owned()
 }
 
 #[tokio::test]
@@ -81,15 +112,29 @@ async fn the_whole_journey_works_over_http() {
 
     let root = api.get("/", None);
     expect(&root, 200, "GET /");
-    assert_eq!(root.body, json!({"message": "Welcome to JWT Auth API", "status": "online"}));
+    assert_eq!(
+        root.body,
+        json!({"message": "Welcome to JWT Auth API", "status": "online"})
+    );
     let public = api.get("/api/public", None);
-    assert_eq!((public.status, public.body.clone()), (200, json!({"message": "This is a public endpoint"})));
+    assert_eq!(
+        (public.status, public.body.clone()),
+        (200, json!({"message": "This is a public endpoint"}))
+    );
 
-    let signup = api.post("/api/signup", None, Some(json!({"name": "E2E User", "email": email, "password": "first password"})));
+    let signup = api.post(
+        "/api/signup",
+        None,
+        Some(json!({"name": "E2E User", "email": email, "password": "first password"})),
+    );
     expect(&signup, 201, "signup");
     assert_eq!(signup.body["user"]["email"], normalised.as_str());
 
-    let signin = api.post("/api/signin", None, Some(json!({"email": normalised, "password": "first password"})));
+    let signin = api.post(
+        "/api/signin",
+        None,
+        Some(json!({"email": normalised, "password": "first password"})),
+    );
     expect(&signin, 200, "signin");
     assert_eq!(signin.body["token_type"], "Bearer");
     let access = field(&signin, "access_token");
@@ -103,29 +148,71 @@ async fn the_whole_journey_works_over_http() {
     expect(&refreshed, 200, "refresh");
     let access = field(&refreshed, "access_token");
     let refresh = field(&refreshed, "refresh_token");
-    expect(&api.get("/api/dashboard", Some(&access)), 200, "dashboard with the refreshed token");
+    expect(
+        &api.get("/api/dashboard", Some(&access)),
+        200,
+        "dashboard with the refreshed token",
+    );
 
     let logout = api.post("/api/logout", Some(&access), None);
     expect(&logout, 200, "logout");
-    assert_eq!(field(&logout, "message"), "Logout successful. Tokens revoked.");
+    assert_eq!(
+        field(&logout, "message"),
+        "Logout successful. Tokens revoked."
+    );
     let after = api.get("/api/dashboard", Some(&access));
     expect(&after, 401, "dashboard after logout");
     assert_eq!(after.body["error"], "invalid_token");
-    expect(&api.post("/api/refresh", Some(&refresh), None), 401, "refresh after logout");
+    expect(
+        &api.post("/api/refresh", Some(&refresh), None),
+        401,
+        "refresh after logout",
+    );
 
     let forgot = api.post("/api/forgot-password", None, Some(json!({"email": email})));
     expect(&forgot, 200, "forgot-password");
     let link = emailed_reset_link(&normalised).await;
     let token = link.rsplit('/').next().unwrap();
-    assert!(link.starts_with(&format!("{}/reset-password/", api.base)), "link {link} points at the local stack");
+    assert!(
+        link.starts_with(&format!("{}/reset-password/", api.base)),
+        "link {link} points at the local stack"
+    );
 
-    let reset = api.post(&format!("/api/reset-password/{token}"), None, Some(json!({"password": "second password"})));
-    expect(&reset, 200, "reset-password through the emailed link's token");
-    let reused = api.post(&format!("/api/reset-password/{token}"), None, Some(json!({"password": "third password"})));
+    let reset = api.post(
+        &format!("/api/reset-password/{token}"),
+        None,
+        Some(json!({"password": "second password"})),
+    );
+    expect(
+        &reset,
+        200,
+        "reset-password through the emailed link's token",
+    );
+    let reused = api.post(
+        &format!("/api/reset-password/{token}"),
+        None,
+        Some(json!({"password": "third password"})),
+    );
     expect(&reused, 400, "second use of the reset token");
 
-    expect(&api.post("/api/signin", None, Some(json!({"email": email, "password": "first password"}))), 401, "old password");
-    expect(&api.post("/api/signin", None, Some(json!({"email": email, "password": "second password"}))), 200, "new password");
+    expect(
+        &api.post(
+            "/api/signin",
+            None,
+            Some(json!({"email": email, "password": "first password"})),
+        ),
+        401,
+        "old password",
+    );
+    expect(
+        &api.post(
+            "/api/signin",
+            None,
+            Some(json!({"email": email, "password": "second password"})),
+        ),
+        200,
+        "new password",
+    );
 }
 
 #[tokio::test]
