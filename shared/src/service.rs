@@ -241,6 +241,9 @@ impl App {
         }
         let password_hash = hashing::hash(password).await?;
         let transaction = client.transaction().await?;
+        store::lock_reset_token_owner(&transaction, &hash)
+            .await?
+            .ok_or(ApiError::InvalidResetToken)?;
         let user_id = store::consume_reset_token(&transaction, &hash)
             .await?
             .ok_or(ApiError::InvalidResetToken)?;

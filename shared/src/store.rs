@@ -197,7 +197,7 @@ impl RevokeReason {
     }
 }
 
-/// Ends one live session of a user; returns false when it was not live (already ended or not theirs).
+/// Ends one live session of a user; returns false when it was not live (ended, expired or not theirs).
 pub async fn revoke_session(
     client: &impl GenericClient,
     session_id: Uuid,
@@ -207,7 +207,7 @@ pub async fn revoke_session(
     let statement = client
         .prepare_cached(
             "UPDATE sessions SET revoked_at = now(), revoked_reason = $3
-             WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+             WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()",
         )
         .await?;
     let updated = client
@@ -329,6 +329,24 @@ pub async fn reset_token_is_usable(client: &impl GenericClient, hash: &TokenHash
         .query_one(&statement, &[&hash.0.as_slice()])
         .await?
         .get(0))
+}
+
+/// Locks the account a reset token belongs to, until the transaction ends. Resets of one user
+/// then run one after the other, whichever of the user's tokens they use: a reset touches all of
+/// the user's tokens, so two resets taking token locks first would deadlock each other.
+pub async fn lock_reset_token_owner(
+    client: &impl GenericClient,
+    hash: &TokenHash,
+) -> Result<Option<UserId>> {
+    let statement = client
+        .prepare_cached(
+            "SELECT u.id FROM reset_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = $1
+             FOR UPDATE OF u",
+        )
+        .await?;
+    let row = client.query_opt(&statement, &[&hash.0.as_slice()]).await?;
+    Ok(row.map(|row| UserId::from_uuid(row.get("id"))))
 }
 
 /// Consumes a reset token atomically: of two concurrent calls with one token, exactly one gets the

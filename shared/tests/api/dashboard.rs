@@ -34,7 +34,12 @@ fn forge(claims: &Value, typ: Option<&str>, secret: &str) -> String {
         typ: typ.map(str::to_owned),
         ..Header::new(Algorithm::HS256)
     };
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
 }
 
 /// The claims of a genuine access token with some fields replaced.
@@ -96,7 +101,10 @@ async fn no_bearer_token_is_missing_token_with_a_challenge() {
             dashboard_with_authorization(&format!("Token {access}")),
             "other scheme with a valid token",
         ),
-        (dashboard_with_authorization(&access), "token without scheme"),
+        (
+            dashboard_with_authorization(&access),
+            "token without scheme",
+        ),
         (dashboard_with_authorization("Bearer "), "empty token"),
     ];
     for (request, why) in cases {
@@ -123,7 +131,9 @@ async fn anything_but_a_genuine_access_token_is_invalid_token() {
     let app = TestApp::spawn().await;
     let signin = app.signed_in_user("jane@example.com").await;
     let genuine = signin.str("access_token");
-    let other_user = app.signup("Eve", "eve@example.com", crate::helpers::PASSWORD).await;
+    let other_user = app
+        .signup("Eve", "eve@example.com", crate::helpers::PASSWORD)
+        .await;
     let cases = [
         ("garbage".to_owned(), "garbage"),
         ("a.b.c".to_owned(), "three parts of nothing"),
@@ -276,7 +286,10 @@ async fn a_token_past_exp_plus_leeway_is_token_expired_and_within_leeway_is_acce
     ];
     for (exp, status, why) in cases {
         let token = forge(
-            &with_claims(&genuine, json!({"exp": exp, "iat": exp - 900, "nbf": exp - 900})),
+            &with_claims(
+                &genuine,
+                json!({"exp": exp, "iat": exp - 900, "nbf": exp - 900}),
+            ),
             Some("at+jwt"),
             TEST_SECRET,
         );

@@ -79,7 +79,9 @@ async fn logout_records_the_revoked_jti_and_the_session_reason() {
         .unwrap();
     assert!(session.get::<_, bool>("revoked"));
     assert_eq!(
-        session.get::<_, Option<String>>("revoked_reason").as_deref(),
+        session
+            .get::<_, Option<String>>("revoked_reason")
+            .as_deref(),
         Some("logout")
     );
 }

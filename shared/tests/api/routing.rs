@@ -1,1 +1,232 @@
-//! placeholder
+//! Routing: the stateless endpoints, method checks, the 404 catch-all, and the route table kept in
+//! step with the workspace's `cargo lambda watch` router and the `functions/` crates.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use auth::Endpoint;
+use lambda_http::http::{Method, StatusCode, header};
+use serde_json::json;
+
+use crate::helpers::{TestApp, raw_request};
+
+const WORKSPACE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// The `"<path>" = "<function>"` lines of `[workspace.metadata.lambda.watch.router]` in the
+/// workspace manifest (a minimal parser: no toml crate is available).
+fn watch_router_table() -> Vec<(String, String)> {
+    let manifest = std::fs::read_to_string(format!("{WORKSPACE_DIR}/Cargo.toml"))
+        .expect("the workspace manifest is readable");
+    let mut in_table = false;
+    let mut found_header = false;
+    let mut entries = Vec::new();
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_table = line == "[workspace.metadata.lambda.watch.router]";
+            found_header |= in_table;
+            continue;
+        }
+        if !in_table || line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("not a key = value line: {line}"));
+        let unquote = |s: &str| {
+            let s = s.trim();
+            s.strip_prefix('"')
+                .and_then(|s| s.strip_suffix('"'))
+                .unwrap_or_else(|| panic!("not a quoted string: {s} in {line}"))
+                .to_owned()
+        };
+        entries.push((unquote(key), unquote(value)));
+    }
+    assert!(
+        found_header,
+        "Cargo.toml has a [workspace.metadata.lambda.watch.router] table"
+    );
+    entries
+}
+
+#[tokio::test]
+async fn root_says_the_api_is_online() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .call(Endpoint::Root, raw_request(Method::GET, "/", None, ""))
+        .await;
+
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(
+        response.body,
+        json!({"message": "Welcome to JWT Auth API", "status": "online"})
+    );
+}
+
+#[tokio::test]
+async fn public_needs_no_token() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .call(
+            Endpoint::Public,
+            raw_request(Method::GET, "/api/public", None, ""),
+        )
+        .await;
+
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(
+        response.body,
+        json!({"message": "This is a public endpoint"})
+    );
+    assert_eq!(response.headers[header::CACHE_CONTROL], "no-store");
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_a_wrong_method_with_a_json_405() {
+    let app = TestApp::spawn().await;
+    let methods = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ];
+    for endpoint in Endpoint::ALL {
+        let Some(allowed) = endpoint.method() else {
+            continue;
+        };
+        let path = endpoint.path().replace("{token}", "some-token");
+        for method in methods.iter().filter(|m| **m != allowed) {
+            let response = app
+                .call(
+                    endpoint,
+                    raw_request(method.clone(), &path, Some("application/json"), "{}"),
+                )
+                .await;
+            assert_eq!(
+                (response.status.as_u16(), response.error()),
+                (405, "method_not_allowed"),
+                "{method} {path}: {}",
+                response.body
+            );
+            response.assert_error(405, "method_not_allowed");
+        }
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM users").await,
+        0,
+        "no handler ran"
+    );
+}
+
+#[tokio::test]
+async fn get_on_signup_is_405_not_a_body_error() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .call(
+            Endpoint::Signup,
+            raw_request(Method::GET, "/api/signup", None, ""),
+        )
+        .await;
+
+    response.assert_error(405, "method_not_allowed");
+}
+
+#[tokio::test]
+async fn the_catch_all_is_a_json_404_for_any_method() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        (Method::GET, "/nope"),
+        (Method::POST, "/api/unknown"),
+        (Method::PUT, "/api/signin/extra"),
+        (Method::DELETE, "/"),
+        (Method::PATCH, "/api"),
+        (Method::OPTIONS, "/api/dashboard/x"),
+        (Method::HEAD, "/favicon.ico"),
+    ];
+    for (method, path) in cases {
+        let response = app
+            .call(
+                Endpoint::NotFound,
+                raw_request(method.clone(), path, None, ""),
+            )
+            .await;
+        assert_eq!(
+            (response.status.as_u16(), response.error()),
+            (404, "not_found"),
+            "{method} {path}: {}",
+            response.body
+        );
+        response.assert_error(404, "not_found");
+    }
+}
+
+#[test]
+fn every_endpoint_has_a_unique_path_and_function_name() {
+    let paths: HashSet<&str> = Endpoint::ALL.iter().map(|e| e.path()).collect();
+    let functions: HashSet<&str> = Endpoint::ALL.iter().map(|e| e.function()).collect();
+    let variants: HashSet<String> = Endpoint::ALL.iter().map(|e| format!("{e:?}")).collect();
+
+    assert_eq!(paths.len(), Endpoint::ALL.len(), "duplicate path");
+    assert_eq!(functions.len(), Endpoint::ALL.len(), "duplicate function");
+    assert_eq!(
+        variants.len(),
+        Endpoint::ALL.len(),
+        "an endpoint is listed twice"
+    );
+    for endpoint in Endpoint::ALL {
+        assert!(endpoint.path().starts_with('/'), "{endpoint:?}");
+        let function = endpoint.function();
+        assert!(
+            !function.is_empty() && function.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+            "{endpoint:?}: {function} is a valid crate and binary name"
+        );
+    }
+}
+
+#[test]
+fn the_watch_router_table_matches_the_route_table_exactly() {
+    let table = watch_router_table();
+    let routes: BTreeMap<String, String> = table.iter().cloned().collect();
+    assert_eq!(
+        routes.len(),
+        table.len(),
+        "a path is listed twice: {table:?}"
+    );
+
+    let expected: BTreeMap<String, String> = Endpoint::ALL
+        .iter()
+        .map(|e| (e.path().to_owned(), e.function().to_owned()))
+        .collect();
+
+    assert_eq!(routes, expected);
+}
+
+#[test]
+fn every_endpoint_has_a_function_crate_wired_to_its_variant() {
+    for endpoint in Endpoint::ALL {
+        let main = format!(
+            "{WORKSPACE_DIR}/functions/{}/src/main.rs",
+            endpoint.function()
+        );
+        assert!(
+            Path::new(&main).is_file(),
+            "{endpoint:?}: {main} is missing"
+        );
+        let source = std::fs::read_to_string(&main).unwrap();
+        let variant = format!("Endpoint::{endpoint:?}");
+        assert!(source.contains(&variant), "{main} does not run {variant}");
+        let manifest = format!(
+            "{WORKSPACE_DIR}/functions/{}/Cargo.toml",
+            endpoint.function()
+        );
+        let manifest =
+            std::fs::read_to_string(&manifest).unwrap_or_else(|e| panic!("{manifest}: {e}"));
+        assert!(
+            manifest.contains(&format!("name = \"{}\"", endpoint.function())),
+            "{endpoint:?}: the crate is named after the function"
+        );
+    }
+}

@@ -15,7 +15,11 @@ use crate::helpers::{PASSWORD, TestApp, raw_request};
 #[track_caller]
 pub fn jwt_part(token: &str, index: usize) -> Value {
     let parts: Vec<&str> = token.split('.').collect();
-    assert_eq!(parts.len(), 3, "a JWT has three dot-separated parts: {token}");
+    assert_eq!(
+        parts.len(),
+        3,
+        "a JWT has three dot-separated parts: {token}"
+    );
     let bytes = URL_SAFE_NO_PAD
         .decode(parts[index])
         .unwrap_or_else(|e| panic!("JWT part {index} is not base64url: {e}"));
@@ -318,7 +322,10 @@ async fn each_signin_opens_its_own_session_with_its_own_refresh_token() {
     stored.sort();
     let mut expected = vec![first_sid, second_sid];
     expected.sort();
-    assert_eq!(stored, expected, "the tokens' sid claims are the session ids");
+    assert_eq!(
+        stored, expected,
+        "the tokens' sid claims are the session ids"
+    );
     assert!(rows.iter().all(|r| r.get::<_, Uuid>("user_id") == user_id));
     assert_ne!(first.str("refresh_token"), second.str("refresh_token"));
 }
