@@ -61,11 +61,7 @@ impl App {
         password: Password,
     ) -> Result<(User, TokenPair), ApiError> {
         let mut client = self.pool.get().await?;
-        let found = store::find_credentials(&client, &email).await?;
-        let (user, hash) = match found {
-            Some((user, hash)) => (Some(user), Some(hash)),
-            None => (None, None),
-        };
+        let (user, hash) = store::find_credentials(&client, &email).await?.unzip();
         let verified = hashing::verify(password, hash).await?;
         let user = match user {
             Some(user) if verified => user,

@@ -8,8 +8,9 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
-        .with_current_span(true)
-        .with_span_list(false)
+        // The span list carries the runtime's `requestId` next to our route and method.
+        .with_current_span(false)
+        .with_span_list(true)
         .with_target(false)
         .try_init();
 }
