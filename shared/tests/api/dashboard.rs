@@ -5,21 +5,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use auth::Endpoint;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use lambda_http::http::{Method, StatusCode, header};
-use lambda_http::{Body, Request};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TEST_SECRET, TestApp, raw_request};
-use crate::signin::jwt_part;
-
-fn dashboard_with_authorization(value: &str) -> Request {
-    lambda_http::http::Request::builder()
-        .method(Method::GET)
-        .uri("/api/dashboard")
-        .header(header::AUTHORIZATION, value)
-        .body(Body::Empty)
-        .unwrap()
-}
+use crate::helpers::{TEST_SECRET, TestApp, authorization_request, jwt_part, raw_request};
 
 fn now() -> u64 {
     SystemTime::now()
@@ -69,15 +58,12 @@ async fn a_valid_access_token_gets_the_welcome_and_the_user() {
 #[tokio::test]
 async fn the_scheme_is_case_insensitive_and_the_token_may_be_padded() {
     let app = TestApp::spawn().await;
-    let access = app
-        .signed_in_user("jane@example.com")
-        .await
-        .str("access_token");
+    let access = app.signed_in_access_token("jane@example.com").await;
 
     let response = app
         .call(
             Endpoint::Dashboard,
-            dashboard_with_authorization(&format!("bearer  {access} ")),
+            authorization_request(Method::GET, "/api/dashboard", &format!("bearer  {access} ")),
         )
         .await;
 
@@ -87,42 +73,33 @@ async fn the_scheme_is_case_insensitive_and_the_token_may_be_padded() {
 #[tokio::test]
 async fn no_bearer_token_is_missing_token_with_a_challenge() {
     let app = TestApp::spawn().await;
-    let access = app
-        .signed_in_user("jane@example.com")
-        .await
-        .str("access_token");
+    let access = app.signed_in_access_token("jane@example.com").await;
     let cases = [
         (
             raw_request(Method::GET, "/api/dashboard", None, ""),
             "no header",
         ),
-        (dashboard_with_authorization("Basic x"), "Basic scheme"),
         (
-            dashboard_with_authorization(&format!("Token {access}")),
+            authorization_request(Method::GET, "/api/dashboard", "Basic x"),
+            "Basic scheme",
+        ),
+        (
+            authorization_request(Method::GET, "/api/dashboard", &format!("Token {access}")),
             "other scheme with a valid token",
         ),
         (
-            dashboard_with_authorization(&access),
+            authorization_request(Method::GET, "/api/dashboard", &access),
             "token without scheme",
         ),
-        (dashboard_with_authorization("Bearer "), "empty token"),
+        (
+            authorization_request(Method::GET, "/api/dashboard", "Bearer "),
+            "empty token",
+        ),
     ];
     for (request, why) in cases {
         let response = app.call(Endpoint::Dashboard, request).await;
-        assert_eq!(
-            (response.status.as_u16(), response.error()),
-            (401, "missing_token"),
-            "{why}: {}",
-            response.body
-        );
-        response.assert_error(401, "missing_token");
-        let challenge = response
-            .headers
-            .get(header::WWW_AUTHENTICATE)
-            .unwrap_or_else(|| panic!("{why}: no WWW-Authenticate"))
-            .to_str()
-            .unwrap();
-        assert!(challenge.starts_with("Bearer"), "{why}: {challenge}");
+        response.assert_error_because(401, "missing_token", why);
+        response.assert_bearer_challenge(why);
     }
 }
 
@@ -131,9 +108,7 @@ async fn anything_but_a_genuine_access_token_is_invalid_token() {
     let app = TestApp::spawn().await;
     let signin = app.signed_in_user("jane@example.com").await;
     let genuine = signin.str("access_token");
-    let other_user = app
-        .signup("Eve", "eve@example.com", crate::helpers::PASSWORD)
-        .await;
+    let other_user = app.registered_user("Eve", "eve@example.com").await;
     let cases = [
         ("garbage".to_owned(), "garbage"),
         ("a.b.c".to_owned(), "three parts of nothing"),
@@ -220,18 +195,7 @@ async fn anything_but_a_genuine_access_token_is_invalid_token() {
     ];
     for (token, why) in cases {
         let response = app.dashboard(&token).await;
-        assert_eq!(
-            (response.status.as_u16(), response.error()),
-            (401, "invalid_token"),
-            "{why}: {}",
-            response.body
-        );
-        response.assert_error(401, "invalid_token");
-        let challenge = response.headers[header::WWW_AUTHENTICATE].to_str().unwrap();
-        assert!(
-            challenge.starts_with("Bearer") && challenge.contains(r#"error="invalid_token""#),
-            "{why}: {challenge}"
-        );
+        response.assert_invalid_token(why);
     }
     assert_eq!(
         app.dashboard(&genuine).await.status,
@@ -257,8 +221,7 @@ async fn an_expired_access_token_is_token_expired() {
     let response = app.dashboard(&access).await;
 
     response.assert_error(401, "token_expired");
-    let challenge = response.headers[header::WWW_AUTHENTICATE].to_str().unwrap();
-    assert!(challenge.starts_with("Bearer"), "{challenge}");
+    let challenge = response.assert_bearer_challenge("expired access token");
     assert!(challenge.contains("expired"), "{challenge}");
     let refreshed = app.refresh(&signin.str("refresh_token")).await;
     assert_eq!(
@@ -275,10 +238,7 @@ async fn an_expired_access_token_is_token_expired() {
 #[tokio::test]
 async fn a_token_past_exp_plus_leeway_is_token_expired_and_within_leeway_is_accepted() {
     let app = TestApp::spawn().await;
-    let genuine = app
-        .signed_in_user("jane@example.com")
-        .await
-        .str("access_token");
+    let genuine = app.signed_in_access_token("jane@example.com").await;
     let cases = [
         (now() - 60, 401, "a minute ago"),
         (now() - 10, 401, "ten seconds ago, beyond the 5 s leeway"),
@@ -304,10 +264,7 @@ async fn a_token_past_exp_plus_leeway_is_token_expired_and_within_leeway_is_acce
 #[tokio::test]
 async fn a_token_whose_user_was_deleted_is_invalid_token() {
     let app = TestApp::spawn().await;
-    let access = app
-        .signed_in_user("jane@example.com")
-        .await
-        .str("access_token");
+    let access = app.signed_in_access_token("jane@example.com").await;
     app.db.execute("DELETE FROM users", &[]).await.unwrap();
 
     let response = app.dashboard(&access).await;
@@ -320,10 +277,7 @@ async fn an_access_token_dies_with_its_expired_session() {
     // The session lasts as long as its newest refresh token; the access token is only good while
     // its session is live, even though its own exp is 15 minutes away.
     let app = TestApp::spawn_with(|config| config.refresh_token_ttl = Duration::from_secs(1)).await;
-    let access = app
-        .signed_in_user("jane@example.com")
-        .await
-        .str("access_token");
+    let access = app.signed_in_access_token("jane@example.com").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let response = app.dashboard(&access).await;

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use auth::App;
 use auth::config::DatabaseConfig;
-use lambda_http::http::StatusCode;
 
-use crate::helpers::{PASSWORD, TestApp, test_config};
+use crate::helpers::{PASSWORD, TestApp, fresh_database, test_config};
 
 /// A loopback port nothing listens on: bound, then released.
 fn closed_port() -> u16 {
@@ -46,7 +45,7 @@ async fn unreachable_database_is_503_service_unavailable() {
 
 /// The harness wants a direct client; any live database will do for a test that never uses it.
 async fn unreachable_db_client() -> tokio_postgres::Client {
-    let config = crate::helpers::fresh_database().await;
+    let config = fresh_database().await;
     let (client, connection) = config.url.connect(tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     client
@@ -55,12 +54,7 @@ async fn unreachable_db_client() -> tokio_postgres::Client {
 #[tokio::test]
 async fn a_database_error_is_500_internal_error_without_sql_details() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.signup("Jane", "jane@example.com", PASSWORD)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    app.registered_user("Jane", "jane@example.com").await;
     app.db
         .batch_execute("DROP TABLE email_outbox")
         .await

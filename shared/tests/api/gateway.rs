@@ -4,7 +4,7 @@
 use auth::Endpoint;
 use lambda_http::http::StatusCode;
 
-use crate::helpers::{PASSWORD, TestApp};
+use crate::helpers::TestApp;
 
 fn event(name: &str) -> String {
     std::fs::read_to_string(format!(
@@ -28,17 +28,8 @@ async fn a_base64_encoded_signup_event_creates_the_user() {
 #[tokio::test]
 async fn the_reset_token_arrives_as_a_path_parameter() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.signup("Jane", "jane@example.com", PASSWORD)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
-    assert_eq!(
-        app.forgot_password("jane@example.com").await.status,
-        StatusCode::OK
-    );
-    let token = app.reset_token_from_outbox("jane@example.com").await;
+    app.registered_user("Jane", "jane@example.com").await;
+    let token = app.requested_reset_token("jane@example.com").await;
     let request = lambda_http::request::from_str(
         &event("reset_password_apigw_v2.json").replace("TOKEN_PLACEHOLDER", &token),
     )

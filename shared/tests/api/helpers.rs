@@ -7,6 +7,8 @@ use std::time::Duration;
 use auth::config::{Config, DatabaseConfig};
 use auth::lambda::dispatch;
 use auth::{App, Endpoint, handlers};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::http::{HeaderMap, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::{Value, json};
@@ -58,6 +60,56 @@ impl TestResponse {
         assert!(!self.body["message"].as_str().unwrap().is_empty());
     }
 
+    /// [`Self::assert_error`], first naming `why` (and the body) if the status or code is wrong.
+    #[track_caller]
+    pub fn assert_error_because(&self, status: u16, code: &str, why: &str) {
+        assert_eq!(
+            (self.status.as_u16(), self.error()),
+            (status, code),
+            "{why}: {}",
+            self.body
+        );
+        self.assert_error(status, code);
+    }
+
+    /// Asserts a `WWW-Authenticate: Bearer...` challenge; returns the header for further checks.
+    #[track_caller]
+    pub fn assert_bearer_challenge(&self, why: &str) -> String {
+        let challenge = self
+            .headers
+            .get(header::WWW_AUTHENTICATE)
+            .unwrap_or_else(|| panic!("{why}: no WWW-Authenticate"))
+            .to_str()
+            .unwrap();
+        assert!(challenge.starts_with("Bearer"), "{why}: {challenge}");
+        challenge.to_owned()
+    }
+
+    /// Asserts a 401 `invalid_token` carrying its bearer challenge with `error="invalid_token"`.
+    #[track_caller]
+    pub fn assert_invalid_token(&self, why: &str) {
+        self.assert_error_because(401, "invalid_token", why);
+        let challenge = self.assert_bearer_challenge(why);
+        assert!(
+            challenge.contains(r#"error="invalid_token""#),
+            "{why}: {challenge}"
+        );
+    }
+
+    /// The field names of the body (an object), sorted.
+    #[track_caller]
+    pub fn sorted_keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self
+            .body
+            .as_object()
+            .unwrap_or_else(|| panic!("not an object: {}", self.body))
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
     /// A string field of the body.
     #[track_caller]
     pub fn str(&self, field: &str) -> String {
@@ -66,6 +118,29 @@ impl TestResponse {
             .unwrap_or_else(|| panic!("no string {field} in {}", self.body))
             .to_owned()
     }
+}
+
+/// One part of a JWT (`0` header, `1` claims), base64url-decoded and parsed as JSON.
+#[track_caller]
+pub fn jwt_part(token: &str, index: usize) -> Value {
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(
+        parts.len(),
+        3,
+        "a JWT has three dot-separated parts: {token}"
+    );
+    let bytes = URL_SAFE_NO_PAD
+        .decode(parts[index])
+        .unwrap_or_else(|e| panic!("JWT part {index} is not base64url: {e}"));
+    serde_json::from_slice(&bytes).expect("JWT parts are JSON")
+}
+
+/// The `jti` and `sid` claims of an access token.
+#[track_caller]
+pub fn jti_and_sid(access_token: &str) -> (Uuid, Uuid) {
+    let claims = jwt_part(access_token, 1);
+    let uuid = |name: &str| Uuid::parse_str(claims[name].as_str().unwrap()).unwrap();
+    (uuid("jti"), uuid("sid"))
 }
 
 fn admin_url() -> String {
@@ -180,6 +255,7 @@ impl TestApp {
             .await
     }
 
+    /// Signs up with a JSON body (`POST /api/signup`).
     pub async fn signup(&self, name: &str, email: &str, password: &str) -> TestResponse {
         self.post_json(
             Endpoint::Signup,
@@ -188,6 +264,7 @@ impl TestApp {
         .await
     }
 
+    /// Signs in with a JSON body (`POST /api/signin`).
     pub async fn signin(&self, email: &str, password: &str) -> TestResponse {
         self.post_json(
             Endpoint::Signin,
@@ -196,6 +273,7 @@ impl TestApp {
         .await
     }
 
+    /// `POST /api/refresh` with the refresh token as bearer.
     pub async fn refresh(&self, refresh_token: &str) -> TestResponse {
         self.call(
             Endpoint::Refresh,
@@ -204,6 +282,7 @@ impl TestApp {
         .await
     }
 
+    /// `GET /api/dashboard` with the access token as bearer.
     pub async fn dashboard(&self, access_token: &str) -> TestResponse {
         self.call(
             Endpoint::Dashboard,
@@ -212,6 +291,7 @@ impl TestApp {
         .await
     }
 
+    /// `POST /api/logout` with the access token as bearer.
     pub async fn logout(&self, access_token: &str) -> TestResponse {
         self.call(
             Endpoint::Logout,
@@ -220,11 +300,13 @@ impl TestApp {
         .await
     }
 
+    /// `POST /api/forgot-password` for `email`.
     pub async fn forgot_password(&self, email: &str) -> TestResponse {
         self.post_json(Endpoint::ForgotPassword, &json!({"email": email}))
             .await
     }
 
+    /// `POST /api/reset-password/{token}` setting `password`.
     pub async fn reset_password(&self, token: &str, password: &str) -> TestResponse {
         self.call(
             Endpoint::ResetPassword,
@@ -233,15 +315,24 @@ impl TestApp {
         .await
     }
 
-    /// Signs up a user and signs in; returns the sign-in response.
+    /// Signs up `name` with [`PASSWORD`], asserting 201; returns the signup response.
+    pub async fn registered_user(&self, name: &str, email: &str) -> TestResponse {
+        let response = self.signup(name, email, PASSWORD).await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+        response
+    }
+
+    /// Signs up a user "Jane Doe" and signs in; returns the sign-in response.
     pub async fn signed_in_user(&self, email: &str) -> TestResponse {
-        assert_eq!(
-            self.signup("Jane Doe", email, PASSWORD).await.status,
-            StatusCode::CREATED
-        );
+        self.registered_user("Jane Doe", email).await;
         let response = self.signin(email, PASSWORD).await;
         assert_eq!(response.status, StatusCode::OK, "{}", response.body);
         response
+    }
+
+    /// [`Self::signed_in_user`], keeping only the access token.
+    pub async fn signed_in_access_token(&self, email: &str) -> String {
+        self.signed_in_user(email).await.str("access_token")
     }
 
     /// The reset token from the newest email queued for `email`, read from the link in its body
@@ -262,6 +353,13 @@ impl TestApp {
             .expect("the email contains the reset link")
             + prefix.len();
         body[start..].split_whitespace().next().unwrap().to_owned()
+    }
+
+    /// Asks for a reset for `email` (as stored: lower case), asserting 200; returns the token.
+    pub async fn requested_reset_token(&self, email: &str) -> String {
+        let response = self.forgot_password(email).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+        self.reset_token_from_outbox(email).await
     }
 
     /// Number of rows a query counts (`SELECT count(*) ...`).
@@ -296,14 +394,19 @@ pub fn raw_request(
     builder.body(body.into()).unwrap()
 }
 
-/// A request carrying `Authorization: Bearer <token>`.
-pub fn bearer_request(method: Method, path: &str, token: &str) -> Request {
+/// A request with a raw `Authorization` header value and an empty body.
+pub fn authorization_request(method: Method, path: &str, value: &str) -> Request {
     lambda_http::http::Request::builder()
         .method(method)
         .uri(path)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::AUTHORIZATION, value)
         .body(Body::Empty)
         .unwrap()
+}
+
+/// A request carrying `Authorization: Bearer <token>`.
+pub fn bearer_request(method: Method, path: &str, token: &str) -> Request {
+    authorization_request(method, path, &format!("Bearer {token}"))
 }
 
 /// `POST /api/reset-password/{token}`, with the path parameter filled in as API Gateway does.

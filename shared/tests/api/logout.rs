@@ -3,11 +3,10 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use auth::Endpoint;
-use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, raw_request};
-use crate::signin::{jti_and_sid, jwt_part};
+use crate::helpers::{PASSWORD, TestApp, bearer_request, jti_and_sid, jwt_part, raw_request};
 
 #[tokio::test]
 async fn logout_revokes_the_access_token_and_the_sessions_refresh_token() {
@@ -31,23 +30,14 @@ async fn logout_revokes_the_access_token_and_the_sessions_refresh_token() {
         ),
     ];
     for (after, why) in cases {
-        assert_eq!(
-            (after.status.as_u16(), after.error()),
-            (401, "invalid_token"),
-            "{why}: {}",
-            after.body
-        );
-        after.assert_error(401, "invalid_token");
+        after.assert_error_because(401, "invalid_token", why);
     }
 }
 
 #[tokio::test]
 async fn logout_records_the_revoked_jti_and_the_session_reason() {
     let app = TestApp::spawn().await;
-    let access = app
-        .signed_in_user("jane@example.com")
-        .await
-        .str("access_token");
+    let access = app.signed_in_access_token("jane@example.com").await;
     let (jti, sid) = jti_and_sid(&access);
     let exp = jwt_part(&access, 1)["exp"].as_u64().unwrap();
 
@@ -152,17 +142,13 @@ async fn logout_without_a_valid_access_token_revokes_nothing() {
             "no Authorization header",
         ),
         (
-            crate::helpers::bearer_request(Method::POST, "/api/logout", "garbage"),
+            bearer_request(Method::POST, "/api/logout", "garbage"),
             401,
             "invalid_token",
             "garbage",
         ),
         (
-            crate::helpers::bearer_request(
-                Method::POST,
-                "/api/logout",
-                &signin.str("refresh_token"),
-            ),
+            bearer_request(Method::POST, "/api/logout", &signin.str("refresh_token")),
             401,
             "invalid_token",
             "a refresh token",
@@ -170,15 +156,8 @@ async fn logout_without_a_valid_access_token_revokes_nothing() {
     ];
     for (request, status, code, why) in cases {
         let response = app.call(Endpoint::Logout, request).await;
-        assert_eq!(
-            (response.status.as_u16(), response.error()),
-            (status, code),
-            "{why}: {}",
-            response.body
-        );
-        response.assert_error(status, code);
-        let challenge = response.headers[header::WWW_AUTHENTICATE].to_str().unwrap();
-        assert!(challenge.starts_with("Bearer"), "{why}: {challenge}");
+        response.assert_error_because(status, code, why);
+        response.assert_bearer_challenge(why);
     }
     assert_eq!(
         app.count("SELECT count(*) FROM sessions WHERE revoked_at IS NULL")

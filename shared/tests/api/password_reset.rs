@@ -16,23 +16,43 @@ const FORGOT_MESSAGE: &str = "If that account exists, a password reset email has
 
 /// Signs up `email` and asks for a reset; returns the token from the email.
 async fn user_with_reset_token(app: &TestApp, email: &str) -> String {
+    app.registered_user("Jane Doe", email).await;
+    app.requested_reset_token(email).await
+}
+
+/// Signs up Jane and queues two reset emails for her; returns both tokens.
+async fn user_with_two_reset_tokens(app: &TestApp) -> [String; 2] {
+    app.registered_user("Jane", "jane@example.com").await;
+    two_reset_tokens(app).await
+}
+
+/// Queues two reset emails for Jane; returns both tokens.
+async fn two_reset_tokens(app: &TestApp) -> [String; 2] {
+    [
+        app.requested_reset_token("jane@example.com").await,
+        app.requested_reset_token("jane@example.com").await,
+    ]
+}
+
+/// Asserts one of two resets succeeded and the other was refused with `invalid_reset_token`.
+#[track_caller]
+fn assert_one_reset_wins(responses: &[TestResponse], context: &str) {
+    let mut outcomes: Vec<(u16, Option<&str>)> = responses
+        .iter()
+        .map(|r| (r.status.as_u16(), r.body["error"].as_str()))
+        .collect();
+    outcomes.sort();
     assert_eq!(
-        app.signup("Jane Doe", email, PASSWORD).await.status,
-        StatusCode::CREATED
+        outcomes,
+        [(200, None), (400, Some("invalid_reset_token"))],
+        "{context}: {responses:#?}"
     );
-    assert_eq!(app.forgot_password(email).await.status, StatusCode::OK);
-    app.reset_token_from_outbox(email).await
 }
 
 #[tokio::test]
 async fn known_and_unknown_emails_get_byte_identical_answers() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.signup("Jane", "jane@example.com", PASSWORD)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    app.registered_user("Jane", "jane@example.com").await;
 
     let known = app.forgot_password("jane@example.com").await;
     let unknown = app.forgot_password("nobody@example.com").await;
@@ -50,17 +70,9 @@ async fn known_and_unknown_emails_get_byte_identical_answers() {
 #[tokio::test]
 async fn a_known_email_queues_exactly_one_email_with_the_reset_link() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.signup("Jane", "jane@example.com", PASSWORD)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    app.registered_user("Jane", "jane@example.com").await;
 
-    assert_eq!(
-        app.forgot_password("jane@example.com").await.status,
-        StatusCode::OK
-    );
+    let token = app.requested_reset_token("jane@example.com").await;
 
     let rows = app
         .db
@@ -79,7 +91,6 @@ async fn a_known_email_queues_exactly_one_email_with_the_reset_link() {
     );
     assert!(row.get::<_, bool>("unsent"), "left for the outbox sender");
     let body: String = row.get("body_text");
-    let token = app.reset_token_from_outbox("jane@example.com").await;
     assert!(
         body.contains(&format!("http://localhost:5001/reset-password/{token}")),
         "{body}"
@@ -101,12 +112,7 @@ async fn a_known_email_queues_exactly_one_email_with_the_reset_link() {
 #[tokio::test]
 async fn an_unknown_email_queues_nothing_and_stores_no_token() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.signup("Jane", "jane@example.com", PASSWORD)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    app.registered_user("Jane", "jane@example.com").await;
 
     let response = app.forgot_password("nobody@example.com").await;
 
@@ -139,12 +145,7 @@ async fn only_the_sha256_of_the_reset_token_is_stored() {
 #[tokio::test]
 async fn forgot_password_matches_the_email_in_any_case_and_padding() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.signup("Jane", "jane@example.com", PASSWORD)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    app.registered_user("Jane", "jane@example.com").await;
 
     let response = app.forgot_password("  JANE@Example.COM ").await;
 
@@ -189,13 +190,7 @@ async fn forgot_password_rejects_invalid_input_and_queues_nothing() {
     ];
     for (body, status, code, why) in cases {
         let response = app.post_json(Endpoint::ForgotPassword, &body).await;
-        assert_eq!(
-            (response.status.as_u16(), response.error()),
-            (status, code),
-            "{why}: {}",
-            response.body
-        );
-        response.assert_error(status, code);
+        response.assert_error_because(status, code, why);
     }
     assert_eq!(app.count("SELECT count(*) FROM email_outbox").await, 0);
 }
@@ -262,13 +257,7 @@ async fn unknown_and_empty_tokens_are_invalid_reset_token() {
     ];
     for (candidate, why) in cases {
         let response = app.reset_password(&candidate, NEW_PASSWORD).await;
-        assert_eq!(
-            (response.status.as_u16(), response.error()),
-            (400, "invalid_reset_token"),
-            "{why}: {}",
-            response.body
-        );
-        response.assert_error(400, "invalid_reset_token");
+        response.assert_error_because(400, "invalid_reset_token", why);
     }
     assert_eq!(
         app.signin("jane@example.com", PASSWORD).await.status,
@@ -327,13 +316,7 @@ async fn a_rejected_new_password_does_not_consume_the_token() {
         let response = app
             .call(Endpoint::ResetPassword, reset_request(&token, &body))
             .await;
-        assert_eq!(
-            (response.status.as_u16(), response.error()),
-            (status, code),
-            "{why}: {}",
-            response.body
-        );
-        response.assert_error(status, code);
+        response.assert_error_because(status, code, why);
     }
     assert_eq!(
         app.count("SELECT count(*) FROM reset_tokens WHERE used_at IS NULL")
@@ -359,21 +342,7 @@ async fn two_concurrent_resets_with_one_token_succeed_exactly_once() {
 
     let responses = join_all(passwords.map(|p| app.reset_password(&token, p))).await;
 
-    let mut outcomes: Vec<(u16, Option<String>)> = responses
-        .iter()
-        .map(|r| {
-            (
-                r.status.as_u16(),
-                r.body["error"].as_str().map(str::to_owned),
-            )
-        })
-        .collect();
-    outcomes.sort();
-    assert_eq!(
-        outcomes,
-        [(200, None), (400, Some("invalid_reset_token".to_owned()))],
-        "{responses:#?}"
-    );
+    assert_one_reset_wins(&responses, "one token");
     let winner = passwords[responses
         .iter()
         .position(|r| r.status == StatusCode::OK)
@@ -392,64 +361,18 @@ async fn two_concurrent_resets_with_one_token_succeed_exactly_once() {
         .assert_error(401, "invalid_credentials");
 }
 
-/// Signs up Jane and queues two reset emails for her; returns both tokens.
-async fn user_with_two_reset_tokens(app: &TestApp) -> [String; 2] {
-    assert_eq!(
-        app.signup("Jane", "jane@example.com", PASSWORD)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
-    let mut tokens = Vec::new();
-    for _ in 0..2 {
-        assert_eq!(
-            app.forgot_password("jane@example.com").await.status,
-            StatusCode::OK
-        );
-        tokens.push(app.reset_token_from_outbox("jane@example.com").await);
-    }
-    tokens.try_into().unwrap()
-}
-
-/// Asserts one reset succeeded and the other was refused because its token was invalidated.
-#[track_caller]
-fn assert_one_wins_and_the_other_is_invalidated(responses: &[TestResponse], context: &str) {
-    let mut outcomes: Vec<(u16, Option<&str>)> = responses
-        .iter()
-        .map(|r| (r.status.as_u16(), r.body["error"].as_str()))
-        .collect();
-    outcomes.sort();
-    assert_eq!(
-        outcomes,
-        [(200, None), (400, Some("invalid_reset_token"))],
-        "{context}: {responses:#?}"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_concurrent_resets_with_two_tokens_of_one_user_never_fail_with_a_5xx() {
     // Each request consumes its own token, then invalidates the user's other unused tokens: two
     // requests doing that at once must not deadlock into a 500. Repeated to catch the race.
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.signup("Jane", "jane@example.com", PASSWORD)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    app.registered_user("Jane", "jane@example.com").await;
     for round in 0..20 {
-        let mut tokens = Vec::new();
-        for _ in 0..2 {
-            assert_eq!(
-                app.forgot_password("jane@example.com").await.status,
-                StatusCode::OK
-            );
-            tokens.push(app.reset_token_from_outbox("jane@example.com").await);
-        }
+        let tokens = two_reset_tokens(&app).await;
 
         let responses = join_all(tokens.iter().map(|t| app.reset_password(t, NEW_PASSWORD))).await;
 
-        assert_one_wins_and_the_other_is_invalidated(&responses, &format!("round {round}"));
+        assert_one_reset_wins(&responses, &format!("round {round}"));
     }
 }
 
@@ -491,7 +414,7 @@ async fn resets_with_two_tokens_that_meet_at_the_password_update_do_not_deadlock
         release
     );
 
-    assert_one_wins_and_the_other_is_invalidated(&responses, "pinned interleaving");
+    assert_one_reset_wins(&responses, "pinned interleaving");
     assert_eq!(
         app.signin("jane@example.com", NEW_PASSWORD).await.status,
         StatusCode::OK
@@ -504,16 +427,9 @@ async fn a_successful_reset_ends_every_session_of_the_user() {
     let laptop = app.signed_in_user("jane@example.com").await;
     let phone = app.signin("jane@example.com", PASSWORD).await;
     assert_eq!(phone.status, StatusCode::OK);
-    assert_eq!(
-        app.signup("Bob", "bob@example.com", PASSWORD).await.status,
-        StatusCode::CREATED
-    );
+    app.registered_user("Bob", "bob@example.com").await;
     let bystander = app.signin("bob@example.com", PASSWORD).await;
-    assert_eq!(
-        app.forgot_password("jane@example.com").await.status,
-        StatusCode::OK
-    );
-    let token = app.reset_token_from_outbox("jane@example.com").await;
+    let token = app.requested_reset_token("jane@example.com").await;
 
     assert_eq!(
         app.reset_password(&token, NEW_PASSWORD).await.status,
@@ -552,22 +468,7 @@ async fn a_successful_reset_ends_every_session_of_the_user() {
 #[tokio::test]
 async fn using_one_reset_token_invalidates_the_users_other_tokens() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.signup("Jane", "jane@example.com", PASSWORD)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
-    assert_eq!(
-        app.forgot_password("jane@example.com").await.status,
-        StatusCode::OK
-    );
-    let first = app.reset_token_from_outbox("jane@example.com").await;
-    assert_eq!(
-        app.forgot_password("jane@example.com").await.status,
-        StatusCode::OK
-    );
-    let second = app.reset_token_from_outbox("jane@example.com").await;
+    let [first, second] = user_with_two_reset_tokens(&app).await;
     assert_ne!(first, second);
     assert_eq!(app.count("SELECT count(*) FROM email_outbox").await, 2);
 

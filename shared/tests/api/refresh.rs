@@ -5,38 +5,9 @@ use std::time::Duration;
 use auth::Endpoint;
 use futures::future::join_all;
 use lambda_http::http::{Method, StatusCode, header};
-use lambda_http::{Body, Request};
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestApp, TestResponse, raw_request};
-use crate::signin::jti_and_sid;
-
-/// `POST /api/refresh` with an arbitrary `Authorization` header value.
-fn refresh_with_authorization(value: &str) -> Request {
-    lambda_http::http::Request::builder()
-        .method(Method::POST)
-        .uri("/api/refresh")
-        .header(header::AUTHORIZATION, value)
-        .body(Body::Empty)
-        .unwrap()
-}
-
-/// Asserts a 401 `invalid_token` carrying its bearer challenge.
-#[track_caller]
-fn assert_invalid_token(response: &TestResponse, why: &str) {
-    assert_eq!(
-        (response.status.as_u16(), response.error()),
-        (401, "invalid_token"),
-        "{why}: {}",
-        response.body
-    );
-    response.assert_error(401, "invalid_token");
-    let challenge = response.headers[header::WWW_AUTHENTICATE].to_str().unwrap();
-    assert!(
-        challenge.starts_with("Bearer") && challenge.contains(r#"error="invalid_token""#),
-        "{why}: {challenge}"
-    );
-}
+use crate::helpers::{PASSWORD, TestApp, authorization_request, jti_and_sid, raw_request};
 
 async fn session_state(app: &TestApp, session_id: Uuid) -> (bool, Option<String>) {
     let row = app
@@ -59,16 +30,8 @@ async fn refresh_rotates_the_token_and_returns_a_working_pair() {
     let response = app.refresh(&old_refresh).await;
 
     assert_eq!(response.status, StatusCode::OK, "{}", response.body);
-    let mut keys: Vec<&str> = response
-        .body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
     assert_eq!(
-        keys,
+        response.sorted_keys(),
         [
             "access_token",
             "expires_in",
@@ -150,23 +113,20 @@ async fn reuse_after_the_grace_window_revokes_the_whole_session() {
 
     let reuse = app.refresh(&stolen).await;
 
-    assert_invalid_token(&reuse, "reused token");
+    reuse.assert_invalid_token("reused token");
     assert_eq!(
         session_state(&app, session_id).await,
         (true, Some("refresh_token_reuse".to_owned()))
     );
-    assert_invalid_token(
-        &app.refresh(&rotated.str("refresh_token")).await,
-        "newest refresh token of the revoked session",
-    );
-    assert_invalid_token(
-        &app.dashboard(&rotated.str("access_token")).await,
-        "current access token of the revoked session",
-    );
-    assert_invalid_token(
-        &app.dashboard(&signin.str("access_token")).await,
-        "first access token of the revoked session",
-    );
+    app.refresh(&rotated.str("refresh_token"))
+        .await
+        .assert_invalid_token("newest refresh token of the revoked session");
+    app.dashboard(&rotated.str("access_token"))
+        .await
+        .assert_invalid_token("current access token of the revoked session");
+    app.dashboard(&signin.str("access_token"))
+        .await
+        .assert_invalid_token("first access token of the revoked session");
     assert_eq!(
         app.dashboard(&other_session.str("access_token"))
             .await
@@ -195,19 +155,17 @@ async fn reuse_is_honoured_inside_the_window_and_punished_once_it_has_passed() {
 
     let late_reuse = app.refresh(&old_refresh).await;
 
-    assert_invalid_token(&late_reuse, "reuse 1.5 s after rotation with a 1 s grace");
+    late_reuse.assert_invalid_token("reuse 1.5 s after rotation with a 1 s grace");
     assert_eq!(
         session_state(&app, session_id).await,
         (true, Some("refresh_token_reuse".to_owned()))
     );
-    assert_invalid_token(
-        &app.refresh(&rotated.str("refresh_token")).await,
-        "newest refresh token",
-    );
-    assert_invalid_token(
-        &app.dashboard(&rotated.str("access_token")).await,
-        "newest access token",
-    );
+    app.refresh(&rotated.str("refresh_token"))
+        .await
+        .assert_invalid_token("newest refresh token");
+    app.dashboard(&rotated.str("access_token"))
+        .await
+        .assert_invalid_token("newest access token");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -249,27 +207,27 @@ async fn a_missing_or_non_bearer_authorization_is_missing_token_with_a_challenge
             raw_request(Method::POST, "/api/refresh", None, ""),
             "no header",
         ),
-        (refresh_with_authorization("Basic abc"), "Basic scheme"),
-        (refresh_with_authorization("Bearer"), "no token"),
-        (refresh_with_authorization("Bearer    "), "blank token"),
-        (refresh_with_authorization("abc"), "no scheme"),
+        (
+            authorization_request(Method::POST, "/api/refresh", "Basic abc"),
+            "Basic scheme",
+        ),
+        (
+            authorization_request(Method::POST, "/api/refresh", "Bearer"),
+            "no token",
+        ),
+        (
+            authorization_request(Method::POST, "/api/refresh", "Bearer    "),
+            "blank token",
+        ),
+        (
+            authorization_request(Method::POST, "/api/refresh", "abc"),
+            "no scheme",
+        ),
     ];
     for (request, why) in cases {
         let response = app.call(Endpoint::Refresh, request).await;
-        assert_eq!(
-            (response.status.as_u16(), response.error()),
-            (401, "missing_token"),
-            "{why}: {}",
-            response.body
-        );
-        response.assert_error(401, "missing_token");
-        let challenge = response
-            .headers
-            .get(header::WWW_AUTHENTICATE)
-            .unwrap_or_else(|| panic!("{why}: no WWW-Authenticate"))
-            .to_str()
-            .unwrap();
-        assert!(challenge.starts_with("Bearer"), "{why}: {challenge}");
+        response.assert_error_because(401, "missing_token", why);
+        response.assert_bearer_challenge(why);
     }
 }
 
@@ -290,7 +248,7 @@ async fn tokens_that_are_not_live_refresh_tokens_are_invalid_token() {
         ),
     ];
     for (token, why) in cases {
-        assert_invalid_token(&app.refresh(&token).await, why);
+        app.refresh(&token).await.assert_invalid_token(why);
     }
     assert_eq!(
         app.count("SELECT count(*) FROM refresh_tokens").await,
@@ -315,7 +273,7 @@ async fn the_refresh_token_of_a_logged_out_session_is_invalid() {
 
     let response = app.refresh(&signin.str("refresh_token")).await;
 
-    assert_invalid_token(&response, "refresh after logout");
+    response.assert_invalid_token("refresh after logout");
     assert_eq!(app.count("SELECT count(*) FROM refresh_tokens").await, 1);
 }
 
@@ -327,7 +285,7 @@ async fn an_expired_refresh_token_is_invalid() {
 
     let response = app.refresh(&signin.str("refresh_token")).await;
 
-    assert_invalid_token(&response, "expired refresh token");
+    response.assert_invalid_token("expired refresh token");
     assert_eq!(
         app.count("SELECT count(*) FROM refresh_tokens").await,
         1,

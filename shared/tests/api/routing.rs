@@ -104,13 +104,7 @@ async fn every_endpoint_answers_a_wrong_method_with_a_json_405() {
                     raw_request(method.clone(), &path, Some("application/json"), "{}"),
                 )
                 .await;
-            assert_eq!(
-                (response.status.as_u16(), response.error()),
-                (405, "method_not_allowed"),
-                "{method} {path}: {}",
-                response.body
-            );
-            response.assert_error(405, "method_not_allowed");
+            response.assert_error_because(405, "method_not_allowed", &format!("{method} {path}"));
         }
     }
     assert_eq!(
@@ -153,13 +147,7 @@ async fn the_catch_all_is_a_json_404_for_any_method() {
                 raw_request(method.clone(), path, None, ""),
             )
             .await;
-        assert_eq!(
-            (response.status.as_u16(), response.error()),
-            (404, "not_found"),
-            "{method} {path}: {}",
-            response.body
-        );
-        response.assert_error(404, "not_found");
+        response.assert_error_because(404, "not_found", &format!("{method} {path}"));
     }
 }
 

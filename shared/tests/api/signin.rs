@@ -1,53 +1,23 @@
 //! `POST /api/signin`: credentials, the token pair it issues, and what is (not) stored.
 
 use auth::Endpoint;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::http::{Method, StatusCode, header};
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestApp, raw_request};
-
-/// One part of a JWT (`0` header, `1` claims), base64url-decoded and parsed as JSON. Used by the
-/// other token tests too (`crate::signin::jwt_part`).
-#[track_caller]
-pub fn jwt_part(token: &str, index: usize) -> Value {
-    let parts: Vec<&str> = token.split('.').collect();
-    assert_eq!(
-        parts.len(),
-        3,
-        "a JWT has three dot-separated parts: {token}"
-    );
-    let bytes = URL_SAFE_NO_PAD
-        .decode(parts[index])
-        .unwrap_or_else(|e| panic!("JWT part {index} is not base64url: {e}"));
-    serde_json::from_slice(&bytes).expect("JWT parts are JSON")
-}
-
-/// The `jti` and `sid` claims of an access token.
-#[track_caller]
-pub fn jti_and_sid(access_token: &str) -> (Uuid, Uuid) {
-    let claims = jwt_part(access_token, 1);
-    let uuid = |name: &str| Uuid::parse_str(claims[name].as_str().unwrap()).unwrap();
-    (uuid("jti"), uuid("sid"))
-}
+use crate::helpers::{PASSWORD, TestApp, jti_and_sid, jwt_part, raw_request};
 
 #[tokio::test]
 async fn signin_returns_the_documented_body_with_a_token_pair() {
     let app = TestApp::spawn().await;
-    let signup = app.signup("Jane Doe", "jane@example.com", PASSWORD).await;
-    assert_eq!(signup.status, StatusCode::CREATED);
+    let signup = app.registered_user("Jane Doe", "jane@example.com").await;
 
     let response = app.signin("jane@example.com", PASSWORD).await;
 
     assert_eq!(response.status, StatusCode::OK, "{}", response.body);
-    let body = response.body.as_object().unwrap();
-    let mut keys: Vec<&str> = body.keys().map(String::as_str).collect();
-    keys.sort_unstable();
     assert_eq!(
-        keys,
+        response.sorted_keys(),
         [
             "access_token",
             "expires_in",
@@ -104,12 +74,7 @@ async fn access_token_is_a_typed_hs256_jwt_and_refresh_token_is_43_url_safe_char
 #[tokio::test]
 async fn email_is_trimmed_and_case_insensitive_at_signin() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.signup("Jane", "jane@example.com", PASSWORD)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    app.registered_user("Jane", "jane@example.com").await;
     let cases = [
         ("JANE@EXAMPLE.COM", "upper case"),
         ("  Jane@Example.com\t", "mixed case, padded"),
@@ -125,12 +90,7 @@ async fn email_is_trimmed_and_case_insensitive_at_signin() {
 #[tokio::test]
 async fn wrong_password_and_unknown_email_get_byte_identical_401s() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.signup("Jane", "jane@example.com", PASSWORD)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    app.registered_user("Jane", "jane@example.com").await;
 
     let wrong_password = app.signin("jane@example.com", "not the password").await;
     let unknown_email = app.signin("nobody@example.com", PASSWORD).await;
@@ -153,12 +113,7 @@ async fn wrong_password_and_unknown_email_get_byte_identical_401s() {
 #[tokio::test]
 async fn a_password_outside_the_length_rules_is_invalid_credentials_not_a_400() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.signup("Jane", "jane@example.com", PASSWORD)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    app.registered_user("Jane", "jane@example.com").await;
     let cases = [
         ("1234567".to_owned(), "7 characters"),
         ("x".to_owned(), "1 character"),
@@ -166,13 +121,7 @@ async fn a_password_outside_the_length_rules_is_invalid_credentials_not_a_400() 
     ];
     for (password, why) in cases {
         let response = app.signin("jane@example.com", &password).await;
-        assert_eq!(
-            (response.status.as_u16(), response.error()),
-            (401, "invalid_credentials"),
-            "{why}: {}",
-            response.body
-        );
-        response.assert_error(401, "invalid_credentials");
+        response.assert_error_because(401, "invalid_credentials", why);
     }
     assert_eq!(app.count("SELECT count(*) FROM sessions").await, 0);
 }
@@ -180,12 +129,7 @@ async fn a_password_outside_the_length_rules_is_invalid_credentials_not_a_400() 
 #[tokio::test]
 async fn invalid_inputs_are_rejected_with_their_codes_and_no_session_is_opened() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.signup("Jane", "jane@example.com", PASSWORD)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    app.registered_user("Jane", "jane@example.com").await;
     let cases = [
         (
             json!({"password": PASSWORD}),
@@ -251,13 +195,7 @@ async fn invalid_inputs_are_rejected_with_their_codes_and_no_session_is_opened()
     ];
     for (body, status, code, why) in cases {
         let response = app.post_json(Endpoint::Signin, &body).await;
-        assert_eq!(
-            (response.status.as_u16(), response.error()),
-            (status, code),
-            "{why}: {}",
-            response.body
-        );
-        response.assert_error(status, code);
+        response.assert_error_because(status, code, why);
     }
     assert_eq!(app.count("SELECT count(*) FROM sessions").await, 0);
 }
@@ -265,12 +203,7 @@ async fn invalid_inputs_are_rejected_with_their_codes_and_no_session_is_opened()
 #[tokio::test]
 async fn media_type_is_checked_before_credentials() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.signup("Jane", "jane@example.com", PASSWORD)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    app.registered_user("Jane", "jane@example.com").await;
     let valid = json!({"email": "jane@example.com", "password": PASSWORD}).to_string();
     let cases = [
         (None, "no Content-Type"),
@@ -283,12 +216,7 @@ async fn media_type_is_checked_before_credentials() {
                 raw_request(Method::POST, "/api/signin", content_type, valid.clone()),
             )
             .await;
-        assert_eq!(
-            (response.status.as_u16(), response.error()),
-            (415, "unsupported_media_type"),
-            "{why}"
-        );
-        response.assert_error(415, "unsupported_media_type");
+        response.assert_error_because(415, "unsupported_media_type", why);
     }
     assert_eq!(app.count("SELECT count(*) FROM sessions").await, 0);
 }

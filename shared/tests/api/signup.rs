@@ -41,12 +41,7 @@ async fn signup_creates_the_user_and_stores_only_an_argon2id_hash() {
 #[tokio::test]
 async fn email_is_case_insensitive_and_a_second_signup_is_409() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.signup("John", "john@example.com", PASSWORD)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    app.registered_user("John", "john@example.com").await;
 
     let response = app.signup("Other John", "John@EXAMPLE.com", PASSWORD).await;
 
@@ -147,13 +142,7 @@ async fn invalid_inputs_are_rejected_with_their_codes_and_nothing_is_written() {
     ];
     for (body, status, code, why) in cases {
         let response = app.post_json(Endpoint::Signup, &body).await;
-        assert_eq!(
-            (response.status.as_u16(), response.error()),
-            (status, code),
-            "{why}: {}",
-            response.body
-        );
-        response.assert_error(status, code);
+        response.assert_error_because(status, code, why);
     }
     assert_eq!(app.count("SELECT count(*) FROM users").await, 0);
 }
@@ -217,11 +206,7 @@ async fn media_type_and_size_are_checked_before_parsing() {
                 raw_request(Method::POST, "/api/signup", content_type, body),
             )
             .await;
-        assert_eq!(
-            (response.status.as_u16(), response.error()),
-            (status, code),
-            "{why}"
-        );
+        response.assert_error_because(status, code, why);
     }
     assert_eq!(app.count("SELECT count(*) FROM users").await, 0);
 }
