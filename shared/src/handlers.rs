@@ -50,6 +50,11 @@ pub async fn public(_request: Request) -> HandlerResult {
     ))
 }
 
+/// `GET /reset-password/{token}`: the HTML page the emailed link opens.
+pub async fn reset_page(_request: Request) -> HandlerResult {
+    Ok(crate::reset_page::response())
+}
+
 /// Any path no route matches (the API's `$default` route).
 pub async fn not_found(_request: Request) -> HandlerResult {
     Err(ApiError::NotFound)

@@ -9,7 +9,7 @@
 //! - [`store`]: every SQL statement, as plain async functions over a client or transaction.
 //!
 //! Beside them: [`config`] (environment), [`error`] (the one `ApiError`), [`http`] (JSON bodies,
-//! bearer tokens), [`tokens`] (JWTs and opaque tokens), [`hashing`] (Argon2id), [`db`] (pool and
+//! bearer tokens), [`reset_page`] (the HTML behind the emailed link), [`tokens`] (JWTs and opaque tokens), [`hashing`] (Argon2id), [`db`] (pool and
 //! migrations), [`routes`] (the route table), [`telemetry`] (structured logs).
 
 pub mod config;
@@ -20,6 +20,7 @@ pub mod handlers;
 pub mod hashing;
 pub mod http;
 pub mod lambda;
+pub mod reset_page;
 pub mod routes;
 pub mod service;
 pub mod store;

@@ -14,13 +14,15 @@ pub enum Endpoint {
     Logout,
     ForgotPassword,
     ResetPassword,
+    /// The HTML page behind the emailed reset link.
+    ResetPage,
     /// The `$default` route: answers 404 JSON for paths no other route matches.
     NotFound,
 }
 
 impl Endpoint {
     /// Every endpoint, in the order of the README's table.
-    pub const ALL: [Endpoint; 10] = [
+    pub const ALL: [Endpoint; 11] = [
         Endpoint::Signup,
         Endpoint::Signin,
         Endpoint::Refresh,
@@ -30,6 +32,7 @@ impl Endpoint {
         Endpoint::ResetPassword,
         Endpoint::Public,
         Endpoint::Root,
+        Endpoint::ResetPage,
         Endpoint::NotFound,
     ];
 
@@ -37,7 +40,7 @@ impl Endpoint {
     pub fn method(self) -> Option<Method> {
         use Endpoint::*;
         match self {
-            Root | Public | Dashboard => Some(Method::GET),
+            Root | Public | Dashboard | ResetPage => Some(Method::GET),
             Signup | Signin | Refresh | Logout | ForgotPassword | ResetPassword => {
                 Some(Method::POST)
             }
@@ -58,6 +61,7 @@ impl Endpoint {
             Logout => "/api/logout",
             ForgotPassword => "/api/forgot-password",
             ResetPassword => "/api/reset-password/{token}",
+            ResetPage => "/reset-password/{token}",
             NotFound => "/{*proxy}",
         }
     }
@@ -75,6 +79,7 @@ impl Endpoint {
             Logout => "logout",
             ForgotPassword => "forgot-password",
             ResetPassword => "reset-password",
+            ResetPage => "reset-page",
             NotFound => "not-found",
         }
     }

@@ -10,7 +10,7 @@ use auth::{App, Endpoint, handlers};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::http::{HeaderMap, Method, StatusCode, header};
-use lambda_http::{Body, Request, RequestExt};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
@@ -209,13 +209,14 @@ impl TestApp {
     }
 
     /// Calls an endpoint's handler through the same dispatch the Lambda runtime uses.
-    pub async fn call(&self, endpoint: Endpoint, request: Request) -> TestResponse {
+    pub async fn call_raw(&self, endpoint: Endpoint, request: Request) -> Response<Body> {
         let method = request.method().clone();
         let app = &self.app;
-        let response = match endpoint {
+        match endpoint {
             Endpoint::Root => dispatch(endpoint, method, handlers::root(request)).await,
             Endpoint::Public => dispatch(endpoint, method, handlers::public(request)).await,
             Endpoint::NotFound => dispatch(endpoint, method, handlers::not_found(request)).await,
+            Endpoint::ResetPage => dispatch(endpoint, method, handlers::reset_page(request)).await,
             Endpoint::Signup => dispatch(endpoint, method, handlers::signup(app, request)).await,
             Endpoint::Signin => dispatch(endpoint, method, handlers::signin(app, request)).await,
             Endpoint::Refresh => dispatch(endpoint, method, handlers::refresh(app, request)).await,
@@ -230,7 +231,12 @@ impl TestApp {
                 dispatch(endpoint, method, handlers::reset_password(app, request)).await
             }
         }
-        .expect("handlers never return a Lambda error");
+        .expect("handlers never return a Lambda error")
+    }
+
+    /// Like [`TestApp::call_raw`], for the JSON API: asserts the response is JSON and parses it.
+    pub async fn call(&self, endpoint: Endpoint, request: Request) -> TestResponse {
+        let response = self.call_raw(endpoint, request).await;
         let status = response.status();
         let headers = response.headers().clone();
         assert_eq!(

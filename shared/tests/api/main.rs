@@ -11,6 +11,7 @@ mod gateway;
 mod logout;
 mod password_reset;
 mod refresh;
+mod reset_page;
 mod routing;
 mod signin;
 mod signup;

@@ -232,13 +232,22 @@ async fn exactly_100_character_names_and_256_character_passwords_are_accepted() 
 async fn a_missing_field_error_names_the_field() {
     let app = TestApp::spawn().await;
     for (body, field) in [
-        (json!({"email": "a@example.com", "password": PASSWORD}), "name"),
+        (
+            json!({"email": "a@example.com", "password": PASSWORD}),
+            "name",
+        ),
         (json!({"name": "A", "password": PASSWORD}), "email"),
-        (json!({"name": "A", "email": "a@example.com", "password": "  "}), "password"),
+        (
+            json!({"name": "A", "email": "a@example.com", "password": "  "}),
+            "password",
+        ),
     ] {
         let response = app.post_json(Endpoint::Signup, &body).await;
 
         response.assert_error_because(400, "missing_field", field);
-        assert_eq!(response.str("message"), format!("Field '{field}' is required"));
+        assert_eq!(
+            response.str("message"),
+            format!("Field '{field}' is required")
+        );
     }
 }

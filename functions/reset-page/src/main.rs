@@ -1,0 +1,8 @@
+//! Lambda function for `GET /reset-password/{token}`: wiring only, the handler is `auth::handlers::reset_page`.
+
+use auth::Endpoint;
+use auth::lambda::{Error, run_stateless};
+
+fn main() -> Result<(), Error> {
+    run_stateless(Endpoint::ResetPage, auth::handlers::reset_page)
+}
