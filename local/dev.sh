@@ -17,8 +17,15 @@ if [ ! -f "$ENV_FILE" ]; then
     chmod 600 "$ENV_FILE"
     echo "==> created $ENV_FILE with a freshly generated JWT_SECRET_KEY"
 fi
+if [ ! -f .env.pgadmin ]; then
+    pgadmin_password=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')
+    sed "s#^PGADMIN_DEFAULT_PASSWORD=.*#PGADMIN_DEFAULT_PASSWORD=$pgadmin_password#" .env.pgadmin.example >.env.pgadmin
+    chmod 600 .env.pgadmin
+    echo "==> created .env.pgadmin with a freshly generated pgAdmin password"
+fi
 set -a
 source "$ENV_FILE"
+source .env.pgadmin
 set +a
 
 if ! cargo lambda --version >/dev/null 2>&1; then
@@ -50,11 +57,13 @@ start_local_cluster() {
     fi
 }
 
-if pg_answers "$DATABASE_URL"; then
-    echo "==> PostgreSQL already answers at localhost:$DB_PORT"
-elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+pgadmin="not running (it needs Docker)"
+if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
     echo "==> starting PostgreSQL and pgAdmin with docker compose"
     docker compose --env-file "$ENV_FILE" up -d --wait
+    pgadmin="http://localhost:5050 (login $PGADMIN_DEFAULT_EMAIL / $PGADMIN_DEFAULT_PASSWORD, from .env.pgadmin; server password: $POSTGRES_PASSWORD)"
+elif pg_answers "$DATABASE_URL"; then
+    echo "==> PostgreSQL already answers at localhost:$DB_PORT"
 elif start_local_cluster; then
     echo "==> PostgreSQL from $PG_BINDIR is running on localhost:$DB_PORT (data in $PGDATA_DIR)"
 else
@@ -69,8 +78,10 @@ cat <<MSG
 
   API        http://localhost:$API_PORT   (try: curl http://localhost:$API_PORT/api/public)
   PostgreSQL $DATABASE_URL
-  pgAdmin    http://localhost:5050 (with docker compose only)
-  Reset emails are logged below ("password reset email queued") and kept in the email_outbox table.
+  pgAdmin    $pgadmin
+  Reset emails: their links are logged below ("password reset email queued") and kept in the
+             email_outbox table; the link opens the reset page at http://localhost:$API_PORT/reset-password/<token>.
+  Ctrl-C stops the API; \`make down\` stops the database (data is kept).
 
 MSG
 exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$API_PORT" --env-file "$ENV_FILE"

@@ -35,8 +35,9 @@ pub enum ApiError {
     InvalidResetToken,
     #[error("No route matches this path")]
     NotFound,
+    /// Carries the one method the path serves, for the `Allow` header (RFC 9110 §15.5.6).
     #[error("Method not allowed on this path")]
-    MethodNotAllowed,
+    MethodNotAllowed(lambda_http::http::Method),
     #[error("Service temporarily unavailable, try again shortly")]
     ServiceUnavailable(#[source] anyhow::Error),
     #[error("Internal server error")]
@@ -57,7 +58,7 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED
             }
             NotFound => StatusCode::NOT_FOUND,
-            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -81,7 +82,7 @@ impl ApiError {
             TokenExpired => "token_expired",
             InvalidResetToken => "invalid_reset_token",
             NotFound => "not_found",
-            MethodNotAllowed => "method_not_allowed",
+            MethodNotAllowed(_) => "method_not_allowed",
             ServiceUnavailable(_) => "service_unavailable",
             Internal(_) => "internal_error",
         }
@@ -120,6 +121,11 @@ impl ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(challenge),
             );
+        }
+        if let ApiError::MethodNotAllowed(allowed) = self {
+            let allow =
+                HeaderValue::from_str(allowed.as_str()).expect("method names are header-safe");
+            response.headers_mut().insert(header::ALLOW, allow);
         }
         response
     }

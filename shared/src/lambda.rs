@@ -80,7 +80,7 @@ pub async fn dispatch(
     let span = tracing::info_span!("request", function = endpoint.function(), %method, route = endpoint.path());
     async move {
         let result = match endpoint.method() {
-            Some(allowed) if allowed != method => Err(ApiError::MethodNotAllowed),
+            Some(allowed) if allowed != method => Err(ApiError::MethodNotAllowed(allowed)),
             _ => handling.await,
         };
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;

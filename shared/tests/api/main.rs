@@ -9,6 +9,7 @@ mod dashboard;
 mod failures;
 mod gateway;
 mod logout;
+mod openapi;
 mod password_reset;
 mod refresh;
 mod reset_page;

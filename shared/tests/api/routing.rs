@@ -105,6 +105,11 @@ async fn every_endpoint_answers_a_wrong_method_with_a_json_405() {
                 )
                 .await;
             response.assert_error_because(405, "method_not_allowed", &format!("{method} {path}"));
+            assert_eq!(
+                response.headers[header::ALLOW],
+                allowed.as_str(),
+                "{method} {path}"
+            );
         }
     }
     assert_eq!(

@@ -1,0 +1,1111 @@
+//! The OpenAPI document at the repository root (`openapi.yaml`) against the implementation: its
+//! paths are the route table, its error codes are exactly `ApiError`'s, every response is well
+//! formed, and the real responses of the handlers match it, status by status and code by code.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::str::FromStr;
+use std::sync::LazyLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use auth::domain::{Email, Password, UserId, UserName};
+use auth::http::{JsonBody, MAX_BODY_BYTES};
+use auth::lambda::dispatch;
+use auth::{ApiError, App, Endpoint, handlers};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use lambda_http::http::{HeaderValue, Method, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{PASSWORD, TEST_SECRET, TestApp, fresh_database, jwt_part, test_config};
+
+const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
+
+/// The document, parsed once.
+static DOC: LazyLock<Value> = LazyLock::new(|| {
+    let text = std::fs::read_to_string(SPEC_PATH).unwrap_or_else(|e| panic!("{SPEC_PATH}: {e}"));
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{SPEC_PATH} is not YAML: {e}"))
+});
+
+const HTTP_METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// Codes whose 401 comes with a `WWW-Authenticate` bearer challenge.
+const BEARER_CODES: [&str; 3] = ["missing_token", "invalid_token", "token_expired"];
+
+/// Follows local `$ref`s until a value that is not a reference.
+fn resolve(value: &'static Value) -> &'static Value {
+    let mut value = value;
+    for _ in 0..32 {
+        let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
+            return value;
+        };
+        let pointer = reference
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("only local references are used: {reference}"));
+        value = DOC
+            .pointer(pointer)
+            .unwrap_or_else(|| panic!("dangling $ref {reference}"));
+    }
+    panic!("a $ref cycle")
+}
+
+/// Every operation of the document: (upper-case method, path, operation object).
+fn operations() -> Vec<(String, &'static str, &'static Value)> {
+    let paths = DOC["paths"].as_object().expect("`paths` is a map");
+    let mut operations = Vec::new();
+    for (path, item) in paths {
+        for (key, operation) in item.as_object().expect("a path item is a map") {
+            if HTTP_METHODS.contains(&key.as_str()) {
+                operations.push((key.to_uppercase(), path.as_str(), operation));
+            } else {
+                assert!(
+                    ["parameters", "summary", "description", "servers"].contains(&key.as_str()),
+                    "{path}: unexpected key {key}"
+                );
+            }
+        }
+    }
+    operations
+}
+
+/// The documented operation of an endpoint.
+fn operation_of(endpoint: Endpoint) -> &'static Value {
+    let method = endpoint
+        .method()
+        .expect("not the catch-all")
+        .as_str()
+        .to_lowercase();
+    DOC["paths"][endpoint.path()]
+        .get(&method)
+        .unwrap_or_else(|| {
+            panic!(
+                "{endpoint:?}: {method} {} is not documented",
+                endpoint.path()
+            )
+        })
+}
+
+/// The endpoints the document describes: all but the catch-all.
+fn documented_endpoints() -> impl Iterator<Item = Endpoint> {
+    Endpoint::ALL
+        .into_iter()
+        .filter(|e| *e != Endpoint::NotFound)
+}
+
+fn is_error_status(status: &str) -> bool {
+    status.starts_with('4') || status.starts_with('5')
+}
+
+/// The documented examples of a response's JSON body, resolved.
+fn json_examples(response: &'static Value) -> Vec<&'static Value> {
+    let media = &response["content"]["application/json"];
+    let mut examples: Vec<&Value> = media
+        .get("examples")
+        .and_then(Value::as_object)
+        .map(|map| map.values().map(|e| &resolve(e)["value"]).collect())
+        .unwrap_or_default();
+    if let Some(example) = media.get("example") {
+        examples.push(example);
+    }
+    examples
+}
+
+/// The `error` codes a (resolved) error response documents through its examples.
+fn documented_codes(response: &'static Value) -> BTreeSet<String> {
+    json_examples(response)
+        .into_iter()
+        .map(|example| {
+            example["error"]
+                .as_str()
+                .unwrap_or_else(|| panic!("an error example without a code: {example}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+/// One `ApiError` of each variant.
+fn one_of_each_variant() -> Vec<ApiError> {
+    vec![
+        ApiError::UnsupportedMediaType,
+        ApiError::PayloadTooLarge,
+        ApiError::InvalidJson("x".into()),
+        ApiError::MissingField("x"),
+        ApiError::InvalidEmail("x"),
+        ApiError::InvalidPassword("x"),
+        ApiError::InvalidName("x"),
+        ApiError::EmailTaken,
+        ApiError::InvalidCredentials,
+        ApiError::MissingToken,
+        ApiError::InvalidToken,
+        ApiError::TokenExpired,
+        ApiError::InvalidResetToken,
+        ApiError::NotFound,
+        ApiError::MethodNotAllowed(Method::GET),
+        ApiError::ServiceUnavailable(anyhow::anyhow!("x")),
+        ApiError::Internal(anyhow::anyhow!("x")),
+    ]
+}
+
+const VARIANTS: usize = 17;
+
+/// The variant's position. Exhaustive on purpose: a new variant does not compile until it is
+/// numbered here, and then `one_of_each_variant` must gain it for the test to pass.
+fn variant_index(error: &ApiError) -> usize {
+    use ApiError::*;
+    match error {
+        UnsupportedMediaType => 0,
+        PayloadTooLarge => 1,
+        InvalidJson(_) => 2,
+        MissingField(_) => 3,
+        InvalidEmail(_) => 4,
+        InvalidPassword(_) => 5,
+        InvalidName(_) => 6,
+        EmailTaken => 7,
+        InvalidCredentials => 8,
+        MissingToken => 9,
+        InvalidToken => 10,
+        TokenExpired => 11,
+        InvalidResetToken => 12,
+        NotFound => 13,
+        MethodNotAllowed(_) => 14,
+        ServiceUnavailable(_) => 15,
+        Internal(_) => 16,
+    }
+}
+
+/// Every error the implementation produces with its real message: the fixed ones, and those
+/// whose message comes from the body parser and the domain types.
+fn real_errors() -> Vec<ApiError> {
+    let request = |content_type: Option<&str>, body: String| {
+        let mut builder = lambda_http::http::Request::builder()
+            .method(Method::POST)
+            .uri("/");
+        if let Some(content_type) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, content_type);
+        }
+        builder.body(Body::from(body)).unwrap()
+    };
+    let body = |text: &str| JsonBody::from_request(&request(Some("application/json"), text.into()));
+
+    let mut errors: Vec<ApiError> = one_of_each_variant()
+        .into_iter()
+        .filter(|e| {
+            !matches!(
+                e,
+                ApiError::InvalidJson(_)
+                    | ApiError::MissingField(_)
+                    | ApiError::InvalidEmail(_)
+                    | ApiError::InvalidPassword(_)
+                    | ApiError::InvalidName(_)
+            )
+        })
+        .collect();
+    errors.push(JsonBody::from_request(&request(None, "{}".into())).unwrap_err());
+    errors.push(
+        JsonBody::from_request(&request(
+            Some("application/json"),
+            "x".repeat(MAX_BODY_BYTES + 1),
+        ))
+        .unwrap_err(),
+    );
+    for text in ["{", "", "[1]", "\"x\""] {
+        errors.push(body(text).unwrap_err());
+    }
+    let wrong_types = body(r#"{"name": 1, "email": [], "password": true}"#).unwrap();
+    let empty = body("{}").unwrap();
+    for field in ["name", "email", "password"] {
+        errors.push(wrong_types.required(field).unwrap_err());
+        errors.push(empty.required(field).unwrap_err());
+    }
+    errors.push(UserName::parse(&"a".repeat(101)).unwrap_err());
+    errors.push(UserName::parse("Jane\u{7}Doe").unwrap_err());
+    errors.push(UserName::parse("  ").unwrap_err());
+    errors.push(Email::parse("jane.example.com").unwrap_err());
+    errors.push(Email::parse(&format!("{}@example.com", "a".repeat(250))).unwrap_err());
+    errors.push(Password::parse("short").unwrap_err());
+    errors.push(Password::parse(&"a".repeat(257)).unwrap_err());
+    errors
+}
+
+/// `code -> (status, messages)` over [`real_errors`].
+fn real_codes() -> BTreeMap<&'static str, (u16, BTreeSet<String>)> {
+    let mut codes: BTreeMap<&'static str, (u16, BTreeSet<String>)> = BTreeMap::new();
+    for error in real_errors() {
+        let entry = codes
+            .entry(error.code())
+            .or_insert_with(|| (error.status().as_u16(), BTreeSet::new()));
+        assert_eq!(entry.0, error.status().as_u16(), "one status per code");
+        entry.1.insert(error.to_string());
+    }
+    codes
+}
+
+#[test]
+fn the_document_is_openapi_3_1_for_this_crate() {
+    let version = DOC["openapi"].as_str().expect("`openapi` is a string");
+    assert!(version.starts_with("3.1"), "{version}");
+    assert_eq!(DOC["info"]["title"], "JWT Auth API");
+    assert_eq!(DOC["info"]["version"], env!("CARGO_PKG_VERSION"));
+    let servers: Vec<&str> = DOC["servers"]
+        .as_array()
+        .expect("servers are listed")
+        .iter()
+        .filter_map(|s| s["url"].as_str())
+        .collect();
+    assert!(servers.contains(&"http://localhost:5001"), "{servers:?}");
+}
+
+#[test]
+fn the_paths_are_exactly_the_route_table_without_the_catch_all() {
+    let documented: BTreeSet<(String, String)> = operations()
+        .into_iter()
+        .map(|(method, path, _)| (method, path.to_owned()))
+        .collect();
+    let routes: BTreeSet<(String, String)> = Endpoint::ALL
+        .iter()
+        .filter_map(|e| Some((e.method()?.to_string(), e.path().to_owned())))
+        .collect();
+
+    assert_eq!(documented, routes);
+    assert_eq!(
+        routes.len(),
+        Endpoint::ALL.len() - 1,
+        "only the catch-all has no method"
+    );
+    assert!(!documented.iter().any(|(_, p)| p.contains("proxy")));
+}
+
+#[test]
+fn every_path_parameter_is_declared() {
+    for (method, path, operation) in operations() {
+        let in_path: BTreeSet<&str> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .collect();
+        let declared: BTreeSet<&str> = operation
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(resolve)
+            .filter(|p| p["in"] == "path")
+            .map(|p| {
+                assert_eq!(
+                    p["required"], true,
+                    "{method} {path}: path parameters are required"
+                );
+                p["name"].as_str().unwrap()
+            })
+            .collect();
+        assert_eq!(declared, in_path, "{method} {path}");
+    }
+}
+
+#[test]
+fn the_error_enum_is_exactly_the_codes_of_api_error() {
+    let errors = one_of_each_variant();
+    let indices: BTreeSet<usize> = errors.iter().map(variant_index).collect();
+    assert_eq!(
+        indices,
+        (0..VARIANTS).collect(),
+        "one_of_each_variant lists each variant once"
+    );
+    let codes: BTreeSet<&str> = errors.iter().map(ApiError::code).collect();
+    assert_eq!(codes.len(), VARIANTS, "codes are unique");
+
+    let schema = &DOC["components"]["schemas"]["Error"];
+    let documented: BTreeSet<&str> = schema["properties"]["error"]["enum"]
+        .as_array()
+        .expect("Error.error is an enum")
+        .iter()
+        .map(|c| c.as_str().expect("codes are strings"))
+        .collect();
+    assert_eq!(documented, codes);
+
+    let mut required: Vec<&str> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    required.sort_unstable();
+    assert_eq!(required, ["error", "message"]);
+    assert_eq!(schema["additionalProperties"], false);
+}
+
+/// Checks one response object; `context` names it in failures.
+fn check_response(status: &str, response: &'static Value, context: &str) {
+    let codes = real_codes();
+    let response = resolve(response);
+    assert!(
+        response["description"].is_string(),
+        "{context}: a response has a description"
+    );
+    let content = response["content"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{context}: every response has a body"));
+    if !is_error_status(status) {
+        for (media_type, media) in content {
+            assert!(
+                media["schema"].is_object(),
+                "{context} {media_type}: a schema"
+            );
+            assert!(
+                media.get("example").is_some() || media.get("examples").is_some(),
+                "{context} {media_type}: an example"
+            );
+        }
+        if let Some(media) = content.get("application/json") {
+            let schema = resolve(&media["schema"]);
+            let mut required: Vec<&str> = schema["required"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{context}: required fields are listed"))
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            let mut properties: Vec<&str> = schema["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            required.sort_unstable();
+            properties.sort_unstable();
+            assert_eq!(
+                required, properties,
+                "{context}: every field is always sent"
+            );
+        }
+        return;
+    }
+    let keys: Vec<&String> = content.keys().collect();
+    assert_eq!(keys, ["application/json"], "{context}: errors are JSON");
+    assert_eq!(
+        content["application/json"]["schema"]["$ref"], "#/components/schemas/Error",
+        "{context}: errors reference the Error schema"
+    );
+    let examples = json_examples(response);
+    assert!(
+        !examples.is_empty(),
+        "{context}: every error code has an example"
+    );
+    for example in examples {
+        let code = example["error"].as_str().unwrap_or_default();
+        let (real_status, messages) = codes
+            .get(code)
+            .unwrap_or_else(|| panic!("{context}: no ApiError has the code {code:?}"));
+        assert_eq!(
+            real_status.to_string(),
+            status,
+            "{context}: {code} is answered with {real_status}"
+        );
+        let message = example["message"].as_str().unwrap_or_default();
+        assert!(
+            messages.contains(message),
+            "{context}: {message:?} is not a message the API sends for {code}; it sends {messages:?}"
+        );
+        let mut keys: Vec<&String> = example.as_object().unwrap().keys().collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["error", "message"], "{context}");
+    }
+}
+
+#[test]
+fn every_response_is_well_formed_and_every_error_references_the_error_schema() {
+    for (method, path, operation) in operations() {
+        let responses = operation["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method} {path}: responses"));
+        assert!(
+            responses.keys().any(|s| s.starts_with('2')),
+            "{method} {path}: a success response"
+        );
+        for (status, response) in responses {
+            let context = format!("{method} {path} {status}");
+            assert!(
+                status.len() == 3
+                    && status.bytes().all(|b| b.is_ascii_digit())
+                    && ("100"..="599").contains(&status.as_str()),
+                "{context}: a 3-digit status code"
+            );
+            check_response(status, response, &context);
+        }
+    }
+    for (name, response) in DOC["components"]["responses"].as_object().unwrap() {
+        let status = real_codes()[documented_codes(response)
+            .first()
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("{name}: an example"))]
+        .0
+        .to_string();
+        check_response(&status, response, &format!("components/responses/{name}"));
+    }
+}
+
+#[test]
+fn every_reference_resolves() {
+    fn walk(value: &'static Value, at: &str) {
+        match value {
+            Value::Object(map) => {
+                if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
+                    assert!(
+                        reference.starts_with('#') && DOC.pointer(&reference[1..]).is_some(),
+                        "{at}: dangling {reference}"
+                    );
+                }
+                for (key, child) in map {
+                    walk(child, &format!("{at}/{key}"));
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(child, &format!("{at}/{i}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(&DOC, "");
+}
+
+#[test]
+fn bearer_401s_carry_the_real_challenges_and_only_protected_operations_have_them() {
+    let schemes = DOC["components"]["securitySchemes"].as_object().unwrap();
+    for (name, scheme) in schemes {
+        assert_eq!(
+            (scheme["type"].as_str(), scheme["scheme"].as_str()),
+            (Some("http"), Some("bearer")),
+            "{name}"
+        );
+    }
+    for (method, path, operation) in operations() {
+        let context = format!("{method} {path}");
+        let security: Vec<&str> = operation
+            .get("security")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .flat_map(|requirement| requirement.as_object().unwrap().keys())
+            .map(String::as_str)
+            .collect();
+        for name in &security {
+            assert!(
+                schemes.contains_key(*name),
+                "{context}: unknown scheme {name}"
+            );
+        }
+        let Some(unauthorized) = operation["responses"].get("401").map(resolve) else {
+            assert!(security.is_empty(), "{context}: protected but no 401");
+            continue;
+        };
+        let codes = documented_codes(unauthorized);
+        let bearer: Vec<&str> = BEARER_CODES
+            .into_iter()
+            .filter(|c| codes.contains(*c))
+            .collect();
+        assert_eq!(
+            !bearer.is_empty(),
+            !security.is_empty(),
+            "{context}: bearer failures exactly on protected operations"
+        );
+        let challenge = unauthorized["headers"].get("WWW-Authenticate").map(resolve);
+        if bearer.is_empty() {
+            assert!(challenge.is_none(), "{context}: no challenge is sent");
+            for code in &codes {
+                let error = one_of_each_variant()
+                    .into_iter()
+                    .find(|e| e.code() == code)
+                    .unwrap();
+                assert!(
+                    !error
+                        .to_response()
+                        .headers()
+                        .contains_key(header::WWW_AUTHENTICATE),
+                    "{context}: {code} sends a challenge the document does not show"
+                );
+            }
+            continue;
+        }
+        let challenge = challenge.unwrap_or_else(|| panic!("{context}: WWW-Authenticate"));
+        let documented: BTreeSet<&str> = challenge["schema"]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{context}: the challenges are listed"))
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(challenge["required"], true, "{context}: always sent");
+        let sent: BTreeSet<String> = bearer
+            .into_iter()
+            .map(|code| {
+                let error = one_of_each_variant()
+                    .into_iter()
+                    .find(|e| e.code() == code)
+                    .unwrap();
+                error.to_response().headers()[header::WWW_AUTHENTICATE]
+                    .to_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        let sent: BTreeSet<&str> = sent.iter().map(String::as_str).collect();
+        assert_eq!(
+            documented, sent,
+            "{context}: the documented challenges are exactly those of its codes"
+        );
+    }
+}
+
+/// Checks `value` against a schema of the document. Supports the keywords the document uses and
+/// refuses any other, so a constraint is never silently skipped.
+fn validate(schema: &'static Value, value: &Value, at: &str) -> Result<(), String> {
+    let schema = resolve(schema);
+    let rules = schema
+        .as_object()
+        .ok_or_else(|| format!("{at}: not a schema"))?;
+    for (keyword, rule) in rules {
+        let fail = |why: String| Err(format!("{at}: {why} (value {value})"));
+        match keyword.as_str() {
+            "description" | "examples" | "title" => {}
+            "type" => {
+                let ok = match rule.as_str().unwrap() {
+                    "object" => value.is_object(),
+                    "string" => value.is_string(),
+                    "integer" => value.is_i64() || value.is_u64(),
+                    "number" => value.is_number(),
+                    "boolean" => value.is_boolean(),
+                    "array" => value.is_array(),
+                    other => return fail(format!("type {other} unsupported")),
+                };
+                if !ok {
+                    return fail(format!("not of type {rule}"));
+                }
+            }
+            "const" if value != rule => return fail(format!("not the constant {rule}")),
+            "enum" if !rule.as_array().unwrap().contains(value) => {
+                return fail(format!("not one of {rule}"));
+            }
+            "const" | "enum" => {}
+            "required" => {
+                for field in rule.as_array().unwrap() {
+                    if value.get(field.as_str().unwrap()).is_none() {
+                        return fail(format!("no required field {field}"));
+                    }
+                }
+            }
+            "properties" => {
+                for (name, subschema) in rule.as_object().unwrap() {
+                    if let Some(field) = value.get(name) {
+                        validate(subschema, field, &format!("{at}.{name}"))?;
+                    }
+                }
+            }
+            "additionalProperties" => {
+                assert_eq!(rule, false, "{at}: only `false` is used");
+                let known = schema["properties"].as_object();
+                for name in value.as_object().into_iter().flat_map(|o| o.keys()) {
+                    if !known.is_some_and(|k| k.contains_key(name)) {
+                        return fail(format!("undocumented field {name}"));
+                    }
+                }
+            }
+            "minLength" | "maxLength" => {
+                let length = value.as_str().map_or(0, |s| s.chars().count()) as u64;
+                let bound = rule.as_u64().unwrap();
+                if (keyword == "minLength" && length < bound)
+                    || (keyword == "maxLength" && length > bound)
+                {
+                    return fail(format!("{keyword} {bound}"));
+                }
+            }
+            "minimum" if value.as_f64() < rule.as_f64() => {
+                return fail(format!("below {rule}"));
+            }
+            "minimum" => {}
+            "format" => {
+                let text = value.as_str().unwrap_or_default();
+                let ok = match rule.as_str().unwrap() {
+                    "uuid" => Uuid::parse_str(text).is_ok(),
+                    "email" => Email::parse(text).is_ok_and(|e| e.as_str() == text),
+                    other => return fail(format!("format {other} unsupported")),
+                };
+                if !ok {
+                    return fail(format!("not a {rule}"));
+                }
+            }
+            other => return fail(format!("keyword {other} is not supported by this checker")),
+        }
+    }
+    Ok(())
+}
+
+/// Records real responses, checking each against the document, and compares the statuses and
+/// codes seen with those documented.
+#[derive(Default)]
+struct Contract {
+    /// `"METHOD path"` -> `(status, error code or "")`.
+    seen: BTreeMap<String, BTreeSet<(String, String)>>,
+}
+
+impl Contract {
+    /// Checks a response of `endpoint` against its documented response; returns the JSON body
+    /// (`Null` for HTML).
+    #[track_caller]
+    fn check(&mut self, endpoint: Endpoint, response: Response<Body>, why: &str) -> Value {
+        let method = endpoint.method().unwrap();
+        let context = format!("{method} {} ({why})", endpoint.path());
+        let status = response.status().as_str().to_owned();
+        let documented = operation_of(endpoint)["responses"]
+            .get(&status)
+            .map(resolve)
+            .unwrap_or_else(|| panic!("{context}: status {status} is not documented"));
+
+        for (name, header) in documented["headers"].as_object().into_iter().flatten() {
+            let header = resolve(header);
+            let sent = response
+                .headers()
+                .get(name)
+                .unwrap_or_else(|| panic!("{context}: documented header {name} is not sent"));
+            let sent = Value::from(sent.to_str().unwrap());
+            validate(
+                &header["schema"],
+                &sent,
+                &format!("{context} header {name}"),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        }
+        if response.headers().contains_key(header::WWW_AUTHENTICATE) {
+            assert!(
+                documented["headers"].get("WWW-Authenticate").is_some(),
+                "{context}: an undocumented WWW-Authenticate"
+            );
+        }
+
+        let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap();
+        let media_type = content_type.split(';').next().unwrap().trim().to_owned();
+        let media = documented["content"]
+            .get(&media_type)
+            .unwrap_or_else(|| panic!("{context}: {media_type} is not documented for {status}"));
+        let Body::Text(text) = response.into_body() else {
+            panic!("{context}: a text body")
+        };
+        let (body, code) = if media_type == "application/json" {
+            let body: Value = serde_json::from_str(&text).unwrap();
+            validate(&media["schema"], &body, &context).unwrap_or_else(|e| panic!("{e}"));
+            let code = if is_error_status(&status) {
+                let code = body["error"].as_str().unwrap().to_owned();
+                assert!(
+                    documented_codes(documented).contains(&code),
+                    "{context}: {status} {code} is not documented: {body}"
+                );
+                code
+            } else {
+                String::new()
+            };
+            (body, code)
+        } else {
+            assert_eq!(media["schema"]["type"], "string", "{context}");
+            assert!(!text.is_empty(), "{context}");
+            (Value::Null, String::new())
+        };
+        self.seen
+            .entry(format!("{method} {}", endpoint.path()))
+            .or_default()
+            .insert((status, code));
+        body
+    }
+
+    /// Every documented status and code was seen, and nothing else.
+    fn assert_complete(&self) {
+        for endpoint in documented_endpoints() {
+            let key = format!("{} {}", endpoint.method().unwrap(), endpoint.path());
+            let mut documented = BTreeSet::new();
+            for (status, response) in operation_of(endpoint)["responses"].as_object().unwrap() {
+                if is_error_status(status) {
+                    for code in documented_codes(resolve(response)) {
+                        documented.insert((status.clone(), code));
+                    }
+                } else {
+                    documented.insert((status.clone(), String::new()));
+                }
+            }
+            let seen = self.seen.get(&key).cloned().unwrap_or_default();
+            assert_eq!(
+                seen, documented,
+                "{key}: the (status, code) pairs seen are not the documented ones"
+            );
+        }
+    }
+}
+
+/// A request to `endpoint`; a `{token}` path parameter gets a token no one was sent.
+fn request(
+    endpoint: Endpoint,
+    method: Method,
+    headers: &[(&str, &str)],
+    body: impl Into<Body>,
+) -> Request {
+    request_with_token(endpoint, "an-unknown-reset-token", method, headers, body)
+}
+
+/// A request to `endpoint` with `token` as its `{token}` path parameter (as API Gateway fills it in).
+fn request_with_token(
+    endpoint: Endpoint,
+    token: &str,
+    method: Method,
+    headers: &[(&str, &str)],
+    body: impl Into<Body>,
+) -> Request {
+    let path = endpoint.path().replace("{token}", token);
+    let mut builder = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(path);
+    for (name, value) in headers {
+        builder = builder.header(*name, HeaderValue::from_str(value).unwrap());
+    }
+    let request: Request = builder.body(body.into()).unwrap();
+    if endpoint.path().contains("{token}") {
+        request.with_path_parameters(HashMap::from([("token".to_owned(), token.to_owned())]))
+    } else {
+        request
+    }
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+fn json_post(endpoint: Endpoint, body: &Value) -> Request {
+    request(endpoint, Method::POST, &[JSON], body.to_string())
+}
+
+fn bearer(endpoint: Endpoint, token: &str) -> Request {
+    let value = format!("Bearer {token}");
+    request(
+        endpoint,
+        endpoint.method().unwrap(),
+        &[("authorization", &value)],
+        Body::Empty,
+    )
+}
+
+/// A genuine access token with its `exp` moved into the past.
+fn expired_copy_of(access_token: &str) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut claims = jwt_part(access_token, 1);
+    claims["iat"] = json!(now - 120);
+    claims["nbf"] = json!(now - 120);
+    claims["exp"] = json!(now - 60);
+    let header = Header {
+        typ: Some("at+jwt".into()),
+        ..Header::new(Algorithm::HS256)
+    };
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_secret(TEST_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// Success and client errors of every endpoint, on a working database.
+async fn exercise_a_working_api(contract: &mut Contract) {
+    let app = TestApp::spawn().await;
+    let email = "jane@example.com";
+
+    for endpoint in documented_endpoints() {
+        let wrong = if endpoint.method() == Some(Method::GET) {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        let response = app
+            .call_raw(endpoint, request(endpoint, wrong, &[JSON], "{}"))
+            .await;
+        contract.check(endpoint, response, "wrong method");
+    }
+    for endpoint in [Endpoint::Root, Endpoint::Public, Endpoint::ResetPage] {
+        let response = app
+            .call_raw(endpoint, request(endpoint, Method::GET, &[], Body::Empty))
+            .await;
+        contract.check(endpoint, response, "success");
+    }
+
+    // What every JSON-body endpoint checks before its fields.
+    let oversize = json!({"email": "x".repeat(MAX_BODY_BYTES)}).to_string();
+    for endpoint in [
+        Endpoint::Signup,
+        Endpoint::Signin,
+        Endpoint::ForgotPassword,
+        Endpoint::ResetPassword,
+    ] {
+        let cases: [(Request, &str); 7] = [
+            (
+                request(endpoint, Method::POST, &[], "{}"),
+                "no content type",
+            ),
+            (
+                request(endpoint, Method::POST, &[JSON], oversize.clone()),
+                "oversize",
+            ),
+            (request(endpoint, Method::POST, &[JSON], "{"), "bad JSON"),
+            (
+                request(endpoint, Method::POST, &[JSON], "[1]"),
+                "not an object",
+            ),
+            (json_post(endpoint, &json!({})), "no fields"),
+            (
+                json_post(endpoint, &json!({"name": 1, "email": 1, "password": 1})),
+                "numbers",
+            ),
+            (
+                json_post(
+                    endpoint,
+                    &json!({"name": "Jane", "email": "jane@localhost", "password": "short"}),
+                ),
+                "invalid email or password",
+            ),
+        ];
+        for (request, why) in cases {
+            let response = app.call_raw(endpoint, request).await;
+            contract.check(endpoint, response, why);
+        }
+    }
+
+    // Sign-up.
+    let signup = |name: &str, email: &str, password: &str| {
+        json_post(
+            Endpoint::Signup,
+            &json!({"name": name, "email": email, "password": password}),
+        )
+    };
+    for (request, why) in [
+        (signup(&"a".repeat(101), email, PASSWORD), "long name"),
+        (signup("Jane\u{1}", email, PASSWORD), "control character"),
+        (
+            signup(
+                "Jane",
+                &format!("{}@example.com", "a".repeat(250)),
+                PASSWORD,
+            ),
+            "long email",
+        ),
+        (signup("Jane", email, &"a".repeat(257)), "long password"),
+        (signup("Jane Doe", email, PASSWORD), "success"),
+        (signup("Jane Doe", "JANE@example.com", PASSWORD), "taken"),
+    ] {
+        let response = app.call_raw(Endpoint::Signup, request).await;
+        contract.check(Endpoint::Signup, response, why);
+    }
+
+    // Sign-in: one session for the dashboard and refresh, another to log out.
+    let signin = |password: &str| {
+        json_post(
+            Endpoint::Signin,
+            &json!({"email": email, "password": password}),
+        )
+    };
+    let wrong = app
+        .call_raw(Endpoint::Signin, signin("wrong password"))
+        .await;
+    contract.check(Endpoint::Signin, wrong, "wrong password");
+    let session = app.call_raw(Endpoint::Signin, signin(PASSWORD)).await;
+    let session = contract.check(Endpoint::Signin, session, "success");
+    let access = session["access_token"].as_str().unwrap().to_owned();
+    let refresh = session["refresh_token"].as_str().unwrap().to_owned();
+    let other = app.call_raw(Endpoint::Signin, signin(PASSWORD)).await;
+    let other = contract.check(Endpoint::Signin, other, "second session");
+    let other_access = other["access_token"].as_str().unwrap().to_owned();
+
+    // The bearer endpoints.
+    let expired = expired_copy_of(&access);
+    for endpoint in [Endpoint::Dashboard, Endpoint::Logout, Endpoint::Refresh] {
+        let method = endpoint.method().unwrap();
+        let response = app
+            .call_raw(endpoint, request(endpoint, method, &[], Body::Empty))
+            .await;
+        contract.check(endpoint, response, "no token");
+        for (token, why) in [("garbage", "garbage"), (expired.as_str(), "expired")] {
+            let response = app.call_raw(endpoint, bearer(endpoint, token)).await;
+            contract.check(endpoint, response, why);
+        }
+    }
+    let response = app
+        .call_raw(Endpoint::Dashboard, bearer(Endpoint::Dashboard, &access))
+        .await;
+    contract.check(Endpoint::Dashboard, response, "success");
+    let response = app
+        .call_raw(Endpoint::Refresh, bearer(Endpoint::Refresh, &refresh))
+        .await;
+    contract.check(Endpoint::Refresh, response, "success");
+    let response = app
+        .call_raw(Endpoint::Logout, bearer(Endpoint::Logout, &other_access))
+        .await;
+    contract.check(Endpoint::Logout, response, "success");
+
+    // Password reset.
+    let response = app
+        .call_raw(
+            Endpoint::ForgotPassword,
+            json_post(Endpoint::ForgotPassword, &json!({"email": email})),
+        )
+        .await;
+    contract.check(Endpoint::ForgotPassword, response, "success");
+    let token = app.reset_token_from_outbox(email).await;
+    let reset = |token: &str, password: &str| {
+        request_with_token(
+            Endpoint::ResetPassword,
+            token,
+            Method::POST,
+            &[JSON],
+            json!({"password": password}).to_string(),
+        )
+    };
+    for (request, why) in [
+        (reset("unknown", "a new password"), "unknown token"),
+        (reset(&token, &"a".repeat(257)), "long password"),
+        (reset(&token, "a new password"), "success"),
+        (reset(&token, "a newer password"), "used token"),
+    ] {
+        let response = app.call_raw(Endpoint::ResetPassword, request).await;
+        contract.check(Endpoint::ResetPassword, response, why);
+    }
+}
+
+/// A valid request to each database endpoint; `access` and `refresh` are tokens the app issued.
+fn valid_database_requests(access: &str, refresh: &str) -> Vec<(Endpoint, Request)> {
+    let email = "jane@example.com";
+    vec![
+        (
+            Endpoint::Signup,
+            json_post(
+                Endpoint::Signup,
+                &json!({"name": "Joe", "email": "joe@example.com", "password": PASSWORD}),
+            ),
+        ),
+        (
+            Endpoint::Signin,
+            json_post(
+                Endpoint::Signin,
+                &json!({"email": email, "password": PASSWORD}),
+            ),
+        ),
+        (Endpoint::Refresh, bearer(Endpoint::Refresh, refresh)),
+        (Endpoint::Dashboard, bearer(Endpoint::Dashboard, access)),
+        (Endpoint::Logout, bearer(Endpoint::Logout, access)),
+        (
+            Endpoint::ForgotPassword,
+            json_post(Endpoint::ForgotPassword, &json!({"email": email})),
+        ),
+        (
+            Endpoint::ResetPassword,
+            json_post(Endpoint::ResetPassword, &json!({"password": PASSWORD})),
+        ),
+    ]
+}
+
+/// 503 from every database endpoint when the database cannot be reached.
+async fn exercise_an_unreachable_database(contract: &mut Contract) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = tokio_postgres::Config::from_str(&format!("postgres://postgres@127.0.0.1:{port}/x"))
+        .unwrap();
+    let config = test_config(auth::config::DatabaseConfig { url, pool_size: 1 });
+    let (db, connection) = fresh_database()
+        .await
+        .url
+        .connect(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let app = TestApp {
+        app: App::new(config).unwrap(),
+        db,
+    };
+    let access = app
+        .app
+        .tokens
+        .issue(UserId::from_uuid(Uuid::new_v4()), Uuid::new_v4())
+        .unwrap()
+        .token
+        .expose_secret()
+        .to_owned();
+    for (endpoint, request) in valid_database_requests(&access, "some-refresh-token") {
+        let response = app.call_raw(endpoint, request).await;
+        contract.check(endpoint, response, "unreachable database");
+    }
+}
+
+/// 500 from every database endpoint when the schema is broken.
+async fn exercise_a_broken_database(contract: &mut Contract) {
+    let app = TestApp::spawn().await;
+    let session = app.signed_in_user("jane@example.com").await;
+    app.db
+        .batch_execute(
+            "DROP TABLE users, sessions, refresh_tokens, revoked_tokens, reset_tokens, \
+             email_outbox CASCADE",
+        )
+        .await
+        .unwrap();
+    let requests =
+        valid_database_requests(&session.str("access_token"), &session.str("refresh_token"));
+    for (endpoint, request) in requests {
+        let response = app.call_raw(endpoint, request).await;
+        contract.check(endpoint, response, "broken database");
+    }
+}
+
+#[tokio::test]
+async fn real_responses_match_the_document_and_cover_every_documented_status_and_code() {
+    let mut contract = Contract::default();
+
+    exercise_a_working_api(&mut contract).await;
+    exercise_an_unreachable_database(&mut contract).await;
+    exercise_a_broken_database(&mut contract).await;
+
+    contract.assert_complete();
+}
+
+#[tokio::test]
+async fn the_catch_all_answers_the_documented_not_found_response() {
+    let documented = &DOC["components"]["responses"]["NotFound"];
+    let examples = json_examples(resolve(documented));
+    for method in [Method::GET, Method::POST, Method::DELETE] {
+        let request = lambda_http::http::Request::builder()
+            .method(method.clone())
+            .uri("/no/such/path")
+            .body(Body::Empty)
+            .unwrap();
+        let response = dispatch(Endpoint::NotFound, method, handlers::not_found(request))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
+        let Body::Text(text) = response.into_body() else {
+            panic!("a text body")
+        };
+        let body: Value = serde_json::from_str(&text).unwrap();
+        validate(
+            &resolve(documented)["content"]["application/json"]["schema"],
+            &body,
+            "not found",
+        )
+        .unwrap();
+        assert!(
+            examples.contains(&&body),
+            "{body} is the documented example"
+        );
+    }
+    assert!(
+        DOC["info"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("/{*proxy}"),
+        "the description mentions the catch-all"
+    );
+}
