@@ -12,7 +12,7 @@ use serde::Deserialize;
 const MIN_SECRET_BYTES: usize = 32;
 
 /// Every variable the API reads; anything else in the environment is ignored.
-const VARIABLES: &[&str] = &[
+pub const VARIABLES: &[&str] = &[
     "DATABASE_URL",
     "DB_POOL_SIZE",
     "JWT_SECRET_KEY",

@@ -8,6 +8,7 @@ mod helpers;
 mod dashboard;
 mod failures;
 mod gateway;
+mod local_stack;
 mod logout;
 mod openapi;
 mod password_reset;
