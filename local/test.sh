@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: every test, against a real PostgreSQL, then the journey over HTTP through
-# `cargo lambda watch`. Finds or starts PostgreSQL by itself (see local/postgres.sh).
+# `cargo lambda watch`. Finds or starts PostgreSQL by itself (see local/postgres.sh). With the
+# stack still up, it then runs the Postman collection (postman/, with newman) and the browser test
+# of the password-reset page (local/browser/, headless Debian Chromium), both from local/package.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source local/postgres.sh
@@ -9,9 +11,27 @@ if ! cargo lambda --version >/dev/null 2>&1; then
     echo "error: cargo-lambda is not installed; install it with: pip install cargo-lambda" >&2
     exit 1
 fi
+# The Postman collection (newman) and the browser test run on Node.js, the latter in Debian's
+# Chromium; check for both before spending minutes on the Rust build.
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+    echo "error: node and npm are not installed; the Postman collection and the browser test need Node.js 20 or later with npm" >&2
+    exit 1
+fi
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+    echo "error: Node.js $(node --version) is too old; the Postman collection and the browser test need Node.js 20 or later" >&2
+    exit 1
+fi
+CHROMIUM_PATH=${CHROMIUM_PATH:-/usr/bin/chromium}
+if [ ! -x "$CHROMIUM_PATH" ]; then
+    echo "error: Chromium not found at $CHROMIUM_PATH; the browser test needs it. Install it with: apt-get install chromium" >&2
+    exit 1
+fi
+export CHROMIUM_PATH
 
 WATCH_PID=""
+SUITE_LOGS=""
 cleanup() {
+    [ -n "$SUITE_LOGS" ] && rm -rf "$SUITE_LOGS"
     if [ -n "$WATCH_PID" ]; then
         # cargo lambda watch runs each function as a child; stop the whole process group.
         kill -TERM -- "-$WATCH_PID" 2>/dev/null || true
@@ -63,9 +83,82 @@ done
 curl -fsS -o /dev/null "$E2E_BASE_URL/api/public" || { tail -50 "$watch_log" >&2; exit 1; }
 export E2E_BASE_URL E2E_DATABASE_URL
 
+# Each suite runs even when an earlier one failed; make test fails if any did. Outputs are kept
+# to count their results for the closing summary.
+artifacts=target/artifacts
+mkdir -p "$artifacts"
+rm -f "$artifacts"/reset-password*.png "$artifacts"/newman-junit.xml
+SUITE_LOGS=$(mktemp -d "${TMPDIR:-/tmp}/jwt-auth-suites.XXXXXX")
+suite_logs=$SUITE_LOGS
+strip_ansi() { sed -e 's/\x1b\[[0-9;]*m//g' "$1"; }
+
 echo "==> running every test"
+rust_status=0
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --no-fail-fast
+    cargo nextest run --workspace --no-fail-fast 2>&1 | tee "$suite_logs/rust.log" || rust_status=$?
+    # nextest closes with "Summary [ 12.3s] 85 tests run: 85 passed, 0 skipped" (or "..., 2 failed, ...").
+    summary=$(strip_ansi "$suite_logs/rust.log" | grep -E '^ *Summary .* tests? run:' | tail -1 || true)
+    rust_passed=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$summary")
+    rust_failed=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$summary")
+    [ -n "$rust_passed" ] && rust_failed=${rust_failed:-0}
 else
-    cargo test --workspace --no-fail-fast
+    cargo test --workspace --no-fail-fast 2>&1 | tee "$suite_logs/rust.log" || rust_status=$?
+    # One "test result: ok. 12 passed; 0 failed; ..." line per test binary.
+    read -r rust_passed rust_failed < <(strip_ansi "$suite_logs/rust.log" | awk '
+        /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }; n++ }
+        END { if (n) print p, f }' || true) || true
+fi
+
+# The Node packages, from local/package-lock.json; reinstalled when the lock file changed.
+lock=local/package-lock.json
+stamp=local/node_modules/.installed-from-lock.sha256
+if [ -f "$lock" ]; then
+    lock_hash=$(sha256sum "$lock" | cut -d' ' -f1)
+    if [ ! -d local/node_modules ] || [ "$(cat "$stamp" 2>/dev/null)" != "$lock_hash" ]; then
+        echo "==> installing the Node packages (npm ci --prefix local)"
+        npm ci --prefix local --no-audit --no-fund
+        echo "$lock_hash" >"$stamp"
+    fi
+elif [ ! -d local/node_modules ]; then
+    echo "==> installing the Node packages (npm install --prefix local; no lock file)"
+    npm install --prefix local --no-audit --no-fund
+fi
+
+echo "==> Postman collection (newman) against $E2E_BASE_URL"
+newman_status=0
+newman_started=$SECONDS
+local/node_modules/.bin/newman run postman/jwt-auth-api.postman_collection.json \
+    --env-var "baseUrl=$E2E_BASE_URL" \
+    --timeout-request 30000 --color off --disable-unicode \
+    --reporters cli,junit --reporter-junit-export "$artifacts/newman-junit.xml" \
+    2>&1 | tee "$suite_logs/newman.log" || newman_status=$?
+newman_seconds=$((SECONDS - newman_started))
+# The run's table: "| assertions | 73 | 0 |" (executed, failed).
+read -r newman_total newman_failed < <(strip_ansi "$suite_logs/newman.log" |
+    awk -F'|' '$2 ~ /^ *assertions *$/ { gsub(/ /, "", $3); gsub(/ /, "", $4); print $3, $4 }' || true) || true
+newman_passed=""
+[ -n "${newman_total:-}" ] && newman_passed=$((newman_total - newman_failed))
+
+echo "==> browser test of the password reset (headless $CHROMIUM_PATH)"
+browser_status=0
+browser_started=$SECONDS
+node --test local/browser/reset-password.test.mjs 2>&1 | tee "$suite_logs/browser.log" || browser_status=$?
+browser_seconds=$((SECONDS - browser_started))
+# node's test runner closes with "# pass 2" / "# fail 0" (TAP) or "ℹ pass 2" / "ℹ fail 0" (spec).
+browser_passed=$(strip_ansi "$suite_logs/browser.log" | sed -nE 's/^(#|ℹ) pass ([0-9]+)$/\2/p' | tail -1)
+browser_failed=$(strip_ansi "$suite_logs/browser.log" | sed -nE 's/^(#|ℹ) fail ([0-9]+)$/\2/p' | tail -1)
+[ -f "$artifacts/reset-password.png" ] && echo "==> screenshot: $artifacts/reset-password.png"
+
+verdict() { if [ "$1" = 0 ]; then echo passed; else echo "FAILED (exit $1)"; fi; }
+counts() { [ -n "$1" ] && echo " ($1 passed, ${2:-?} failed)"; }
+echo
+echo "==> Rust tests: $(verdict "$rust_status")$(counts "${rust_passed:-}" "${rust_failed:-}")"
+echo "==> Postman collection (newman, ${newman_seconds}s): $(verdict "$newman_status")$(counts "$newman_passed" "${newman_failed:-}")"
+echo "==> browser test (${browser_seconds}s): $(verdict "$browser_status")$(counts "${browser_passed:-}" "${browser_failed:-}")"
+if [ -n "${rust_passed:-}" ] && [ -n "$newman_passed" ] && [ -n "${browser_passed:-}" ] && [ -n "${browser_failed:-}" ]; then
+    echo "summary: $((rust_passed + newman_passed + browser_passed)) passed, $((rust_failed + newman_failed + browser_failed)) failed"
+fi
+if [ "$rust_status" != 0 ] || [ "$newman_status" != 0 ] || [ "$browser_status" != 0 ]; then
+    echo "error: make test failed" >&2
+    exit 1
 fi

@@ -1,7 +1,5 @@
 "use strict";
 (function () {
-  // The token is the last path segment; it is sent only to this site's API, never elsewhere.
-  const token = decodeURIComponent(window.location.pathname.split("/").pop() || "");
   const form = document.getElementById("reset-form");
   const password = document.getElementById("password");
   const confirm = document.getElementById("confirm");
@@ -13,6 +11,20 @@
     outcome.className = kind;
     outcome.textContent = text;
   }
+
+  // The token is the last path segment; it is sent only to this site's API, never elsewhere.
+  let token = "";
+  try {
+    token = decodeURIComponent(window.location.pathname.split("/").pop() || "");
+  } catch (malformed) {
+    token = "";
+  }
+  if (!token) {
+    form.hidden = true;
+    show("failure", "This link is incomplete or damaged. Ask for a new password-reset email.");
+    return;
+  }
+  button.disabled = false;
 
   const messages = {
     invalid_reset_token: "This link is invalid, has expired or was already used. Ask for a new password-reset email.",

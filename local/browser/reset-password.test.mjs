@@ -1,0 +1,250 @@
+// The password reset as a person does it: the link from the (local) email opened in a real
+// browser, the form filled in and submitted, then sign-in over HTTP with the new password.
+//
+// Run by `make test` (local/test.sh) against the stack it serves, with:
+//   E2E_BASE_URL       the API, e.g. http://127.0.0.1:34567
+//   E2E_DATABASE_URL   its database, read for the email_outbox row (no endpoint hands out tokens)
+// Needs Debian's chromium at /usr/bin/chromium (apt-get install chromium) and `psql`.
+// By hand: npm ci --prefix local && npm run --prefix local browser-test
+import { after, before, beforeEach, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const BASE_URL = (process.env.E2E_BASE_URL ?? "").replace(/\/+$/, "");
+const DATABASE_URL = process.env.E2E_DATABASE_URL ?? "";
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+/** The bound of every single wait: HTTP call, database read, navigation, element. */
+const WAIT_MS = 30_000;
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const ARTIFACTS = join(REPO_ROOT, "target", "artifacts");
+const SCREENSHOT = join(ARTIFACTS, "reset-password.png");
+/** Written only when an expected outcome does not show, to see what the page showed instead. */
+const FAILURE_SCREENSHOT = join(ARTIFACTS, "reset-password-failure.png");
+
+const OLD_PASSWORD = "browser test old passphrase";
+const NEW_PASSWORD = "browser test new passphrase";
+
+function uniqueEmail(tag) {
+  return `browser-${tag}-${Date.now()}-${Math.floor(Math.random() * 1e9)}@example.com`;
+}
+
+/** One JSON call to the API; the answer's status and parsed body. */
+async function api(method, path, { body, token } = {}) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(BASE_URL + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(WAIT_MS),
+  });
+  const text = await response.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, body: json, text };
+}
+
+/** The newest outbox email body for the address, or "" (the address goes in as a psql variable). */
+function newestOutboxBody(email) {
+  return execFileSync(
+    "psql",
+    [DATABASE_URL, "-X", "-At", "-v", "ON_ERROR_STOP=1", "-v", `recipient=${email}`],
+    {
+      input:
+        "SELECT body_text FROM email_outbox WHERE recipient = :'recipient' ORDER BY id DESC LIMIT 1;\n",
+      encoding: "utf8",
+      timeout: WAIT_MS,
+    },
+  );
+}
+
+/** The reset link of the newest email to the address, polled for at most WAIT_MS. */
+async function resetLinkFor(email) {
+  const escaped = BASE_URL.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const pattern = new RegExp(`${escaped}/reset-password/[A-Za-z0-9_-]+`);
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const body = newestOutboxBody(email);
+    const match = body.match(pattern);
+    if (match) return match[0];
+    if (Date.now() > deadline) {
+      throw new Error(`no reset link in email_outbox for ${email} within ${WAIT_MS} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function signup(email, password) {
+  const answer = await api("POST", "/api/signup", {
+    body: { name: "Browser Tester", email, password },
+  });
+  assert.equal(answer.status, 201, `sign-up: ${answer.text}`);
+}
+
+async function signin(email, password) {
+  return api("POST", "/api/signin", { body: { email, password } });
+}
+
+/**
+ * Fills the page's form, submits it, and waits (bounded) for the outcome line to show `kind`
+ * ("success" or "failure") with a text matching `expected`; returns that text.
+ */
+async function submitPassword(page, password, confirm, kind, expected) {
+  await page.locator("#password").fill(password);
+  await page.locator("#confirm").fill(confirm);
+  await page.locator("#submit").click();
+  const outcome = page.locator(`#outcome.${kind}`).filter({ hasText: expected });
+  try {
+    await outcome.waitFor({ state: "visible", timeout: WAIT_MS });
+  } catch (error) {
+    const shown = await page
+      .locator("#outcome")
+      .evaluate((e) => `[${e.className}] ${e.textContent}`, undefined, { timeout: WAIT_MS })
+      .catch((e) => `(unreadable: ${e.message})`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: FAILURE_SCREENSHOT, fullPage: true, timeout: WAIT_MS }).catch(() => {});
+    throw new Error(`expected a ${kind} outcome matching ${expected}, the page shows: ${shown}`, {
+      cause: error,
+    });
+  }
+  return (await outcome.textContent()) ?? "";
+}
+
+describe("password reset in a browser", () => {
+  let context;
+  let profile;
+  /** Console errors and uncaught exceptions of the test's pages (a CSP violation shows up here). */
+  let pageProblems = [];
+
+  before(async () => {
+    assert.ok(BASE_URL, "E2E_BASE_URL must be set (make test sets it)");
+    assert.ok(DATABASE_URL, "E2E_DATABASE_URL must be set (make test sets it)");
+    assert.ok(
+      existsSync(CHROMIUM),
+      `${CHROMIUM} not found: install Chromium with: apt-get install chromium`,
+    );
+    profile = mkdtempSync(join(tmpdir(), "jwt-auth-chromium-"));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: WAIT_MS,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+      viewport: { width: 800, height: 640 },
+    });
+    context.setDefaultTimeout(WAIT_MS);
+    context.setDefaultNavigationTimeout(WAIT_MS);
+    context.on("page", (page) => {
+      page.on("console", (message) => {
+        // The API's expected 4xx answers to the form are logged by Chromium as failed loads.
+        const expected = /^Failed to load resource: the server responded with a status of 4\d\d\b/;
+        if (message.type() === "error" && !expected.test(message.text())) {
+          pageProblems.push(`console: ${message.text()}`);
+        }
+      });
+      page.on("pageerror", (error) => pageProblems.push(`exception: ${error.message}`));
+    });
+  });
+
+  beforeEach(() => {
+    pageProblems = [];
+  });
+
+  after(async () => {
+    await context?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  test("the emailed link resets the password once, and ends the old sessions", { timeout: 180_000 }, async () => {
+    const email = uniqueEmail("reset");
+    await signup(email, OLD_PASSWORD);
+    const before = await signin(email, OLD_PASSWORD);
+    assert.equal(before.status, 200, `sign-in before the reset: ${before.text}`);
+
+    const forgot = await api("POST", "/api/forgot-password", { body: { email } });
+    assert.equal(forgot.status, 200, forgot.text);
+    assert.equal(forgot.text.includes("reset-password/"), false, "the answer carries no link");
+    const link = await resetLinkFor(email);
+    assert.ok(link.startsWith(`${BASE_URL}/reset-password/`), link);
+
+    const page = await context.newPage();
+    const response = await page.goto(link, { waitUntil: "load" });
+    assert.equal(response?.status(), 200);
+    assert.match(response.headers()["content-type"] ?? "", /^text\/html/);
+    assert.equal(await page.title(), "Choose a new password");
+
+    const text = await submitPassword(page, NEW_PASSWORD, NEW_PASSWORD, "success", /password has been changed/i);
+    assert.match(text, /sign in with your new password/i);
+    assert.equal(await page.locator("#reset-form").isHidden(), true, "the form is gone");
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true, timeout: WAIT_MS });
+    assert.ok(existsSync(SCREENSHOT), SCREENSHOT);
+
+    const withNew = await signin(email, NEW_PASSWORD);
+    assert.equal(withNew.status, 200, `sign-in with the new password: ${withNew.text}`);
+    const withOld = await signin(email, OLD_PASSWORD);
+    assert.equal(withOld.status, 401, `sign-in with the old password: ${withOld.text}`);
+    assert.equal(withOld.body?.error, "invalid_credentials");
+
+    const dashboard = await api("GET", "/api/dashboard", { token: before.body.access_token });
+    assert.equal(dashboard.status, 401, "the reset ends the sessions opened before it");
+    assert.equal(dashboard.body?.error, "invalid_token");
+
+    // The same link a second time: already used.
+    await page.goto(link, { waitUntil: "load" });
+    await submitPassword(page, "yet another passphrase", "yet another passphrase", "failure", /invalid|expired|already used/i);
+    await page.close();
+
+    assert.deepEqual(pageProblems, [], "no console errors or exceptions on the page");
+  });
+
+  test("a bogus link is refused on the page", { timeout: 120_000 }, async () => {
+    const page = await context.newPage();
+    const response = await page.goto(`${BASE_URL}/reset-password/not-a-real-token`, {
+      waitUntil: "load",
+    });
+    assert.equal(response?.status(), 200);
+
+    // Mismatched passwords are caught on the page, before any request.
+    await submitPassword(page, "a valid passphrase", "another passphrase", "failure", /differ/i);
+
+    const text = await submitPassword(page, "a valid passphrase", "a valid passphrase", "failure", /invalid|expired/i);
+    assert.match(text, /link/i);
+    assert.equal(await page.locator("#reset-form").isVisible(), true, "the form stays");
+    await page.close();
+
+    assert.deepEqual(pageProblems, [], "no console errors or exceptions on the page");
+  });
+
+  test("a damaged link says so instead of showing a form that cannot work", { timeout: 120_000 }, async () => {
+    const page = await context.newPage();
+    // "%E0%A4" is a truncated UTF-8 sequence: decodeURIComponent throws on it.
+    const response = await page.goto(`${BASE_URL}/reset-password/%E0%A4`, { waitUntil: "load" });
+    assert.equal(response?.status(), 200);
+
+    const outcome = page.locator("#outcome.failure").filter({ hasText: /damaged|incomplete/i });
+    await outcome.waitFor({ state: "visible", timeout: WAIT_MS });
+    assert.equal(await page.locator("#reset-form").isVisible(), false, "no form to type a password into");
+    await page.close();
+
+    assert.deepEqual(pageProblems, [], "no console errors or exceptions on the page");
+  });
+});
