@@ -79,7 +79,7 @@ cat <<MSG
   API        http://localhost:$API_PORT   (try: curl http://localhost:$API_PORT/api/public)
   PostgreSQL $DATABASE_URL
   pgAdmin    $pgadmin
-  Reset emails: their links are logged below ("password reset email queued") and kept in the
+  Reset emails: their links are logged below ("email written to the log") and kept in the
              email_outbox table; the link opens the reset page at http://localhost:$API_PORT/reset-password/<token>.
   Ctrl-C stops the API; \`make down\` stops the database (data is kept).
 

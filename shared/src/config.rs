@@ -1,12 +1,17 @@
-//! Runtime configuration: read from the environment once per cold start into one typed struct.
+//! Runtime configuration: read once per cold start from the environment (and, in AWS, from
+//! Secrets Manager) into one typed struct; a bad value stops the function, naming the variable.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use figment::Figment;
-use figment::providers::Env;
+use figment::providers::Serialized;
+use figment::value::{Dict, Value};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+
+use crate::aws::Aws;
+use crate::domain::Email;
 
 /// HS256 keys shorter than the hash output weaken the MAC (RFC 7518 §3.2).
 const MIN_SECRET_BYTES: usize = 32;
@@ -14,8 +19,14 @@ const MIN_SECRET_BYTES: usize = 32;
 /// Every variable the API reads; anything else in the environment is ignored.
 pub const VARIABLES: &[&str] = &[
     "DATABASE_URL",
+    "DB_HOST",
+    "DB_PORT",
+    "DB_NAME",
+    "DB_SECRET_ARN",
+    "DB_SSLMODE",
     "DB_POOL_SIZE",
     "JWT_SECRET_KEY",
+    "JWT_SECRET_ARN",
     "JWT_ISSUER",
     "JWT_AUDIENCE",
     "ACCESS_TOKEN_TTL",
@@ -23,6 +34,8 @@ pub const VARIABLES: &[&str] = &[
     "REFRESH_REUSE_GRACE",
     "RESET_TOKEN_TTL",
     "RESET_URL",
+    "EMAIL_TRANSPORT",
+    "EMAIL_FROM",
 ];
 
 /// A configuration problem, naming the variable at fault; the process refuses to start.
@@ -42,20 +55,90 @@ impl ConfigError {
     }
 }
 
+/// The variables a configuration is read from: the process environment, or given pairs (tests).
+/// Empty values count as unset, so an env file may list a variable without a value.
+#[derive(Clone)]
+pub struct Environment(Figment);
+
+impl Environment {
+    /// The process environment.
+    pub fn from_process() -> Self {
+        Self::from_pairs(std::env::vars())
+    }
+
+    /// Explicit `NAME=value` pairs; unknown names are ignored, as in the process environment.
+    pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let dict: Dict = pairs
+            .into_iter()
+            .filter(|(name, value)| {
+                VARIABLES.contains(&name.as_ref()) && !value.as_ref().trim().is_empty()
+            })
+            // Parsed as figment's `Env` provider parses values: "900" is a number, "x" a string.
+            .map(|(name, value)| {
+                (
+                    name.as_ref().to_lowercase(),
+                    Value::from_str(value.as_ref()).expect("infallible"),
+                )
+            })
+            .collect();
+        Environment(Figment::from(Serialized::defaults(dict)))
+    }
+
+    fn extract<'a, T: Deserialize<'a>>(&self) -> Result<T, ConfigError> {
+        self.0.extract().map_err(|error| {
+            let variable = match &error.kind {
+                figment::error::Kind::MissingField(name) => {
+                    return ConfigError::new(&name.to_uppercase(), "is not set");
+                }
+                _ => error
+                    .path
+                    .last()
+                    .cloned()
+                    .unwrap_or_else(|| "environment".into()),
+            };
+            ConfigError::new(&variable.to_uppercase(), error.kind.to_string())
+        })
+    }
+}
+
+/// How connections to PostgreSQL are secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbTls {
+    /// Plain TCP: a database on the same machine or in docker compose.
+    Disable,
+    /// TLS, with the server certificate checked against the Mozilla roots (which include the
+    /// Amazon roots RDS Proxy's certificates chain to) and the host name verified.
+    VerifyFull,
+}
+
 /// Where the database is and how many connections one instance may hold.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
-    /// Parsed `DATABASE_URL`; its `Debug` output redacts the password.
+    /// Connection parameters; their `Debug` output redacts the password.
     pub url: tokio_postgres::Config,
     /// `DB_POOL_SIZE`: 1 by default, since a Lambda instance serves one request at a time.
     pub pool_size: usize,
+    /// `DB_SSLMODE`: `disable` (default) or `verify-full`.
+    pub tls: DbTls,
 }
 
-/// Everything the API needs; built once by [`Config::from_env`].
+/// How emails leave the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailTransport {
+    /// Write the email (reset link included) to the log: the local stack, where there is no mail.
+    Log,
+    /// Send through Amazon SES v2 from this address.
+    Ses { from: Email },
+}
+
+/// Everything the API needs; built once by [`Config::load`].
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database: DatabaseConfig,
-    pub jwt_secret: SecretString,
+    /// HS256 key; only the functions that sign or verify tokens are given one.
+    pub jwt_secret: Option<SecretString>,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub access_token_ttl: Duration,
@@ -65,18 +148,27 @@ pub struct Config {
     pub reset_token_ttl: Duration,
     /// Base of the emailed link; the token is appended as `<RESET_URL>/<token>`.
     pub reset_url: String,
+    pub email: EmailTransport,
 }
 
 #[derive(Deserialize)]
 struct DatabaseVars {
-    database_url: SecretString,
+    database_url: Option<SecretString>,
+    db_host: Option<String>,
+    #[serde(default = "defaults::db_port")]
+    db_port: u16,
+    db_name: Option<String>,
+    db_secret_arn: Option<String>,
+    #[serde(default = "defaults::sslmode")]
+    db_sslmode: String,
     #[serde(default = "defaults::pool_size")]
     db_pool_size: usize,
 }
 
 #[derive(Deserialize)]
 struct Vars {
-    jwt_secret_key: SecretString,
+    jwt_secret_key: Option<SecretString>,
+    jwt_secret_arn: Option<String>,
     #[serde(default = "defaults::issuer")]
     jwt_issuer: String,
     #[serde(default = "defaults::audience")]
@@ -91,9 +183,25 @@ struct Vars {
     reset_token_ttl: u64,
     #[serde(default = "defaults::reset_url")]
     reset_url: String,
+    #[serde(default = "defaults::email_transport")]
+    email_transport: String,
+    email_from: Option<String>,
+}
+
+/// The JSON of an RDS-managed master-user secret (only the fields used).
+#[derive(Deserialize)]
+struct DatabaseSecret {
+    username: String,
+    password: SecretString,
 }
 
 mod defaults {
+    pub fn db_port() -> u16 {
+        5432
+    }
+    pub fn sslmode() -> String {
+        "disable".into()
+    }
     pub fn pool_size() -> usize {
         1
     }
@@ -118,53 +226,112 @@ mod defaults {
     pub fn reset_url() -> String {
         "http://localhost:5001/reset-password".into()
     }
+    pub fn email_transport() -> String {
+        "log".into()
+    }
 }
 
-/// The environment's variables, keyed in lower case (figment's convention) to match the fields.
-fn environment() -> Figment {
-    Figment::from(Env::raw().only(VARIABLES))
-}
-
-fn extract<'a, T: Deserialize<'a>>(figment: &Figment) -> Result<T, ConfigError> {
-    figment.extract().map_err(|error| {
-        let variable = match &error.kind {
-            figment::error::Kind::MissingField(name) => {
-                return ConfigError::new(&name.to_uppercase(), "is not set");
-            }
-            _ => error
-                .path
-                .last()
-                .cloned()
-                .unwrap_or_else(|| "environment".into()),
-        };
-        ConfigError::new(&variable.to_uppercase(), error.kind.to_string())
-    })
+fn secret_problem(error: anyhow::Error) -> String {
+    format!("could not be read from Secrets Manager: {error:#}")
 }
 
 impl DatabaseConfig {
-    /// Reads `DATABASE_URL` and `DB_POOL_SIZE` (all the `migrate` binary needs).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let vars: DatabaseVars = extract(&environment())?;
-        let url =
-            tokio_postgres::Config::from_str(vars.database_url.expose_secret()).map_err(|_| {
-                ConfigError::new("DATABASE_URL", "is not a valid PostgreSQL connection URL")
-            })?;
+    /// `DATABASE_URL`, or `DB_HOST`/`DB_PORT`/`DB_NAME` with the credentials of the RDS-managed
+    /// secret `DB_SECRET_ARN`; plus `DB_SSLMODE` and `DB_POOL_SIZE`.
+    pub async fn load(env: &Environment, aws: &Aws) -> Result<Self, ConfigError> {
+        let vars: DatabaseVars = env.extract()?;
+        let mut url = match (vars.database_url, vars.db_secret_arn) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "DB_SECRET_ARN",
+                    "set DATABASE_URL or DB_SECRET_ARN, not both",
+                ));
+            }
+            (Some(url), None) => {
+                tokio_postgres::Config::from_str(url.expose_secret()).map_err(|_| {
+                    ConfigError::new("DATABASE_URL", "is not a valid PostgreSQL connection URL")
+                })?
+            }
+            (None, Some(arn)) => {
+                let host = vars.db_host.ok_or_else(|| {
+                    ConfigError::new("DB_HOST", "is not set (needed with DB_SECRET_ARN)")
+                })?;
+                let name = vars.db_name.ok_or_else(|| {
+                    ConfigError::new("DB_NAME", "is not set (needed with DB_SECRET_ARN)")
+                })?;
+                let secret = aws
+                    .secret_string(&arn)
+                    .await
+                    .map_err(|e| ConfigError::new("DB_SECRET_ARN", secret_problem(e)))?;
+                let secret: DatabaseSecret =
+                    serde_json::from_str(secret.expose_secret()).map_err(|_| {
+                        ConfigError::new(
+                            "DB_SECRET_ARN",
+                            "the secret is not JSON with username and password",
+                        )
+                    })?;
+                let mut url = tokio_postgres::Config::new();
+                url.host(&host)
+                    .port(vars.db_port)
+                    .dbname(&name)
+                    .user(&secret.username);
+                url.password(secret.password.expose_secret());
+                url
+            }
+            (None, None) => {
+                return Err(ConfigError::new(
+                    "DATABASE_URL",
+                    "is not set (nor DB_SECRET_ARN)",
+                ));
+            }
+        };
+        let tls = match vars.db_sslmode.as_str() {
+            "disable" => DbTls::Disable,
+            "verify-full" => DbTls::VerifyFull,
+            _ => {
+                return Err(ConfigError::new(
+                    "DB_SSLMODE",
+                    "must be disable or verify-full",
+                ));
+            }
+        };
+        if tls == DbTls::VerifyFull {
+            url.ssl_mode(tokio_postgres::config::SslMode::Require);
+        }
         if vars.db_pool_size == 0 {
             return Err(ConfigError::new("DB_POOL_SIZE", "must be at least 1"));
         }
         Ok(DatabaseConfig {
             url,
             pool_size: vars.db_pool_size,
+            tls,
         })
     }
 }
 
 impl Config {
-    /// Reads and checks every variable; the first problem found is returned, naming its variable.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let database = DatabaseConfig::from_env()?;
-        let vars: Vars = extract(&environment())?;
-        if vars.jwt_secret_key.expose_secret().len() < MIN_SECRET_BYTES {
+    /// Reads and checks every variable, fetching secrets named by `*_ARN` variables.
+    pub async fn load(env: &Environment, aws: &Aws) -> Result<Self, ConfigError> {
+        let database = DatabaseConfig::load(env, aws).await?;
+        let vars: Vars = env.extract()?;
+        let jwt_secret = match (vars.jwt_secret_key, vars.jwt_secret_arn) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "JWT_SECRET_ARN",
+                    "set JWT_SECRET_KEY or JWT_SECRET_ARN, not both",
+                ));
+            }
+            (Some(key), None) => Some(key),
+            (None, Some(arn)) => Some(
+                aws.secret_string(&arn)
+                    .await
+                    .map_err(|e| ConfigError::new("JWT_SECRET_ARN", secret_problem(e)))?,
+            ),
+            (None, None) => None,
+        };
+        if let Some(secret) = &jwt_secret
+            && secret.expose_secret().len() < MIN_SECRET_BYTES
+        {
             return Err(ConfigError::new(
                 "JWT_SECRET_KEY",
                 format!(
@@ -197,9 +364,23 @@ impl Config {
                 "must be an http:// or https:// URL",
             ));
         }
+        let email = match (vars.email_transport.as_str(), vars.email_from) {
+            ("log", _) => EmailTransport::Log,
+            ("ses", Some(from)) => EmailTransport::Ses {
+                from: Email::parse(&from)
+                    .map_err(|_| ConfigError::new("EMAIL_FROM", "is not a valid email address"))?,
+            },
+            ("ses", None) => {
+                return Err(ConfigError::new(
+                    "EMAIL_FROM",
+                    "is not set (needed with EMAIL_TRANSPORT=ses)",
+                ));
+            }
+            _ => return Err(ConfigError::new("EMAIL_TRANSPORT", "must be log or ses")),
+        };
         Ok(Config {
             database,
-            jwt_secret: vars.jwt_secret_key,
+            jwt_secret,
             jwt_issuer: vars.jwt_issuer,
             jwt_audience: vars.jwt_audience,
             access_token_ttl: positive("ACCESS_TOKEN_TTL", vars.access_token_ttl)?,
@@ -207,6 +388,7 @@ impl Config {
             refresh_reuse_grace: Duration::from_secs(vars.refresh_reuse_grace),
             reset_token_ttl: positive("RESET_TOKEN_TTL", vars.reset_token_ttl)?,
             reset_url,
+            email,
         })
     }
 }
@@ -214,89 +396,132 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use figment::Jail;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    const DB: (&str, &str) = ("DATABASE_URL", "postgres://u:p@localhost/db");
+    const KEY: (&str, &str) = ("JWT_SECRET_KEY", SECRET);
 
-    // figment's Jail dictates the closure's (large) error type.
-    #[allow(clippy::result_large_err)]
-    fn with_env(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let mut result = None;
-        Jail::expect_with(|jail| {
-            jail.clear_env();
-            for (name, value) in vars {
-                jail.set_env(name, value);
-            }
-            result = Some(Config::from_env());
-            Ok(())
-        });
-        result.unwrap()
+    async fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        // No variable here names an ARN, so the SDK is never asked for anything.
+        Config::load(
+            &Environment::from_pairs(vars.iter().copied()),
+            &Aws::from_environment(),
+        )
+        .await
     }
 
-    #[test]
-    fn defaults_apply_when_only_required_variables_are_set() {
-        let config = with_env(&[
-            ("DATABASE_URL", "postgres://u:p@localhost/db"),
-            ("JWT_SECRET_KEY", SECRET),
-        ])
-        .unwrap();
+    #[tokio::test]
+    async fn defaults_apply_when_only_required_variables_are_set() {
+        let config = load(&[DB, KEY]).await.unwrap();
         assert_eq!(config.access_token_ttl, Duration::from_secs(900));
         assert_eq!(config.refresh_token_ttl, Duration::from_secs(604_800));
         assert_eq!(config.refresh_reuse_grace, Duration::from_secs(10));
         assert_eq!(config.reset_token_ttl, Duration::from_secs(1800));
         assert_eq!(config.database.pool_size, 1);
+        assert_eq!(config.database.tls, DbTls::Disable);
         assert_eq!(config.reset_url, "http://localhost:5001/reset-password");
+        assert_eq!(config.email, EmailTransport::Log);
     }
 
-    #[test]
-    fn numeric_secrets_and_custom_values_are_read() {
+    #[tokio::test]
+    async fn the_signing_key_is_optional_and_empty_values_count_as_unset() {
+        let config = load(&[DB, ("JWT_SECRET_KEY", "  "), ("EMAIL_FROM", "")])
+            .await
+            .unwrap();
+        assert!(config.jwt_secret.is_none());
+    }
+
+    #[tokio::test]
+    async fn numeric_secrets_and_custom_values_are_read() {
         let digits = "1".repeat(40);
-        let config = with_env(&[
-            ("DATABASE_URL", "postgres://u:p@localhost/db"),
+        let config = load(&[
+            DB,
             ("JWT_SECRET_KEY", &digits),
             ("ACCESS_TOKEN_TTL", "60"),
             ("RESET_URL", "https://auth.example.com/reset-password/"),
+            ("DB_SSLMODE", "verify-full"),
+            ("EMAIL_TRANSPORT", "ses"),
+            ("EMAIL_FROM", "no-reply@example.com"),
         ])
+        .await
         .unwrap();
-        assert_eq!(config.jwt_secret.expose_secret(), digits);
+        assert_eq!(config.jwt_secret.unwrap().expose_secret(), digits);
         assert_eq!(config.access_token_ttl, Duration::from_secs(60));
         assert_eq!(config.reset_url, "https://auth.example.com/reset-password");
+        assert_eq!(config.database.tls, DbTls::VerifyFull);
+        assert_eq!(
+            config.email,
+            EmailTransport::Ses {
+                from: Email::parse("no-reply@example.com").unwrap()
+            }
+        );
     }
 
-    #[test]
-    fn each_bad_variable_is_named_in_the_error() {
-        let db = ("DATABASE_URL", "postgres://u:p@localhost/db");
-        let key = ("JWT_SECRET_KEY", SECRET);
+    #[tokio::test]
+    async fn each_bad_variable_is_named_in_the_error() {
         let cases: &[(&[(&str, &str)], &str)] = &[
-            (&[key], "DATABASE_URL"),
-            (&[db], "JWT_SECRET_KEY"),
-            (&[db, ("JWT_SECRET_KEY", "too-short")], "JWT_SECRET_KEY"),
-            (&[("DATABASE_URL", "not a url at all"), key], "DATABASE_URL"),
-            (&[db, key, ("ACCESS_TOKEN_TTL", "soon")], "ACCESS_TOKEN_TTL"),
-            (&[db, key, ("ACCESS_TOKEN_TTL", "0")], "ACCESS_TOKEN_TTL"),
-            (&[db, key, ("DB_POOL_SIZE", "0")], "DB_POOL_SIZE"),
-            (&[db, key, ("RESET_URL", "ftp://x")], "RESET_URL"),
-            (&[db, key, ("JWT_ISSUER", " ")], "JWT_ISSUER"),
+            (&[KEY], "DATABASE_URL"),
+            (&[DB, ("JWT_SECRET_KEY", "too-short")], "JWT_SECRET_KEY"),
+            (
+                &[DB, KEY, ("JWT_SECRET_ARN", "arn:aws:secretsmanager:x")],
+                "JWT_SECRET_ARN",
+            ),
+            (&[("DATABASE_URL", "not a url at all"), KEY], "DATABASE_URL"),
+            (
+                &[DB, ("DB_SECRET_ARN", "arn:aws:secretsmanager:x")],
+                "DB_SECRET_ARN",
+            ),
+            (
+                &[
+                    ("DB_SECRET_ARN", "arn:aws:secretsmanager:x"),
+                    ("DB_NAME", "auth"),
+                ],
+                "DB_HOST",
+            ),
+            (
+                &[
+                    ("DB_SECRET_ARN", "arn:aws:secretsmanager:x"),
+                    ("DB_HOST", "proxy"),
+                ],
+                "DB_NAME",
+            ),
+            (&[DB, ("DB_SSLMODE", "prefer")], "DB_SSLMODE"),
+            (&[DB, ("DB_PORT", "not-a-port")], "DB_PORT"),
+            (&[DB, KEY, ("ACCESS_TOKEN_TTL", "soon")], "ACCESS_TOKEN_TTL"),
+            (&[DB, KEY, ("ACCESS_TOKEN_TTL", "0")], "ACCESS_TOKEN_TTL"),
+            (&[DB, KEY, ("DB_POOL_SIZE", "0")], "DB_POOL_SIZE"),
+            (&[DB, KEY, ("RESET_URL", "ftp://x")], "RESET_URL"),
+            (&[DB, KEY, ("JWT_ISSUER", "\"\"")], "JWT_ISSUER"),
+            (&[DB, KEY, ("EMAIL_TRANSPORT", "smtp")], "EMAIL_TRANSPORT"),
+            (&[DB, KEY, ("EMAIL_TRANSPORT", "ses")], "EMAIL_FROM"),
+            (
+                &[
+                    DB,
+                    KEY,
+                    ("EMAIL_TRANSPORT", "ses"),
+                    ("EMAIL_FROM", "nobody"),
+                ],
+                "EMAIL_FROM",
+            ),
         ];
         for (vars, variable) in cases {
-            let error = with_env(vars).unwrap_err();
+            let error = load(vars).await.unwrap_err();
             assert_eq!(error.variable, *variable, "{error}");
         }
     }
 
-    #[test]
-    fn errors_and_debug_output_never_show_secrets() {
-        let error = with_env(&[
+    #[tokio::test]
+    async fn errors_and_debug_output_never_show_secrets() {
+        let error = load(&[
             ("DATABASE_URL", "postgres://u:hunter2@localhost/db"),
             ("JWT_SECRET_KEY", "short-secret"),
         ])
+        .await
         .unwrap_err();
         assert!(!error.to_string().contains("short-secret"));
-        let config = with_env(&[
-            ("DATABASE_URL", "postgres://u:hunter2@localhost/db"),
-            ("JWT_SECRET_KEY", SECRET),
-        ])
-        .unwrap();
+        let config = load(&[("DATABASE_URL", "postgres://u:hunter2@localhost/db"), KEY])
+            .await
+            .unwrap();
         let debug = format!("{config:?}");
         assert!(
             !debug.contains("hunter2") && !debug.contains(SECRET),

@@ -6,8 +6,9 @@ use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, DbTls};
 
 mod embedded {
     refinery::embed_migrations!("../migrations");
@@ -27,13 +28,13 @@ pub fn pool(config: &DatabaseConfig) -> anyhow::Result<Pool> {
     }
     // `Fast` recycling skips a health-check query per request; a connection that died while the
     // instance was frozen surfaces as a closed-connection error, answered 503, and is discarded.
-    let manager = Manager::from_config(
-        pg,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match config.tls {
+        DbTls::Disable => Manager::from_config(pg, NoTls, manager_config),
+        DbTls::VerifyFull => Manager::from_config(pg, tls_connector(), manager_config),
+    };
     Pool::builder(manager)
         .max_size(config.pool_size)
         .runtime(Runtime::Tokio1)
@@ -45,12 +46,7 @@ pub fn pool(config: &DatabaseConfig) -> anyhow::Result<Pool> {
 
 /// Applies every pending migration from `migrations/`; returns the versions applied.
 pub async fn migrate(config: &DatabaseConfig) -> anyhow::Result<Vec<String>> {
-    let (mut client, connection) = config
-        .url
-        .connect(NoTls)
-        .await
-        .context("connecting to the database")?;
-    let connection = tokio::spawn(connection);
+    let (mut client, connection) = connect(config).await?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await
@@ -68,6 +64,44 @@ pub async fn migrate(config: &DatabaseConfig) -> anyhow::Result<Vec<String>> {
         .iter()
         .map(|m| m.to_string())
         .collect())
+}
+
+/// Rustls with the Mozilla roots (webpki-roots), which include the Amazon roots that RDS Proxy's
+/// ACM certificates chain to, so no CA bundle needs shipping; host names are verified.
+fn tls_connector() -> MakeRustlsConnect {
+    install_crypto_provider();
+    MakeRustlsConnect::with_webpki_roots()
+}
+
+/// Makes aws-lc-rs rustls' process-wide crypto provider (for the database and for HTTPS calls).
+pub fn install_crypto_provider() {
+    // Err means a provider is installed already, which is all this wants.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// One connection outside the pool (migrations, the janitor), driven by a spawned task.
+pub async fn connect(
+    config: &DatabaseConfig,
+) -> anyhow::Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
+    let driver = match config.tls {
+        DbTls::Disable => {
+            let (client, connection) = config
+                .url
+                .connect(NoTls)
+                .await
+                .context("connecting to the database")?;
+            (client, tokio::spawn(async move { drop(connection.await) }))
+        }
+        DbTls::VerifyFull => {
+            let (client, connection) = config
+                .url
+                .connect(tls_connector())
+                .await
+                .context("connecting to the database over TLS")?;
+            (client, tokio::spawn(async move { drop(connection.await) }))
+        }
+    };
+    Ok(driver)
 }
 
 /// True when the database cannot be reached or refuses work for now: answered 503, not 500.

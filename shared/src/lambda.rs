@@ -8,33 +8,58 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response, service_fn};
 use tracing::Instrument;
 
-use crate::config::{Config, DatabaseConfig};
+use crate::aws::Aws;
+use crate::config::{Config, ConfigError, DatabaseConfig, Environment};
 use crate::error::ApiError;
 use crate::handlers::HandlerResult;
+use crate::mail::Mailer;
 use crate::routes::Endpoint;
 use crate::service::App;
-use crate::{db, telemetry};
+use crate::{custom_resource, db, janitor, telemetry};
 
 pub use lambda_http::Error;
 
-/// Runs an endpoint that needs the database and keys. Fails at cold start, loudly, on bad config.
+/// Runs an endpoint that needs the database (and, for some, the signing key). Fails at cold
+/// start, loudly, on bad configuration.
 pub fn run<H, F>(endpoint: Endpoint, handler: H) -> Result<(), Error>
 where
     H: Fn(&'static App, Request) -> F,
     F: Future<Output = HandlerResult> + Send + 'static,
 {
     telemetry::init();
-    let config =
-        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
-    // Leaked on purpose: the state lives as long as the process, and handlers borrow it.
-    let app: &'static App = Box::leak(Box::new(App::new(config)?));
-    runtime()?.block_on(lambda_http::run(service_fn(move |request: Request| {
-        let method = request.method().clone();
-        dispatch(endpoint, method, handler(app, request))
-    })))
+    db::install_crypto_provider();
+    runtime()?.block_on(async move {
+        // Leaked on purpose: the state lives as long as the process, and handlers borrow it.
+        let app: &'static App = Box::leak(Box::new(build_app(endpoint.signs_tokens()).await?));
+        lambda_http::run(service_fn(move |request: Request| {
+            let method = request.method().clone();
+            dispatch(endpoint, method, handler(app, request))
+        }))
+        .await
+    })
 }
 
-/// Runs an endpoint that needs no state (`/`, `/api/public`, the 404 catch-all).
+/// Configuration (secrets included), pool and mailer, once per cold start.
+async fn build_app(needs_signing_key: bool) -> Result<App, Error> {
+    let aws = Aws::from_environment();
+    let config = Config::load(&Environment::from_process(), &aws).await;
+    let config = config.and_then(|config| {
+        if needs_signing_key && config.jwt_secret.is_none() {
+            return Err(ConfigError {
+                variable: "JWT_SECRET_KEY".into(),
+                problem:
+                    "is not set (nor JWT_SECRET_ARN), and this function signs or verifies tokens"
+                        .into(),
+            });
+        }
+        Ok(config)
+    });
+    let config = config.inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
+    let mailer = Mailer::new(&config.email, &aws).await;
+    Ok(App::new(config, mailer)?)
+}
+
+/// Runs an endpoint that needs no state (`/`, `/api/public`, the reset page, the 404 catch-all).
 pub fn run_stateless<H, F>(endpoint: Endpoint, handler: H) -> Result<(), Error>
 where
     H: Fn(Request) -> F,
@@ -47,16 +72,54 @@ where
     })))
 }
 
-/// Applies the migrations to `DATABASE_URL` (the `migrate` binary).
+/// The `migrate` binary: in Lambda, the handler of the CloudFormation custom resource that
+/// migrates on every deploy; elsewhere, a command that applies the migrations and exits.
 pub fn run_migrations() -> Result<(), Error> {
     telemetry::init();
-    let config = DatabaseConfig::from_env()
-        .inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
+    db::install_crypto_provider();
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        // Configuration is read per event, not at cold start: a bad value must come back to
+        // CloudFormation as FAILED, not as a crashed function that leaves the stack waiting.
+        return runtime()?.block_on(lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
+            |event: lambda_http::lambda_runtime::LambdaEvent<custom_resource::Event>| async move {
+                let log_stream = &event.context.env_config.log_stream;
+                custom_resource::handle(&event.payload, log_stream, migrate_from_environment)
+                    .await
+                    .map_err(Error::from)
+            },
+        )));
+    }
     let applied = runtime()?
-        .block_on(db::migrate(&config))
+        .block_on(migrate_from_environment())
         .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "migration failed"))?;
     tracing::info!(?applied, "database schema is up to date");
     Ok(())
+}
+
+async fn migrate_from_environment() -> anyhow::Result<Vec<String>> {
+    let config =
+        DatabaseConfig::load(&Environment::from_process(), &Aws::from_environment()).await?;
+    db::migrate(&config).await
+}
+
+/// The `janitor` function, on a schedule: prunes expired rows and retries unsent emails.
+pub fn run_janitor() -> Result<(), Error> {
+    telemetry::init();
+    db::install_crypto_provider();
+    runtime()?.block_on(async move {
+        let app: &'static App = Box::leak(Box::new(build_app(false).await?));
+        lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
+            move |_: lambda_http::lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+                let report = janitor::sweep(app).await.inspect_err(|e| {
+                    let cause = e.cause().map(|c| format!("{c:#}"));
+                    tracing::error!(error = e.code(), cause, "sweep failed");
+                })?;
+                tracing::info!(?report, "sweep done");
+                Ok::<_, Error>(report)
+            },
+        ))
+        .await
+    })
 }
 
 /// One Lambda instance handles one request at a time, so a current-thread runtime is enough and

@@ -10,16 +10,22 @@
 //!
 //! Beside them: [`config`] (environment), [`error`] (the one `ApiError`), [`http`] (JSON bodies,
 //! bearer tokens), [`reset_page`] (the HTML behind the emailed link), [`tokens`] (JWTs and opaque tokens), [`hashing`] (Argon2id), [`db`] (pool and
-//! migrations), [`routes`] (the route table), [`telemetry`] (structured logs).
+//! migrations), [`routes`] (the route table), [`telemetry`] (structured logs), [`aws`] (secrets and
+//! SES clients), [`mail`] (outbox delivery), [`janitor`] (scheduled clean-up) and
+//! [`custom_resource`] (migrations on deploy).
 
+pub mod aws;
 pub mod config;
+pub mod custom_resource;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod handlers;
 pub mod hashing;
 pub mod http;
+pub mod janitor;
 pub mod lambda;
+pub mod mail;
 pub mod reset_page;
 pub mod routes;
 pub mod service;

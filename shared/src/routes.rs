@@ -66,6 +66,14 @@ impl Endpoint {
         }
     }
 
+    /// True for the endpoints that issue or verify access tokens: only they get the signing key.
+    pub fn signs_tokens(self) -> bool {
+        matches!(
+            self,
+            Endpoint::Signin | Endpoint::Refresh | Endpoint::Dashboard | Endpoint::Logout
+        )
+    }
+
     /// The function's name: its crate under `functions/`, its binary, its cargo-lambda route target.
     pub fn function(self) -> &'static str {
         use Endpoint::*;

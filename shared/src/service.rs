@@ -7,15 +7,18 @@ use uuid::Uuid;
 use crate::config::Config;
 use crate::domain::{Email, Password, User, UserName};
 use crate::error::ApiError;
+use crate::mail::Mailer;
 use crate::store::{self, RevokeReason};
 use crate::tokens::{AccessToken, AccessTokens, IssuedAccessToken, OpaqueToken, TokenHash};
 use crate::{db, hashing};
 
-/// Configuration, connection pool and signing keys: everything a request needs.
+/// Configuration, connection pool, signing keys and mailer: everything a request needs.
 pub struct App {
     pub config: Config,
     pub pool: Pool,
-    pub tokens: AccessTokens,
+    /// Present when the function was given a signing key (`JWT_SECRET_KEY`/`JWT_SECRET_ARN`).
+    tokens: Option<AccessTokens>,
+    pub mailer: Mailer,
 }
 
 /// A new access token and the refresh token that goes with it.
@@ -30,13 +33,27 @@ pub const RESET_EMAIL_SUBJECT: &str = "Reset your password";
 
 impl App {
     /// Builds the state from configuration; connections are opened lazily, on first use.
-    pub fn new(config: Config) -> anyhow::Result<Self> {
+    pub fn new(config: Config, mailer: Mailer) -> anyhow::Result<Self> {
         let pool = db::pool(&config.database)?;
-        let tokens = AccessTokens::new(&config);
+        let tokens = config
+            .jwt_secret
+            .as_ref()
+            .map(|secret| AccessTokens::new(&config, secret));
         Ok(App {
             config,
             pool,
             tokens,
+            mailer,
+        })
+    }
+
+    /// The signing keys. Functions that issue or check tokens refuse to start without them (see
+    /// [`crate::lambda::run`]), so reaching the error here means a wiring mistake.
+    pub fn tokens(&self) -> Result<&AccessTokens, ApiError> {
+        self.tokens.as_ref().ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!(
+                "this function has no JWT signing key configured"
+            ))
         })
     }
 
@@ -69,7 +86,7 @@ impl App {
         };
         let session_id = Uuid::new_v4();
         let refresh = OpaqueToken::generate()?;
-        let access = self.tokens.issue(user.id, session_id)?;
+        let access = self.tokens()?.issue(user.id, session_id)?;
         let transaction = client.transaction().await?;
         store::insert_session(
             &transaction,
@@ -134,7 +151,7 @@ impl App {
             self.config.refresh_token_ttl,
         )
         .await?;
-        let access = self.tokens.issue(state.user_id, state.session_id)?;
+        let access = self.tokens()?.issue(state.user_id, state.session_id)?;
         transaction.commit().await?;
         Ok(TokenPair {
             access,
@@ -147,7 +164,7 @@ impl App {
         &self,
         token: &SecretString,
     ) -> Result<(AccessToken, User), ApiError> {
-        let claims = self.tokens.verify(token)?;
+        let claims = self.tokens()?.verify(token)?;
         let client = self.pool.get().await?;
         let user = store::live_session_user(&client, claims.user_id, claims.session_id, claims.jti)
             .await?
@@ -163,7 +180,7 @@ impl App {
     /// Ends the token's session: the access token is revoked, and the session's refresh tokens
     /// die with the session.
     pub async fn logout(&self, token: &SecretString) -> Result<(), ApiError> {
-        let claims = self.tokens.verify(token)?;
+        let claims = self.tokens()?.verify(token)?;
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
         let ended = store::revoke_session(
@@ -214,11 +231,11 @@ impl App {
             self.config.reset_token_ttl,
         )
         .await?;
-        let outbox_id =
+        let queued =
             store::insert_outbox_email(&transaction, &email, RESET_EMAIL_SUBJECT, &body).await?;
         transaction.commit().await?;
-        // Local mail transport: the link goes to the log; real delivery is the outbox sender's job.
-        tracing::info!(outbox_id, reset_link = %link, "password reset email queued");
+        // Committed first: a failed send leaves the row for the janitor and changes no answer.
+        self.mailer.deliver(&client, &queued).await;
         Ok(())
     }
 

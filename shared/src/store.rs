@@ -299,22 +299,140 @@ pub async fn insert_reset_token(
     Ok(())
 }
 
+/// An email in the outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxEmail {
+    pub id: i64,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+}
+
+impl OutboxEmail {
+    fn from_row(row: &Row) -> Self {
+        OutboxEmail {
+            id: row.get("id"),
+            recipient: row.get("recipient"),
+            subject: row.get("subject"),
+            body_text: row.get("body_text"),
+        }
+    }
+}
+
 /// Queues an email for delivery; written in the caller's transaction (transactional outbox).
 pub async fn insert_outbox_email(
     client: &impl GenericClient,
     recipient: &Email,
     subject: &str,
     body_text: &str,
-) -> Result<i64> {
+) -> Result<OutboxEmail> {
     let statement = client
         .prepare_cached(
-            "INSERT INTO email_outbox (recipient, subject, body_text) VALUES ($1, $2, $3) RETURNING id",
+            "INSERT INTO email_outbox (recipient, subject, body_text) VALUES ($1, $2, $3)
+             RETURNING id, recipient, subject, body_text",
         )
         .await?;
     let row = client
         .query_one(&statement, &[&recipient.as_str(), &subject, &body_text])
         .await?;
-    Ok(row.get("id"))
+    Ok(OutboxEmail::from_row(&row))
+}
+
+/// Records a successful delivery.
+pub async fn mark_email_sent(client: &impl GenericClient, id: i64) -> Result<()> {
+    let statement = client
+        .prepare_cached(
+            "UPDATE email_outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1",
+        )
+        .await?;
+    client.execute(&statement, &[&id]).await?;
+    Ok(())
+}
+
+/// Records a failed delivery attempt; the row stays unsent.
+pub async fn record_email_failure(client: &impl GenericClient, id: i64, error: &str) -> Result<()> {
+    let statement = client
+        .prepare_cached(
+            "UPDATE email_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
+        )
+        .await?;
+    client.execute(&statement, &[&id, &error]).await?;
+    Ok(())
+}
+
+/// Unsent emails worth retrying, locked so two janitors never send the same one. Only rows older
+/// than `settle` (the request that queued them may still be sending) and younger than `give_up`
+/// (a reset link is useless once its token has expired), with fewer than `max_attempts`.
+pub async fn lock_unsent_emails(
+    client: &impl GenericClient,
+    settle: Duration,
+    give_up: Duration,
+    max_attempts: i32,
+    limit: i64,
+) -> Result<Vec<OutboxEmail>> {
+    let statement = client
+        .prepare_cached(
+            "SELECT id, recipient, subject, body_text FROM email_outbox
+             WHERE sent_at IS NULL AND attempts < $3
+               AND created_at < now() - make_interval(secs => $1)
+               AND created_at > now() - make_interval(secs => $2)
+             ORDER BY created_at
+             LIMIT $4
+             FOR UPDATE SKIP LOCKED",
+        )
+        .await?;
+    let rows = client
+        .query(
+            &statement,
+            &[&seconds(settle), &seconds(give_up), &max_attempts, &limit],
+        )
+        .await?;
+    Ok(rows.iter().map(OutboxEmail::from_row).collect())
+}
+
+/// Rows deleted by [`prune_expired`], per table.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub sessions: u64,
+    pub refresh_tokens: u64,
+    pub revoked_tokens: u64,
+    pub reset_tokens: u64,
+    pub emails: u64,
+}
+
+/// Deletes what can no longer matter: expired tokens and revocations, sessions that ended or
+/// expired more than `keep` ago (kept that long for audit), and outbox rows older than `keep`
+/// (their bodies hold reset links).
+pub async fn prune_expired(client: &impl GenericClient, keep: Duration) -> Result<Pruned> {
+    // One statement, so one round trip and one snapshot; rows that cascade from a deleted session
+    // are not counted twice.
+    let statement = client
+        .prepare_cached(
+            "WITH refresh AS (DELETE FROM refresh_tokens WHERE expires_at < now() RETURNING 1),
+                  revoked AS (DELETE FROM revoked_tokens WHERE expires_at < now() RETURNING 1),
+                  reset AS (DELETE FROM reset_tokens WHERE expires_at < now() RETURNING 1),
+                  ended AS (DELETE FROM sessions
+                            WHERE expires_at < now() - make_interval(secs => $1)
+                               OR revoked_at < now() - make_interval(secs => $1)
+                            RETURNING 1),
+                  emails AS (DELETE FROM email_outbox
+                             WHERE created_at < now() - make_interval(secs => $1) RETURNING 1)
+             SELECT (SELECT count(*) FROM ended) AS sessions,
+                    (SELECT count(*) FROM refresh) AS refresh_tokens,
+                    (SELECT count(*) FROM revoked) AS revoked_tokens,
+                    (SELECT count(*) FROM reset) AS reset_tokens,
+                    (SELECT count(*) FROM emails) AS emails",
+        )
+        .await?;
+    let row = client.query_one(&statement, &[&seconds(keep)]).await?;
+    let count = |column: &str| row.get::<_, i64>(column) as u64;
+    Ok(Pruned {
+        sessions: count("sessions"),
+        refresh_tokens: count("refresh_tokens"),
+        revoked_tokens: count("revoked_tokens"),
+        reset_tokens: count("reset_tokens"),
+        emails: count("emails"),
+    })
 }
 
 /// True when the reset token exists, is unused and unexpired (a cheap check before hashing).

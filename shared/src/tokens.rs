@@ -67,8 +67,8 @@ pub struct AccessTokens {
 
 impl AccessTokens {
     /// Keys and validation rules from the configuration.
-    pub fn new(config: &Config) -> Self {
-        let secret = config.jwt_secret.expose_secret().as_bytes();
+    pub fn new(config: &Config, secret: &SecretString) -> Self {
+        let secret = secret.expose_secret().as_bytes();
         let mut validation = Validation::new(ALGORITHM);
         validation.set_issuer(&[&config.jwt_issuer]);
         validation.set_audience(&[&config.jwt_audience]);
@@ -183,16 +183,17 @@ impl TokenHash {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DatabaseConfig;
+    use crate::config::{DatabaseConfig, DbTls, EmailTransport};
     use std::str::FromStr;
 
-    fn config(secret: &str) -> Config {
-        Config {
+    fn tokens() -> AccessTokens {
+        let config = Config {
             database: DatabaseConfig {
                 url: tokio_postgres::Config::from_str("postgres://localhost/x").unwrap(),
                 pool_size: 1,
+                tls: DbTls::Disable,
             },
-            jwt_secret: secret.into(),
+            jwt_secret: None,
             jwt_issuer: "issuer".into(),
             jwt_audience: "audience".into(),
             access_token_ttl: Duration::from_secs(900),
@@ -200,7 +201,9 @@ mod tests {
             refresh_reuse_grace: Duration::from_secs(10),
             reset_token_ttl: Duration::from_secs(1800),
             reset_url: "http://localhost/reset".into(),
-        }
+            email: EmailTransport::Log,
+        };
+        AccessTokens::new(&config, &SECRET.into())
     }
 
     const SECRET: &str = "an-hs256-test-secret-of-32-bytes!!";
@@ -236,7 +239,7 @@ mod tests {
 
     #[test]
     fn issued_tokens_verify_and_carry_user_and_session() {
-        let tokens = AccessTokens::new(&config(SECRET));
+        let tokens = tokens();
         let user = UserId::from_uuid(Uuid::new_v4());
         let session = Uuid::new_v4();
         let issued = tokens.issue(user, session).unwrap();
@@ -247,7 +250,7 @@ mod tests {
 
     #[test]
     fn each_defect_is_rejected_with_its_code() {
-        let tokens = AccessTokens::new(&config(SECRET));
+        let tokens = tokens();
         let now = unix_now();
         let no_typ = Header::new(ALGORITHM);
         let hs512 = Header {
@@ -337,7 +340,7 @@ mod tests {
 
     #[test]
     fn unsigned_tokens_are_rejected() {
-        let tokens = AccessTokens::new(&config(SECRET));
+        let tokens = tokens();
         let body = URL_SAFE_NO_PAD.encode(claims(serde_json::json!({})).to_string());
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"at+jwt"}"#);
         let token = SecretString::from(format!("{header}.{body}."));

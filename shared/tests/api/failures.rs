@@ -5,7 +5,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use auth::App;
-use auth::config::DatabaseConfig;
+use auth::config::{DatabaseConfig, DbTls};
+use auth::mail::Mailer;
 
 use crate::helpers::{PASSWORD, TestApp, fresh_database, test_config};
 
@@ -22,10 +23,14 @@ async fn unreachable_database_is_503_service_unavailable() {
         closed_port()
     ))
     .unwrap();
-    let mut config = test_config(DatabaseConfig { url, pool_size: 1 });
+    let mut config = test_config(DatabaseConfig {
+        url,
+        pool_size: 1,
+        tls: DbTls::Disable,
+    });
     config.access_token_ttl = Duration::from_secs(60);
     let app = TestApp {
-        app: App::new(config).unwrap(),
+        app: App::new(config, Mailer::Log).unwrap(),
         db: unreachable_db_client().await,
     };
 

@@ -4,8 +4,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use auth::config::{Config, DatabaseConfig};
+use auth::config::{Config, DatabaseConfig, DbTls, EmailTransport};
 use auth::lambda::dispatch;
+use auth::mail::Mailer;
 use auth::{App, Endpoint, handlers};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -154,7 +155,7 @@ fn admin_url() -> String {
 pub fn test_config(database: DatabaseConfig) -> Config {
     Config {
         database,
-        jwt_secret: TEST_SECRET.into(),
+        jwt_secret: Some(TEST_SECRET.into()),
         jwt_issuer: "jwt-auth-api".into(),
         jwt_audience: "jwt-auth-api".into(),
         access_token_ttl: Duration::from_secs(900),
@@ -162,6 +163,7 @@ pub fn test_config(database: DatabaseConfig) -> Config {
         refresh_reuse_grace: Duration::from_secs(10),
         reset_token_ttl: Duration::from_secs(1800),
         reset_url: "http://localhost:5001/reset-password".into(),
+        email: EmailTransport::Log,
     }
 }
 
@@ -182,7 +184,11 @@ pub async fn fresh_database() -> DatabaseConfig {
     let mut url = admin.clone();
     url.dbname(&name);
     // Enough connections for the concurrency tests; production runs with 1.
-    let config = DatabaseConfig { url, pool_size: 32 };
+    let config = DatabaseConfig {
+        url,
+        pool_size: 32,
+        tls: DbTls::Disable,
+    };
     auth::db::migrate(&config)
         .await
         .expect("migrations apply to an empty database");
@@ -203,7 +209,7 @@ impl TestApp {
         let mut config = test_config(database);
         adjust(&mut config);
         TestApp {
-            app: App::new(config).unwrap(),
+            app: App::new(config, Mailer::Log).unwrap(),
             db,
         }
     }

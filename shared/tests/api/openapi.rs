@@ -1016,7 +1016,11 @@ async fn exercise_an_unreachable_database(contract: &mut Contract) {
         .port();
     let url = tokio_postgres::Config::from_str(&format!("postgres://postgres@127.0.0.1:{port}/x"))
         .unwrap();
-    let config = test_config(auth::config::DatabaseConfig { url, pool_size: 1 });
+    let config = test_config(auth::config::DatabaseConfig {
+        url,
+        pool_size: 1,
+        tls: auth::config::DbTls::Disable,
+    });
     let (db, connection) = fresh_database()
         .await
         .url
@@ -1025,12 +1029,13 @@ async fn exercise_an_unreachable_database(contract: &mut Contract) {
         .unwrap();
     tokio::spawn(connection);
     let app = TestApp {
-        app: App::new(config).unwrap(),
+        app: App::new(config, auth::mail::Mailer::Log).unwrap(),
         db,
     };
     let access = app
         .app
-        .tokens
+        .tokens()
+        .unwrap()
         .issue(UserId::from_uuid(Uuid::new_v4()), Uuid::new_v4())
         .unwrap()
         .token

@@ -77,7 +77,7 @@ async fn a_known_email_queues_exactly_one_email_with_the_reset_link() {
     let rows = app
         .db
         .query(
-            "SELECT recipient, subject, body_text, sent_at IS NULL AS unsent FROM email_outbox",
+            "SELECT recipient, subject, body_text, sent_at IS NOT NULL AS sent, attempts FROM email_outbox",
             &[],
         )
         .await
@@ -89,7 +89,11 @@ async fn a_known_email_queues_exactly_one_email_with_the_reset_link() {
         row.get::<_, String>("subject"),
         auth::service::RESET_EMAIL_SUBJECT
     );
-    assert!(row.get::<_, bool>("unsent"), "left for the outbox sender");
+    assert!(
+        row.get::<_, bool>("sent"),
+        "delivered by the log transport right after the commit"
+    );
+    assert_eq!(row.get::<_, i32>("attempts"), 1);
     let body: String = row.get("body_text");
     assert!(
         body.contains(&format!("http://localhost:5001/reset-password/{token}")),

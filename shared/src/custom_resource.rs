@@ -1,0 +1,126 @@
+//! The CloudFormation custom resource that migrates the database on every deploy.
+//!
+//! CloudFormation invokes the `migrate` function with an event and then waits, up to an hour,
+//! for a JSON answer PUT to the event's pre-signed `ResponseURL`. So every event is answered,
+//! whatever happens: `Create`/`Update` run the migrations and report SUCCESS or FAILED (a failed
+//! migration fails the deploy); `Delete` touches nothing and reports SUCCESS, so deleting the
+//! stack never hangs on the database.
+
+use std::future::Future;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+/// What CloudFormation sends (only the fields used).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Event {
+    pub request_type: RequestType,
+    #[serde(rename = "ResponseURL")]
+    pub response_url: String,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+    pub physical_resource_id: Option<String>,
+}
+
+/// The lifecycle step CloudFormation asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum RequestType {
+    Create,
+    Update,
+    Delete,
+}
+
+/// The answer PUT to `ResponseURL`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Response {
+    pub status: String,
+    pub reason: String,
+    pub physical_resource_id: String,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+    pub data: ResponseData,
+}
+
+/// Attributes readable with `!GetAtt` on the resource.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ResponseData {
+    #[serde(rename = "Applied")]
+    pub applied: String,
+}
+
+/// One resource for the life of the stack: updates never replace it, so CloudFormation never
+/// sends a Delete for an old copy in the middle of a deploy.
+const PHYSICAL_ID: &str = "database-migrations";
+
+/// Answers one event: runs `migrate` for Create/Update, then PUTs the outcome to CloudFormation.
+/// Returns an error only when the answer itself could not be delivered (Lambda then retries).
+pub async fn handle<F, Fut>(event: &Event, log_stream: &str, migrate: F) -> anyhow::Result<Response>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = anyhow::Result<Vec<String>>>,
+{
+    let outcome = match event.request_type {
+        RequestType::Delete => Ok(Vec::new()),
+        RequestType::Create | RequestType::Update => migrate().await,
+    };
+    let (status, reason, applied) = match outcome {
+        Ok(applied) => {
+            tracing::info!(request_type = ?event.request_type, ?applied, "custom resource succeeded");
+            (
+                "SUCCESS",
+                format!(
+                    "{:?}: applied {} migration(s)",
+                    event.request_type,
+                    applied.len()
+                ),
+                applied,
+            )
+        }
+        Err(error) => {
+            tracing::error!(request_type = ?event.request_type, error = format!("{error:#}"), "migration failed");
+            // The cause stays in the log; the reason points there (and may be shown in consoles).
+            (
+                "FAILED",
+                format!("Migration failed; see CloudWatch log stream {log_stream}"),
+                Vec::new(),
+            )
+        }
+    };
+    let response = Response {
+        status: status.into(),
+        reason,
+        physical_resource_id: event
+            .physical_resource_id
+            .clone()
+            .unwrap_or_else(|| PHYSICAL_ID.into()),
+        stack_id: event.stack_id.clone(),
+        request_id: event.request_id.clone(),
+        logical_resource_id: event.logical_resource_id.clone(),
+        data: ResponseData {
+            applied: applied.join(","),
+        },
+    };
+    let body = serde_json::to_string(&response).context("encoding the response")?;
+    let url = event.response_url.clone();
+    tokio::task::spawn_blocking(move || put(&url, body))
+        .await
+        .context("response task panicked")??;
+    Ok(response)
+}
+
+/// PUTs the answer. No `Content-Type`: the pre-signed S3 URL was signed without one.
+fn put(url: &str, body: String) -> anyhow::Result<()> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .into();
+    agent
+        .put(url)
+        .send(body)
+        .context("sending the response to CloudFormation")?;
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! The janitor: on a schedule, deletes rows that can no longer matter and retries unsent emails.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::service::App;
+use crate::store::{self, Pruned};
+
+/// Ended sessions and old outbox rows are kept this long (audit, support questions).
+const KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
+/// An email younger than this may still be in its request's hands: leave it alone.
+const SETTLE: Duration = Duration::from_secs(120);
+/// Attempts after which an email is left for a human to look at.
+const MAX_ATTEMPTS: i32 = 5;
+/// Emails retried per run; the schedule comes back for the rest.
+const BATCH: i64 = 50;
+
+/// What one run did.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub sessions: u64,
+    pub refresh_tokens: u64,
+    pub revoked_tokens: u64,
+    pub reset_tokens: u64,
+    pub emails_pruned: u64,
+    pub emails_sent: u64,
+    pub emails_failed: u64,
+}
+
+/// One run: prune, then retry a batch of unsent emails (reset emails only while their link
+/// could still work).
+pub async fn sweep(app: &App) -> Result<Report, ApiError> {
+    let mut client = app.pool.get().await?;
+    let Pruned {
+        sessions,
+        refresh_tokens,
+        revoked_tokens,
+        reset_tokens,
+        emails,
+    } = store::prune_expired(&client, KEEP).await?;
+    let mut report = Report {
+        sessions,
+        refresh_tokens,
+        revoked_tokens,
+        reset_tokens,
+        emails_pruned: emails,
+        ..Report::default()
+    };
+    let transaction = client.transaction().await?;
+    let unsent = store::lock_unsent_emails(
+        &transaction,
+        SETTLE,
+        app.config.reset_token_ttl,
+        MAX_ATTEMPTS,
+        BATCH,
+    )
+    .await?;
+    for email in &unsent {
+        if app.mailer.deliver(&transaction, email).await {
+            report.emails_sent += 1;
+        } else {
+            report.emails_failed += 1;
+        }
+    }
+    transaction.commit().await?;
+    Ok(report)
+}
