@@ -27,11 +27,18 @@ if [ ! -x "$CHROMIUM_PATH" ]; then
     exit 1
 fi
 export CHROMIUM_PATH
+# moto stands in for AWS (Secrets Manager, SES) on loopback; the AWS tests need it.
+if [ -z "${MOTO_ENDPOINT_URL:-}" ] && ! command -v moto_server >/dev/null 2>&1; then
+    echo "error: moto_server not found; the AWS tests need it. Install it with: pip install 'moto[server]'" >&2
+    exit 1
+fi
 
 WATCH_PID=""
+MOTO_PID=""
 SUITE_LOGS=""
 cleanup() {
     [ -n "$SUITE_LOGS" ] && rm -rf "$SUITE_LOGS"
+    [ -n "$MOTO_PID" ] && { kill -TERM "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; }
     if [ -n "$WATCH_PID" ]; then
         # cargo lambda watch runs each function as a child; stop the whole process group.
         kill -TERM -- "-$WATCH_PID" 2>/dev/null || true
@@ -45,6 +52,23 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 use_or_start_test_postgres
+
+if [ -z "${MOTO_ENDPOINT_URL:-}" ]; then
+    for _ in $(seq 1 20); do
+        moto_port=$((20000 + RANDOM % 30000))
+        port_is_free "$moto_port" && break
+    done
+    moto_server -H 127.0.0.1 -p "$moto_port" >"${TMPDIR:-/tmp}/jwt-auth-moto.$$.log" 2>&1 &
+    MOTO_PID=$!
+    MOTO_ENDPOINT_URL="http://127.0.0.1:$moto_port"
+    for _ in $(seq 1 60); do
+        curl -fsS -o /dev/null "$MOTO_ENDPOINT_URL/moto-api/data.json" 2>/dev/null && break
+        kill -0 "$MOTO_PID" 2>/dev/null || { cat "${TMPDIR:-/tmp}/jwt-auth-moto.$$.log" >&2; exit 1; }
+        sleep 0.5
+    done
+    echo "==> started moto (AWS API emulator) on $MOTO_ENDPOINT_URL"
+fi
+export MOTO_ENDPOINT_URL
 
 echo "==> building every function"
 cargo build --workspace --all-targets

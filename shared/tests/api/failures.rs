@@ -79,3 +79,25 @@ async fn a_database_error_is_500_internal_error_without_sql_details() {
         "the failed transaction left nothing behind"
     );
 }
+
+#[tokio::test]
+async fn verify_full_never_falls_back_to_an_unverified_or_plain_connection() {
+    // The test server offers no TLS (or, on a developer's server, a certificate no public root
+    // signs): either way `verify-full` must refuse to connect rather than downgrade.
+    let mut database = crate::helpers::fresh_database().await;
+    database.tls = DbTls::VerifyFull;
+    database
+        .url
+        .ssl_mode(tokio_postgres::config::SslMode::Require);
+
+    let error = auth::db::connect(&database).await.unwrap_err();
+
+    assert!(format!("{error:#}").contains("TLS"), "{error:#}");
+    let app = TestApp {
+        app: App::new(test_config(database), Mailer::Log).unwrap(),
+        db: unreachable_db_client().await,
+    };
+    app.signin("jane@example.com", PASSWORD)
+        .await
+        .assert_error(503, "service_unavailable");
+}

@@ -203,13 +203,18 @@ impl TestApp {
 
     /// A new app whose configuration `adjust` may change first.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_with_mailer(adjust, Mailer::Log).await
+    }
+
+    /// A new app with its configuration adjusted and the given mailer (SES against moto).
+    pub async fn spawn_with_mailer(adjust: impl FnOnce(&mut Config), mailer: Mailer) -> TestApp {
         let database = fresh_database().await;
         let (db, connection) = database.url.connect(NoTls).await.unwrap();
         tokio::spawn(connection);
         let mut config = test_config(database);
         adjust(&mut config);
         TestApp {
-            app: App::new(config, Mailer::Log).unwrap(),
+            app: App::new(config, mailer).unwrap(),
             db,
         }
     }

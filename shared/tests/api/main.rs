@@ -5,9 +5,12 @@
 
 mod helpers;
 
+mod aws;
+mod custom_resource;
 mod dashboard;
 mod failures;
 mod gateway;
+mod janitor;
 mod local_stack;
 mod logout;
 mod openapi;

@@ -1,0 +1,294 @@
+//! The AWS side against moto (an AWS API emulator on loopback): secrets read from Secrets
+//! Manager at start-up, and reset emails sent through SES v2. `make test` starts moto and sets
+//! `MOTO_ENDPOINT_URL`.
+
+use auth::aws::Aws;
+use auth::config::{Config, EmailTransport, Environment};
+use auth::domain::Email;
+use auth::mail::Mailer;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_secretsmanager::config::Credentials;
+use lambda_http::http::StatusCode;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::helpers::{PASSWORD, TestApp, fresh_database};
+
+fn moto_url() -> String {
+    std::env::var("MOTO_ENDPOINT_URL").expect(
+        "MOTO_ENDPOINT_URL is not set: run the tests with `make test`, which starts moto \
+         (pip install 'moto[server]'), or start `moto_server` and point MOTO_ENDPOINT_URL at it",
+    )
+}
+
+/// SDK configuration aimed at moto, with dummy credentials: nothing leaves the machine.
+async fn moto() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(moto_url())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .load()
+        .await
+}
+
+async fn create_secret(sdk: &SdkConfig, value: &str) -> String {
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let name = format!("test-{}", Uuid::new_v4().simple());
+    let created = client
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap();
+    created.arn.unwrap()
+}
+
+/// A sender SES accepts (moto verifies identities on creation).
+async fn verified_sender(sdk: &SdkConfig) -> Email {
+    let sender = format!("no-reply-{}@example.com", Uuid::new_v4().simple());
+    aws_sdk_sesv2::Client::new(sdk)
+        .create_email_identity()
+        .email_identity(&sender)
+        .send()
+        .await
+        .unwrap();
+    Email::parse(&sender).unwrap()
+}
+
+/// The messages moto recorded as sent to `recipient` (moto's internal model API).
+fn sent_to(recipient: &str) -> Vec<Value> {
+    let data: Value = ureq::get(format!("{}/moto-api/data.json", moto_url()))
+        .call()
+        .expect("moto's model API answers")
+        .body_mut()
+        .read_json()
+        .unwrap();
+    data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|message| {
+            message["destinations"]["ToAddresses"]
+                .to_string()
+                .contains(recipient)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn configuration_reads_the_signing_key_and_database_credentials_from_secrets_manager() {
+    let sdk = moto().await;
+    let jwt_secret = "a-signing-key-from-secrets-manager-of-48-bytes!!";
+    let jwt_arn = create_secret(&sdk, jwt_secret).await;
+    let database = fresh_database().await;
+    let user = database.url.get_user().unwrap().to_owned();
+    let db_arn = create_secret(
+        &sdk,
+        &format!(r#"{{"username":"{user}","password":"unused-with-trust-auth"}}"#),
+    )
+    .await;
+    let host = match &database.url.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        other => panic!("a TCP test database, not {other:?}"),
+    };
+    let port = database.url.get_ports()[0].to_string();
+    let name = database.url.get_dbname().unwrap().to_owned();
+    let env = Environment::from_pairs([
+        ("DB_HOST", host.as_str()),
+        ("DB_PORT", port.as_str()),
+        ("DB_NAME", name.as_str()),
+        ("DB_SECRET_ARN", db_arn.as_str()),
+        ("JWT_SECRET_ARN", jwt_arn.as_str()),
+    ]);
+
+    let config = Config::load(&env, &Aws::with_config(sdk)).await.unwrap();
+
+    use secrecy::ExposeSecret;
+    assert_eq!(
+        config.jwt_secret.as_ref().unwrap().expose_secret(),
+        jwt_secret
+    );
+    assert_eq!(config.database.url.get_user(), Some(user.as_str()));
+    assert_eq!(config.database.url.get_dbname(), Some(name.as_str()));
+    // The configuration works end to end: the database answers with those credentials.
+    let app = auth::App::new(config, Mailer::Log).unwrap();
+    let user = app
+        .signup(
+            auth::domain::UserName::parse("Secret Sam").unwrap(),
+            Email::parse("sam@example.com").unwrap(),
+            auth::domain::Password::parse(PASSWORD).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(user.email, "sam@example.com");
+}
+
+#[tokio::test]
+async fn an_unreadable_secret_stops_start_up_naming_the_variable() {
+    let env = Environment::from_pairs([
+        ("DATABASE_URL", "postgres://u@localhost/db"),
+        (
+            "JWT_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf",
+        ),
+    ]);
+
+    let error = Config::load(&env, &Aws::with_config(moto().await))
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.variable, "JWT_SECRET_ARN", "{error}");
+}
+
+#[tokio::test]
+async fn forgot_password_sends_the_reset_link_through_ses() {
+    let sdk = moto().await;
+    let from = verified_sender(&sdk).await;
+    let mailer = Mailer::new(
+        &EmailTransport::Ses { from: from.clone() },
+        &Aws::with_config(sdk),
+    )
+    .await;
+    let app = TestApp::spawn_with_mailer(|_| {}, mailer).await;
+    let recipient = format!("jane-{}@example.com", Uuid::new_v4().simple());
+    app.registered_user("Jane", &recipient).await;
+
+    let response = app.forgot_password(&recipient).await;
+
+    assert_eq!(response.status, StatusCode::OK);
+    let messages = sent_to(&recipient);
+    assert_eq!(
+        messages.len(),
+        1,
+        "exactly one email reached SES: {messages:?}"
+    );
+    let message = &messages[0];
+    assert_eq!(message["source"], from.as_str());
+    assert_eq!(message["subject"], auth::service::RESET_EMAIL_SUBJECT);
+    let token = app.reset_token_from_outbox(&recipient).await;
+    let link = format!("http://localhost:5001/reset-password/{token}");
+    assert!(
+        message["body"].as_str().unwrap().contains(&link),
+        "{message}"
+    );
+    let row = app
+        .db
+        .query_one(
+            "SELECT sent_at IS NOT NULL, attempts, last_error FROM email_outbox",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            row.get::<_, bool>(0),
+            row.get::<_, i32>(1),
+            row.get::<_, Option<String>>(2)
+        ),
+        (true, 1, None)
+    );
+}
+
+#[tokio::test]
+async fn an_ses_failure_leaves_the_email_unsent_and_the_answer_unchanged() {
+    let sdk = moto().await;
+    // Never verified: SES refuses to send from it.
+    let from = Email::parse(&format!(
+        "unverified-{}@example.com",
+        Uuid::new_v4().simple()
+    ))
+    .unwrap();
+    let mailer = Mailer::new(&EmailTransport::Ses { from }, &Aws::with_config(sdk)).await;
+    let app = TestApp::spawn_with_mailer(|_| {}, mailer).await;
+    let recipient = format!("jane-{}@example.com", Uuid::new_v4().simple());
+    app.registered_user("Jane", &recipient).await;
+
+    let known = app.forgot_password(&recipient).await;
+    let unknown = app.forgot_password("nobody@example.com").await;
+
+    assert_eq!(
+        (known.status, &known.body),
+        (unknown.status, &unknown.body),
+        "the failure is invisible"
+    );
+    assert!(sent_to(&recipient).is_empty());
+    let row = app
+        .db
+        .query_one(
+            "SELECT sent_at IS NULL, attempts, last_error FROM email_outbox",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(0), "left unsent for the janitor");
+    assert_eq!(row.get::<_, i32>(1), 1);
+    let error: String = row.get(2);
+    assert!(error.contains("SES"), "{error}");
+    assert!(
+        !error.contains(&app.reset_token_from_outbox(&recipient).await),
+        "no token in the recorded error"
+    );
+}
+
+#[tokio::test]
+async fn the_janitor_retries_an_unsent_email_once_ses_accepts_it() {
+    let sdk = moto().await;
+    let sender = format!("later-{}@example.com", Uuid::new_v4().simple());
+    let from = Email::parse(&sender).unwrap();
+    let mailer = Mailer::new(
+        &EmailTransport::Ses { from },
+        &Aws::with_config(sdk.clone()),
+    )
+    .await;
+    let app = TestApp::spawn_with_mailer(|_| {}, mailer).await;
+    let recipient = format!("jane-{}@example.com", Uuid::new_v4().simple());
+    app.registered_user("Jane", &recipient).await;
+    app.forgot_password(&recipient).await;
+    assert!(
+        sent_to(&recipient).is_empty(),
+        "the first attempt failed: sender not verified yet"
+    );
+    aws_sdk_sesv2::Client::new(&sdk)
+        .create_email_identity()
+        .email_identity(&sender)
+        .send()
+        .await
+        .unwrap();
+    // Past the settling time the janitor leaves to the request that queued the email.
+    app.db
+        .batch_execute("UPDATE email_outbox SET created_at = now() - interval '5 minutes'")
+        .await
+        .unwrap();
+
+    let report = auth::janitor::sweep(&app.app).await.unwrap();
+
+    assert_eq!((report.emails_sent, report.emails_failed), (1, 0));
+    assert_eq!(sent_to(&recipient).len(), 1);
+    let row = app
+        .db
+        .query_one(
+            "SELECT sent_at IS NOT NULL, attempts FROM email_outbox",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, bool>(0), row.get::<_, i32>(1)), (true, 2));
+    let again = auth::janitor::sweep(&app.app).await.unwrap();
+    assert_eq!(again.emails_sent, 0, "a sent email is never sent twice");
+}
+
+#[test]
+fn moto_url_is_a_loopback_address() {
+    // Tests must never reach real AWS: the emulator is on this machine.
+    let url = moto_url();
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap()
+        .split([':', '/'])
+        .next()
+        .unwrap();
+    assert!(["127.0.0.1", "localhost", "[::1]"].contains(&host), "{url}");
+}
