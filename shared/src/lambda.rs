@@ -83,9 +83,16 @@ pub fn run_migrations() -> Result<(), Error> {
         return runtime()?.block_on(lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
             |event: lambda_http::lambda_runtime::LambdaEvent<custom_resource::Event>| async move {
                 let log_stream = &event.context.env_config.log_stream;
-                custom_resource::handle(&event.payload, log_stream, migrate_from_environment)
-                    .await
-                    .map_err(Error::from)
+                // Stop migrating while there is still time to answer: a function killed by its
+                // timeout would leave CloudFormation waiting for an hour.
+                let remaining = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
+                let budget = remaining.saturating_sub(std::time::Duration::from_secs(10));
+                let migrate = || async move {
+                    tokio::time::timeout(budget, migrate_from_environment())
+                        .await
+                        .map_err(|_| anyhow::anyhow!("migrations did not finish within {budget:?}"))?
+                };
+                custom_resource::handle(&event.payload, log_stream, migrate).await.map_err(Error::from)
             },
         )));
     }
