@@ -147,8 +147,31 @@ pub struct Config {
     pub refresh_reuse_grace: Duration,
     pub reset_token_ttl: Duration,
     /// Base of the emailed link; the token is appended as `<RESET_URL>/<token>`.
-    pub reset_url: String,
+    pub reset_url: ResetUrl,
     pub email: EmailTransport,
+}
+
+/// Where the emailed reset link points (`RESET_URL`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResetUrl {
+    /// A configured base such as `https://auth.example.com/reset-password`.
+    Fixed(String),
+    /// `from-request`: `https://<the API's domain>/reset-password`, the domain taken from the
+    /// request context API Gateway fills in (never from a client header). For stacks whose API
+    /// URL cannot be known before the function exists (the SAM template's default).
+    FromRequest,
+}
+
+impl ResetUrl {
+    /// The link base for a request that reached the API at `api_domain` (when known).
+    pub fn base(&self, api_domain: Option<&str>) -> Option<String> {
+        match self {
+            ResetUrl::Fixed(base) => Some(base.clone()),
+            ResetUrl::FromRequest => {
+                api_domain.map(|domain| format!("https://{domain}/reset-password"))
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -357,13 +380,18 @@ impl Config {
                 Ok(Duration::from_secs(seconds))
             }
         };
-        let reset_url = vars.reset_url.trim().trim_end_matches('/').to_owned();
-        if !(reset_url.starts_with("https://") || reset_url.starts_with("http://")) {
-            return Err(ConfigError::new(
-                "RESET_URL",
-                "must be an http:// or https:// URL",
-            ));
-        }
+        let reset_url = match vars.reset_url.trim().trim_end_matches('/') {
+            "from-request" => ResetUrl::FromRequest,
+            url if url.starts_with("https://") || url.starts_with("http://") => {
+                ResetUrl::Fixed(url.to_owned())
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    "RESET_URL",
+                    "must be an http:// or https:// URL, or from-request",
+                ));
+            }
+        };
         let email = match (vars.email_transport.as_str(), vars.email_from) {
             ("log", _) => EmailTransport::Log,
             ("ses", Some(from)) => EmailTransport::Ses {
@@ -419,7 +447,10 @@ mod tests {
         assert_eq!(config.reset_token_ttl, Duration::from_secs(1800));
         assert_eq!(config.database.pool_size, 1);
         assert_eq!(config.database.tls, DbTls::Disable);
-        assert_eq!(config.reset_url, "http://localhost:5001/reset-password");
+        assert_eq!(
+            config.reset_url,
+            ResetUrl::Fixed("http://localhost:5001/reset-password".into())
+        );
         assert_eq!(config.email, EmailTransport::Log);
     }
 
@@ -447,7 +478,20 @@ mod tests {
         .unwrap();
         assert_eq!(config.jwt_secret.unwrap().expose_secret(), digits);
         assert_eq!(config.access_token_ttl, Duration::from_secs(60));
-        assert_eq!(config.reset_url, "https://auth.example.com/reset-password");
+        assert_eq!(
+            config.reset_url,
+            ResetUrl::Fixed("https://auth.example.com/reset-password".into())
+        );
+        let from_request = load(&[DB, ("RESET_URL", "from-request")]).await.unwrap();
+        assert_eq!(from_request.reset_url, ResetUrl::FromRequest);
+        assert_eq!(
+            from_request
+                .reset_url
+                .base(Some("abc.execute-api.eu-west-1.amazonaws.com"))
+                .as_deref(),
+            Some("https://abc.execute-api.eu-west-1.amazonaws.com/reset-password")
+        );
+        assert_eq!(from_request.reset_url.base(None), None);
         assert_eq!(config.database.tls, DbTls::VerifyFull);
         assert_eq!(
             config.email,

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::domain::{Email, Password, User, UserName};
 use crate::error::ApiError;
-use crate::http::{JsonBody, bearer_token, json_response, path_parameter};
+use crate::http::{JsonBody, api_domain, bearer_token, json_response, path_parameter};
 use crate::service::{App, TokenPair};
 
 /// What every handler returns; errors become their JSON response in [`crate::lambda`].
@@ -146,7 +146,16 @@ pub async fn logout(app: &App, request: Request) -> HandlerResult {
 pub async fn forgot_password(app: &App, request: Request) -> HandlerResult {
     let body = JsonBody::from_request(&request)?;
     let email = Email::parse(body.required("email")?)?;
-    app.forgot_password(email).await?;
+    let reset_base = app
+        .config
+        .reset_url
+        .base(api_domain(&request).as_deref())
+        .ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!(
+                "RESET_URL=from-request, but the request carries no API domain"
+            ))
+        })?;
+    app.forgot_password(email, &reset_base).await?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"message": "If that account exists, a password reset email has been sent."}),

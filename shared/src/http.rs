@@ -1,6 +1,7 @@
 //! The HTTP edge: reading JSON bodies and bearer tokens from a Lambda request, writing JSON responses.
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use secrecy::SecretString;
 use serde::Serialize;
@@ -81,6 +82,16 @@ pub fn path_parameter(request: &Request, name: &str) -> Option<String> {
         .path_parameters_ref()
         .and_then(|params| params.first(name))
         .map(str::to_owned)
+}
+
+/// The domain the request reached the API at, from the context API Gateway fills in (a client
+/// cannot set it, unlike the `Host` header).
+pub fn api_domain(request: &Request) -> Option<String> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.domain_name.clone(),
+        RequestContext::ApiGatewayV1(context) => context.domain_name.clone(),
+        _ => None,
+    }
 }
 
 /// A JSON response; `no-store` because bodies carry tokens and personal data (RFC 6749 §5.1).

@@ -204,19 +204,16 @@ impl App {
         Ok(())
     }
 
-    /// Queues a reset email when the account exists; says nothing either way.
-    pub async fn forgot_password(&self, email: Email) -> Result<(), ApiError> {
+    /// Queues a reset email when the account exists; says nothing either way. The link is
+    /// `<reset_base>/<token>`.
+    pub async fn forgot_password(&self, email: Email, reset_base: &str) -> Result<(), ApiError> {
         let mut client = self.pool.get().await?;
         let Some(user_id) = store::find_user_id(&client, &email).await? else {
             tracing::info!("password reset requested for an unknown email");
             return Ok(());
         };
         let token = OpaqueToken::generate()?;
-        let link = format!(
-            "{}/{}",
-            self.config.reset_url,
-            token.plaintext.expose_secret()
-        );
+        let link = format!("{reset_base}/{}", token.plaintext.expose_secret());
         let minutes = self.config.reset_token_ttl.as_secs().div_ceil(60);
         let body = format!(
             "Someone asked to reset the password of your account.\n\n\

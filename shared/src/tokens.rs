@@ -183,7 +183,7 @@ impl TokenHash {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{DatabaseConfig, DbTls, EmailTransport};
+    use crate::config::{DatabaseConfig, DbTls, EmailTransport, ResetUrl};
     use std::str::FromStr;
 
     fn tokens() -> AccessTokens {
@@ -200,7 +200,7 @@ mod tests {
             refresh_token_ttl: Duration::from_secs(3600),
             refresh_reuse_grace: Duration::from_secs(10),
             reset_token_ttl: Duration::from_secs(1800),
-            reset_url: "http://localhost/reset".into(),
+            reset_url: ResetUrl::Fixed("http://localhost/reset".into()),
             email: EmailTransport::Log,
         };
         AccessTokens::new(&config, &SECRET.into())

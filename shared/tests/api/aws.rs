@@ -84,11 +84,11 @@ async fn configuration_reads_the_signing_key_and_database_credentials_from_secre
     let jwt_arn = create_secret(&sdk, jwt_secret).await;
     let database = fresh_database().await;
     let user = database.url.get_user().unwrap().to_owned();
-    let db_arn = create_secret(
-        &sdk,
-        &format!(r#"{{"username":"{user}","password":"unused-with-trust-auth"}}"#),
-    )
-    .await;
+    // The test server's own password (if it has one), as the RDS-managed secret would hold it.
+    let password =
+        String::from_utf8(database.url.get_password().unwrap_or_default().to_vec()).unwrap();
+    let db_secret = serde_json::json!({"username": user, "password": password}).to_string();
+    let db_arn = create_secret(&sdk, &db_secret).await;
     let host = match &database.url.get_hosts()[0] {
         tokio_postgres::config::Host::Tcp(host) => host.clone(),
         other => panic!("a TCP test database, not {other:?}"),

@@ -45,3 +45,59 @@ async fn the_reset_token_arrives_as_a_path_parameter() {
         StatusCode::OK
     );
 }
+
+/// A forgot-password request as API Gateway delivers it, reaching the API at `domain`.
+fn forgot_password_via_gateway(email: &str, domain: Option<&str>) -> lambda_http::Request {
+    use lambda_http::RequestExt;
+    let mut context =
+        lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+    context.domain_name = domain.map(str::to_owned);
+    crate::helpers::json_request("/api/forgot-password", &serde_json::json!({"email": email}))
+        .with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(context))
+}
+
+#[tokio::test]
+async fn from_request_reset_links_point_at_the_domain_api_gateway_reports() {
+    let app =
+        TestApp::spawn_with(|config| config.reset_url = auth::config::ResetUrl::FromRequest).await;
+    app.registered_user("Jane", "jane@example.com").await;
+    let domain = "abc123.execute-api.eu-west-1.amazonaws.com";
+
+    let response = app
+        .call(
+            Endpoint::ForgotPassword,
+            forgot_password_via_gateway("jane@example.com", Some(domain)),
+        )
+        .await;
+
+    assert_eq!(response.status, StatusCode::OK);
+    let link_prefix = format!("https://{domain}/reset-password/");
+    let token = app
+        .reset_token_from_outbox_at("jane@example.com", &link_prefix)
+        .await;
+    assert_eq!(
+        app.reset_password(&token, "a brand new password")
+            .await
+            .status,
+        StatusCode::OK,
+        "the link's token works"
+    );
+}
+
+#[tokio::test]
+async fn from_request_without_a_gateway_domain_refuses_rather_than_mail_a_bad_link() {
+    let app =
+        TestApp::spawn_with(|config| config.reset_url = auth::config::ResetUrl::FromRequest).await;
+    app.registered_user("Jane", "jane@example.com").await;
+
+    let response = app
+        .call(
+            Endpoint::ForgotPassword,
+            forgot_password_via_gateway("jane@example.com", None),
+        )
+        .await;
+
+    response.assert_error(500, "internal_error");
+    assert_eq!(app.count("SELECT count(*) FROM email_outbox").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM reset_tokens").await, 0);
+}

@@ -4,7 +4,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use auth::config::{Config, DatabaseConfig, DbTls, EmailTransport};
+use auth::config::{Config, DatabaseConfig, DbTls, EmailTransport, ResetUrl};
 use auth::lambda::dispatch;
 use auth::mail::Mailer;
 use auth::{App, Endpoint, handlers};
@@ -162,7 +162,7 @@ pub fn test_config(database: DatabaseConfig) -> Config {
         refresh_token_ttl: Duration::from_secs(604_800),
         refresh_reuse_grace: Duration::from_secs(10),
         reset_token_ttl: Duration::from_secs(1800),
-        reset_url: "http://localhost:5001/reset-password".into(),
+        reset_url: ResetUrl::Fixed("http://localhost:5001/reset-password".into()),
         email: EmailTransport::Log,
     }
 }
@@ -355,6 +355,12 @@ impl TestApp {
     /// The reset token from the newest email queued for `email`, read from the link in its body
     /// as a person would read it from their inbox.
     pub async fn reset_token_from_outbox(&self, email: &str) -> String {
+        self.reset_token_from_outbox_at(email, "http://localhost:5001/reset-password/")
+            .await
+    }
+
+    /// Like [`TestApp::reset_token_from_outbox`], for a link starting with `prefix`.
+    pub async fn reset_token_from_outbox_at(&self, email: &str, prefix: &str) -> String {
         let row = self
             .db
             .query_one(
@@ -364,10 +370,9 @@ impl TestApp {
             .await
             .expect("a reset email was queued");
         let body: String = row.get(0);
-        let prefix = "http://localhost:5001/reset-password/";
         let start = body
             .find(prefix)
-            .expect("the email contains the reset link")
+            .unwrap_or_else(|| panic!("the email holds a link starting {prefix}: {body}"))
             + prefix.len();
         body[start..].split_whitespace().next().unwrap().to_owned()
     }

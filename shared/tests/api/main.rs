@@ -20,3 +20,4 @@ mod reset_page;
 mod routing;
 mod signin;
 mod signup;
+mod template;

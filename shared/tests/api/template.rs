@@ -1,0 +1,530 @@
+//! The AWS SAM template (`template.yaml`) kept in step with the route table and the crates: every
+//! endpoint of `Endpoint::ALL` is routed, with its exact method and path, to its own function
+//! built from its own crate, and secrets, email and the VPC are granted only where they are needed.
+//! `local/check-template.sh` lints the same file with cfn-lint and `sam validate --lint`, and runs
+//! the SAM transform to look for circular dependencies.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use auth::Endpoint;
+use serde_yaml_ng::Value;
+
+const WORKSPACE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// Functions that use no database, secret or VPC.
+const STATELESS: [&str; 4] = ["root", "public", "reset-page", "not-found"];
+/// Functions that sign or verify JWTs (also what `Endpoint::signs_tokens` says, checked below).
+const TOKEN_FUNCTIONS: [&str; 4] = ["signin", "refresh", "dashboard", "logout"];
+/// Functions that send email through SES.
+const EMAIL_SENDERS: [&str; 2] = ["forgot-password", "janitor"];
+/// Functions outside the HTTP API: the migrations custom resource and the scheduled janitor.
+const BACKGROUND: [&str; 2] = ["migrate", "janitor"];
+
+/// The template as a YAML value; CloudFormation's short forms (`!Ref`, `!GetAtt`, `!Sub`, ...)
+/// are `Value::Tagged`.
+fn template() -> Value {
+    let path = format!("{WORKSPACE_DIR}/template.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_yaml_ng::from_str(&text).expect("template.yaml is YAML")
+}
+
+/// A `!Tag value` node as (tag without the `!`, value).
+fn tagged(value: &Value) -> Option<(String, &Value)> {
+    match value {
+        Value::Tagged(tagged) => Some((
+            tagged.tag.to_string().trim_start_matches('!').to_owned(),
+            &tagged.value,
+        )),
+        _ => None,
+    }
+}
+
+/// Whether `value` is `!Ref <name>` (or `{"Ref": <name>}`).
+fn is_ref_to(value: &Value, name: &str) -> bool {
+    match tagged(value) {
+        Some((tag, target)) => tag == "Ref" && target.as_str() == Some(name),
+        None => value.get("Ref").and_then(Value::as_str) == Some(name),
+    }
+}
+
+/// Every string anywhere inside `value`, tags included as `!Tag`.
+fn strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Sequence(items) => items.iter().for_each(|item| strings(item, out)),
+        Value::Mapping(map) => map.iter().for_each(|(key, item)| {
+            strings(key, out);
+            strings(item, out);
+        }),
+        Value::Tagged(tagged) => {
+            out.push(tagged.tag.to_string());
+            strings(&tagged.value, out);
+        }
+        _ => {}
+    }
+}
+
+fn mentions(value: &Value, needle: &str) -> bool {
+    let mut all = Vec::new();
+    strings(value, &mut all);
+    all.iter().any(|s| s.contains(needle))
+}
+
+/// One `AWS::Serverless::Function` resource.
+struct Function<'a> {
+    logical_id: String,
+    resource: &'a Value,
+}
+
+impl Function<'_> {
+    fn binary(&self) -> &str {
+        self.resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no Metadata.BuildProperties.Binary", self.logical_id))
+    }
+
+    fn properties(&self) -> &Value {
+        &self.resource["Properties"]
+    }
+
+    fn environment(&self) -> BTreeMap<String, &Value> {
+        self.properties()["Environment"]["Variables"]
+            .as_mapping()
+            .map(|vars| {
+                vars.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().expect("variable names are strings").to_owned(),
+                            v,
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// (path, method) of each `HttpApi` event, the method upper-cased.
+    fn http_api_routes(&self) -> Vec<(String, String)> {
+        let Some(events) = self.properties()["Events"].as_mapping() else {
+            return Vec::new();
+        };
+        events
+            .iter()
+            .filter(|(_, event)| event["Type"].as_str() == Some("HttpApi"))
+            .map(|(name, event)| {
+                let name = format!(
+                    "{}.Events.{}",
+                    self.logical_id,
+                    name.as_str().unwrap_or("?")
+                );
+                let properties = &event["Properties"];
+                assert!(
+                    is_ref_to(&properties["ApiId"], "HttpApi"),
+                    "{name}: ApiId is !Ref HttpApi"
+                );
+                let path = properties["Path"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{name}: Path is a plain string"));
+                let method = properties["Method"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{name}: Method is a plain string"));
+                (path.to_owned(), method.to_uppercase())
+            })
+            .collect()
+    }
+
+    fn depends_on(&self) -> Vec<&str> {
+        match &self.resource["DependsOn"] {
+            Value::String(one) => vec![one.as_str()],
+            Value::Sequence(many) => many.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn functions(template: &Value) -> Vec<Function<'_>> {
+    let resources = template["Resources"]
+        .as_mapping()
+        .expect("the template has Resources");
+    let functions: Vec<Function> = resources
+        .iter()
+        .filter(|(_, resource)| resource["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(id, resource)| Function {
+            logical_id: id.as_str().expect("logical IDs are strings").to_owned(),
+            resource,
+        })
+        .collect();
+    assert!(!functions.is_empty(), "the template declares functions");
+    functions
+}
+
+fn function<'a>(functions: &'a [Function<'a>], binary: &str) -> &'a Function<'a> {
+    let mut found = functions.iter().filter(|f| f.binary() == binary);
+    let first = found
+        .next()
+        .unwrap_or_else(|| panic!("no function builds {binary}"));
+    assert!(found.next().is_none(), "two functions build {binary}");
+    first
+}
+
+/// The route a template event must have for an endpoint: its method and path, or the `$default`
+/// route (every method) for the catch-all.
+fn expected_route(endpoint: Endpoint) -> (String, String) {
+    match endpoint.method() {
+        Some(method) => (endpoint.path().to_owned(), method.as_str().to_owned()),
+        None => ("$default".to_owned(), "ANY".to_owned()),
+    }
+}
+
+#[test]
+fn template_routes_every_endpoint_to_its_own_function() {
+    let template = template();
+    let functions = functions(&template);
+    for endpoint in Endpoint::ALL {
+        let route = expected_route(endpoint);
+        let serving: Vec<&Function> = functions
+            .iter()
+            .filter(|f| f.http_api_routes().contains(&route))
+            .collect();
+        assert_eq!(
+            serving.len(),
+            1,
+            "{endpoint:?}: exactly one function has the HttpApi event {route:?}"
+        );
+        assert_eq!(
+            serving[0].binary(),
+            endpoint.function(),
+            "{endpoint:?}: {} builds the wrong binary",
+            serving[0].logical_id
+        );
+        assert_eq!(
+            serving[0].http_api_routes().len(),
+            1,
+            "{}: one route per function",
+            serving[0].logical_id
+        );
+    }
+}
+
+#[test]
+fn template_has_no_route_outside_the_route_table() {
+    let template = template();
+    let routes: Vec<(String, String)> = functions(&template)
+        .iter()
+        .flat_map(|f| f.http_api_routes())
+        .collect();
+    let unique: BTreeSet<&(String, String)> = routes.iter().collect();
+    assert_eq!(
+        unique.len(),
+        routes.len(),
+        "a route is declared twice: {routes:?}"
+    );
+    let expected: BTreeSet<(String, String)> =
+        Endpoint::ALL.into_iter().map(expected_route).collect();
+    let declared: BTreeSet<(String, String)> = routes.into_iter().collect();
+    assert_eq!(declared, expected);
+
+    // Only the HTTP API and the janitor's schedule trigger functions.
+    for function in functions(&template) {
+        if let Some(events) = function.properties()["Events"].as_mapping() {
+            for (name, event) in events {
+                let kind = event["Type"].as_str().unwrap_or_default();
+                assert!(
+                    kind == "HttpApi" || (kind == "Schedule" && function.binary() == "janitor"),
+                    "{}.Events.{name:?}: unexpected event type {kind}",
+                    function.logical_id
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_template_function_builds_a_workspace_crate() {
+    let template = template();
+    let functions = functions(&template);
+    let binaries: BTreeSet<&str> = functions.iter().map(Function::binary).collect();
+    let expected: BTreeSet<&str> = Endpoint::ALL
+        .iter()
+        .map(|e| e.function())
+        .chain(BACKGROUND)
+        .collect();
+    assert_eq!(
+        binaries, expected,
+        "one function per endpoint, plus migrate and janitor"
+    );
+    assert_eq!(binaries.len(), functions.len(), "a binary is built twice");
+
+    for function in &functions {
+        let id = &function.logical_id;
+        assert_eq!(
+            function.resource["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda"),
+            "{id}"
+        );
+        assert_eq!(
+            function.properties()["CodeUri"].as_str(),
+            Some("./"),
+            "{id}: built from the workspace root"
+        );
+        // Covers `migrate` and `janitor` too: a function added to the template without its crate
+        // (or a crate renamed) fails here rather than in `sam build`.
+        let manifest = format!("{WORKSPACE_DIR}/functions/{}/Cargo.toml", function.binary());
+        let manifest =
+            std::fs::read_to_string(&manifest).unwrap_or_else(|e| panic!("{id}: {manifest}: {e}"));
+        assert!(
+            manifest.contains(&format!("name = \"{}\"", function.binary())),
+            "{id}: the crate is named after its binary"
+        );
+    }
+
+    let function_globals = &template["Globals"]["Function"];
+    assert_eq!(
+        function_globals["Runtime"].as_str(),
+        Some("provided.al2023")
+    );
+    assert_eq!(function_globals["Handler"].as_str(), Some("bootstrap"));
+    assert_eq!(
+        function_globals["Architectures"],
+        serde_yaml_ng::from_str::<Value>("[arm64]").unwrap()
+    );
+}
+
+#[test]
+fn only_token_functions_can_read_the_jwt_secret() {
+    let template = template();
+    let functions = functions(&template);
+    let with_variable: BTreeSet<&str> = functions
+        .iter()
+        .filter(|f| f.environment().contains_key("JWT_SECRET_ARN"))
+        .map(Function::binary)
+        .collect();
+    let with_permission: BTreeSet<&str> = functions
+        .iter()
+        .filter(|f| mentions(&f.properties()["Policies"], "JwtSecret"))
+        .map(Function::binary)
+        .collect();
+    let expected: BTreeSet<&str> = TOKEN_FUNCTIONS.into_iter().collect();
+    let signing_endpoints: BTreeSet<&str> = Endpoint::ALL
+        .into_iter()
+        .filter(|e| e.signs_tokens())
+        .map(|e| e.function())
+        .collect();
+    assert_eq!(signing_endpoints, expected, "Endpoint::signs_tokens agrees");
+    assert_eq!(with_variable, expected, "functions given JWT_SECRET_ARN");
+    assert_eq!(
+        with_permission, expected,
+        "functions allowed to read JwtSecret"
+    );
+    for binary in TOKEN_FUNCTIONS {
+        let function = function(&functions, binary);
+        assert!(
+            is_ref_to(function.environment()["JWT_SECRET_ARN"], "JwtSecret"),
+            "{binary}: JWT_SECRET_ARN is !Ref JwtSecret"
+        );
+        for variable in ["JWT_ISSUER", "JWT_AUDIENCE"] {
+            assert!(
+                function.environment().contains_key(variable),
+                "{binary}: {variable}"
+            );
+        }
+    }
+}
+
+#[test]
+fn only_forgot_password_and_janitor_can_send_email() {
+    let template = template();
+    let functions = functions(&template);
+    let senders: BTreeSet<&str> = functions
+        .iter()
+        .filter(|f| mentions(&f.properties()["Policies"], "ses:SendEmail"))
+        .map(Function::binary)
+        .collect();
+    let expected: BTreeSet<&str> = EMAIL_SENDERS.into_iter().collect();
+    assert_eq!(senders, expected, "functions allowed ses:SendEmail");
+    for function in &functions {
+        assert!(
+            !mentions(function.properties(), "ses:*")
+                && !mentions(function.properties(), "ses:SendRawEmail"),
+            "{}: no SES permission beyond ses:SendEmail",
+            function.logical_id
+        );
+        let env = function.environment();
+        let links = function.binary() == "forgot-password";
+        assert_eq!(
+            env.contains_key("RESET_URL"),
+            links,
+            "{}: RESET_URL",
+            function.logical_id
+        );
+        assert_eq!(
+            env.contains_key("RESET_TOKEN_TTL"),
+            links,
+            "{}: RESET_TOKEN_TTL",
+            function.logical_id
+        );
+        let sends = EMAIL_SENDERS.contains(&function.binary());
+        assert_eq!(
+            env.contains_key("EMAIL_FROM"),
+            sends,
+            "{}: EMAIL_FROM",
+            function.logical_id
+        );
+        assert_eq!(
+            env.get("EMAIL_TRANSPORT").and_then(|v| v.as_str()),
+            sends.then_some("ses"),
+            "{}: EMAIL_TRANSPORT",
+            function.logical_id
+        );
+    }
+}
+
+#[test]
+fn stateless_functions_get_no_vpc_no_policies_and_no_database() {
+    let template = template();
+    let functions = functions(&template);
+    // What the globals hold, every function gets: none of it may be a grant or the VPC.
+    let function_globals = &template["Globals"]["Function"];
+    for key in ["VpcConfig", "Policies", "Role"] {
+        assert!(
+            function_globals.get(key).is_none(),
+            "Globals.Function.{key} would reach the stateless functions too"
+        );
+    }
+    for binary in STATELESS {
+        let function = function(&functions, binary);
+        let main = format!("{WORKSPACE_DIR}/functions/{binary}/src/main.rs");
+        let source = std::fs::read_to_string(&main).unwrap_or_else(|e| panic!("{main}: {e}"));
+        assert!(
+            source.contains("run_stateless("),
+            "{main}: the code agrees that {binary} is stateless"
+        );
+        for key in ["VpcConfig", "Policies", "Role", "Environment"] {
+            assert!(
+                function.properties().get(key).is_none(),
+                "{}: {binary} needs no {key}",
+                function.logical_id
+            );
+        }
+        assert!(
+            function.depends_on().is_empty(),
+            "{}: nothing to wait for",
+            function.logical_id
+        );
+    }
+}
+
+#[test]
+fn database_functions_get_the_proxy_settings_and_wait_for_migrations() {
+    let template = template();
+    let functions = functions(&template);
+    for function in &functions {
+        let binary = function.binary();
+        let id = &function.logical_id;
+        if STATELESS.contains(&binary) {
+            continue;
+        }
+        let env = function.environment();
+        for variable in [
+            "DB_HOST",
+            "DB_PORT",
+            "DB_NAME",
+            "DB_SECRET_ARN",
+            "DB_SSLMODE",
+            "DB_POOL_SIZE",
+        ] {
+            assert!(env.contains_key(variable), "{id}: {variable}");
+        }
+        assert!(
+            mentions(env["DB_HOST"], "DatabaseProxy.Endpoint"),
+            "{id}: DB_HOST is the RDS Proxy endpoint"
+        );
+        assert!(
+            mentions(env["DB_SECRET_ARN"], "Database.MasterUserSecret.SecretArn"),
+            "{id}: DB_SECRET_ARN is the RDS-managed secret"
+        );
+        assert_eq!(env["DB_SSLMODE"].as_str(), Some("verify-full"), "{id}");
+        assert_eq!(env["DB_POOL_SIZE"].as_str(), Some("1"), "{id}");
+        assert!(
+            mentions(
+                &function.properties()["Policies"],
+                "Database.MasterUserSecret.SecretArn"
+            ),
+            "{id}: may read the database secret"
+        );
+        let vpc = &function.properties()["VpcConfig"];
+        assert!(
+            vpc["SecurityGroupIds"]
+                .as_sequence()
+                .is_some_and(|groups| groups.iter().any(|g| is_ref_to(g, "FunctionSecurityGroup"))),
+            "{id}: in the functions' security group"
+        );
+        assert!(
+            vpc.get("SubnetIds").is_some(),
+            "{id}: in the private subnets"
+        );
+        if binary == "migrate" {
+            assert!(
+                function.depends_on().is_empty(),
+                "{id}: runs the migrations"
+            );
+        } else {
+            assert!(
+                function.depends_on().contains(&"DatabaseMigrations"),
+                "{id}: waits for the schema (DependsOn: DatabaseMigrations)"
+            );
+        }
+    }
+
+    let migrations = &template["Resources"]["DatabaseMigrations"];
+    assert_eq!(
+        migrations["Type"].as_str(),
+        Some("Custom::DatabaseMigrations")
+    );
+    let properties = &migrations["Properties"];
+    assert!(
+        mentions(&properties["ServiceToken"], "MigrateFunction.Arn"),
+        "the custom resource invokes the migrate function"
+    );
+    assert!(
+        is_ref_to(&properties["Revision"], "MigrateFunction.Version"),
+        "the custom resource runs again when a new migrate version is published"
+    );
+    assert_eq!(
+        function(&functions, "migrate").properties()["AutoPublishAlias"].as_str(),
+        Some("live")
+    );
+}
+
+#[test]
+fn every_template_function_has_a_log_group_with_retention() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let log_group_names: Vec<(String, &Value)> = resources
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::Logs::LogGroup"))
+        .filter_map(|r| {
+            let (tag, name) = tagged(&r["Properties"]["LogGroupName"])?;
+            let name = name.as_str().filter(|_| tag == "Sub")?;
+            Some((name.to_owned(), &r["Properties"]["RetentionInDays"]))
+        })
+        .collect();
+    for function in functions(&template) {
+        let expected = format!("/aws/lambda/${{{}}}", function.logical_id);
+        let retention = log_group_names
+            .iter()
+            .find(|(name, _)| *name == expected)
+            .map(|(_, retention)| *retention)
+            .unwrap_or_else(|| panic!("{}: no log group {expected}", function.logical_id));
+        assert!(
+            is_ref_to(retention, "LogRetentionInDays"),
+            "{}: retention from the LogRetentionInDays parameter",
+            function.logical_id
+        );
+    }
+    assert!(
+        Path::new(&format!("{WORKSPACE_DIR}/samconfig.toml")).is_file(),
+        "samconfig.toml sits beside template.yaml"
+    );
+}
