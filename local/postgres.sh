@@ -50,8 +50,16 @@ start_throwaway_postgres() {
     fi
     THROWAWAY_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/jwt-auth-pg.XXXXXX")
     [ "$(id -u)" = 0 ] && chown postgres "$THROWAWAY_PG_DIR"
-    as_pg_user "$PG_BINDIR/initdb" -D "$THROWAWAY_PG_DIR/data" -U postgres --auth=trust -E UTF8 --no-sync >"$THROWAWAY_PG_DIR/initdb.log" 2>&1 \
+    # Passwords are checked over TCP, as on RDS (the credential-rotation test relies on it);
+    # the superuser's is random, and lives only in TEST_DATABASE_URL.
+    local password
+    password=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')
+    printf '%s\n' "$password" >"$THROWAWAY_PG_DIR/pwfile"
+    [ "$(id -u)" = 0 ] && chown postgres "$THROWAWAY_PG_DIR/pwfile"
+    as_pg_user "$PG_BINDIR/initdb" -D "$THROWAWAY_PG_DIR/data" -U postgres --pwfile="$THROWAWAY_PG_DIR/pwfile" \
+        --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-sync >"$THROWAWAY_PG_DIR/initdb.log" 2>&1 \
         || { cat "$THROWAWAY_PG_DIR/initdb.log" >&2; return 1; }
+    rm -f "$THROWAWAY_PG_DIR/pwfile"
     local attempt port
     for attempt in 1 2 3 4 5 6 7 8; do
         port=$((20000 + RANDOM % 30000))
@@ -59,7 +67,7 @@ start_throwaway_postgres() {
         # Durability is pointless for a throwaway cluster; many parallel tests need connections.
         if as_pg_user "$PG_BINDIR/pg_ctl" -D "$THROWAWAY_PG_DIR/data" -l "$THROWAWAY_PG_DIR/server.log" -w -t 60 start \
             -o "-p $port -k $THROWAWAY_PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >/dev/null; then
-            TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+            TEST_DATABASE_URL="postgres://postgres:$password@127.0.0.1:$port/postgres"
             echo "==> started a throwaway PostgreSQL ($("$PG_BINDIR/postgres" --version)) on 127.0.0.1:$port"
             return 0
         fi

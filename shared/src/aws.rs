@@ -1,29 +1,30 @@
 //! AWS access, built only when a function needs it: secrets read once per cold start, SES email.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use aws_config::{BehaviorVersion, SdkConfig};
 use secrecy::SecretString;
 use tokio::sync::OnceCell;
 
 /// The AWS SDK configuration, loaded lazily: functions that touch no AWS API never load it, and
-/// local runs without AWS variables never look for credentials.
+/// local runs without AWS variables never look for credentials. Clones share one configuration.
+#[derive(Clone, Default)]
 pub struct Aws {
-    sdk: OnceCell<SdkConfig>,
+    sdk: Arc<OnceCell<SdkConfig>>,
 }
 
 impl Aws {
     /// Credentials, region and endpoint from the standard sources (the Lambda role in AWS;
     /// `AWS_ENDPOINT_URL` points the SDK at an emulator in tests).
     pub fn from_environment() -> Self {
-        Aws {
-            sdk: OnceCell::new(),
-        }
+        Aws::default()
     }
 
     /// A fixed SDK configuration (tests against an emulator).
     pub fn with_config(sdk: SdkConfig) -> Self {
         Aws {
-            sdk: OnceCell::new_with(Some(sdk)),
+            sdk: Arc::new(OnceCell::new_with(Some(sdk))),
         }
     }
 

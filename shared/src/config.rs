@@ -122,6 +122,34 @@ pub struct DatabaseConfig {
     pub pool_size: usize,
     /// `DB_SSLMODE`: `disable` (default) or `verify-full`.
     pub tls: DbTls,
+    /// Where the credentials came from, when from Secrets Manager: read again when the database
+    /// refuses them, since RDS rotates its managed password.
+    pub credentials_secret: Option<SecretSource>,
+}
+
+/// A Secrets Manager secret holding database credentials, and the client to read it with.
+#[derive(Clone)]
+pub struct SecretSource {
+    pub arn: String,
+    pub aws: Aws,
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretSource")
+            .field("arn", &self.arn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecretSource {
+    /// The current user name and password in the secret (RDS-managed secret format).
+    pub async fn credentials(&self) -> anyhow::Result<(String, SecretString)> {
+        let secret = self.aws.secret_string(&self.arn).await?;
+        let secret: DatabaseSecret = serde_json::from_str(secret.expose_secret())
+            .map_err(|_| anyhow::anyhow!("the secret is not JSON with username and password"))?;
+        Ok((secret.username, secret.password))
+    }
 }
 
 /// How emails leave the outbox.
@@ -263,6 +291,7 @@ impl DatabaseConfig {
     /// secret `DB_SECRET_ARN`; plus `DB_SSLMODE` and `DB_POOL_SIZE`.
     pub async fn load(env: &Environment, aws: &Aws) -> Result<Self, ConfigError> {
         let vars: DatabaseVars = env.extract()?;
+        let mut credentials_secret = None;
         let mut url = match (vars.database_url, vars.db_secret_arn) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::new(
@@ -282,23 +311,18 @@ impl DatabaseConfig {
                 let name = vars.db_name.ok_or_else(|| {
                     ConfigError::new("DB_NAME", "is not set (needed with DB_SECRET_ARN)")
                 })?;
-                let secret = aws
-                    .secret_string(&arn)
+                let source = SecretSource {
+                    arn,
+                    aws: aws.clone(),
+                };
+                let (user, password) = source
+                    .credentials()
                     .await
                     .map_err(|e| ConfigError::new("DB_SECRET_ARN", secret_problem(e)))?;
-                let secret: DatabaseSecret =
-                    serde_json::from_str(secret.expose_secret()).map_err(|_| {
-                        ConfigError::new(
-                            "DB_SECRET_ARN",
-                            "the secret is not JSON with username and password",
-                        )
-                    })?;
+                credentials_secret = Some(source);
                 let mut url = tokio_postgres::Config::new();
-                url.host(&host)
-                    .port(vars.db_port)
-                    .dbname(&name)
-                    .user(&secret.username);
-                url.password(secret.password.expose_secret());
+                url.host(&host).port(vars.db_port).dbname(&name).user(&user);
+                url.password(password.expose_secret());
                 url
             }
             (None, None) => {
@@ -328,6 +352,7 @@ impl DatabaseConfig {
             url,
             pool_size: vars.db_pool_size,
             tls,
+            credentials_secret,
         })
     }
 }

@@ -1,14 +1,16 @@
 //! Database plumbing: the connection pool, the embedded migrations, and driver-error classification.
 
+use std::sync::RwLock;
 use std::time::Duration;
 
 use anyhow::Context;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Connect, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use secrecy::ExposeSecret;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::{DatabaseConfig, DbTls};
+use crate::config::{DatabaseConfig, DbTls, SecretSource};
 
 mod embedded {
     refinery::embed_migrations!("../migrations");
@@ -31,10 +33,12 @@ pub fn pool(config: &DatabaseConfig) -> anyhow::Result<Pool> {
     let manager_config = ManagerConfig {
         recycling_method: RecyclingMethod::Fast,
     };
-    let manager = match config.tls {
-        DbTls::Disable => Manager::from_config(pg, NoTls, manager_config),
-        DbTls::VerifyFull => Manager::from_config(pg, tls_connector(), manager_config),
+    let connect = RefreshingConnect {
+        tls: config.tls,
+        current: RwLock::new(pg.clone()),
+        secret: config.credentials_secret.clone(),
     };
+    let manager = Manager::from_connect(pg, connect, manager_config);
     Pool::builder(manager)
         .max_size(config.pool_size)
         .runtime(Runtime::Tokio1)
@@ -83,25 +87,95 @@ pub fn install_crypto_provider() {
 pub async fn connect(
     config: &DatabaseConfig,
 ) -> anyhow::Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
-    let driver = match config.tls {
+    open(&config.url, config.tls)
+        .await
+        .context("connecting to the database")
+}
+
+async fn open(
+    url: &tokio_postgres::Config,
+    tls: DbTls,
+) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error> {
+    Ok(match tls {
         DbTls::Disable => {
-            let (client, connection) = config
-                .url
-                .connect(NoTls)
-                .await
-                .context("connecting to the database")?;
+            let (client, connection) = url.connect(NoTls).await?;
             (client, tokio::spawn(async move { drop(connection.await) }))
         }
         DbTls::VerifyFull => {
-            let (client, connection) = config
-                .url
-                .connect(tls_connector())
-                .await
-                .context("connecting to the database over TLS")?;
+            let (client, connection) = url.connect(tls_connector()).await?;
             (client, tokio::spawn(async move { drop(connection.await) }))
         }
-    };
-    Ok(driver)
+    })
+}
+
+/// Opens the pool's connections. When the credentials came from Secrets Manager and the database
+/// refuses them, the secret is read again and the connection retried once: RDS rotates its managed
+/// password (weekly by default), and a warm Lambda instance outlives the password it started with.
+struct RefreshingConnect {
+    tls: DbTls,
+    current: RwLock<tokio_postgres::Config>,
+    secret: Option<SecretSource>,
+}
+
+impl RefreshingConnect {
+    async fn open_current(
+        &self,
+    ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error> {
+        let url = self.current.read().expect("credentials lock").clone();
+        open(&url, self.tls).await
+    }
+}
+
+impl Connect for RefreshingConnect {
+    fn connect(
+        &self,
+        _: &tokio_postgres::Config,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<
+                        (tokio_postgres::Client, tokio::task::JoinHandle<()>),
+                        tokio_postgres::Error,
+                    >,
+                > + Send
+                + '_,
+        >,
+    > {
+        Box::pin(async move {
+            let refused = match self.open_current().await {
+                Err(error) if is_rejected_login(&error) => error,
+                other => return other,
+            };
+            let Some(secret) = &self.secret else {
+                return Err(refused);
+            };
+            match secret.credentials().await {
+                Ok((user, password)) => {
+                    tracing::warn!(
+                        "database refused the credentials; read them again from Secrets Manager"
+                    );
+                    let mut current = self.current.write().expect("credentials lock");
+                    current.user(&user).password(password.expose_secret());
+                }
+                Err(error) => {
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "could not read the database secret again"
+                    );
+                    return Err(refused);
+                }
+            }
+            self.open_current().await
+        })
+    }
+}
+
+/// True when the server rejected the login itself (wrong password or user), as after a rotation.
+fn is_rejected_login(error: &tokio_postgres::Error) -> bool {
+    matches!(
+        error.code(),
+        Some(code) if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+    )
 }
 
 /// True when the database cannot be reached or refuses work for now: answered 503, not 500.
@@ -116,6 +190,7 @@ pub fn is_unavailable(error: &tokio_postgres::Error) -> bool {
             let code = code.code();
             code.starts_with("08") // connection exception
                 || code.starts_with("53") // insufficient resources (too many connections, ...)
+                || code.starts_with("28") // login refused even with the secret read again
                 || code.starts_with("57P") // operator intervention (shutdown, cannot connect now)
         }
     }

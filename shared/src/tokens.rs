@@ -192,6 +192,7 @@ mod tests {
                 url: tokio_postgres::Config::from_str("postgres://localhost/x").unwrap(),
                 pool_size: 1,
                 tls: DbTls::Disable,
+                credentials_secret: None,
             },
             jwt_secret: None,
             jwt_issuer: "issuer".into(),

@@ -89,19 +89,10 @@ async fn configuration_reads_the_signing_key_and_database_credentials_from_secre
         String::from_utf8(database.url.get_password().unwrap_or_default().to_vec()).unwrap();
     let db_secret = serde_json::json!({"username": user, "password": password}).to_string();
     let db_arn = create_secret(&sdk, &db_secret).await;
-    let host = match &database.url.get_hosts()[0] {
-        tokio_postgres::config::Host::Tcp(host) => host.clone(),
-        other => panic!("a TCP test database, not {other:?}"),
-    };
-    let port = database.url.get_ports()[0].to_string();
     let name = database.url.get_dbname().unwrap().to_owned();
-    let env = Environment::from_pairs([
-        ("DB_HOST", host.as_str()),
-        ("DB_PORT", port.as_str()),
-        ("DB_NAME", name.as_str()),
-        ("DB_SECRET_ARN", db_arn.as_str()),
-        ("JWT_SECRET_ARN", jwt_arn.as_str()),
-    ]);
+    let mut vars = database_variables(&database, &db_arn);
+    vars.push(("JWT_SECRET_ARN".into(), jwt_arn));
+    let env = Environment::from_pairs(vars);
 
     let config = Config::load(&env, &Aws::with_config(sdk)).await.unwrap();
 
@@ -123,6 +114,96 @@ async fn configuration_reads_the_signing_key_and_database_credentials_from_secre
         .await
         .unwrap();
     assert_eq!(user.email, "sam@example.com");
+}
+
+/// `DB_HOST`, `DB_PORT`, `DB_NAME` of a test database, and `DB_SECRET_ARN`, as the template sets them.
+fn database_variables(
+    database: &auth::config::DatabaseConfig,
+    secret_arn: &str,
+) -> Vec<(String, String)> {
+    let host = match &database.url.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        other => panic!("a TCP test database, not {other:?}"),
+    };
+    vec![
+        ("DB_HOST".into(), host),
+        ("DB_PORT".into(), database.url.get_ports()[0].to_string()),
+        (
+            "DB_NAME".into(),
+            database.url.get_dbname().unwrap().to_owned(),
+        ),
+        ("DB_SECRET_ARN".into(), secret_arn.to_owned()),
+    ]
+}
+
+#[tokio::test]
+async fn a_rotated_database_password_is_read_again_from_secrets_manager() {
+    let sdk = moto().await;
+    let database = fresh_database().await;
+    let (admin, _driver) = auth::db::connect(&database).await.unwrap();
+    let role = format!("rotating_{}", Uuid::new_v4().simple());
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'first-password';
+             GRANT ALL ON ALL TABLES IN SCHEMA public TO {role};
+             GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role};"
+        ))
+        .await
+        .unwrap();
+    let mut wrong = database.url.clone();
+    wrong.user(&role).password("not-the-password");
+    assert!(
+        wrong.connect(tokio_postgres::NoTls).await.is_err(),
+        "the test server must check passwords over TCP (scram or md5), or this test proves nothing"
+    );
+    let secret =
+        |password: &str| serde_json::json!({"username": role, "password": password}).to_string();
+    let arn = create_secret(&sdk, &secret("first-password")).await;
+    let env = Environment::from_pairs(database_variables(&database, &arn));
+    let config = Config::load(&env, &Aws::with_config(sdk.clone()))
+        .await
+        .unwrap();
+    let app = auth::App::new(config, Mailer::Log).unwrap();
+    let signup = |email: &'static str| {
+        let app = &app;
+        async move {
+            app.signup(
+                auth::domain::UserName::parse("Rotating Rita").unwrap(),
+                Email::parse(email).unwrap(),
+                auth::domain::Password::parse(PASSWORD).unwrap(),
+            )
+            .await
+        }
+    };
+    signup("before@example.com")
+        .await
+        .expect("the first password works");
+
+    // RDS rotates the password: the database and the secret change, open sessions end.
+    admin
+        .batch_execute(&format!(
+            "ALTER ROLE {role} PASSWORD 'second-password';
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}';"
+        ))
+        .await
+        .unwrap();
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(secret("second-password"))
+        .send()
+        .await
+        .unwrap();
+    // Let the pooled connection notice it was closed, so the pool replaces it.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let after = signup("after@example.com").await;
+
+    assert!(
+        after.is_ok(),
+        "the new password was fetched and used: {:?}",
+        after.err()
+    );
 }
 
 #[tokio::test]

@@ -142,6 +142,7 @@ async fn a_failed_migration_reports_failed_without_details() {
         .unwrap(),
         pool_size: 1,
         tls: DbTls::Disable,
+        credentials_secret: None,
     };
     let (url, server) = response_url();
 

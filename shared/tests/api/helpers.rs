@@ -188,6 +188,7 @@ pub async fn fresh_database() -> DatabaseConfig {
         url,
         pool_size: 32,
         tls: DbTls::Disable,
+        credentials_secret: None,
     };
     auth::db::migrate(&config)
         .await

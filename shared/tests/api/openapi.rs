@@ -1020,6 +1020,7 @@ async fn exercise_an_unreachable_database(contract: &mut Contract) {
         url,
         pool_size: 1,
         tls: auth::config::DbTls::Disable,
+        credentials_secret: None,
     });
     let (db, connection) = fresh_database()
         .await
