@@ -2,9 +2,10 @@
 //! cold start, then one logged, error-mapped call to the endpoint's handler per request.
 
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use lambda_http::http::Method;
+use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Body, Request, Response, service_fn};
 use tracing::Instrument;
 
@@ -78,22 +79,8 @@ pub fn run_migrations() -> Result<(), Error> {
     telemetry::init();
     db::install_crypto_provider();
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        // Configuration is read per event, not at cold start: a bad value must come back to
-        // CloudFormation as FAILED, not as a crashed function that leaves the stack waiting.
-        return runtime()?.block_on(lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
-            |event: lambda_http::lambda_runtime::LambdaEvent<custom_resource::Event>| async move {
-                let log_stream = &event.context.env_config.log_stream;
-                // Stop migrating while there is still time to answer: a function killed by its
-                // timeout would leave CloudFormation waiting for an hour.
-                let remaining = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
-                let budget = remaining.saturating_sub(std::time::Duration::from_secs(10));
-                let migrate = || async move {
-                    tokio::time::timeout(budget, migrate_from_environment())
-                        .await
-                        .map_err(|_| anyhow::anyhow!("migrations did not finish within {budget:?}"))?
-                };
-                custom_resource::handle(&event.payload, log_stream, migrate).await.map_err(Error::from)
-            },
+        return runtime()?.block_on(lambda_runtime::run(lambda_runtime::service_fn(
+            answer_custom_resource,
         )));
     }
     let applied = runtime()?
@@ -101,6 +88,28 @@ pub fn run_migrations() -> Result<(), Error> {
         .inspect_err(|e| tracing::error!(error = format!("{e:#}"), "migration failed"))?;
     tracing::info!(?applied, "database schema is up to date");
     Ok(())
+}
+
+/// One CloudFormation event. Configuration is read per event, not at cold start: a bad value must
+/// come back to CloudFormation as FAILED, not as a crashed function that leaves the stack waiting.
+async fn answer_custom_resource(
+    event: LambdaEvent<custom_resource::Event>,
+) -> Result<custom_resource::Response, Error> {
+    // Stop migrating while there is still time to answer: a function killed by its timeout would
+    // leave CloudFormation waiting for an hour.
+    let remaining = event
+        .context
+        .deadline()
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    let budget = remaining.saturating_sub(Duration::from_secs(10));
+    let migrate = || async move {
+        tokio::time::timeout(budget, migrate_from_environment())
+            .await
+            .map_err(|_| anyhow::anyhow!("migrations did not finish within {budget:?}"))?
+    };
+    let log_stream = &event.context.env_config.log_stream;
+    Ok(custom_resource::handle(&event.payload, log_stream, migrate).await?)
 }
 
 async fn migrate_from_environment() -> anyhow::Result<Vec<String>> {
@@ -115,8 +124,8 @@ pub fn run_janitor() -> Result<(), Error> {
     db::install_crypto_provider();
     runtime()?.block_on(async move {
         let app: &'static App = Box::leak(Box::new(build_app(false).await?));
-        lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
-            move |_: lambda_http::lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+        lambda_runtime::run(lambda_runtime::service_fn(
+            move |_: LambdaEvent<serde_json::Value>| async move {
                 let report = janitor::sweep(app).await.inspect_err(|e| {
                     let cause = e.cause().map(|c| format!("{c:#}"));
                     tracing::error!(error = e.code(), cause, "sweep failed");
