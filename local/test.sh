@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: every test, against a real PostgreSQL, then the journey over HTTP through
 # `cargo lambda watch`. Finds or starts PostgreSQL by itself (see local/postgres.sh). With the
-# stack still up, it then runs the Postman collection (postman/, with newman) and the browser test
-# of the password-reset page (local/browser/, headless Debian Chromium), both from local/package.json.
+# stack still up, it then runs the Postman collection (postman/, with newman), schemathesis against
+# openapi.yaml (local/schemathesis.sh) and the browser test of the password-reset page
+# (local/browser/, headless Debian Chromium); newman and the browser test come from local/package.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source local/postgres.sh
@@ -27,6 +28,10 @@ if [ ! -x "$CHROMIUM_PATH" ]; then
     exit 1
 fi
 export CHROMIUM_PATH
+if ! command -v schemathesis >/dev/null 2>&1; then
+    echo "error: schemathesis is not installed; install it with: pip install 'schemathesis==4.32.5'" >&2
+    exit 1
+fi
 # moto stands in for AWS (Secrets Manager, SES) on loopback; the AWS tests need it.
 if [ -z "${MOTO_ENDPOINT_URL:-}" ] && ! command -v moto_server >/dev/null 2>&1; then
     echo "error: moto_server not found; the AWS tests need it. Install it with: pip install 'moto[server]'" >&2
@@ -163,6 +168,15 @@ read -r newman_total newman_failed < <(strip_ansi "$suite_logs/newman.log" |
 newman_passed=""
 [ -n "${newman_total:-}" ] && newman_passed=$((newman_total - newman_failed))
 
+echo "==> schemathesis against openapi.yaml and $E2E_BASE_URL"
+schemathesis_status=0
+schemathesis_started=$SECONDS
+bash local/schemathesis.sh 2>&1 | tee "$suite_logs/schemathesis.log" || schemathesis_status=$?
+schemathesis_seconds=$((SECONDS - schemathesis_started))
+# Its last count: "schemathesis: 1096 passed, 0 failed" (generated test cases).
+read -r schemathesis_passed schemathesis_failed < <(strip_ansi "$suite_logs/schemathesis.log" |
+    sed -nE 's/^schemathesis: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' | tail -1 || true) || true
+
 echo "==> browser test of the password reset (headless $CHROMIUM_PATH)"
 browser_status=0
 browser_started=$SECONDS
@@ -178,11 +192,13 @@ counts() { [ -n "$1" ] && echo " ($1 passed, ${2:-?} failed)"; }
 echo
 echo "==> Rust tests: $(verdict "$rust_status")$(counts "${rust_passed:-}" "${rust_failed:-}")"
 echo "==> Postman collection (newman, ${newman_seconds}s): $(verdict "$newman_status")$(counts "$newman_passed" "${newman_failed:-}")"
+echo "==> schemathesis (${schemathesis_seconds}s): $(verdict "$schemathesis_status")$(counts "${schemathesis_passed:-}" "${schemathesis_failed:-}")"
 echo "==> browser test (${browser_seconds}s): $(verdict "$browser_status")$(counts "${browser_passed:-}" "${browser_failed:-}")"
-if [ -n "${rust_passed:-}" ] && [ -n "$newman_passed" ] && [ -n "${browser_passed:-}" ] && [ -n "${browser_failed:-}" ]; then
-    echo "summary: $((rust_passed + newman_passed + browser_passed)) passed, $((rust_failed + newman_failed + browser_failed)) failed"
+if [ -n "${rust_passed:-}" ] && [ -n "$newman_passed" ] && [ -n "${schemathesis_passed:-}" ] \
+    && [ -n "${browser_passed:-}" ] && [ -n "${browser_failed:-}" ]; then
+    echo "summary: $((rust_passed + newman_passed + schemathesis_passed + browser_passed)) passed, $((rust_failed + newman_failed + schemathesis_failed + browser_failed)) failed"
 fi
-if [ "$rust_status" != 0 ] || [ "$newman_status" != 0 ] || [ "$browser_status" != 0 ]; then
+if [ "$rust_status" != 0 ] || [ "$newman_status" != 0 ] || [ "$schemathesis_status" != 0 ] || [ "$browser_status" != 0 ]; then
     echo "error: make test failed" >&2
     exit 1
 fi
