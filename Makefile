@@ -1,5 +1,5 @@
 # The project's front door: `make dev` runs the API locally, `make test` runs every test.
-.PHONY: dev down test lint build
+.PHONY: dev down test fuzz lint build
 
 ## Run the API on http://localhost:5001 with PostgreSQL on localhost:5002 (Ctrl-C to stop).
 dev:
@@ -12,6 +12,10 @@ down:
 ## Every test: unit, database (real PostgreSQL), and end to end over HTTP through cargo lambda watch.
 test:
 	bash local/test.sh
+
+## Each cargo-fuzz target for FUZZ_SECONDS (default 60); needs nightly Rust and cargo-fuzz.
+fuzz:
+	bash local/fuzz.sh
 
 ## Formatting, lints and the dependency policy (deny.toml), as CI checks them.
 lint:
