@@ -6,8 +6,8 @@
 //! documents in `openapi.yaml` with, for errors, one of the `error` codes documented for that
 //! status and a body of exactly `{error, message}`.
 //!
-//! This stands in for `cargo fuzz` in `make test`: proptest runs on stable Rust and against the
-//! database. Cases per property: [`PURE_CASES`] for the parsers, [`HANDLER_CASES`] through the
+//! The `make test` counterpart of the cargo-fuzz targets in `fuzz/` (`make fuzz`, nightly only):
+//! proptest runs on stable Rust and against the database. Cases per property: [`PURE_CASES`] for the parsers, [`HANDLER_CASES`] through the
 //! handlers; `PROPTEST_CASES` overrides both (e.g. `PROPTEST_CASES=20000` for a long run).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
