@@ -36,6 +36,12 @@ pub const VARIABLES: &[&str] = &[
     "RESET_URL",
     "EMAIL_TRANSPORT",
     "EMAIL_FROM",
+    "RATE_LIMIT_SIGNUP",
+    "RATE_LIMIT_SIGNIN",
+    "RATE_LIMIT_FORGOT_PASSWORD",
+    "RATE_LIMIT_WINDOW",
+    "RESET_EMAILS_PER_WINDOW",
+    "RESET_EMAIL_WINDOW",
 ];
 
 /// A configuration problem, naming the variable at fault; the process refuses to start.
@@ -177,6 +183,38 @@ pub struct Config {
     /// Base of the emailed link; the token is appended as `<RESET_URL>/<token>`.
     pub reset_url: ResetUrl,
     pub email: EmailTransport,
+    pub limits: RateLimits,
+}
+
+/// Request budgets, counted in PostgreSQL so they hold across every Lambda instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// `RATE_LIMIT_SIGNUP`, `RATE_LIMIT_SIGNIN`, `RATE_LIMIT_FORGOT_PASSWORD`: requests one client
+    /// IP may make to the endpoint per window. Generous by default (100): offices and mobile
+    /// carriers put many people behind one address.
+    pub signup_per_ip: u32,
+    pub signin_per_ip: u32,
+    pub forgot_password_per_ip: u32,
+    /// `RATE_LIMIT_WINDOW`: the window of the per-IP budgets (300 s).
+    pub ip_window: Duration,
+    /// `RESET_EMAILS_PER_WINDOW` per `RESET_EMAIL_WINDOW` (3 per 3600 s): reset emails one address
+    /// may receive; requests beyond it get the usual answer and send nothing, so the API cannot
+    /// be used to flood someone's inbox.
+    pub reset_emails_per_email: u32,
+    pub reset_email_window: Duration,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            signup_per_ip: 100,
+            signin_per_ip: 100,
+            forgot_password_per_ip: 100,
+            ip_window: Duration::from_secs(300),
+            reset_emails_per_email: 3,
+            reset_email_window: Duration::from_secs(3600),
+        }
+    }
 }
 
 /// Where the emailed reset link points (`RESET_URL`).
@@ -237,6 +275,69 @@ struct Vars {
     #[serde(default = "defaults::email_transport")]
     email_transport: String,
     email_from: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RateLimitVars {
+    rate_limit_signup: Option<u32>,
+    rate_limit_signin: Option<u32>,
+    rate_limit_forgot_password: Option<u32>,
+    rate_limit_window: Option<u64>,
+    reset_emails_per_window: Option<u32>,
+    reset_email_window: Option<u64>,
+}
+
+impl RateLimits {
+    /// The budgets from `RATE_LIMIT_*` and `RESET_EMAIL*`, each defaulting as documented above.
+    fn load(env: &Environment) -> Result<Self, ConfigError> {
+        let vars: RateLimitVars = env.extract()?;
+        let defaults = RateLimits::default();
+        let count = |variable: &str, value: Option<u32>, default: u32| match value {
+            None => Ok(default),
+            Some(0) => Err(ConfigError::new(variable, "must be at least 1")),
+            Some(n) => Ok(n),
+        };
+        let window = |variable: &str, value: Option<u64>, default: Duration| match value {
+            None => Ok(default),
+            Some(0) => Err(ConfigError::new(
+                variable,
+                "must be a positive number of seconds",
+            )),
+            Some(seconds) => Ok(Duration::from_secs(seconds)),
+        };
+        Ok(RateLimits {
+            signup_per_ip: count(
+                "RATE_LIMIT_SIGNUP",
+                vars.rate_limit_signup,
+                defaults.signup_per_ip,
+            )?,
+            signin_per_ip: count(
+                "RATE_LIMIT_SIGNIN",
+                vars.rate_limit_signin,
+                defaults.signin_per_ip,
+            )?,
+            forgot_password_per_ip: count(
+                "RATE_LIMIT_FORGOT_PASSWORD",
+                vars.rate_limit_forgot_password,
+                defaults.forgot_password_per_ip,
+            )?,
+            ip_window: window(
+                "RATE_LIMIT_WINDOW",
+                vars.rate_limit_window,
+                defaults.ip_window,
+            )?,
+            reset_emails_per_email: count(
+                "RESET_EMAILS_PER_WINDOW",
+                vars.reset_emails_per_window,
+                defaults.reset_emails_per_email,
+            )?,
+            reset_email_window: window(
+                "RESET_EMAIL_WINDOW",
+                vars.reset_email_window,
+                defaults.reset_email_window,
+            )?,
+        })
+    }
 }
 
 /// The JSON of an RDS-managed master-user secret (only the fields used).
@@ -442,6 +543,7 @@ impl Config {
             reset_token_ttl: positive("RESET_TOKEN_TTL", vars.reset_token_ttl)?,
             reset_url,
             email,
+            limits: RateLimits::load(env)?,
         })
     }
 }

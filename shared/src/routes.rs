@@ -12,6 +12,10 @@ pub enum Endpoint {
     Refresh,
     Dashboard,
     Logout,
+    /// `GET /api/sessions`: the caller's live sessions.
+    Sessions,
+    /// `DELETE /api/sessions/{id}`: ends one of them.
+    EndSession,
     ForgotPassword,
     ResetPassword,
     /// The HTML page behind the emailed reset link.
@@ -22,12 +26,14 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint, in the order of the README's table.
-    pub const ALL: [Endpoint; 11] = [
+    pub const ALL: [Endpoint; 13] = [
         Endpoint::Signup,
         Endpoint::Signin,
         Endpoint::Refresh,
         Endpoint::Dashboard,
         Endpoint::Logout,
+        Endpoint::Sessions,
+        Endpoint::EndSession,
         Endpoint::ForgotPassword,
         Endpoint::ResetPassword,
         Endpoint::Public,
@@ -40,7 +46,8 @@ impl Endpoint {
     pub fn method(self) -> Option<Method> {
         use Endpoint::*;
         match self {
-            Root | Public | Dashboard | ResetPage => Some(Method::GET),
+            Root | Public | Dashboard | Sessions | ResetPage => Some(Method::GET),
+            EndSession => Some(Method::DELETE),
             Signup | Signin | Refresh | Logout | ForgotPassword | ResetPassword => {
                 Some(Method::POST)
             }
@@ -59,6 +66,8 @@ impl Endpoint {
             Refresh => "/api/refresh",
             Dashboard => "/api/dashboard",
             Logout => "/api/logout",
+            Sessions => "/api/sessions",
+            EndSession => "/api/sessions/{id}",
             ForgotPassword => "/api/forgot-password",
             ResetPassword => "/api/reset-password/{token}",
             ResetPage => "/reset-password/{token}",
@@ -70,7 +79,12 @@ impl Endpoint {
     pub fn signs_tokens(self) -> bool {
         matches!(
             self,
-            Endpoint::Signin | Endpoint::Refresh | Endpoint::Dashboard | Endpoint::Logout
+            Endpoint::Signin
+                | Endpoint::Refresh
+                | Endpoint::Dashboard
+                | Endpoint::Logout
+                | Endpoint::Sessions
+                | Endpoint::EndSession
         )
     }
 
@@ -85,6 +99,8 @@ impl Endpoint {
             Refresh => "refresh",
             Dashboard => "dashboard",
             Logout => "logout",
+            Sessions => "sessions",
+            EndSession => "end-session",
             ForgotPassword => "forgot-password",
             ResetPassword => "reset-password",
             ResetPage => "reset-page",

@@ -183,7 +183,7 @@ impl TokenHash {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{DatabaseConfig, DbTls, EmailTransport, ResetUrl};
+    use crate::config::{DatabaseConfig, DbTls, EmailTransport, RateLimits, ResetUrl};
     use std::str::FromStr;
 
     fn tokens() -> AccessTokens {
@@ -203,6 +203,7 @@ mod tests {
             reset_token_ttl: Duration::from_secs(1800),
             reset_url: ResetUrl::Fixed("http://localhost/reset".into()),
             email: EmailTransport::Log,
+            limits: RateLimits::default(),
         };
         AccessTokens::new(&config, &SECRET.into())
     }

@@ -110,6 +110,7 @@ async fn configuration_reads_the_signing_key_and_database_credentials_from_secre
             auth::domain::UserName::parse("Secret Sam").unwrap(),
             Email::parse("sam@example.com").unwrap(),
             auth::domain::Password::parse(PASSWORD).unwrap(),
+            &auth::domain::ClientInfo::default(),
         )
         .await
         .unwrap();
@@ -171,6 +172,7 @@ async fn a_rotated_database_password_is_read_again_from_secrets_manager() {
                 auth::domain::UserName::parse("Rotating Rita").unwrap(),
                 Email::parse(email).unwrap(),
                 auth::domain::Password::parse(PASSWORD).unwrap(),
+                &auth::domain::ClientInfo::default(),
             )
             .await
         }

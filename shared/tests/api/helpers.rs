@@ -4,7 +4,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use auth::config::{Config, DatabaseConfig, DbTls, EmailTransport, ResetUrl};
+use auth::config::{Config, DatabaseConfig, DbTls, EmailTransport, RateLimits, ResetUrl};
 use auth::lambda::dispatch;
 use auth::mail::Mailer;
 use auth::{App, Endpoint, handlers};
@@ -164,6 +164,7 @@ pub fn test_config(database: DatabaseConfig) -> Config {
         reset_token_ttl: Duration::from_secs(1800),
         reset_url: ResetUrl::Fixed("http://localhost:5001/reset-password".into()),
         email: EmailTransport::Log,
+        limits: RateLimits::default(),
     }
 }
 
@@ -236,6 +237,12 @@ impl TestApp {
                 dispatch(endpoint, method, handlers::dashboard(app, request)).await
             }
             Endpoint::Logout => dispatch(endpoint, method, handlers::logout(app, request)).await,
+            Endpoint::Sessions => {
+                dispatch(endpoint, method, handlers::sessions(app, request)).await
+            }
+            Endpoint::EndSession => {
+                dispatch(endpoint, method, handlers::end_session(app, request)).await
+            }
             Endpoint::ForgotPassword => {
                 dispatch(endpoint, method, handlers::forgot_password(app, request)).await
             }

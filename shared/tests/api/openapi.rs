@@ -143,13 +143,16 @@ fn one_of_each_variant() -> Vec<ApiError> {
         ApiError::TokenExpired,
         ApiError::InvalidResetToken,
         ApiError::NotFound,
+        ApiError::SessionNotFound,
+        ApiError::TooManyAttempts(3),
+        ApiError::RateLimited(60),
         ApiError::MethodNotAllowed(Method::GET),
         ApiError::ServiceUnavailable(anyhow::anyhow!("x")),
         ApiError::Internal(anyhow::anyhow!("x")),
     ]
 }
 
-const VARIANTS: usize = 17;
+const VARIANTS: usize = 20;
 
 /// The variant's position. Exhaustive on purpose: a new variant does not compile until it is
 /// numbered here, and then `one_of_each_variant` must gain it for the test to pass.
@@ -173,6 +176,9 @@ fn variant_index(error: &ApiError) -> usize {
         MethodNotAllowed(_) => 14,
         ServiceUnavailable(_) => 15,
         Internal(_) => 16,
+        SessionNotFound => 17,
+        TooManyAttempts(_) => 18,
+        RateLimited(_) => 19,
     }
 }
 

@@ -1,0 +1,8 @@
+//! Lambda function for `DELETE /api/sessions/{id}`: wiring only, the handler is `auth::handlers::end_session`.
+
+use auth::Endpoint;
+use auth::lambda::{Error, run};
+
+fn main() -> Result<(), Error> {
+    run(Endpoint::EndSession, auth::handlers::end_session)
+}

@@ -1,0 +1,8 @@
+//! Lambda function for `GET /api/sessions`: wiring only, the handler is `auth::handlers::sessions`.
+
+use auth::Endpoint;
+use auth::lambda::{Error, run};
+
+fn main() -> Result<(), Error> {
+    run(Endpoint::Sessions, auth::handlers::sessions)
+}
