@@ -5,7 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::domain::{Email, Password, User, UserName};
+use crate::domain::{Email, NewPassword, Password, User, UserName};
 use crate::error::ApiError;
 use crate::mail::Mailer;
 use crate::store::{self, RevokeReason};
@@ -63,9 +63,9 @@ impl App {
         &self,
         name: UserName,
         email: Email,
-        password: Password,
+        password: NewPassword,
     ) -> Result<User, ApiError> {
-        let hash = hashing::hash(password).await?;
+        let hash = hashing::hash(password.into_password()).await?;
         let client = self.pool.get().await?;
         store::insert_user(&client, &name, &email, &hash).await
     }
@@ -237,8 +237,9 @@ impl App {
     }
 
     /// Sets a new password with a reset token, once. The token is checked before hashing (junk
-    /// tokens cost nothing), then consumed atomically with the password change, and every session
-    /// of the user is ended.
+    /// tokens cost nothing) and yields the account's email, against which the password is then
+    /// checked; a refused password leaves the token unused. The token is then consumed atomically
+    /// with the password change, and every session of the user is ended.
     pub async fn reset_password(
         &self,
         token: &SecretString,
@@ -246,10 +247,11 @@ impl App {
     ) -> Result<(), ApiError> {
         let hash = TokenHash::of(token);
         let mut client = self.pool.get().await?;
-        if !store::reset_token_is_usable(&client, &hash).await? {
-            return Err(ApiError::InvalidResetToken);
-        }
-        let password_hash = hashing::hash(password).await?;
+        let email = store::usable_reset_token_email(&client, &hash)
+            .await?
+            .ok_or(ApiError::InvalidResetToken)?;
+        let password = NewPassword::for_account(password, &email)?;
+        let password_hash = hashing::hash(password.into_password()).await?;
         let transaction = client.transaction().await?;
         store::lock_reset_token_owner(&transaction, &hash)
             .await?
