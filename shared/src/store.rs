@@ -510,3 +510,25 @@ pub async fn update_password(
         .await?;
     Ok(())
 }
+
+/// Replaces a password hash with a stronger one of the same password (rehash at sign-in), only if
+/// the stored hash is still `old`: a reset that committed meanwhile is never overwritten. Returns
+/// whether it replaced it. Unlike [`update_password`], leaves reset tokens and `updated_at` alone:
+/// the password did not change.
+pub async fn update_password_hash(
+    client: &impl GenericClient,
+    user_id: UserId,
+    old: &PasswordHashString,
+    new: &PasswordHashString,
+) -> Result<bool> {
+    let statement = client
+        .prepare_cached("UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2")
+        .await?;
+    let updated = client
+        .execute(
+            &statement,
+            &[&user_id.as_uuid(), &old.as_str(), &new.as_str()],
+        )
+        .await?;
+    Ok(updated == 1)
+}
