@@ -17,8 +17,9 @@ const TOO_COMMON: &str = "Password is too common: it appears in lists of leaked 
 const CONTAINS_EMAIL_NAME: &str =
     "Password must not contain the part of the email address before the @";
 
-/// A password that satisfies the length rules; never logged, never truncated.
-#[derive(Debug)]
+/// A password that satisfies the length rules; never logged, never truncated. `Clone` so that
+/// sign-in can rehash the password it has just verified.
+#[derive(Debug, Clone)]
 pub struct Password(SecretString);
 
 impl Password {
