@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::domain::{Email, LogoutScope, Password, SessionId, User, UserName};
+use crate::domain::{Email, LogoutScope, NewPassword, Password, SessionId, User, UserName};
 use crate::error::ApiError;
 use crate::http::{JsonBody, api_domain, bearer_token, client_info, json_response, path_parameter};
 use crate::service::{App, TokenPair};
@@ -65,7 +65,7 @@ pub async fn signup(app: &App, request: Request) -> HandlerResult {
     let body = JsonBody::from_request(&request)?;
     let name = UserName::parse(body.required("name")?)?;
     let email = Email::parse(body.required("email")?)?;
-    let password = Password::parse(body.required("password")?)?;
+    let password = NewPassword::parse(body.required("password")?, &email)?;
     let user = app
         .signup(name, email, password, &client_info(&request))
         .await?;
@@ -208,6 +208,7 @@ pub async fn reset_password(app: &App, request: Request) -> HandlerResult {
         .ok_or(ApiError::InvalidResetToken)?;
     let token = SecretString::from(token);
     let body = JsonBody::from_request(&request)?;
+    // Only the length rules here: the rest needs the account's email, which the token leads to.
     let password = Password::parse(body.required("password")?)?;
     app.reset_password(&token, password, &client_info(&request))
         .await?;

@@ -1,13 +1,15 @@
 //! The API's use cases: one method per endpoint on [`App`], the state built once per cold start.
 
+use std::time::Duration;
+
 use deadpool_postgres::Pool;
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-use std::time::Duration;
-
 use crate::config::Config;
-use crate::domain::{ClientInfo, Email, LogoutScope, Password, SessionId, User, UserName};
+use crate::domain::{
+    ClientInfo, Email, LogoutScope, NewPassword, Password, SessionId, User, UserName,
+};
 use crate::error::ApiError;
 use crate::mail::Mailer;
 use crate::store::{
@@ -76,7 +78,7 @@ impl App {
         &self,
         name: UserName,
         email: Email,
-        password: Password,
+        password: NewPassword,
         client: &ClientInfo,
     ) -> Result<User, ApiError> {
         let mut db = self.pool.get().await?;
@@ -89,7 +91,7 @@ impl App {
         )
         .await?
         .check(limits.signup_per_ip)?;
-        let hash = hashing::hash(password).await?;
+        let hash = hashing::hash(password.into_password()).await?;
         let transaction = db.transaction().await?;
         let user = store::insert_user(&transaction, &name, &email, &hash).await?;
         store::record_event(
@@ -129,7 +131,13 @@ impl App {
             return Err(ApiError::TooManyAttempts(store::whole_seconds(wait)));
         }
         let (user, hash) = attempt.account.unzip();
-        let verified = hashing::verify(password, hash).await?;
+        // A hash made with weaker parameters than today's is replaced while the password is at
+        // hand: one more Argon2 run, once per such account.
+        let upgrade = hash
+            .as_ref()
+            .is_some_and(hashing::needs_rehash)
+            .then(|| password.clone());
+        let verified = hashing::verify(password, hash.clone()).await?;
         let user = match user {
             Some(user) if verified => user,
             user => {
@@ -145,6 +153,10 @@ impl App {
                 return Err(ApiError::InvalidCredentials);
             }
         };
+        let rehashed = match upgrade {
+            Some(password) => Some(hashing::hash(password).await?),
+            None => None,
+        };
         let session_id = Uuid::new_v4();
         let refresh = OpaqueToken::generate()?;
         let access = self.tokens()?.issue(user.id, session_id)?;
@@ -157,7 +169,7 @@ impl App {
                 ttl: self.config.refresh_token_ttl,
                 email: email.digest(),
                 client,
-                rehash: None,
+                rehash: hash.as_ref().zip(rehashed.as_ref()),
             },
         )
         .await?;
@@ -393,8 +405,9 @@ impl App {
     }
 
     /// Sets a new password with a reset token, once. The token is checked before hashing (junk
-    /// tokens cost nothing), then consumed atomically with the password change, and every session
-    /// of the user is ended.
+    /// tokens cost nothing) and yields the account's email, against which the password is then
+    /// checked; a refused password leaves the token unused. The token is then consumed atomically
+    /// with the password change, and every session of the user is ended.
     pub async fn reset_password(
         &self,
         token: &SecretString,
@@ -403,10 +416,11 @@ impl App {
     ) -> Result<(), ApiError> {
         let hash = TokenHash::of(token);
         let mut db = self.pool.get().await?;
-        if !store::reset_token_is_usable(&db, &hash).await? {
-            return Err(ApiError::InvalidResetToken);
-        }
-        let password_hash = hashing::hash(password).await?;
+        let email = store::usable_reset_token_email(&db, &hash)
+            .await?
+            .ok_or(ApiError::InvalidResetToken)?;
+        let password = NewPassword::for_account(password, &email)?;
+        let password_hash = hashing::hash(password.into_password()).await?;
         let transaction = db.transaction().await?;
         store::lock_reset_token_owner(&transaction, &hash)
             .await?

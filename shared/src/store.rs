@@ -377,18 +377,25 @@ pub async fn prune_expired(client: &impl GenericClient, keep: Duration) -> Resul
     })
 }
 
-/// True when the reset token exists, is unused and unexpired (a cheap check before hashing).
-pub async fn reset_token_is_usable(client: &impl GenericClient, hash: &TokenHash) -> Result<bool> {
+/// The email of the account a reset token belongs to, when the token exists, is unused and
+/// unexpired: a cheap check before hashing, which also gives the password rules their email.
+pub async fn usable_reset_token_email(
+    client: &impl GenericClient,
+    hash: &TokenHash,
+) -> Result<Option<Email>> {
     let statement = client
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM reset_tokens
-                            WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now())",
+            "SELECT u.email FROM reset_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()",
         )
         .await?;
-    Ok(client
-        .query_one(&statement, &[&hash.0.as_slice()])
-        .await?
-        .get(0))
+    let Some(row) = client.query_opt(&statement, &[&hash.0.as_slice()]).await? else {
+        return Ok(None);
+    };
+    // Stored addresses went through `Email::parse` on the way in, so they parse again.
+    let email = Email::parse(row.get("email"))
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("a stored email does not parse: {e}")))?;
+    Ok(Some(email))
 }
 
 /// Locks the account a reset token belongs to, until the transaction ends. Resets of one user

@@ -105,11 +105,13 @@ async fn configuration_reads_the_signing_key_and_database_credentials_from_secre
     assert_eq!(config.database.url.get_dbname(), Some(name.as_str()));
     // The configuration works end to end: the database answers with those credentials.
     let app = auth::App::new(config, Mailer::Log).unwrap();
+    let email = Email::parse("sam@example.com").unwrap();
+    let password = auth::domain::NewPassword::parse(PASSWORD, &email).unwrap();
     let user = app
         .signup(
             auth::domain::UserName::parse("Secret Sam").unwrap(),
-            Email::parse("sam@example.com").unwrap(),
-            auth::domain::Password::parse(PASSWORD).unwrap(),
+            email,
+            password,
             &auth::domain::ClientInfo::default(),
         )
         .await
@@ -168,10 +170,12 @@ async fn a_rotated_database_password_is_read_again_from_secrets_manager() {
     let signup = |email: &'static str| {
         let app = &app;
         async move {
+            let email = Email::parse(email).unwrap();
+            let password = auth::domain::NewPassword::parse(PASSWORD, &email).unwrap();
             app.signup(
                 auth::domain::UserName::parse("Rotating Rita").unwrap(),
-                Email::parse(email).unwrap(),
-                auth::domain::Password::parse(PASSWORD).unwrap(),
+                email,
+                password,
                 &auth::domain::ClientInfo::default(),
             )
             .await

@@ -16,6 +16,7 @@ mod logout;
 mod openapi;
 mod password_reset;
 mod refresh;
+mod rehash;
 mod reset_page;
 mod routing;
 mod signin;

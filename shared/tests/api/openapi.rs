@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use auth::domain::{Email, Password, UserId, UserName};
+use auth::domain::{Email, NewPassword, Password, UserId, UserName};
 use auth::http::{JsonBody, MAX_BODY_BYTES};
 use auth::lambda::dispatch;
 use auth::{ApiError, App, Endpoint, handlers};
@@ -233,6 +233,9 @@ fn real_errors() -> Vec<ApiError> {
     errors.push(Email::parse(&format!("{}@example.com", "a".repeat(250))).unwrap_err());
     errors.push(Password::parse("short").unwrap_err());
     errors.push(Password::parse(&"a".repeat(257)).unwrap_err());
+    let jane = Email::parse("jane@example.com").unwrap();
+    errors.push(NewPassword::parse("password123", &jane).unwrap_err());
+    errors.push(NewPassword::parse("Jane's password", &jane).unwrap_err());
     errors
 }
 
@@ -900,6 +903,11 @@ async fn exercise_a_working_api(contract: &mut Contract) {
             "long email",
         ),
         (signup("Jane", email, &"a".repeat(257)), "long password"),
+        (signup("Jane", email, "password123"), "common password"),
+        (
+            signup("Jane", email, "Jane's password"),
+            "email name in password",
+        ),
         (signup("Jane Doe", email, PASSWORD), "success"),
         (signup("Jane Doe", "JANE@example.com", PASSWORD), "taken"),
     ] {
@@ -973,6 +981,7 @@ async fn exercise_a_working_api(contract: &mut Contract) {
     for (request, why) in [
         (reset("unknown", "a new password"), "unknown token"),
         (reset(&token, &"a".repeat(257)), "long password"),
+        (reset(&token, "password123"), "common password"),
         (reset(&token, "a new password"), "success"),
         (reset(&token, "a newer password"), "used token"),
     ] {

@@ -315,6 +315,18 @@ async fn a_rejected_new_password_does_not_consume_the_token() {
             "invalid_json",
             "password is a number",
         ),
+        (
+            json!({"password": "Password123"}),
+            400,
+            "invalid_password",
+            "a common password",
+        ),
+        (
+            json!({"password": "JANE is back"}),
+            400,
+            "invalid_password",
+            "contains the email's name",
+        ),
     ];
     for (body, status, code, why) in cases {
         let response = app
@@ -488,4 +500,55 @@ async fn using_one_reset_token_invalidates_the_users_other_tokens() {
         app.signin("jane@example.com", NEW_PASSWORD).await.status,
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn a_new_password_is_checked_against_the_token_owners_email() {
+    let app = TestApp::spawn().await;
+    app.registered_user("Bob", "bob@example.com").await;
+    let token = user_with_reset_token(&app, "jane@example.com").await;
+    let cases = [
+        (
+            "qwerty123",
+            "Password is too common: it appears in lists of leaked passwords",
+        ),
+        (
+            "Jane Doe 1999!",
+            "Password must not contain the part of the email address before the @",
+        ),
+    ];
+    for (password, message) in cases {
+        let response = app.reset_password(&token, password).await;
+
+        response.assert_error_because(400, "invalid_password", password);
+        assert_eq!(response.str("message"), message);
+    }
+    assert_eq!(
+        app.signin("jane@example.com", PASSWORD).await.status,
+        StatusCode::OK,
+        "the password is unchanged"
+    );
+
+    let response = app.reset_password(&token, "bobby is back").await;
+
+    assert_eq!(
+        response.status,
+        StatusCode::OK,
+        "another account's name is no concern of Jane's: {}",
+        response.body
+    );
+    assert_eq!(
+        app.signin("jane@example.com", "bobby is back").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_junk_token_is_refused_before_the_password_rules_that_need_its_account() {
+    let app = TestApp::spawn().await;
+    user_with_reset_token(&app, "jane@example.com").await;
+
+    let response = app.reset_password(&"A".repeat(43), "password123").await;
+
+    response.assert_error(400, "invalid_reset_token");
 }
