@@ -127,7 +127,17 @@ impl App {
         )
         .await?;
         attempt.ip.check(limits.signin_per_ip)?;
-        if let Some(wait) = attempt.locked_for {
+        let locked_for = match (attempt.locked_for, attempt.streak) {
+            (Some(wait), _) => Some(wait),
+            // Not counted although within the IP budget: a concurrent attempt locked the email.
+            (None, None) => Some(
+                store::lock_remaining(&db, &email.digest())
+                    .await?
+                    .unwrap_or(0.0),
+            ),
+            (None, Some(_)) => None,
+        };
+        if let Some(wait) = locked_for {
             return Err(ApiError::TooManyAttempts(store::whole_seconds(wait)));
         }
         let (user, hash) = attempt.account.unzip();

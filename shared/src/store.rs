@@ -22,7 +22,7 @@ pub use password_reset::{ResetQueued, ResetRequest, queue_password_reset};
 pub use sessions::{NewSession, SessionSummary, list_sessions, open_session};
 pub use throttling::{
     Bucket, Budget, LockoutPolicy, RequestCount, SigninAttempt, begin_signin, count_request,
-    record_signin_failure, whole_seconds,
+    lock_remaining, record_signin_failure, whole_seconds,
 };
 
 type Result<T> = std::result::Result<T, ApiError>;

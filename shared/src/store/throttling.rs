@@ -103,8 +103,9 @@ pub struct SigninAttempt {
     pub ip: RequestCount,
     /// The email was locked out before this attempt, for this much longer.
     pub locked_for: Option<f64>,
-    /// Failures in the current streak, this attempt included; `None` when the attempt was
-    /// refused (over the IP budget, or locked).
+    /// Failures in the current streak, this attempt included; `None` when the attempt was not
+    /// counted: over the IP budget, or locked (possibly by a concurrent attempt that committed
+    /// after this statement's snapshot, in which case `locked_for` is still `None`).
     pub streak: Option<i32>,
     pub account: Option<(User, PasswordHashString)>,
 }
@@ -179,6 +180,22 @@ pub async fn begin_signin(
         streak: row.get("streak"),
         account,
     })
+}
+
+/// Seconds left of an email's lockout, if any. Needed only when a concurrent attempt locked the
+/// email between [`begin_signin`]'s snapshot and its upsert (the attempt was not counted).
+pub async fn lock_remaining(
+    client: &impl GenericClient,
+    email: &EmailDigest,
+) -> Result<Option<f64>> {
+    let statement = client
+        .prepare_cached(
+            "SELECT extract(epoch FROM locked_until - now())::double precision FROM signin_failures
+             WHERE email_hash = $1 AND locked_until > now()",
+        )
+        .await?;
+    let row = client.query_opt(&statement, &[&email.0.as_slice()]).await?;
+    Ok(row.map(|row| row.get(0)))
 }
 
 /// Records a failed sign-in in the audit log, and the lockout it started when it did.

@@ -392,6 +392,28 @@ impl TestApp {
         self.reset_token_from_outbox(email).await
     }
 
+    /// Another Lambda instance of the same deployment: its own `App` and connection pool over the
+    /// same database, sharing nothing in memory with this one.
+    pub async fn second_instance(&self) -> TestApp {
+        let config = self.app.config.clone();
+        let (db, connection) = config.database.url.connect(NoTls).await.unwrap();
+        tokio::spawn(connection);
+        TestApp {
+            app: App::new(config, Mailer::Log).unwrap(),
+            db,
+        }
+    }
+
+    /// `POST /api/signin` as API Gateway delivers it from the client address `ip`.
+    pub async fn signin_from(&self, ip: &str, email: &str, password: &str) -> TestResponse {
+        let request = json_request(
+            Endpoint::Signin.path(),
+            &json!({"email": email, "password": password}),
+        );
+        self.call(Endpoint::Signin, from_client(request, ip, "test-agent/1.0"))
+            .await
+    }
+
     /// Number of rows a query counts (`SELECT count(*) ...`).
     pub async fn count(&self, sql: &str) -> i64 {
         self.db.query_one(sql, &[]).await.unwrap().get(0)
@@ -422,6 +444,21 @@ pub fn raw_request(
         builder = builder.header(header::CONTENT_TYPE, content_type);
     }
     builder.body(body.into()).unwrap()
+}
+
+/// `request` as API Gateway delivers it: from the client address `ip` (the request context's
+/// `sourceIp`), with a `User-Agent` header.
+pub fn from_client(request: Request, ip: &str, user_agent: &str) -> Request {
+    let mut context =
+        lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+    context.http.source_ip = Some(ip.to_owned());
+    let mut request =
+        request.with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(context));
+    request.headers_mut().insert(
+        header::USER_AGENT,
+        lambda_http::http::HeaderValue::from_str(user_agent).unwrap(),
+    );
+    request
 }
 
 /// A request with a raw `Authorization` header value and an empty body.

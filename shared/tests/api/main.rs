@@ -22,3 +22,4 @@ mod routing;
 mod signin;
 mod signup;
 mod template;
+mod throttling;
