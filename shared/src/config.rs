@@ -25,6 +25,8 @@ pub const VARIABLES: &[&str] = &[
     "DB_SECRET_ARN",
     "DB_SSLMODE",
     "DB_POOL_SIZE",
+    "DB_CONNECT_TIMEOUT",
+    "DB_STATEMENT_TIMEOUT",
     "JWT_SECRET_KEY",
     "JWT_SECRET_ARN",
     "JWT_ISSUER",
@@ -131,6 +133,28 @@ pub struct DatabaseConfig {
     /// Where the credentials came from, when from Secrets Manager: read again when the database
     /// refuses them, since RDS rotates its managed password.
     pub credentials_secret: Option<SecretSource>,
+    /// `DB_CONNECT_TIMEOUT` and `DB_STATEMENT_TIMEOUT`: how long a request waits on the database.
+    pub timeouts: DbTimeouts,
+}
+
+/// How long a request may wait on the database before it is answered 503 `service_unavailable`:
+/// a few seconds, well inside the functions' 10 s Lambda timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DbTimeouts {
+    /// Opening a connection (TCP, TLS and login), and waiting for a free pooled one.
+    pub connect: Duration,
+    /// One statement, lock waits included, enforced by the server (see [`crate::db::migrate`]);
+    /// also the longest a session may sit idle inside a transaction.
+    pub statement: Duration,
+}
+
+impl Default for DbTimeouts {
+    fn default() -> Self {
+        DbTimeouts {
+            connect: Duration::from_secs(defaults::connect_timeout()),
+            statement: Duration::from_secs(defaults::statement_timeout()),
+        }
+    }
 }
 
 /// A Secrets Manager secret holding database credentials, and the client to read it with.
@@ -252,6 +276,10 @@ struct DatabaseVars {
     db_sslmode: String,
     #[serde(default = "defaults::pool_size")]
     db_pool_size: usize,
+    /// Unset: a `connect_timeout` in `DATABASE_URL`, else the default.
+    db_connect_timeout: Option<u64>,
+    #[serde(default = "defaults::statement_timeout")]
+    db_statement_timeout: u64,
 }
 
 #[derive(Deserialize)]
@@ -357,6 +385,12 @@ mod defaults {
     pub fn pool_size() -> usize {
         1
     }
+    pub fn connect_timeout() -> u64 {
+        3
+    }
+    pub fn statement_timeout() -> u64 {
+        5
+    }
     pub fn issuer() -> String {
         "jwt-auth-api".into()
     }
@@ -389,7 +423,7 @@ fn secret_problem(error: anyhow::Error) -> String {
 
 impl DatabaseConfig {
     /// `DATABASE_URL`, or `DB_HOST`/`DB_PORT`/`DB_NAME` with the credentials of the RDS-managed
-    /// secret `DB_SECRET_ARN`; plus `DB_SSLMODE` and `DB_POOL_SIZE`.
+    /// secret `DB_SECRET_ARN`; plus `DB_SSLMODE`, `DB_POOL_SIZE` and the `DB_*_TIMEOUT`s.
     pub async fn load(env: &Environment, aws: &Aws) -> Result<Self, ConfigError> {
         let vars: DatabaseVars = env.extract()?;
         let mut credentials_secret = None;
@@ -449,11 +483,35 @@ impl DatabaseConfig {
         if vars.db_pool_size == 0 {
             return Err(ConfigError::new("DB_POOL_SIZE", "must be at least 1"));
         }
+        let seconds = |variable: &str, seconds: u64| {
+            // Zero would mean "no timeout" to PostgreSQL: the opposite of what was asked for.
+            if seconds == 0 {
+                Err(ConfigError::new(
+                    variable,
+                    "must be a positive number of seconds",
+                ))
+            } else {
+                Ok(Duration::from_secs(seconds))
+            }
+        };
+        let connect = match vars.db_connect_timeout {
+            Some(value) => seconds("DB_CONNECT_TIMEOUT", value)?,
+            None => url
+                .get_connect_timeout()
+                .copied()
+                .filter(|timeout| !timeout.is_zero())
+                .unwrap_or(DbTimeouts::default().connect),
+        };
+        let timeouts = DbTimeouts {
+            connect,
+            statement: seconds("DB_STATEMENT_TIMEOUT", vars.db_statement_timeout)?,
+        };
         Ok(DatabaseConfig {
             url,
             pool_size: vars.db_pool_size,
             tls,
             credentials_secret,
+            timeouts,
         })
     }
 }
@@ -575,6 +633,13 @@ mod tests {
         assert_eq!(config.database.pool_size, 1);
         assert_eq!(config.database.tls, DbTls::Disable);
         assert_eq!(
+            config.database.timeouts,
+            DbTimeouts {
+                connect: Duration::from_secs(3),
+                statement: Duration::from_secs(5),
+            }
+        );
+        assert_eq!(
             config.reset_url,
             ResetUrl::Fixed("http://localhost:5001/reset-password".into())
         );
@@ -629,6 +694,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn database_timeouts_come_from_their_variables_or_the_url() {
+        let set = load(&[
+            DB,
+            ("DB_CONNECT_TIMEOUT", "2"),
+            ("DB_STATEMENT_TIMEOUT", "4"),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(
+            set.database.timeouts,
+            DbTimeouts {
+                connect: Duration::from_secs(2),
+                statement: Duration::from_secs(4),
+            }
+        );
+        let url = (
+            "DATABASE_URL",
+            "postgres://u:p@localhost/db?connect_timeout=7",
+        );
+        let from_url = load(&[url]).await.unwrap();
+        assert_eq!(from_url.database.timeouts.connect, Duration::from_secs(7));
+        let variable_wins = load(&[url, ("DB_CONNECT_TIMEOUT", "1")]).await.unwrap();
+        assert_eq!(
+            variable_wins.database.timeouts.connect,
+            Duration::from_secs(1)
+        );
+    }
+
+    #[tokio::test]
     async fn each_bad_variable_is_named_in_the_error() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[KEY], "DATABASE_URL"),
@@ -661,6 +755,22 @@ mod tests {
             (&[DB, KEY, ("ACCESS_TOKEN_TTL", "soon")], "ACCESS_TOKEN_TTL"),
             (&[DB, KEY, ("ACCESS_TOKEN_TTL", "0")], "ACCESS_TOKEN_TTL"),
             (&[DB, KEY, ("DB_POOL_SIZE", "0")], "DB_POOL_SIZE"),
+            (
+                &[DB, KEY, ("DB_CONNECT_TIMEOUT", "0")],
+                "DB_CONNECT_TIMEOUT",
+            ),
+            (
+                &[DB, KEY, ("DB_CONNECT_TIMEOUT", "3s")],
+                "DB_CONNECT_TIMEOUT",
+            ),
+            (
+                &[DB, KEY, ("DB_STATEMENT_TIMEOUT", "0")],
+                "DB_STATEMENT_TIMEOUT",
+            ),
+            (
+                &[DB, KEY, ("DB_STATEMENT_TIMEOUT", "-1")],
+                "DB_STATEMENT_TIMEOUT",
+            ),
             (&[DB, KEY, ("RESET_URL", "ftp://x")], "RESET_URL"),
             (&[DB, KEY, ("JWT_ISSUER", "\"\"")], "JWT_ISSUER"),
             (&[DB, KEY, ("EMAIL_TRANSPORT", "smtp")], "EMAIL_TRANSPORT"),

@@ -54,6 +54,12 @@ pub async fn sweep(app: &App) -> Result<Report, ApiError> {
         ..Report::default()
     };
     let transaction = client.transaction().await?;
+    // SES is called with these rows locked: the database's default idle-in-transaction limit
+    // (set by migrate, sized for requests) could end the session mid-batch, and the batch would
+    // be sent again on the next run.
+    transaction
+        .batch_execute("SET LOCAL idle_in_transaction_session_timeout = '60s'")
+        .await?;
     let settle = if app.mailer.delivers_in_request() {
         SETTLE
     } else {

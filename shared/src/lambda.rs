@@ -146,6 +146,12 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// A request that has not finished by then is answered 503: each statement is bounded by the
+/// database's statement timeout, but a request runs several. Below the functions' 10 s Lambda
+/// timeout, so the client gets JSON rather than API Gateway's 503; dropping the handler's future
+/// rolls back its open transaction.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(8);
+
 /// Checks the method, runs the handler's future (unpolled, so dropped unrun on a wrong method),
 /// turns errors into JSON responses and logs one line with the outcome. Never returns `Err`: a
 /// Lambda error would reach the client as an opaque 502.
@@ -160,7 +166,13 @@ pub async fn dispatch(
     async move {
         let result = match endpoint.method() {
             Some(allowed) if allowed != method => Err(ApiError::MethodNotAllowed(allowed)),
-            _ => handling.await,
+            _ => tokio::time::timeout(REQUEST_DEADLINE, handling)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ApiError::ServiceUnavailable(anyhow::anyhow!(
+                        "no answer within {REQUEST_DEADLINE:?}"
+                    )))
+                }),
         };
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         let response = match result {

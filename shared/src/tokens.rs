@@ -193,6 +193,7 @@ mod tests {
                 pool_size: 1,
                 tls: DbTls::Disable,
                 credentials_secret: None,
+                timeouts: Default::default(),
             },
             jwt_secret: None,
             jwt_issuer: "issuer".into(),

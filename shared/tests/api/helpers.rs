@@ -4,7 +4,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use auth::config::{Config, DatabaseConfig, DbTls, EmailTransport, RateLimits, ResetUrl};
+use auth::config::{
+    Config, DatabaseConfig, DbTimeouts, DbTls, EmailTransport, RateLimits, ResetUrl,
+};
 use auth::lambda::dispatch;
 use auth::mail::Mailer;
 use auth::{App, Endpoint, handlers};
@@ -170,6 +172,11 @@ pub fn test_config(database: DatabaseConfig) -> Config {
 
 /// Creates a fresh database with the migrations applied; returns its connection config.
 pub async fn fresh_database() -> DatabaseConfig {
+    fresh_database_with(DbTimeouts::default()).await
+}
+
+/// [`fresh_database`] with these timeouts, which the migration makes the database's defaults.
+pub async fn fresh_database_with(timeouts: DbTimeouts) -> DatabaseConfig {
     let admin =
         tokio_postgres::Config::from_str(&admin_url()).expect("TEST_DATABASE_URL is a valid URL");
     let (client, connection) = admin
@@ -190,6 +197,7 @@ pub async fn fresh_database() -> DatabaseConfig {
         pool_size: 32,
         tls: DbTls::Disable,
         credentials_secret: None,
+        timeouts,
     };
     auth::db::migrate(&config)
         .await
@@ -217,6 +225,16 @@ impl TestApp {
         adjust(&mut config);
         TestApp {
             app: App::new(config, mailer).unwrap(),
+            db,
+        }
+    }
+
+    /// An app over an existing database (one with its own timeouts, or on its own cluster).
+    pub async fn over(database: DatabaseConfig) -> TestApp {
+        let (db, connection) = database.url.connect(NoTls).await.unwrap();
+        tokio::spawn(connection);
+        TestApp {
+            app: App::new(test_config(database), Mailer::Log).unwrap(),
             db,
         }
     }

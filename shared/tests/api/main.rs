@@ -14,6 +14,7 @@ mod janitor;
 mod local_stack;
 mod logout;
 mod openapi;
+mod outage;
 mod password_reset;
 mod refresh;
 mod rehash;

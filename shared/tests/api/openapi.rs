@@ -1036,6 +1036,7 @@ async fn exercise_an_unreachable_database(contract: &mut Contract) {
         pool_size: 1,
         tls: auth::config::DbTls::Disable,
         credentials_secret: None,
+        timeouts: Default::default(),
     });
     let (db, connection) = fresh_database()
         .await
