@@ -5,9 +5,11 @@
 
 mod helpers;
 
+mod audit;
 mod aws;
 mod custom_resource;
 mod dashboard;
+mod enumeration;
 mod failures;
 mod gateway;
 mod janitor;
@@ -20,6 +22,7 @@ mod refresh;
 mod rehash;
 mod reset_page;
 mod routing;
+mod sessions;
 mod signin;
 mod signup;
 mod template;
