@@ -18,11 +18,13 @@ pub enum Endpoint {
     ResetPage,
     /// The `$default` route: answers 404 JSON for paths no other route matches.
     NotFound,
+    /// The public keys that verify access tokens (a JWK Set).
+    Jwks,
 }
 
 impl Endpoint {
     /// Every endpoint, in the order of the README's table.
-    pub const ALL: [Endpoint; 11] = [
+    pub const ALL: [Endpoint; 12] = [
         Endpoint::Signup,
         Endpoint::Signin,
         Endpoint::Refresh,
@@ -33,6 +35,7 @@ impl Endpoint {
         Endpoint::Public,
         Endpoint::Root,
         Endpoint::ResetPage,
+        Endpoint::Jwks,
         Endpoint::NotFound,
     ];
 
@@ -40,7 +43,7 @@ impl Endpoint {
     pub fn method(self) -> Option<Method> {
         use Endpoint::*;
         match self {
-            Root | Public | Dashboard | ResetPage => Some(Method::GET),
+            Root | Public | Dashboard | ResetPage | Jwks => Some(Method::GET),
             Signup | Signin | Refresh | Logout | ForgotPassword | ResetPassword => {
                 Some(Method::POST)
             }
@@ -63,14 +66,20 @@ impl Endpoint {
             ResetPassword => "/api/reset-password/{token}",
             ResetPage => "/reset-password/{token}",
             NotFound => "/{*proxy}",
+            Jwks => "/.well-known/jwks.json",
         }
     }
 
-    /// True for the endpoints that issue or verify access tokens: only they get the signing key.
+    /// True for the endpoints that issue or verify access tokens, or publish the keys that
+    /// verify them: only they get the signing keys.
     pub fn signs_tokens(self) -> bool {
         matches!(
             self,
-            Endpoint::Signin | Endpoint::Refresh | Endpoint::Dashboard | Endpoint::Logout
+            Endpoint::Signin
+                | Endpoint::Refresh
+                | Endpoint::Dashboard
+                | Endpoint::Logout
+                | Endpoint::Jwks
         )
     }
 
@@ -89,6 +98,7 @@ impl Endpoint {
             ResetPassword => "reset-password",
             ResetPage => "reset-page",
             NotFound => "not-found",
+            Jwks => "jwks",
         }
     }
 }

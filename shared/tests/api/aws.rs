@@ -97,10 +97,12 @@ async fn configuration_reads_the_signing_key_and_database_credentials_from_secre
     let config = Config::load(&env, &Aws::with_config(sdk)).await.unwrap();
 
     use secrecy::ExposeSecret;
-    assert_eq!(
-        config.jwt_secret.as_ref().unwrap().expose_secret(),
-        jwt_secret
-    );
+    match &config.jwt_keys {
+        Some(auth::tokens::JwtKeys::Hs256(secret)) => {
+            assert_eq!(secret.expose_secret(), jwt_secret)
+        }
+        other => panic!("an HS256 secret, not {other:?}"),
+    }
     assert_eq!(config.database.url.get_user(), Some(user.as_str()));
     assert_eq!(config.database.url.get_dbname(), Some(name.as_str()));
     // The configuration works end to end: the database answers with those credentials.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use auth::config::{Config, DatabaseConfig, DbTls, EmailTransport, ResetUrl};
 use auth::lambda::dispatch;
 use auth::mail::Mailer;
+use auth::tokens::JwtKeys;
 use auth::{App, Endpoint, handlers};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -155,7 +156,7 @@ fn admin_url() -> String {
 pub fn test_config(database: DatabaseConfig) -> Config {
     Config {
         database,
-        jwt_secret: Some(TEST_SECRET.into()),
+        jwt_keys: Some(JwtKeys::Hs256(TEST_SECRET.into())),
         jwt_issuer: "jwt-auth-api".into(),
         jwt_audience: "jwt-auth-api".into(),
         access_token_ttl: Duration::from_secs(900),
@@ -242,6 +243,7 @@ impl TestApp {
             Endpoint::ResetPassword => {
                 dispatch(endpoint, method, handlers::reset_password(app, request)).await
             }
+            Endpoint::Jwks => dispatch(endpoint, method, handlers::jwks(app, request)).await,
         }
         .expect("handlers never return a Lambda error")
     }
