@@ -11,6 +11,7 @@ mod dashboard;
 mod failures;
 mod gateway;
 mod janitor;
+mod jwks;
 mod local_stack;
 mod logout;
 mod openapi;
