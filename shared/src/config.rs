@@ -679,7 +679,10 @@ MCowBQYDK2VwAyEA9xytiTTzZLDpTV249/4drNW5xqwDJw9fzqNgc3+k8dA=
     async fn a_private_key_selects_asymmetric_signing_with_its_previous_keys() {
         let one_line = PRIVATE_PEM.replace('\n', "\\n");
         let two_previous = format!("{OTHER_PUBLIC_PEM}{OTHER_PUBLIC_PEM}").replace('\n', "\\n");
-        let cases: [&[(&str, &str)]; 3] = [
+        // As an env file may hand them over: quoted, the quotes kept.
+        let single_quoted = format!("'{one_line}'");
+        let double_quoted = format!("\"{one_line}\"");
+        let cases: [&[(&str, &str)]; 5] = [
             &[DB, ("JWT_PRIVATE_KEY", PRIVATE_PEM)],
             &[DB, ("JWT_PRIVATE_KEY", &one_line)],
             &[
@@ -687,6 +690,8 @@ MCowBQYDK2VwAyEA9xytiTTzZLDpTV249/4drNW5xqwDJw9fzqNgc3+k8dA=
                 ("JWT_PRIVATE_KEY", &one_line),
                 ("JWT_PREVIOUS_PUBLIC_KEYS", &two_previous),
             ],
+            &[DB, ("JWT_PRIVATE_KEY", &single_quoted)],
+            &[DB, ("JWT_PRIVATE_KEY", &double_quoted)],
         ];
         let mut rings = Vec::new();
         for vars in cases {
@@ -697,6 +702,8 @@ MCowBQYDK2VwAyEA9xytiTTzZLDpTV249/4drNW5xqwDJw9fzqNgc3+k8dA=
             "multi-line and one-line PEMs are the same key"
         );
         assert_eq!(rings[0], ["75bMrcNTHG280StTrBynAM10un9rIIMlnKkOaYelV2U"]);
+        assert_eq!(rings[3], rings[0], "single-quoted");
+        assert_eq!(rings[4], rings[0], "double-quoted");
         assert_eq!(
             rings[2][1..],
             ["NkHXSmxZUvMCk5V9_4sMLvrcNfstckDsFKSptoYKVtk"; 2],

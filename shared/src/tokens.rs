@@ -124,8 +124,8 @@ impl PrivateKey {
     /// Reads a PKCS#8 PEM (`BEGIN PRIVATE KEY`); literal `\n` escapes stand for line breaks, so
     /// the key fits on one line of an env file.
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
-        let pem = unescape_newlines(pem);
-        let pem = pem.trim();
+        let pem = normalize_pem(pem);
+        let pem = pem.as_str();
         if let Ok(key) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
             let der = key.to_pkcs8_der().map_err(|_| KeyError::NotAPrivateKey)?;
             return Ok(PrivateKey {
@@ -185,8 +185,8 @@ impl std::fmt::Debug for PublicKey {
 impl PublicKey {
     /// Reads one SubjectPublicKeyInfo PEM (`BEGIN PUBLIC KEY`), Ed25519 or P-256.
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
-        let pem = unescape_newlines(pem);
-        let pem = pem.trim_matches(|c: char| c.is_whitespace() || c == ',');
+        let pem = normalize_pem(pem);
+        let pem = pem.as_str();
         if let Ok(key) = ed25519_dalek::VerifyingKey::from_public_key_pem(pem) {
             return Ok(PublicKey::ed25519(&key));
         }
@@ -199,7 +199,7 @@ impl PublicKey {
     /// Reads any number of concatenated PEM public keys (`JWT_PREVIOUS_PUBLIC_KEYS`); blank is none.
     pub fn from_pem_list(text: &str) -> Result<Vec<Self>, KeyError> {
         const END: &str = "-----END PUBLIC KEY-----";
-        let text = unescape_newlines(text);
+        let text = normalize_pem(text);
         let mut rest = text.as_str();
         let mut keys = Vec::new();
         while let Some(end) = rest.find(END) {
@@ -209,10 +209,7 @@ impl PublicKey {
             keys.push(key);
             rest = after;
         }
-        if !rest
-            .trim_matches(|c: char| c.is_whitespace() || c == ',')
-            .is_empty()
-        {
+        if !normalize_pem(rest).is_empty() {
             return Err(KeyError::NotAPublicKey(keys.len() + 1));
         }
         Ok(keys)
@@ -287,9 +284,13 @@ impl PublicKey {
     }
 }
 
-/// Env files hold one line per variable: a PEM there has its line breaks written as `\n`.
-fn unescape_newlines(text: &str) -> String {
-    text.replace("\\r\\n", "\n").replace("\\n", "\n")
+/// Env files hold one line per variable: a PEM there has its line breaks written as `\n`, and
+/// may keep the quotes around it. Separators between listed keys go too.
+fn normalize_pem(text: &str) -> String {
+    text.replace("\\r\\n", "\n")
+        .replace("\\n", "\n")
+        .trim_matches(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ','))
+        .to_owned()
 }
 
 /// One key a token may name: its `kid`, the algorithm it is pinned to, and how to check it.
@@ -801,6 +802,14 @@ I3t3BiYPplK6xFRaPTNruWHpQ7babs3dG57ZIouUUrpUxu8coJxK1yQ=
 
         let expected = PrivateKey::from_pem(ED25519_A).unwrap();
         assert_eq!(key.public_key().kid(), expected.public_key().kid());
+        for quoted in [format!("'{one_line}'"), format!("\"{one_line}\"")] {
+            let key = PrivateKey::from_pem(&quoted).unwrap();
+            assert_eq!(
+                key.public_key().kid(),
+                expected.public_key().kid(),
+                "{quoted}"
+            );
+        }
         let list = format!("{}{}", ED25519_A_PUBLIC, P256_PUBLIC).replace('\n', "\\n");
         let keys = PublicKey::from_pem_list(&list).unwrap();
         assert_eq!(keys.len(), 2);
