@@ -470,9 +470,9 @@ impl AccessTokens {
     }
 }
 
-/// The HS256 `kid`: 96 bits of a domain-separated SHA-256 of the secret. It tells keys apart
-/// without revealing anything an HS256 token does not already: both only let someone confirm a
-/// guess of the secret, and the secret has at least 256 bits.
+/// The HS256 `kid`: 96 bits of a domain-separated SHA-256 of the secret, never the secret or a
+/// thumbprint of its JWK. It reveals nothing an HS256 token does not already: either only lets
+/// someone test guesses of the secret offline, which a random 32-byte secret makes hopeless.
 fn hs256_kid(secret: &[u8]) -> String {
     let digest = Sha256::new()
         .chain_update(HS256_KID_LABEL)
