@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::aws::Aws;
 use crate::domain::Email;
+use crate::tokens::{JwtKeys, PrivateKey, PublicKey};
 
 /// HS256 keys shorter than the hash output weaken the MAC (RFC 7518 §3.2).
 const MIN_SECRET_BYTES: usize = 32;
@@ -29,6 +30,9 @@ pub const VARIABLES: &[&str] = &[
     "DB_STATEMENT_TIMEOUT",
     "JWT_SECRET_KEY",
     "JWT_SECRET_ARN",
+    "JWT_PRIVATE_KEY",
+    "JWT_PRIVATE_KEY_ARN",
+    "JWT_PREVIOUS_PUBLIC_KEYS",
     "JWT_ISSUER",
     "JWT_AUDIENCE",
     "ACCESS_TOKEN_TTL",
@@ -195,8 +199,11 @@ pub enum EmailTransport {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database: DatabaseConfig,
-    /// HS256 key; only the functions that sign or verify tokens are given one.
-    pub jwt_secret: Option<SecretString>,
+    /// The keys that sign and verify access tokens: an Ed25519/P-256 key ring (`JWT_PRIVATE_KEY`
+    /// or `JWT_PRIVATE_KEY_ARN`, plus `JWT_PREVIOUS_PUBLIC_KEYS`) or an HS256 secret
+    /// (`JWT_SECRET_KEY` or `JWT_SECRET_ARN`). Only the functions that sign or verify tokens are
+    /// given keys.
+    pub jwt_keys: Option<JwtKeys>,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub access_token_ttl: Duration,
@@ -286,6 +293,9 @@ struct DatabaseVars {
 struct Vars {
     jwt_secret_key: Option<SecretString>,
     jwt_secret_arn: Option<String>,
+    jwt_private_key: Option<SecretString>,
+    jwt_private_key_arn: Option<String>,
+    jwt_previous_public_keys: Option<String>,
     #[serde(default = "defaults::issuer")]
     jwt_issuer: String,
     #[serde(default = "defaults::audience")]
@@ -521,31 +531,7 @@ impl Config {
     pub async fn load(env: &Environment, aws: &Aws) -> Result<Self, ConfigError> {
         let database = DatabaseConfig::load(env, aws).await?;
         let vars: Vars = env.extract()?;
-        let jwt_secret = match (vars.jwt_secret_key, vars.jwt_secret_arn) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::new(
-                    "JWT_SECRET_ARN",
-                    "set JWT_SECRET_KEY or JWT_SECRET_ARN, not both",
-                ));
-            }
-            (Some(key), None) => Some(key),
-            (None, Some(arn)) => Some(
-                aws.secret_string(&arn)
-                    .await
-                    .map_err(|e| ConfigError::new("JWT_SECRET_ARN", secret_problem(e)))?,
-            ),
-            (None, None) => None,
-        };
-        if let Some(secret) = &jwt_secret
-            && secret.expose_secret().len() < MIN_SECRET_BYTES
-        {
-            return Err(ConfigError::new(
-                "JWT_SECRET_KEY",
-                format!(
-                    "must be at least {MIN_SECRET_BYTES} bytes (generate one with `openssl rand -base64 48`)"
-                ),
-            ));
-        }
+        let jwt_keys = load_jwt_keys(&vars, aws).await?;
         for (variable, value) in [
             ("JWT_ISSUER", &vars.jwt_issuer),
             ("JWT_AUDIENCE", &vars.jwt_audience),
@@ -592,7 +578,7 @@ impl Config {
         };
         Ok(Config {
             database,
-            jwt_secret,
+            jwt_keys,
             jwt_issuer: vars.jwt_issuer,
             jwt_audience: vars.jwt_audience,
             access_token_ttl: positive("ACCESS_TOKEN_TTL", vars.access_token_ttl)?,
@@ -604,6 +590,66 @@ impl Config {
             limits: RateLimits::load(env)?,
         })
     }
+}
+
+/// The `JWT_*` keys: an asymmetric key ring, an HS256 secret, or none (functions that need none).
+async fn load_jwt_keys(vars: &Vars, aws: &Aws) -> Result<Option<JwtKeys>, ConfigError> {
+    let both = |first: &str, second: &str| {
+        ConfigError::new(second, format!("set {first} or {second}, not both"))
+    };
+    let asymmetric = vars.jwt_private_key.is_some() || vars.jwt_private_key_arn.is_some();
+    let hs256 = vars.jwt_secret_key.is_some() || vars.jwt_secret_arn.is_some();
+    if asymmetric && hs256 {
+        return Err(ConfigError::new(
+            "JWT_SECRET_KEY",
+            "set JWT_PRIVATE_KEY (Ed25519 or P-256) or JWT_SECRET_KEY (HS256), not both",
+        ));
+    }
+    if !asymmetric && vars.jwt_previous_public_keys.is_some() {
+        return Err(ConfigError::new(
+            "JWT_PREVIOUS_PUBLIC_KEYS",
+            "needs JWT_PRIVATE_KEY (or JWT_PRIVATE_KEY_ARN): previous keys belong to a key ring",
+        ));
+    }
+    if asymmetric {
+        let (variable, pem) = match (&vars.jwt_private_key, &vars.jwt_private_key_arn) {
+            (Some(_), Some(_)) => return Err(both("JWT_PRIVATE_KEY", "JWT_PRIVATE_KEY_ARN")),
+            (Some(pem), None) => ("JWT_PRIVATE_KEY", pem.clone()),
+            (None, Some(arn)) => (
+                "JWT_PRIVATE_KEY_ARN",
+                aws.secret_string(arn)
+                    .await
+                    .map_err(|e| ConfigError::new("JWT_PRIVATE_KEY_ARN", secret_problem(e)))?,
+            ),
+            (None, None) => unreachable!("asymmetric means one of them is set"),
+        };
+        let signing = PrivateKey::from_pem(pem.expose_secret())
+            .map_err(|e| ConfigError::new(variable, e.to_string()))?;
+        let previous = match &vars.jwt_previous_public_keys {
+            Some(pems) => PublicKey::from_pem_list(pems)
+                .map_err(|e| ConfigError::new("JWT_PREVIOUS_PUBLIC_KEYS", e.to_string()))?,
+            None => Vec::new(),
+        };
+        return Ok(Some(JwtKeys::Asymmetric { signing, previous }));
+    }
+    let secret = match (&vars.jwt_secret_key, &vars.jwt_secret_arn) {
+        (Some(_), Some(_)) => return Err(both("JWT_SECRET_KEY", "JWT_SECRET_ARN")),
+        (Some(key), None) => key.clone(),
+        (None, Some(arn)) => aws
+            .secret_string(arn)
+            .await
+            .map_err(|e| ConfigError::new("JWT_SECRET_ARN", secret_problem(e)))?,
+        (None, None) => return Ok(None),
+    };
+    if secret.expose_secret().len() < MIN_SECRET_BYTES {
+        return Err(ConfigError::new(
+            "JWT_SECRET_KEY",
+            format!(
+                "must be at least {MIN_SECRET_BYTES} bytes (generate one with `openssl rand -base64 48`)"
+            ),
+        ));
+    }
+    Ok(Some(JwtKeys::Hs256(secret)))
 }
 
 #[cfg(test)]
@@ -648,10 +694,16 @@ mod tests {
 
     #[tokio::test]
     async fn the_signing_key_is_optional_and_empty_values_count_as_unset() {
-        let config = load(&[DB, ("JWT_SECRET_KEY", "  "), ("EMAIL_FROM", "")])
-            .await
-            .unwrap();
-        assert!(config.jwt_secret.is_none());
+        let config = load(&[
+            DB,
+            ("JWT_SECRET_KEY", "  "),
+            ("JWT_PRIVATE_KEY", ""),
+            ("JWT_PREVIOUS_PUBLIC_KEYS", ""),
+            ("EMAIL_FROM", ""),
+        ])
+        .await
+        .unwrap();
+        assert!(config.jwt_keys.is_none());
     }
 
     #[tokio::test]
@@ -668,7 +720,10 @@ mod tests {
         ])
         .await
         .unwrap();
-        assert_eq!(config.jwt_secret.unwrap().expose_secret(), digits);
+        match config.jwt_keys {
+            Some(JwtKeys::Hs256(secret)) => assert_eq!(secret.expose_secret(), digits),
+            other => panic!("an HS256 secret, not {other:?}"),
+        }
         assert_eq!(config.access_token_ttl, Duration::from_secs(60));
         assert_eq!(
             config.reset_url,
@@ -808,5 +863,104 @@ mod tests {
             !debug.contains("hunter2") && !debug.contains(SECRET),
             "{debug}"
         );
+    }
+
+    /// `openssl genpkey -algorithm ed25519` and `openssl pkey -pubout` of another key.
+    const PRIVATE_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIFrXqhIziaujiRUBojNbl3Hxe/+iQrbMyzEfa4Po3GF8
+-----END PRIVATE KEY-----
+";
+    const OTHER_PUBLIC_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEA9xytiTTzZLDpTV249/4drNW5xqwDJw9fzqNgc3+k8dA=
+-----END PUBLIC KEY-----
+";
+
+    fn kids(config: &Config) -> Vec<String> {
+        match &config.jwt_keys {
+            Some(JwtKeys::Asymmetric { signing, previous }) => {
+                std::iter::once(signing.public_key())
+                    .chain(previous)
+                    .map(|key| key.kid().to_owned())
+                    .collect()
+            }
+            other => panic!("an asymmetric key ring, not {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_private_key_selects_asymmetric_signing_with_its_previous_keys() {
+        let one_line = PRIVATE_PEM.replace('\n', "\\n");
+        let two_previous = format!("{OTHER_PUBLIC_PEM}{OTHER_PUBLIC_PEM}").replace('\n', "\\n");
+        // As an env file may hand them over: quoted, the quotes kept.
+        let single_quoted = format!("'{one_line}'");
+        let double_quoted = format!("\"{one_line}\"");
+        let cases: [&[(&str, &str)]; 5] = [
+            &[DB, ("JWT_PRIVATE_KEY", PRIVATE_PEM)],
+            &[DB, ("JWT_PRIVATE_KEY", &one_line)],
+            &[
+                DB,
+                ("JWT_PRIVATE_KEY", &one_line),
+                ("JWT_PREVIOUS_PUBLIC_KEYS", &two_previous),
+            ],
+            &[DB, ("JWT_PRIVATE_KEY", &single_quoted)],
+            &[DB, ("JWT_PRIVATE_KEY", &double_quoted)],
+        ];
+        let mut rings = Vec::new();
+        for vars in cases {
+            rings.push(kids(&load(vars).await.unwrap()));
+        }
+        assert_eq!(
+            rings[0], rings[1],
+            "multi-line and one-line PEMs are the same key"
+        );
+        assert_eq!(rings[0], ["75bMrcNTHG280StTrBynAM10un9rIIMlnKkOaYelV2U"]);
+        assert_eq!(rings[3], rings[0], "single-quoted");
+        assert_eq!(rings[4], rings[0], "double-quoted");
+        assert_eq!(
+            rings[2][1..],
+            ["NkHXSmxZUvMCk5V9_4sMLvrcNfstckDsFKSptoYKVtk"; 2],
+            "previous keys follow the current one"
+        );
+    }
+
+    #[tokio::test]
+    async fn each_bad_key_setting_is_named_in_the_error() {
+        let private = ("JWT_PRIVATE_KEY", PRIVATE_PEM);
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[DB, private, KEY], "JWT_SECRET_KEY"),
+            (
+                &[DB, private, ("JWT_SECRET_ARN", "arn:aws:secretsmanager:x")],
+                "JWT_SECRET_KEY",
+            ),
+            (
+                &[
+                    DB,
+                    private,
+                    ("JWT_PRIVATE_KEY_ARN", "arn:aws:secretsmanager:x"),
+                ],
+                "JWT_PRIVATE_KEY_ARN",
+            ),
+            (&[DB, ("JWT_PRIVATE_KEY", "not a key")], "JWT_PRIVATE_KEY"),
+            (
+                &[DB, ("JWT_PRIVATE_KEY", OTHER_PUBLIC_PEM)],
+                "JWT_PRIVATE_KEY",
+            ),
+            (
+                &[DB, KEY, ("JWT_PREVIOUS_PUBLIC_KEYS", OTHER_PUBLIC_PEM)],
+                "JWT_PREVIOUS_PUBLIC_KEYS",
+            ),
+            (
+                &[DB, private, ("JWT_PREVIOUS_PUBLIC_KEYS", PRIVATE_PEM)],
+                "JWT_PREVIOUS_PUBLIC_KEYS",
+            ),
+        ];
+        for (vars, variable) in cases {
+            let error = load(vars).await.unwrap_err();
+            assert_eq!(error.variable, *variable, "{error}");
+            assert!(
+                !error.to_string().contains("MC4CAQ"),
+                "no key material: {error}"
+            );
+        }
     }
 }

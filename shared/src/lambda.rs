@@ -16,7 +16,7 @@ use crate::handlers::HandlerResult;
 use crate::mail::Mailer;
 use crate::routes::Endpoint;
 use crate::service::App;
-use crate::{custom_resource, db, janitor, telemetry};
+use crate::{custom_resource, db, janitor, signing_key, telemetry};
 
 pub use lambda_http::Error;
 
@@ -45,12 +45,12 @@ async fn build_app(needs_signing_key: bool) -> Result<App, Error> {
     let aws = Aws::from_environment();
     let config = Config::load(&Environment::from_process(), &aws).await;
     let config = config.and_then(|config| {
-        if needs_signing_key && config.jwt_secret.is_none() {
+        if needs_signing_key && config.jwt_keys.is_none() {
             return Err(ConfigError {
-                variable: "JWT_SECRET_KEY".into(),
-                problem:
-                    "is not set (nor JWT_SECRET_ARN), and this function signs or verifies tokens"
-                        .into(),
+                variable: "JWT_PRIVATE_KEY".into(),
+                problem: "is not set (nor JWT_PRIVATE_KEY_ARN, nor JWT_SECRET_KEY/JWT_SECRET_ARN \
+                          for HS256), and this function signs or verifies tokens"
+                    .into(),
             });
         }
         Ok(config)
@@ -103,8 +103,16 @@ async fn answer_custom_resource(
         .duration_since(SystemTime::now())
         .unwrap_or_default();
     let budget = remaining.saturating_sub(Duration::from_secs(10));
+    let signing_key_secret = event.payload.resource_properties.signing_key_secret.clone();
     let migrate = || async move {
-        tokio::time::timeout(budget, migrate_from_environment())
+        let steps = async {
+            let applied = migrate_from_environment().await?;
+            if let Some(secret) = signing_key_secret {
+                signing_key::ensure(&Aws::from_environment(), &secret).await?;
+            }
+            Ok(applied)
+        };
+        tokio::time::timeout(budget, steps)
             .await
             .map_err(|_| anyhow::anyhow!("migrations did not finish within {budget:?}"))?
     };

@@ -22,11 +22,13 @@ pub enum Endpoint {
     ResetPage,
     /// The `$default` route: answers 404 JSON for paths no other route matches.
     NotFound,
+    /// The public keys that verify access tokens (a JWK Set).
+    Jwks,
 }
 
 impl Endpoint {
     /// Every endpoint, in the order of the README's table.
-    pub const ALL: [Endpoint; 13] = [
+    pub const ALL: [Endpoint; 14] = [
         Endpoint::Signup,
         Endpoint::Signin,
         Endpoint::Refresh,
@@ -39,6 +41,7 @@ impl Endpoint {
         Endpoint::Public,
         Endpoint::Root,
         Endpoint::ResetPage,
+        Endpoint::Jwks,
         Endpoint::NotFound,
     ];
 
@@ -46,7 +49,7 @@ impl Endpoint {
     pub fn method(self) -> Option<Method> {
         use Endpoint::*;
         match self {
-            Root | Public | Dashboard | Sessions | ResetPage => Some(Method::GET),
+            Root | Public | Dashboard | Sessions | ResetPage | Jwks => Some(Method::GET),
             EndSession => Some(Method::DELETE),
             Signup | Signin | Refresh | Logout | ForgotPassword | ResetPassword => {
                 Some(Method::POST)
@@ -72,10 +75,12 @@ impl Endpoint {
             ResetPassword => "/api/reset-password/{token}",
             ResetPage => "/reset-password/{token}",
             NotFound => "/{*proxy}",
+            Jwks => "/.well-known/jwks.json",
         }
     }
 
-    /// True for the endpoints that issue or verify access tokens: only they get the signing key.
+    /// True for the endpoints that issue or verify access tokens, or publish the keys that
+    /// verify them: only they get the signing keys.
     pub fn signs_tokens(self) -> bool {
         matches!(
             self,
@@ -85,6 +90,7 @@ impl Endpoint {
                 | Endpoint::Logout
                 | Endpoint::Sessions
                 | Endpoint::EndSession
+                | Endpoint::Jwks
         )
     }
 
@@ -105,6 +111,7 @@ impl Endpoint {
             ResetPassword => "reset-password",
             ResetPage => "reset-page",
             NotFound => "not-found",
+            Jwks => "jwks",
         }
     }
 }

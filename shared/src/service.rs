@@ -23,7 +23,8 @@ use crate::{db, hashing};
 pub struct App {
     pub config: Config,
     pub pool: Pool,
-    /// Present when the function was given a signing key (`JWT_SECRET_KEY`/`JWT_SECRET_ARN`).
+    /// Present when the function was given keys (`JWT_PRIVATE_KEY`/`JWT_PRIVATE_KEY_ARN`, or
+    /// `JWT_SECRET_KEY`/`JWT_SECRET_ARN` for HS256).
     tokens: Option<AccessTokens>,
     pub mailer: Mailer,
 }
@@ -51,9 +52,9 @@ impl App {
     pub fn new(config: Config, mailer: Mailer) -> anyhow::Result<Self> {
         let pool = db::pool(&config.database)?;
         let tokens = config
-            .jwt_secret
+            .jwt_keys
             .as_ref()
-            .map(|secret| AccessTokens::new(&config, secret));
+            .map(|keys| AccessTokens::new(&config, keys));
         Ok(App {
             config,
             pool,

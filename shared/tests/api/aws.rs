@@ -6,6 +6,7 @@ use auth::aws::Aws;
 use auth::config::{Config, EmailTransport, Environment};
 use auth::domain::Email;
 use auth::mail::Mailer;
+use auth::signing_key::{self, Ensured};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_secretsmanager::config::Credentials;
 use lambda_http::http::StatusCode;
@@ -97,10 +98,12 @@ async fn configuration_reads_the_signing_key_and_database_credentials_from_secre
     let config = Config::load(&env, &Aws::with_config(sdk)).await.unwrap();
 
     use secrecy::ExposeSecret;
-    assert_eq!(
-        config.jwt_secret.as_ref().unwrap().expose_secret(),
-        jwt_secret
-    );
+    match &config.jwt_keys {
+        Some(auth::tokens::JwtKeys::Hs256(secret)) => {
+            assert_eq!(secret.expose_secret(), jwt_secret)
+        }
+        other => panic!("an HS256 secret, not {other:?}"),
+    }
     assert_eq!(config.database.url.get_user(), Some(user.as_str()));
     assert_eq!(config.database.url.get_dbname(), Some(name.as_str()));
     // The configuration works end to end: the database answers with those credentials.
@@ -365,6 +368,91 @@ async fn the_janitor_retries_an_unsent_email_once_ses_accepts_it() {
     assert_eq!((row.get::<_, bool>(0), row.get::<_, i32>(1)), (true, 2));
     let again = auth::janitor::sweep(&app.app).await.unwrap();
     assert_eq!(again.emails_sent, 0, "a sent email is never sent twice");
+}
+
+/// A secret with no value yet, as the template's `JwtSigningKey` is created.
+async fn create_empty_secret(sdk: &SdkConfig) -> String {
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let name = format!("test-empty-{}", Uuid::new_v4().simple());
+    let created = client.create_secret().name(name).send().await.unwrap();
+    created.arn.unwrap()
+}
+
+#[tokio::test]
+async fn the_signing_key_is_generated_into_its_empty_secret_once_and_read_from_there() {
+    let sdk = moto().await;
+    let aws = Aws::with_config(sdk.clone());
+    let arn = create_empty_secret(&sdk).await;
+
+    let first = signing_key::ensure(&aws, &arn).await.unwrap();
+    let second = signing_key::ensure(&aws, &arn).await.unwrap();
+
+    let Ensured::Generated { kid } = first else {
+        panic!("an empty secret gets a new key, not {first:?}")
+    };
+    assert_eq!(
+        second,
+        Ensured::Kept { kid: kid.clone() },
+        "a key is never replaced"
+    );
+    let env = Environment::from_pairs([
+        ("DATABASE_URL", "postgres://u@localhost/db"),
+        ("JWT_PRIVATE_KEY_ARN", arn.as_str()),
+    ]);
+    let config = Config::load(&env, &aws).await.unwrap();
+    match &config.jwt_keys {
+        Some(auth::tokens::JwtKeys::Asymmetric { signing, previous }) => {
+            assert_eq!(signing.public_key().kid(), kid);
+            assert_eq!(
+                signing.public_key().algorithm(),
+                jsonwebtoken::Algorithm::EdDSA
+            );
+            assert!(previous.is_empty());
+        }
+        other => panic!("an asymmetric key ring, not {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_signing_key_secret_holding_anything_else_is_left_alone_and_fails_the_step() {
+    let sdk = moto().await;
+    let aws = Aws::with_config(sdk.clone());
+    let arn = create_secret(&sdk, "not-a-key").await;
+
+    let error = signing_key::ensure(&aws, &arn).await.unwrap_err();
+
+    assert!(format!("{error:#}").contains("left unchanged"), "{error:#}");
+    use secrecy::ExposeSecret;
+    assert_eq!(
+        aws.secret_string(&arn).await.unwrap().expose_secret(),
+        "not-a-key"
+    );
+}
+
+#[test]
+fn the_migrations_custom_resource_names_the_signing_key_secret() {
+    let event = |properties: Value| {
+        serde_json::from_value::<auth::custom_resource::Event>(serde_json::json!({
+            "RequestType": "Create",
+            "ResponseURL": "http://127.0.0.1:1/response",
+            "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/jwt-auth-api/1",
+            "RequestId": "unique-request-1",
+            "LogicalResourceId": "DatabaseMigrations",
+            "ResourceType": "Custom::DatabaseMigrations",
+            "ResourceProperties": properties,
+        }))
+        .unwrap()
+    };
+    let secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:key-AbCdEf";
+
+    let with = event(serde_json::json!({"ServiceToken": "arn", "SigningKeySecret": secret}));
+    let without = event(serde_json::json!({"ServiceToken": "arn"}));
+
+    assert_eq!(
+        with.resource_properties.signing_key_secret.as_deref(),
+        Some(secret)
+    );
+    assert_eq!(without.resource_properties.signing_key_secret, None);
 }
 
 #[test]

@@ -9,6 +9,7 @@ use auth::config::{
 };
 use auth::lambda::dispatch;
 use auth::mail::Mailer;
+use auth::tokens::{JwtKeys, PrivateKey, PublicKey};
 use auth::{App, Endpoint, handlers};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,6 +23,40 @@ use uuid::Uuid;
 pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 /// A password that satisfies the rules.
 pub const PASSWORD: &str = "correct horse battery staple";
+
+// Test signing keys, made by another implementation: `openssl genpkey -algorithm ed25519` (or
+// `-algorithm EC -pkeyopt ec_paramgen_curve:P-256`) and `openssl pkey -pubout`.
+pub const ED25519_A: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIFrXqhIziaujiRUBojNbl3Hxe/+iQrbMyzEfa4Po3GF8
+-----END PRIVATE KEY-----
+";
+pub const ED25519_A_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAi17I8Wd9YKMKYq2zkuOrr47qVtUCyfkJ0WjXhc7g3F0=
+-----END PUBLIC KEY-----
+";
+pub const ED25519_B: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIPeGkvEleyiyj+oLyPFCt2r/XnJ50LGqCuViCXc1lo2J
+-----END PRIVATE KEY-----
+";
+pub const P256: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgIy697kKMwjPtUgcx
+1Qpkrbz3KEC7MNjwwkeAp8ra/NihRANCAAR+AeAD2ttjZ/3K0vY0UlFjVe0A1WmT
+JdJcgJ3SB3by2bTRVn6ADth6QdzlTjigwsOYuO64xmMwRB+HVTJmw+DZ
+-----END PRIVATE KEY-----
+";
+pub const P256_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEfgHgA9rbY2f9ytL2NFJRY1XtANVp
+kyXSXICd0gd28tm00VZ+gA7YekHc5U44oMLDmLjuuMZjMEQfh1UyZsPg2Q==
+-----END PUBLIC KEY-----
+";
+
+/// An asymmetric key ring: signs with [`ED25519_A`], still verifies [`P256`]'s tokens.
+pub fn test_key_ring() -> JwtKeys {
+    JwtKeys::Asymmetric {
+        signing: PrivateKey::from_pem(ED25519_A).unwrap(),
+        previous: vec![PublicKey::from_pem(P256_PUBLIC).unwrap()],
+    }
+}
 
 /// An [`App`] over its own database, plus a direct connection for arranging and asserting.
 pub struct TestApp {
@@ -157,7 +192,7 @@ fn admin_url() -> String {
 pub fn test_config(database: DatabaseConfig) -> Config {
     Config {
         database,
-        jwt_secret: Some(TEST_SECRET.into()),
+        jwt_keys: Some(JwtKeys::Hs256(TEST_SECRET.into())),
         jwt_issuer: "jwt-auth-api".into(),
         jwt_audience: "jwt-auth-api".into(),
         access_token_ttl: Duration::from_secs(900),
@@ -239,6 +274,19 @@ impl TestApp {
         }
     }
 
+    /// Another app over the same database, its configuration (a copy of this one's) adjusted
+    /// first: the same stack redeployed with new settings, e.g. a rotated signing key.
+    pub async fn redeployed(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = self.app.config.clone();
+        adjust(&mut config);
+        let (db, connection) = config.database.url.connect(NoTls).await.unwrap();
+        tokio::spawn(connection);
+        TestApp {
+            app: App::new(config, Mailer::Log).unwrap(),
+            db,
+        }
+    }
+
     /// Calls an endpoint's handler through the same dispatch the Lambda runtime uses.
     pub async fn call_raw(&self, endpoint: Endpoint, request: Request) -> Response<Body> {
         let method = request.method().clone();
@@ -267,6 +315,7 @@ impl TestApp {
             Endpoint::ResetPassword => {
                 dispatch(endpoint, method, handlers::reset_password(app, request)).await
             }
+            Endpoint::Jwks => dispatch(endpoint, method, handlers::jwks(app, request)).await,
         }
         .expect("handlers never return a Lambda error")
     }
@@ -413,13 +462,7 @@ impl TestApp {
     /// Another Lambda instance of the same deployment: its own `App` and connection pool over the
     /// same database, sharing nothing in memory with this one.
     pub async fn second_instance(&self) -> TestApp {
-        let config = self.app.config.clone();
-        let (db, connection) = config.database.url.connect(NoTls).await.unwrap();
-        tokio::spawn(connection);
-        TestApp {
-            app: App::new(config, Mailer::Log).unwrap(),
-            db,
-        }
+        self.redeployed(|_| {}).await
     }
 
     /// `POST /api/signin` as API Gateway delivers it from the client address `ip`.

@@ -13,6 +13,7 @@ mod enumeration;
 mod failures;
 mod gateway;
 mod janitor;
+mod jwks;
 mod local_stack;
 mod logout;
 mod openapi;

@@ -18,7 +18,9 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TEST_SECRET, TestApp, fresh_database, jwt_part, test_config};
+use crate::helpers::{
+    PASSWORD, TEST_SECRET, TestApp, fresh_database, jwt_part, test_config, test_key_ring,
+};
 
 const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
 
@@ -611,6 +613,11 @@ fn validate(schema: &'static Value, value: &Value, at: &str) -> Result<(), Strin
                     }
                 }
             }
+            "items" => {
+                for (index, item) in value.as_array().into_iter().flatten().enumerate() {
+                    validate(rule, item, &format!("{at}[{index}]"))?;
+                }
+            }
             "additionalProperties" => {
                 assert_eq!(rule, false, "{at}: only `false` is used");
                 let known = schema["properties"].as_object();
@@ -836,12 +843,26 @@ async fn exercise_a_working_api(contract: &mut Contract) {
             .await;
         contract.check(endpoint, response, "wrong method");
     }
-    for endpoint in [Endpoint::Root, Endpoint::Public, Endpoint::ResetPage] {
+    for endpoint in [
+        Endpoint::Root,
+        Endpoint::Public,
+        Endpoint::ResetPage,
+        Endpoint::Jwks,
+    ] {
         let response = app
             .call_raw(endpoint, request(endpoint, Method::GET, &[], Body::Empty))
             .await;
         contract.check(endpoint, response, "success");
     }
+    let key_ring = TestApp::spawn_with(|config| config.jwt_keys = Some(test_key_ring())).await;
+    let jwks = key_ring
+        .call_raw(
+            Endpoint::Jwks,
+            request(Endpoint::Jwks, Method::GET, &[], Body::Empty),
+        )
+        .await;
+    let jwks = contract.check(Endpoint::Jwks, jwks, "a key ring");
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2, "{jwks}");
 
     // What every JSON-body endpoint checks before its fields.
     let oversize = json!({"email": "x".repeat(MAX_BODY_BYTES)}).to_string();

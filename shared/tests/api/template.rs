@@ -14,8 +14,9 @@ const WORKSPACE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 /// Functions that use no database, secret or VPC.
 const STATELESS: [&str; 4] = ["root", "public", "reset-page", "not-found"];
-/// Functions that sign or verify JWTs (also what `Endpoint::signs_tokens` says, checked below).
-const TOKEN_FUNCTIONS: [&str; 4] = ["signin", "refresh", "dashboard", "logout"];
+/// Functions that sign or verify JWTs or publish their keys (also what `Endpoint::signs_tokens`
+/// says, checked below).
+const TOKEN_FUNCTIONS: [&str; 5] = ["signin", "refresh", "dashboard", "logout", "jwks"];
 /// Functions that send email through SES.
 const EMAIL_SENDERS: [&str; 2] = ["forgot-password", "janitor"];
 /// Functions outside the HTTP API: the migrations custom resource and the scheduled janitor.
@@ -297,13 +298,15 @@ fn only_token_functions_can_read_the_jwt_secret() {
     let functions = functions(&template);
     let with_variable: BTreeSet<&str> = functions
         .iter()
-        .filter(|f| f.environment().contains_key("JWT_SECRET_ARN"))
+        .filter(|f| f.environment().contains_key("JWT_PRIVATE_KEY_ARN"))
         .map(Function::binary)
         .collect();
+    // `migrate` fills the empty secret on the first deploy (checked below), and reads no token.
     let with_permission: BTreeSet<&str> = functions
         .iter()
-        .filter(|f| mentions(&f.properties()["Policies"], "JwtSecret"))
+        .filter(|f| mentions(&f.properties()["Policies"], "JwtSigningKey"))
         .map(Function::binary)
+        .filter(|binary| *binary != "migrate")
         .collect();
     let expected: BTreeSet<&str> = TOKEN_FUNCTIONS.into_iter().collect();
     let signing_endpoints: BTreeSet<&str> = Endpoint::ALL
@@ -312,16 +315,29 @@ fn only_token_functions_can_read_the_jwt_secret() {
         .map(|e| e.function())
         .collect();
     assert_eq!(signing_endpoints, expected, "Endpoint::signs_tokens agrees");
-    assert_eq!(with_variable, expected, "functions given JWT_SECRET_ARN");
+    assert_eq!(
+        with_variable, expected,
+        "functions given JWT_PRIVATE_KEY_ARN"
+    );
     assert_eq!(
         with_permission, expected,
-        "functions allowed to read JwtSecret"
+        "functions allowed to read JwtSigningKey"
     );
     for binary in TOKEN_FUNCTIONS {
         let function = function(&functions, binary);
         assert!(
-            is_ref_to(function.environment()["JWT_SECRET_ARN"], "JwtSecret"),
-            "{binary}: JWT_SECRET_ARN is !Ref JwtSecret"
+            is_ref_to(
+                function.environment()["JWT_PRIVATE_KEY_ARN"],
+                "JwtSigningKey"
+            ),
+            "{binary}: JWT_PRIVATE_KEY_ARN is !Ref JwtSigningKey"
+        );
+        assert!(
+            is_ref_to(
+                function.environment()["JWT_PREVIOUS_PUBLIC_KEYS"],
+                "JwtPreviousPublicKeys"
+            ),
+            "{binary}: the previous keys of a rotation"
         );
         for variable in ["JWT_ISSUER", "JWT_AUDIENCE"] {
             assert!(
@@ -330,6 +346,54 @@ fn only_token_functions_can_read_the_jwt_secret() {
             );
         }
     }
+}
+
+#[test]
+fn the_signing_key_secret_starts_empty_and_only_the_migrations_resource_fills_it() {
+    let template = template();
+    let secret = &template["Resources"]["JwtSigningKey"];
+    assert_eq!(secret["Type"].as_str(), Some("AWS::SecretsManager::Secret"));
+    for key in ["SecretString", "GenerateSecretString"] {
+        assert!(
+            secret["Properties"].get(key).is_none(),
+            "JwtSigningKey is created empty (no {key}): the custom resource puts a PEM key in it"
+        );
+    }
+    assert!(
+        is_ref_to(
+            &template["Resources"]["DatabaseMigrations"]["Properties"]["SigningKeySecret"],
+            "JwtSigningKey"
+        ),
+        "DatabaseMigrations generates the key into JwtSigningKey"
+    );
+    let functions = functions(&template);
+    for function in &functions {
+        let writes = mentions(
+            &function.properties()["Policies"],
+            "secretsmanager:PutSecretValue",
+        );
+        assert_eq!(
+            writes,
+            function.binary() == "migrate",
+            "{}: only migrate may write a secret",
+            function.logical_id
+        );
+    }
+    let migrate = function(&functions, "migrate");
+    let statement = &migrate.properties()["Policies"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|policy| mentions(policy, "secretsmanager:PutSecretValue"))
+        .unwrap()["Statement"][0];
+    assert!(
+        is_ref_to(&statement["Resource"], "JwtSigningKey"),
+        "migrate may write JwtSigningKey and nothing else"
+    );
+    assert!(
+        !migrate.environment().contains_key("JWT_PRIVATE_KEY_ARN"),
+        "migrate signs nothing"
+    );
 }
 
 #[test]

@@ -1,0 +1,8 @@
+//! Lambda function for `GET /.well-known/jwks.json`: wiring only, the handler is `auth::handlers::jwks`.
+
+use auth::Endpoint;
+use auth::lambda::{Error, run};
+
+fn main() -> Result<(), Error> {
+    run(Endpoint::Jwks, auth::handlers::jwks)
+}
