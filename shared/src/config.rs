@@ -778,6 +778,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn rate_limits_default_generously_and_can_be_set() {
+        assert_eq!(
+            load(&[DB, KEY]).await.unwrap().limits,
+            RateLimits::default()
+        );
+        assert!(RateLimits::default().signin_per_ip >= 100);
+        let limits = load(&[
+            DB,
+            KEY,
+            ("RATE_LIMIT_SIGNUP", "7"),
+            ("RATE_LIMIT_SIGNIN", "8"),
+            ("RATE_LIMIT_FORGOT_PASSWORD", "9"),
+            ("RATE_LIMIT_WINDOW", "60"),
+            ("RESET_EMAILS_PER_WINDOW", "2"),
+            ("RESET_EMAIL_WINDOW", "600"),
+        ])
+        .await
+        .unwrap()
+        .limits;
+        assert_eq!(
+            limits,
+            RateLimits {
+                signup_per_ip: 7,
+                signin_per_ip: 8,
+                forgot_password_per_ip: 9,
+                ip_window: Duration::from_secs(60),
+                reset_emails_per_email: 2,
+                reset_email_window: Duration::from_secs(600),
+            }
+        );
+    }
+
+    #[tokio::test]
     async fn each_bad_variable_is_named_in_the_error() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[KEY], "DATABASE_URL"),
@@ -809,6 +842,16 @@ mod tests {
             (&[DB, ("DB_PORT", "not-a-port")], "DB_PORT"),
             (&[DB, KEY, ("ACCESS_TOKEN_TTL", "soon")], "ACCESS_TOKEN_TTL"),
             (&[DB, KEY, ("ACCESS_TOKEN_TTL", "0")], "ACCESS_TOKEN_TTL"),
+            (&[DB, KEY, ("RATE_LIMIT_SIGNIN", "0")], "RATE_LIMIT_SIGNIN"),
+            (
+                &[DB, KEY, ("RATE_LIMIT_SIGNUP", "lots")],
+                "RATE_LIMIT_SIGNUP",
+            ),
+            (&[DB, KEY, ("RATE_LIMIT_WINDOW", "0")], "RATE_LIMIT_WINDOW"),
+            (
+                &[DB, KEY, ("RESET_EMAILS_PER_WINDOW", "-1")],
+                "RESET_EMAILS_PER_WINDOW",
+            ),
             (&[DB, KEY, ("DB_POOL_SIZE", "0")], "DB_POOL_SIZE"),
             (
                 &[DB, KEY, ("DB_CONNECT_TIMEOUT", "0")],
