@@ -104,9 +104,13 @@ done
 E2E_BASE_URL="http://127.0.0.1:$api_port"
 watch_log=$(mktemp "${TMPDIR:-/tmp}/jwt-auth-watch.XXXXXX.log")
 echo "==> serving the functions with cargo lambda watch on $E2E_BASE_URL (log: $watch_log)"
+# Budgets raised: every suite below sends its requests from 127.0.0.1, and the limits themselves
+# are tested in shared/tests/api/throttling.rs.
 DATABASE_URL=$E2E_DATABASE_URL \
 JWT_PRIVATE_KEY=$(openssl genpkey -algorithm ed25519) \
 RESET_URL="$E2E_BASE_URL/reset-password" \
+RATE_LIMIT_SIGNUP=100000 RATE_LIMIT_SIGNIN=100000 RATE_LIMIT_FORGOT_PASSWORD=100000 \
+RESET_EMAILS_PER_WINDOW=100000 \
 RUST_LOG=${RUST_LOG:-info} \
     setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$api_port" --ignore-changes >"$watch_log" 2>&1 &
 WATCH_PID=$!
