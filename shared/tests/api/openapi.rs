@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use auth::domain::{Email, NewPassword, Password, UserId, UserName};
+use auth::domain::{Email, LogoutScope, NewPassword, Password, UserId, UserName};
 use auth::http::{JsonBody, MAX_BODY_BYTES};
 use auth::lambda::dispatch;
 use auth::{ApiError, App, Endpoint, handlers};
@@ -19,7 +19,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{
-    PASSWORD, TEST_SECRET, TestApp, fresh_database, jwt_part, test_config, test_key_ring,
+    PASSWORD, TEST_SECRET, TestApp, fresh_database, jti_and_sid, jwt_part, test_config,
+    test_key_ring,
 };
 
 const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
@@ -228,6 +229,13 @@ fn real_errors() -> Vec<ApiError> {
         errors.push(wrong_types.required(field).unwrap_err());
         errors.push(empty.required(field).unwrap_err());
     }
+    errors.push(
+        body(r#"{"scope": 1}"#)
+            .unwrap()
+            .optional("scope")
+            .unwrap_err(),
+    );
+    errors.push(LogoutScope::parse("everywhere").unwrap_err());
     errors.push(UserName::parse(&"a".repeat(101)).unwrap_err());
     errors.push(UserName::parse("Jane\u{7}Doe").unwrap_err());
     errors.push(UserName::parse("  ").unwrap_err());
@@ -581,17 +589,31 @@ fn validate(schema: &'static Value, value: &Value, at: &str) -> Result<(), Strin
         match keyword.as_str() {
             "description" | "examples" | "title" => {}
             "type" => {
-                let ok = match rule.as_str().unwrap() {
-                    "object" => value.is_object(),
-                    "string" => value.is_string(),
-                    "integer" => value.is_i64() || value.is_u64(),
-                    "number" => value.is_number(),
-                    "boolean" => value.is_boolean(),
-                    "array" => value.is_array(),
-                    other => return fail(format!("type {other} unsupported")),
+                // One type name, or a list of them (`[string, 'null']`).
+                let names: Vec<&str> = match rule {
+                    Value::Array(names) => names.iter().map(|n| n.as_str().unwrap()).collect(),
+                    name => vec![name.as_str().unwrap()],
                 };
+                let mut ok = false;
+                for name in names {
+                    ok |= match name {
+                        "object" => value.is_object(),
+                        "string" => value.is_string(),
+                        "integer" => value.is_i64() || value.is_u64(),
+                        "number" => value.is_number(),
+                        "boolean" => value.is_boolean(),
+                        "array" => value.is_array(),
+                        "null" => value.is_null(),
+                        other => return fail(format!("type {other} unsupported")),
+                    };
+                }
                 if !ok {
                     return fail(format!("not of type {rule}"));
+                }
+            }
+            "items" => {
+                for (i, item) in value.as_array().into_iter().flatten().enumerate() {
+                    validate(rule, item, &format!("{at}[{i}]"))?;
                 }
             }
             "const" if value != rule => return fail(format!("not the constant {rule}")),
@@ -611,11 +633,6 @@ fn validate(schema: &'static Value, value: &Value, at: &str) -> Result<(), Strin
                     if let Some(field) = value.get(name) {
                         validate(subschema, field, &format!("{at}.{name}"))?;
                     }
-                }
-            }
-            "items" => {
-                for (index, item) in value.as_array().into_iter().flatten().enumerate() {
-                    validate(rule, item, &format!("{at}[{index}]"))?;
                 }
             }
             "additionalProperties" => {
@@ -644,6 +661,17 @@ fn validate(schema: &'static Value, value: &Value, at: &str) -> Result<(), Strin
                 let text = value.as_str().unwrap_or_default();
                 let ok = match rule.as_str().unwrap() {
                     "uuid" => Uuid::parse_str(text).is_ok(),
+                    // RFC 3339 in UTC to the second, the one form the API writes.
+                    "date-time" => {
+                        text.len() == 20
+                            && text.char_indices().all(|(i, c)| match i {
+                                4 | 7 => c == '-',
+                                10 => c == 'T',
+                                13 | 16 => c == ':',
+                                19 => c == 'Z',
+                                _ => c.is_ascii_digit(),
+                            })
+                    }
                     "email" => Email::parse(text).is_ok_and(|e| e.as_str() == text),
                     other => return fail(format!("format {other} unsupported")),
                 };
@@ -684,7 +712,15 @@ impl Contract {
                 .headers()
                 .get(name)
                 .unwrap_or_else(|| panic!("{context}: documented header {name} is not sent"));
-            let sent = Value::from(sent.to_str().unwrap());
+            let sent = sent.to_str().unwrap();
+            // Headers are text; one documented as an integer must be one.
+            let sent = if header["schema"]["type"] == "integer" {
+                Value::from(sent.parse::<u64>().unwrap_or_else(|_| {
+                    panic!("{context}: header {name} is not an integer: {sent:?}")
+                }))
+            } else {
+                Value::from(sent)
+            };
             validate(
                 &header["schema"],
                 &sent,
@@ -756,17 +792,24 @@ impl Contract {
     }
 }
 
-/// A request to `endpoint`; a `{token}` path parameter gets a token no one was sent.
+/// A request to `endpoint`; a `{token}` path parameter gets a token no one was sent, an `{id}`
+/// the id of no session.
 fn request(
     endpoint: Endpoint,
     method: Method,
     headers: &[(&str, &str)],
     body: impl Into<Body>,
 ) -> Request {
-    request_with_token(endpoint, "an-unknown-reset-token", method, headers, body)
+    let parameter = if endpoint.path().contains("{id}") {
+        Uuid::new_v4().to_string()
+    } else {
+        "an-unknown-reset-token".to_owned()
+    };
+    request_with_token(endpoint, &parameter, method, headers, body)
 }
 
-/// A request to `endpoint` with `token` as its `{token}` path parameter (as API Gateway fills it in).
+/// A request to `endpoint` with `token` as its path parameter (`{token}` or `{id}`, the last
+/// segment), as API Gateway fills it in.
 fn request_with_token(
     endpoint: Endpoint,
     token: &str,
@@ -774,7 +817,14 @@ fn request_with_token(
     headers: &[(&str, &str)],
     body: impl Into<Body>,
 ) -> Request {
-    let path = endpoint.path().replace("{token}", token);
+    let parameter = endpoint
+        .path()
+        .rsplit_once("/{")
+        .and_then(|(_, name)| name.strip_suffix('}'));
+    let path = match parameter {
+        Some(name) => endpoint.path().replace(&format!("{{{name}}}"), token),
+        None => endpoint.path().to_owned(),
+    };
     let mut builder = lambda_http::http::Request::builder()
         .method(method)
         .uri(path);
@@ -782,10 +832,11 @@ fn request_with_token(
         builder = builder.header(*name, HeaderValue::from_str(value).unwrap());
     }
     let request: Request = builder.body(body.into()).unwrap();
-    if endpoint.path().contains("{token}") {
-        request.with_path_parameters(HashMap::from([("token".to_owned(), token.to_owned())]))
-    } else {
-        request
+    match parameter {
+        Some(name) => {
+            request.with_path_parameters(HashMap::from([(name.to_owned(), token.to_owned())]))
+        }
+        None => request,
     }
 }
 
@@ -954,10 +1005,19 @@ async fn exercise_a_working_api(contract: &mut Contract) {
     let other = app.call_raw(Endpoint::Signin, signin(PASSWORD)).await;
     let other = contract.check(Endpoint::Signin, other, "second session");
     let other_access = other["access_token"].as_str().unwrap().to_owned();
+    let third = app.call_raw(Endpoint::Signin, signin(PASSWORD)).await;
+    let third = contract.check(Endpoint::Signin, third, "third session");
+    let (_, third_session) = jti_and_sid(third["access_token"].as_str().unwrap());
 
     // The bearer endpoints.
     let expired = expired_copy_of(&access);
-    for endpoint in [Endpoint::Dashboard, Endpoint::Logout, Endpoint::Refresh] {
+    for endpoint in [
+        Endpoint::Dashboard,
+        Endpoint::Logout,
+        Endpoint::Refresh,
+        Endpoint::Sessions,
+        Endpoint::EndSession,
+    ] {
         let method = endpoint.method().unwrap();
         let response = app
             .call_raw(endpoint, request(endpoint, method, &[], Body::Empty))
@@ -977,9 +1037,67 @@ async fn exercise_a_working_api(contract: &mut Contract) {
         .await;
     contract.check(Endpoint::Refresh, response, "success");
     let response = app
+        .call_raw(Endpoint::Sessions, bearer(Endpoint::Sessions, &access))
+        .await;
+    let listed = contract.check(Endpoint::Sessions, response, "success");
+    assert_eq!(listed["sessions"].as_array().unwrap().len(), 3, "{listed}");
+    let authorization = format!("Bearer {access}");
+    let end_session = |id: &str| {
+        request_with_token(
+            Endpoint::EndSession,
+            id,
+            Method::DELETE,
+            &[("authorization", &authorization)],
+            Body::Empty,
+        )
+    };
+    for (request, why) in [
+        (end_session(&third_session.to_string()), "success"),
+        (end_session(&third_session.to_string()), "already ended"),
+        (bearer(Endpoint::EndSession, &access), "unknown id"),
+        (end_session("not-a-uuid"), "not a uuid"),
+    ] {
+        let response = app.call_raw(Endpoint::EndSession, request).await;
+        contract.check(Endpoint::EndSession, response, why);
+    }
+
+    // Logout: the body is optional, and checked like any other when present.
+    let logout = |headers: &[(&str, &str)], body: String| {
+        let mut headers = headers.to_vec();
+        headers.push(("authorization", &authorization));
+        request(Endpoint::Logout, Method::POST, &headers, body)
+    };
+    for (request, why) in [
+        (
+            logout(&[], r#"{"scope": "global"}"#.into()),
+            "no content type",
+        ),
+        (logout(&[JSON], oversize.clone()), "oversize"),
+        (logout(&[JSON], "{".into()), "bad JSON"),
+        (logout(&[JSON], "[1]".into()), "not an object"),
+        (
+            logout(&[JSON], r#"{"scope": 1}"#.into()),
+            "scope not a string",
+        ),
+        (
+            logout(&[JSON], r#"{"scope": "all"}"#.into()),
+            "unknown scope",
+        ),
+    ] {
+        let response = app.call_raw(Endpoint::Logout, request).await;
+        contract.check(Endpoint::Logout, response, why);
+    }
+    let response = app
         .call_raw(Endpoint::Logout, bearer(Endpoint::Logout, &other_access))
         .await;
     contract.check(Endpoint::Logout, response, "success");
+    let response = app
+        .call_raw(
+            Endpoint::Logout,
+            logout(&[JSON], r#"{"scope": "global"}"#.into()),
+        )
+        .await;
+    contract.check(Endpoint::Logout, response, "global");
 
     // Password reset.
     let response = app
@@ -1009,6 +1127,56 @@ async fn exercise_a_working_api(contract: &mut Contract) {
         let response = app.call_raw(Endpoint::ResetPassword, request).await;
         contract.check(Endpoint::ResetPassword, response, why);
     }
+
+    // Sign-in lockout: five failures in a row lock the email (for a second; made an hour here
+    // so a slow machine cannot outlast it).
+    let mallory = || {
+        json_post(
+            Endpoint::Signin,
+            &json!({"email": "mallory@example.com", "password": "not the password"}),
+        )
+    };
+    for _ in 0..5 {
+        let response = app.call_raw(Endpoint::Signin, mallory()).await;
+        contract.check(Endpoint::Signin, response, "failure");
+    }
+    app.db
+        .execute(
+            "UPDATE signin_failures SET locked_until = now() + interval '1 hour'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let response = app.call_raw(Endpoint::Signin, mallory()).await;
+    contract.check(Endpoint::Signin, response, "locked out");
+}
+
+/// 429 `rate_limited` once a client IP has spent its budget, on each endpoint that has one.
+async fn exercise_spent_budgets(contract: &mut Contract) {
+    let app = TestApp::spawn_with(|config| {
+        config.limits.signup_per_ip = 1;
+        config.limits.signin_per_ip = 1;
+        config.limits.forgot_password_per_ip = 1;
+    })
+    .await;
+    let email = "jane@example.com";
+    let requests = [
+        (
+            Endpoint::Signup,
+            json!({"name": "Jane", "email": email, "password": PASSWORD}),
+        ),
+        (
+            Endpoint::Signin,
+            json!({"email": email, "password": PASSWORD}),
+        ),
+        (Endpoint::ForgotPassword, json!({"email": email})),
+    ];
+    for (endpoint, body) in requests {
+        for why in ["within the budget", "budget spent"] {
+            let response = app.call_raw(endpoint, json_post(endpoint, &body)).await;
+            contract.check(endpoint, response, why);
+        }
+    }
 }
 
 /// A valid request to each database endpoint; `access` and `refresh` are tokens the app issued.
@@ -1031,6 +1199,8 @@ fn valid_database_requests(access: &str, refresh: &str) -> Vec<(Endpoint, Reques
         ),
         (Endpoint::Refresh, bearer(Endpoint::Refresh, refresh)),
         (Endpoint::Dashboard, bearer(Endpoint::Dashboard, access)),
+        (Endpoint::Sessions, bearer(Endpoint::Sessions, access)),
+        (Endpoint::EndSession, bearer(Endpoint::EndSession, access)),
         (Endpoint::Logout, bearer(Endpoint::Logout, access)),
         (
             Endpoint::ForgotPassword,
@@ -1108,9 +1278,11 @@ async fn exercise_a_broken_database(contract: &mut Contract) {
 async fn real_responses_match_the_document_and_cover_every_documented_status_and_code() {
     let mut contract = Contract::default();
 
-    exercise_a_working_api(&mut contract).await;
-    exercise_an_unreachable_database(&mut contract).await;
-    exercise_a_broken_database(&mut contract).await;
+    // Boxed: in debug builds the futures are too big for a test thread's stack.
+    Box::pin(exercise_a_working_api(&mut contract)).await;
+    Box::pin(exercise_spent_budgets(&mut contract)).await;
+    Box::pin(exercise_an_unreachable_database(&mut contract)).await;
+    Box::pin(exercise_a_broken_database(&mut contract)).await;
 
     contract.assert_complete();
 }

@@ -14,11 +14,21 @@ const WORKSPACE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 /// Functions that use no database, secret or VPC.
 const STATELESS: [&str; 4] = ["root", "public", "reset-page", "not-found"];
-/// Functions that sign or verify JWTs or publish their keys (also what `Endpoint::signs_tokens`
-/// says, checked below).
-const TOKEN_FUNCTIONS: [&str; 5] = ["signin", "refresh", "dashboard", "logout", "jwks"];
-/// Functions that send email through SES.
-const EMAIL_SENDERS: [&str; 2] = ["forgot-password", "janitor"];
+/// Functions that sign or verify JWTs or publish their keys (also what `Endpoint::signs_tokens` says, checked below).
+const TOKEN_FUNCTIONS: [&str; 7] = [
+    "signin",
+    "refresh",
+    "dashboard",
+    "logout",
+    "sessions",
+    "end-session",
+    "jwks",
+];
+/// Functions that send email through SES: the janitor only. Requests queue their emails, so a
+/// known email is not answered slower than an unknown one.
+const EMAIL_SENDERS: [&str; 1] = ["janitor"];
+/// Functions that queue or send emails for SES: they are told `EMAIL_TRANSPORT=ses`.
+const EMAIL_QUEUERS: [&str; 2] = ["forgot-password", "janitor"];
 /// Functions outside the HTTP API: the migrations custom resource and the scheduled janitor.
 const BACKGROUND: [&str; 2] = ["migrate", "janitor"];
 
@@ -397,7 +407,7 @@ fn the_signing_key_secret_starts_empty_and_only_the_migrations_resource_fills_it
 }
 
 #[test]
-fn only_forgot_password_and_janitor_can_send_email() {
+fn only_the_janitor_can_send_email_and_forgot_password_queues_it() {
     let template = template();
     let functions = functions(&template);
     let senders: BTreeSet<&str> = functions
@@ -422,13 +432,14 @@ fn only_forgot_password_and_janitor_can_send_email() {
             "{}: RESET_URL",
             function.logical_id
         );
+        // The janitor stops sending a reset email once its link has expired.
         assert_eq!(
             env.contains_key("RESET_TOKEN_TTL"),
-            links,
+            EMAIL_QUEUERS.contains(&function.binary()),
             "{}: RESET_TOKEN_TTL",
             function.logical_id
         );
-        let sends = EMAIL_SENDERS.contains(&function.binary());
+        let sends = EMAIL_QUEUERS.contains(&function.binary());
         assert_eq!(
             env.contains_key("EMAIL_FROM"),
             sends,
@@ -591,4 +602,60 @@ fn every_template_function_has_a_log_group_with_retention() {
         Path::new(&format!("{WORKSPACE_DIR}/samconfig.toml")).is_file(),
         "samconfig.toml sits beside template.yaml"
     );
+}
+
+#[test]
+fn the_janitor_runs_every_minute_by_default() {
+    // Requests only queue reset emails for SES; the janitor's period is how long one may wait.
+    let template = template();
+    assert_eq!(
+        template["Parameters"]["JanitorSchedule"]["Default"].as_str(),
+        Some("rate(1 minute)")
+    );
+    let functions = functions(&template);
+    let janitor = function(&functions, "janitor").resource;
+    assert!(
+        is_ref_to(
+            &janitor["Properties"]["Events"]["Schedule"]["Properties"]["Schedule"],
+            "JanitorSchedule"
+        ),
+        "the schedule comes from the JanitorSchedule parameter"
+    );
+}
+
+#[test]
+fn every_function_is_watched_by_an_errors_alarm_of_at_most_ten_metrics() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let mut watched = BTreeSet::new();
+    for (id, alarm) in resources {
+        if alarm["Type"].as_str() != Some("AWS::CloudWatch::Alarm") {
+            continue;
+        }
+        let Some(metrics) = alarm["Properties"]["Metrics"].as_sequence() else {
+            continue;
+        };
+        // CloudWatch refuses a metric math alarm with more than 10 metrics and expressions.
+        assert!(metrics.len() <= 10, "{id:?}: {} metrics", metrics.len());
+        for metric in metrics {
+            let stat = &metric["MetricStat"]["Metric"];
+            if stat["MetricName"].as_str() != Some("Errors") {
+                continue;
+            }
+            for dimension in stat["Dimensions"].as_sequence().into_iter().flatten() {
+                if let Some((tag, target)) = tagged(&dimension["Value"])
+                    && tag == "Ref"
+                {
+                    watched.insert(target.as_str().unwrap().to_owned());
+                }
+            }
+        }
+    }
+    for function in functions(&template) {
+        assert!(
+            watched.contains(&function.logical_id),
+            "{}: in no errors alarm",
+            function.logical_id
+        );
+    }
 }
