@@ -13,10 +13,11 @@ down:
 test:
 	bash local/test.sh
 
-## Formatting and lints, as CI checks them.
+## Formatting, lints and the dependency policy (deny.toml), as CI checks them.
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo deny check --hide-inclusion-graph bans licenses sources
 
 ## Release builds of every function for Lambda (arm64), into target/lambda/<function>/bootstrap.
 build:

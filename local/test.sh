@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make test`: every test, against a real PostgreSQL, then the journey over HTTP through
 # `cargo lambda watch`. Finds or starts PostgreSQL by itself (see local/postgres.sh). With the
-# stack still up, it then runs the Postman collection (postman/, with newman), the browser test
-# of the password-reset page (local/browser/, headless Debian Chromium), both from local/package.json,
-# and local/verify-jwks.py, which checks the access tokens with PyJWT and the JWKS served over HTTP.
+# stack still up, it then runs the Postman collection (postman/, with newman), schemathesis against
+# openapi.yaml (local/schemathesis.sh), the browser test of the password-reset page (local/browser/,
+# headless Debian Chromium; newman and it come from local/package.json) and local/verify-jwks.py,
+# which checks the access tokens with PyJWT and the JWKS served over HTTP.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source local/postgres.sh
@@ -36,6 +37,10 @@ if ! command -v openssl >/dev/null 2>&1; then
 fi
 if ! python3 -c 'import jwt, cryptography' >/dev/null 2>&1; then
     echo "error: PyJWT is not installed; the independent check of the tokens needs it. Install it with: pip install 'PyJWT[crypto]'" >&2
+    exit 1
+fi
+if ! command -v schemathesis >/dev/null 2>&1; then
+    echo "error: schemathesis is not installed; install it with: pip install 'schemathesis==4.32.5'" >&2
     exit 1
 fi
 # moto stands in for AWS (Secrets Manager, SES) on loopback; the AWS tests need it.
@@ -178,6 +183,15 @@ read -r newman_total newman_failed < <(strip_ansi "$suite_logs/newman.log" |
 newman_passed=""
 [ -n "${newman_total:-}" ] && newman_passed=$((newman_total - newman_failed))
 
+echo "==> schemathesis against openapi.yaml and $E2E_BASE_URL"
+schemathesis_status=0
+schemathesis_started=$SECONDS
+bash local/schemathesis.sh 2>&1 | tee "$suite_logs/schemathesis.log" || schemathesis_status=$?
+schemathesis_seconds=$((SECONDS - schemathesis_started))
+# Its last count: "schemathesis: 1096 passed, 0 failed" (generated test cases).
+read -r schemathesis_passed schemathesis_failed < <(strip_ansi "$suite_logs/schemathesis.log" |
+    sed -nE 's/^schemathesis: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' | tail -1 || true) || true
+
 echo "==> browser test of the password reset (headless $CHROMIUM_PATH)"
 browser_status=0
 browser_started=$SECONDS
@@ -202,13 +216,16 @@ counts() { [ -n "$1" ] && echo " ($1 passed, ${2:-?} failed)"; }
 echo
 echo "==> Rust tests: $(verdict "$rust_status")$(counts "${rust_passed:-}" "${rust_failed:-}")"
 echo "==> Postman collection (newman, ${newman_seconds}s): $(verdict "$newman_status")$(counts "$newman_passed" "${newman_failed:-}")"
+echo "==> schemathesis (${schemathesis_seconds}s): $(verdict "$schemathesis_status")$(counts "${schemathesis_passed:-}" "${schemathesis_failed:-}")"
 echo "==> browser test (${browser_seconds}s): $(verdict "$browser_status")$(counts "${browser_passed:-}" "${browser_failed:-}")"
 echo "==> independent token verification (${jwks_seconds}s): $(verdict "$jwks_status")$(counts "${jwks_passed:-}" "${jwks_failed:-}")"
-if [ -n "${rust_passed:-}" ] && [ -n "$newman_passed" ] && [ -n "${browser_passed:-}" ] && [ -n "${browser_failed:-}" ] \
+if [ -n "${rust_passed:-}" ] && [ -n "$newman_passed" ] && [ -n "${schemathesis_passed:-}" ] \
+    && [ -n "${browser_passed:-}" ] && [ -n "${browser_failed:-}" ] \
     && [ -n "${jwks_passed:-}" ] && [ -n "${jwks_failed:-}" ]; then
-    echo "summary: $((rust_passed + newman_passed + browser_passed + jwks_passed)) passed, $((rust_failed + newman_failed + browser_failed + jwks_failed)) failed"
+    echo "summary: $((rust_passed + newman_passed + schemathesis_passed + browser_passed + jwks_passed)) passed, $((rust_failed + newman_failed + schemathesis_failed + browser_failed + jwks_failed)) failed"
 fi
-if [ "$rust_status" != 0 ] || [ "$newman_status" != 0 ] || [ "$browser_status" != 0 ] || [ "$jwks_status" != 0 ]; then
+if [ "$rust_status" != 0 ] || [ "$newman_status" != 0 ] || [ "$schemathesis_status" != 0 ] \
+    || [ "$browser_status" != 0 ] || [ "$jwks_status" != 0 ]; then
     echo "error: make test failed" >&2
     exit 1
 fi

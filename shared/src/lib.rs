@@ -13,6 +13,7 @@
 //! migrations), [`routes`] (the route table), [`telemetry`] (structured logs), [`aws`] (secrets and
 //! SES clients), [`mail`] (outbox delivery), [`janitor`] (scheduled clean-up) and
 //! [`custom_resource`] (migrations on deploy), with [`signing_key`] (the signing key it generates).
+#![forbid(unsafe_code)]
 
 pub mod aws;
 pub mod config;

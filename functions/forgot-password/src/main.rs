@@ -1,4 +1,5 @@
 //! Lambda function for `POST /api/forgot-password`: wiring only, the handler is `auth::handlers::forgot_password`.
+#![forbid(unsafe_code)]
 
 use auth::Endpoint;
 use auth::lambda::{Error, run};

@@ -1,4 +1,5 @@
 //! Lambda function for `POST /api/logout`: wiring only, the handler is `auth::handlers::logout`.
+#![forbid(unsafe_code)]
 
 use auth::Endpoint;
 use auth::lambda::{Error, run};

@@ -1,4 +1,5 @@
 //! Lambda function for `POST /api/refresh`: wiring only, the handler is `auth::handlers::refresh`.
+#![forbid(unsafe_code)]
 
 use auth::Endpoint;
 use auth::lambda::{Error, run};

@@ -1,4 +1,5 @@
 //! Lambda function for `GET /reset-password/{token}`: wiring only, the handler is `auth::handlers::reset_page`.
+#![forbid(unsafe_code)]
 
 use auth::Endpoint;
 use auth::lambda::{Error, run_stateless};

@@ -1,4 +1,5 @@
 //! Lambda function for `POST /api/signin`: wiring only, the handler is `auth::handlers::signin`.
+#![forbid(unsafe_code)]
 
 use auth::Endpoint;
 use auth::lambda::{Error, run};

@@ -1,0 +1,1105 @@
+//! Hostile input, property-tested: arbitrary `Authorization` headers, near-JWTs, refresh and reset
+//! tokens, content types and bodies (invalid UTF-8, wrong JSON types, deep nesting, huge strings)
+//! against the edge parsers and, through the real `dispatch`, the handlers over a real database.
+//!
+//! The properties: nothing panics, nothing answers 5xx, and every answer is a status the endpoint
+//! documents in `openapi.yaml` with, for errors, one of the `error` codes documented for that
+//! status and a body of exactly `{error, message}`.
+//!
+//! This stands in for `cargo fuzz` in `make test`: proptest runs on stable Rust and against the
+//! database. Cases per property: [`PURE_CASES`] for the parsers, [`HANDLER_CASES`] through the
+//! handlers; `PROPTEST_CASES` overrides both (e.g. `PROPTEST_CASES=20000` for a long run).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{LazyLock, Mutex};
+
+use auth::Endpoint;
+use auth::domain::{Email, Password, UserName};
+use auth::http::{JsonBody, MAX_BODY_BYTES, bearer_token};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use lambda_http::http::{HeaderValue, Method, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TEST_SECRET, TestApp};
+
+/// Cases per property of a pure parser: cheap, so many.
+const PURE_CASES: u32 = 3_000;
+/// Cases per property through a handler and the database.
+const HANDLER_CASES: u32 = 600;
+
+// ---------------------------------------------------------------------------------------------
+// What each endpoint may answer, read from openapi.yaml.
+
+const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
+
+static SPEC: LazyLock<Value> = LazyLock::new(|| {
+    let text = std::fs::read_to_string(SPEC_PATH).unwrap_or_else(|e| panic!("{SPEC_PATH}: {e}"));
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{SPEC_PATH} is not YAML: {e}"))
+});
+
+/// Follows local `$ref`s.
+fn resolve(mut value: &'static Value) -> &'static Value {
+    while let Some(reference) = value.get("$ref").and_then(Value::as_str) {
+        value = SPEC
+            .pointer(reference.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("dangling $ref {reference}"));
+    }
+    value
+}
+
+/// One documented answer: a status, and for errors the `error` code.
+type Answer = (u16, Option<String>);
+
+/// The answers an endpoint documents, 5xx left out: with a working database none may occur.
+fn documented_answers(endpoint: Endpoint) -> BTreeSet<Answer> {
+    let method = endpoint.method().unwrap().as_str().to_lowercase();
+    let operation = &SPEC["paths"][endpoint.path()][method.as_str()];
+    let responses = operation["responses"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{endpoint:?} is not documented"));
+    let mut answers = BTreeSet::new();
+    for (status, response) in responses {
+        let status: u16 = status.parse().expect("statuses are numbers");
+        if status >= 500 {
+            continue;
+        }
+        if status < 400 {
+            answers.insert((status, None));
+            continue;
+        }
+        let media = &resolve(response)["content"]["application/json"];
+        let examples = media
+            .get("examples")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|map| map.values().map(|e| &resolve(e)["value"]))
+            .chain(media.get("example"));
+        for example in examples {
+            let code = example["error"]
+                .as_str()
+                .expect("error examples carry a code");
+            answers.insert((status, Some(code.to_owned())));
+        }
+    }
+    // Per-IP rate limits answer 429 on the endpoints that cost an Argon2 hash or send mail.
+    if matches!(
+        endpoint,
+        Endpoint::Signup | Endpoint::Signin | Endpoint::ForgotPassword
+    ) {
+        for code in ["too_many_attempts", "rate_limited"] {
+            answers.insert((429, Some(code.to_owned())));
+        }
+    }
+    answers
+}
+
+/// Checks one response against the documented answers; the `Err` says what is wrong and why.
+fn check_answer(
+    endpoint: Endpoint,
+    allowed: &BTreeSet<Answer>,
+    response: Response<Body>,
+    input: &dyn std::fmt::Debug,
+) -> Result<(), TestCaseError> {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = match response.body() {
+        Body::Text(text) => text.clone(),
+        other => return Err(TestCaseError::fail(format!("non-text body {other:?}"))),
+    };
+    let context = || format!("{endpoint:?} answered {status} {body} to {input:?}");
+    prop_assert!(status < 500, "a server error: {}", context());
+    prop_assert_eq!(
+        headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes),
+        Some(&b"application/json"[..]),
+        "{}",
+        context()
+    );
+    let json: Value = serde_json::from_str(&body)
+        .map_err(|e| TestCaseError::fail(format!("not JSON ({e}): {}", context())))?;
+    if status < 400 {
+        prop_assert!(
+            allowed.contains(&(status, None)),
+            "undocumented: {}",
+            context()
+        );
+        return Ok(());
+    }
+    let object = json.as_object();
+    let keys: Vec<&str> = object
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    prop_assert_eq!(
+        keys,
+        ["error", "message"],
+        "error bodies are exactly {{error, message}}: {}",
+        context()
+    );
+    let code = json["error"].as_str().unwrap_or_default().to_owned();
+    prop_assert!(
+        json["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{}",
+        context()
+    );
+    prop_assert!(
+        allowed.contains(&(status, Some(code.clone()))),
+        "undocumented status and code: {}",
+        context()
+    );
+    if ["missing_token", "invalid_token", "token_expired"].contains(&code.as_str()) {
+        prop_assert!(
+            headers.contains_key(header::WWW_AUTHENTICATE),
+            "a bearer 401 without its challenge: {}",
+            context()
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running properties.
+
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A runner with `n` cases (or `PROPTEST_CASES`); random seed, so every run explores anew, and a
+/// failure prints its shrunk input. No regression files: the input in the message is enough to
+/// turn a failure into a table case.
+fn runner(n: u32) -> TestRunner {
+    TestRunner::new(Config {
+        cases: cases(n),
+        failure_persistence: None,
+        max_shrink_iters: 2_000,
+        ..Config::default()
+    })
+}
+
+/// Runs `property` over `strategy`, failing the test with the shrunk counterexample.
+#[track_caller]
+fn check<S: Strategy>(
+    name: &str,
+    cases: u32,
+    strategy: S,
+    property: impl Fn(S::Value) -> Result<(), TestCaseError>,
+) {
+    if let Err(failure) = runner(cases).run(&strategy, property) {
+        panic!("{name}: {failure}");
+    }
+}
+
+/// A multi-threaded runtime, so the database connections' tasks run between cases too.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strategies.
+
+/// Bytes of a generated header value or body, shown as text in a failure message (not as a list
+/// of numbers).
+#[derive(Clone)]
+struct Bytes(Vec<u8>);
+
+impl std::fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = String::from_utf8_lossy(&self.0);
+        let shown: String = text.chars().take(400).collect();
+        write!(f, "{} bytes {shown:?}", self.0.len())?;
+        if shown.len() < text.len() {
+            write!(f, "...")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Bytes a header value may hold (RFC 9110: visible ASCII, space, tab, obs-text); not all UTF-8.
+fn header_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        prop_oneof![
+            8 => 0x20u8..0x7f,
+            1 => Just(b'\t'),
+            1 => 0x80u8..=0xff,
+        ],
+        0..max,
+    )
+}
+
+/// Any string: arbitrary Unicode, control characters, blanks, lookalikes, and sizes past the
+/// body limit.
+fn hostile_string() -> BoxedStrategy<String> {
+    prop_oneof![
+        4 => any::<String>(),
+        1 => "[\\x00-\\x1f\\x7f]{0,8}",
+        1 => "[ \\t\\r\\n\\u{a0}\\u{2028}\\u{3000}]{0,8}",
+        1 => "[\\u{202e}\\u{200b}\\u{feff}\\u{fffd}\\u{1f600}é]{1,12}",
+        1 => "%[0-9A-Fa-f]{2}(%[0-9A-Fa-f]{2}){0,6}",
+        1 => (0usize..=MAX_BODY_BYTES + 16).prop_map(|n| "a".repeat(n)),
+        1 => (0usize..=6_000).prop_map(|n| "é".repeat(n)),
+    ]
+    .boxed()
+}
+
+/// Any JSON value, nested a few levels.
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_filter_map("JSON numbers are finite", |f| {
+            serde_json::Number::from_f64(f).map(Value::Number)
+        }),
+        any::<String>().prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+            prop::collection::btree_map(any::<String>(), inner, 0..6)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+/// `depth` arrays or objects inside each other: serde_json stops at 128 levels, never overflows.
+fn nested(depth: usize, objects: bool) -> String {
+    if objects {
+        format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth))
+    } else {
+        format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+    }
+}
+
+/// A field of a JSON body: absent, or any value, with plausible-and-valid ones weighted up so
+/// the later checks (and the service behind them) are reached too.
+fn field(valid: BoxedStrategy<String>) -> BoxedStrategy<Option<Value>> {
+    prop_oneof![
+        8 => valid.prop_map(|s| Some(Value::String(s))),
+        1 => Just(None),
+        1 => Just(Some(Value::Null)),
+        1 => any_json().prop_map(Some),
+        2 => hostile_string().prop_map(|s| Some(Value::String(s))),
+        1 => (1usize..120, any::<bool>())
+            .prop_map(|(depth, objects)| Some(serde_json::from_str(&nested(depth, objects)).unwrap())),
+    ]
+    .boxed()
+}
+
+fn valid_email() -> BoxedStrategy<String> {
+    "[a-z0-9]{1,12}(\\.[a-z]{1,5})?@[a-z]{1,10}\\.(com|org|example)".boxed()
+}
+
+fn valid_name() -> BoxedStrategy<String> {
+    "[A-Za-zé' -]{1,30}".boxed()
+}
+
+fn valid_password() -> BoxedStrategy<String> {
+    "[ -~]{8,40}".boxed()
+}
+
+/// A JSON object with the given fields, each drawn from its strategy, plus stray fields.
+fn object_body(fields: Vec<(&'static str, BoxedStrategy<String>)>) -> BoxedStrategy<Vec<u8>> {
+    let fields: Vec<_> = fields
+        .into_iter()
+        .map(|(name, valid)| field(valid).prop_map(move |value| (name, value)))
+        .collect();
+    (
+        fields,
+        prop::collection::btree_map(any::<String>(), any_json(), 0..3),
+    )
+        .prop_map(|(fields, extra)| {
+            let mut object: serde_json::Map<String, Value> = extra.into_iter().collect();
+            for (name, value) in fields {
+                match value {
+                    Some(value) => object.insert(name.to_owned(), value),
+                    None => object.remove(name),
+                };
+            }
+            Value::Object(object).to_string().into_bytes()
+        })
+        .boxed()
+}
+
+/// Request bodies: mostly objects of the endpoint's fields, then any JSON, raw bytes (invalid
+/// UTF-8 included), deep nesting, a string holding invalid UTF-8, and sizes around the limit.
+fn hostile_body(fields: Vec<(&'static str, BoxedStrategy<String>)>) -> BoxedStrategy<Vec<u8>> {
+    let first_field = fields[0].0;
+    prop_oneof![
+        10 => object_body(fields),
+        1 => any_json().prop_map(|v| v.to_string().into_bytes()),
+        1 => prop::collection::vec(any::<u8>(), 0..256),
+        1 => (1usize..3_000, any::<bool>()).prop_map(|(depth, objects)| nested(depth, objects).into_bytes()),
+        1 => prop::collection::vec(0x80u8..=0xff, 1..8).prop_map(move |junk| {
+            let mut body = format!(r#"{{"{first_field}":""#).into_bytes();
+            body.extend(junk);
+            body.extend(br#""}"#);
+            body
+        }),
+        2 => (MAX_BODY_BYTES - 40..MAX_BODY_BYTES + 40).prop_map(move |size| {
+            let mut body = format!(r#"{{"{first_field}":""#).into_bytes();
+            body.resize(size.saturating_sub(2), b'x');
+            body.extend(br#""}"#);
+            body
+        }),
+    ]
+    .boxed()
+}
+
+/// `Content-Type` values: JSON in its accepted spellings, near misses, junk, or none.
+fn content_type() -> impl Strategy<Value = Option<Vec<u8>>> {
+    prop_oneof![
+        16 => prop::sample::select(vec![
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/json;charset=UTF-8",
+            " application/json ; q=1",
+        ])
+        .prop_map(|s| Some(s.as_bytes().to_vec())),
+        1 => prop::sample::select(vec![
+            "application/jsonp",
+            "application/json-patch+json",
+            "text/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application",
+            "",
+            ";application/json",
+        ])
+        .prop_map(|s| Some(s.as_bytes().to_vec())),
+        1 => header_bytes(64).prop_map(Some),
+        1 => Just(None),
+    ]
+}
+
+/// Mostly the endpoint's own method, sometimes another (405 before anything else runs).
+fn method(own: Method) -> impl Strategy<Value = Method> {
+    prop_oneof![
+        16 => Just(own),
+        1 => prop::sample::select(vec![
+            Method::GET, Method::PUT, Method::PATCH, Method::DELETE, Method::HEAD, Method::OPTIONS,
+        ]),
+        1 => "[A-Z]{1,10}".prop_filter_map("a valid method token", |m| Method::from_bytes(m.as_bytes()).ok()),
+    ]
+}
+
+/// A request as API Gateway hands it over: binary body unless it is UTF-8.
+fn request(
+    method: Method,
+    path: &str,
+    content_type: Option<&[u8]>,
+    authorization: Option<&[u8]>,
+    body: &[u8],
+) -> Request {
+    let mut builder = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(path);
+    if let Some(value) = content_type {
+        builder = builder.header(
+            header::CONTENT_TYPE,
+            HeaderValue::from_bytes(value).unwrap(),
+        );
+    }
+    if let Some(value) = authorization {
+        builder = builder.header(
+            header::AUTHORIZATION,
+            HeaderValue::from_bytes(value).unwrap(),
+        );
+    }
+    let body = match String::from_utf8(body.to_vec()) {
+        Ok(text) if text.is_empty() => Body::Empty,
+        Ok(text) => Body::Text(text),
+        Err(bytes) => Body::Binary(bytes.into_bytes()),
+    };
+    builder.body(body).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The edge parsers, pure.
+
+fn authorization_request(value: &[u8]) -> Request {
+    request(Method::GET, "/api/dashboard", None, Some(value), &[])
+}
+
+#[test]
+fn bearer_token_takes_any_header_value_and_answers_a_token_or_missing_token() {
+    check(
+        "arbitrary Authorization bytes",
+        PURE_CASES,
+        header_bytes(300),
+        |value| {
+            match bearer_token(&authorization_request(&value)) {
+                Ok(token) => {
+                    let token = token.expose_secret();
+                    let text =
+                        std::str::from_utf8(&value).expect("only UTF-8 values yield a token");
+                    let (scheme, rest) = text.trim().split_once(' ').unwrap();
+                    prop_assert!(scheme.eq_ignore_ascii_case("bearer"), "{text:?}");
+                    prop_assert_eq!(token, rest.trim());
+                    prop_assert!(!token.is_empty());
+                }
+                Err(error) => prop_assert_eq!(error.code(), "missing_token"),
+            }
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn bearer_token_returns_exactly_the_token_of_a_well_formed_header() {
+    let scheme = prop_oneof![Just("Bearer".to_owned()), "[Bb][Ee][Aa][Rr][Ee][Rr]",];
+    let token = "[!-~]{1,200}";
+    check(
+        "Bearer in any case, spaces around, any visible token",
+        PURE_CASES,
+        (scheme, " {1,4}", token, " {0,3}", " {0,3}"),
+        |(scheme, gap, token, before, after)| {
+            let value = format!("{before}{scheme}{gap}{token}{after}");
+            let parsed = bearer_token(&authorization_request(value.as_bytes()));
+            prop_assert!(parsed.is_ok(), "{value:?} was refused");
+            // A token may not contain a space, so `token` is everything after the gap.
+            let parsed = parsed.unwrap();
+            prop_assert_eq!(parsed.expose_secret(), token.as_str(), "{:?}", value);
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn bearer_token_refuses_every_other_scheme_and_separator() {
+    let other_scheme = prop_oneof![
+        Just("Basic".to_owned()),
+        Just("Bearer:".to_owned()),
+        Just("Bearerx".to_owned()),
+        Just("Token".to_owned()),
+        Just(String::new()),
+        "[A-Za-z]{1,10}".prop_filter("not bearer", |s| !s.eq_ignore_ascii_case("bearer")),
+    ]
+    .prop_map(|scheme| format!("{scheme} "));
+    let bearer_without_space =
+        prop::sample::select(vec!["Bearer\t", "Bearer", "Bearer,", "Bearer:"])
+            .prop_map(str::to_owned);
+    // Visible characters only: the token never brings a space of its own.
+    let token = "[!-~]{0,60}";
+    check(
+        "other schemes; Bearer without a space",
+        PURE_CASES,
+        (prop_oneof![other_scheme, bearer_without_space], token),
+        |(prefix, token)| {
+            let value = format!("{prefix}{token}");
+            let parsed = bearer_token(&authorization_request(value.as_bytes()));
+            prop_assert!(parsed.is_err(), "{value:?} was accepted");
+            prop_assert_eq!(parsed.unwrap_err().code(), "missing_token");
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn json_body_answers_a_map_or_one_of_its_three_codes_in_the_documented_order() {
+    let body = prop_oneof![
+        3 => hostile_body(vec![("email", valid_email())]),
+        1 => prop::collection::vec(any::<u8>(), 0..MAX_BODY_BYTES + 64),
+    ];
+    check(
+        "arbitrary content types and bodies",
+        PURE_CASES,
+        (
+            content_type().prop_map(|c| c.map(Bytes)),
+            body.prop_map(Bytes),
+        ),
+        |(content_type, body)| {
+            let size = body.len();
+            let request = request(
+                Method::POST,
+                "/api/signup",
+                content_type.as_deref(),
+                None,
+                &body,
+            );
+            let is_json = content_type
+                .as_deref()
+                .and_then(|ct| std::str::from_utf8(ct).ok())
+                .map(|ct| {
+                    ct.split(';')
+                        .next()
+                        .unwrap()
+                        .trim()
+                        .eq_ignore_ascii_case("application/json")
+                })
+                .unwrap_or(false);
+            let expected = if !is_json {
+                Some("unsupported_media_type")
+            } else if size > MAX_BODY_BYTES {
+                Some("payload_too_large")
+            } else if !matches!(serde_json::from_slice::<Value>(&body), Ok(Value::Object(_))) {
+                Some("invalid_json")
+            } else {
+                None
+            };
+            match (JsonBody::from_request(&request), expected) {
+                (Ok(parsed), None) => {
+                    let object: Value = serde_json::from_slice(&body).unwrap();
+                    for field in ["email", "name", "password", "absent"] {
+                        check_field(&parsed, &object, field)?;
+                    }
+                }
+                (Err(error), Some(code)) => prop_assert_eq!(error.code(), code),
+                (got, expected) => {
+                    return Err(TestCaseError::fail(format!(
+                        "expected {expected:?}, got {:?}",
+                        got.map_err(|e| e.code())
+                    )));
+                }
+            }
+            Ok(())
+        },
+    );
+}
+
+/// `required` answers the string when it is one and not blank, `missing_field` for absent, null
+/// or blank, `invalid_json` for any other type.
+fn check_field(body: &JsonBody, object: &Value, field: &'static str) -> Result<(), TestCaseError> {
+    let got = body.required(field).map_err(|e| e.code());
+    match object.get(field) {
+        None | Some(Value::Null) => prop_assert_eq!(got, Err("missing_field")),
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            prop_assert_eq!(got, Err("missing_field"))
+        }
+        Some(Value::String(s)) => prop_assert_eq!(got, Ok(s.as_str())),
+        Some(_) => prop_assert_eq!(got, Err("invalid_json")),
+    }
+    Ok(())
+}
+
+#[test]
+fn domain_parsers_take_any_string_and_answer_their_own_code() {
+    let input = prop_oneof![
+        3 => hostile_string(),
+        1 => valid_email(),
+        1 => valid_name(),
+        1 => valid_password(),
+    ];
+    check(
+        "Email, Password and UserName on arbitrary strings",
+        PURE_CASES,
+        input,
+        |raw| {
+            if let Err(e) = Email::parse(&raw) {
+                prop_assert!(
+                    ["invalid_email", "missing_field"].contains(&e.code()),
+                    "{}",
+                    e.code()
+                );
+            }
+            if let Err(e) = Password::parse(&raw) {
+                prop_assert!(
+                    ["invalid_password", "missing_field"].contains(&e.code()),
+                    "{}",
+                    e.code()
+                );
+            }
+            if let Err(e) = UserName::parse(&raw) {
+                prop_assert!(
+                    ["invalid_name", "missing_field"].contains(&e.code()),
+                    "{}",
+                    e.code()
+                );
+            }
+            Ok(())
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Through the handlers, against a real database.
+
+/// Arbitrary calls of one endpoint against one app; every answer checked against the document.
+/// Returns how often each answer came, for the caller to check that the cases reached past the
+/// first checks.
+fn fuzz_endpoint<S: Strategy>(
+    app: &TestApp,
+    runtime: &tokio::runtime::Runtime,
+    endpoint: Endpoint,
+    strategy: S,
+    to_request: impl Fn(&S::Value) -> Request,
+) -> BTreeMap<Answer, usize>
+where
+    S::Value: std::fmt::Debug,
+{
+    let allowed = documented_answers(endpoint);
+    let seen = Mutex::new(BTreeMap::new());
+    check(
+        &format!("{endpoint:?} through the handler"),
+        HANDLER_CASES,
+        strategy,
+        |input| {
+            let response = runtime.block_on(app.call_raw(endpoint, to_request(&input)));
+            let answer = answer_of(&response);
+            check_answer(endpoint, &allowed, response, &input)?;
+            *seen.lock().unwrap().entry(answer).or_default() += 1;
+            Ok(())
+        },
+    );
+    let seen = seen.into_inner().unwrap();
+    eprintln!("{endpoint:?}: {seen:?}");
+    seen
+}
+
+/// The status and `error` code of a response.
+fn answer_of(response: &Response<Body>) -> Answer {
+    let code = match response.body() {
+        Body::Text(text) => serde_json::from_str::<Value>(text)
+            .ok()
+            .and_then(|body| body["error"].as_str().map(str::to_owned)),
+        _ => None,
+    };
+    (response.status().as_u16(), code)
+}
+
+/// Asserts that the generated cases reached each of `expected` answers at least once: hostile
+/// input that never gets past the first check tests nothing behind it.
+#[track_caller]
+fn assert_reached(seen: &BTreeMap<Answer, usize>, expected: &[(u16, Option<&str>)]) {
+    for (status, code) in expected {
+        let answer = (*status, code.map(str::to_owned));
+        assert!(
+            seen.contains_key(&answer),
+            "no case got {answer:?}; the strategies no longer reach it: {seen:?}"
+        );
+    }
+}
+
+/// A signed-in user's real tokens, to mutate.
+struct Genuine {
+    access: String,
+    refresh: String,
+}
+
+fn signed_in(app: &TestApp, runtime: &tokio::runtime::Runtime, email: &str) -> Genuine {
+    let response = runtime.block_on(app.signed_in_user(email));
+    Genuine {
+        access: response.str("access_token"),
+        refresh: response.str("refresh_token"),
+    }
+}
+
+/// Claims around a genuine access token's, each kept, dropped or replaced by a hostile value.
+fn near_claims(genuine: Value) -> impl Strategy<Value = Value> {
+    let names = [
+        "iss", "aud", "sub", "iat", "nbf", "exp", "jti", "sid", "typ",
+    ];
+    let mutation = prop_oneof![
+        6 => Just(None),
+        1 => Just(Some(None)),
+        1 => any_json().prop_map(|v| Some(Some(v))),
+        1 => prop::sample::select(vec![
+            json!(0), json!(-1), json!(u64::MAX), json!(i64::MIN), json!(1e300), json!(4102444800u64),
+            json!("00000000-0000-0000-0000-000000000000"), json!(""), json!([]), json!({}),
+        ])
+        .prop_map(|v| Some(Some(v))),
+    ];
+    prop::collection::vec(mutation, names.len()).prop_map(move |mutations| {
+        let mut claims = genuine.clone();
+        for (name, mutation) in names.iter().zip(mutations) {
+            match mutation {
+                None => {}
+                Some(None) => {
+                    claims.as_object_mut().unwrap().remove(*name);
+                }
+                Some(Some(value)) => claims[*name] = value,
+            }
+        }
+        claims
+    })
+}
+
+fn segment(json: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(json.to_string())
+}
+
+/// Authorization values aimed at the JWT check: near-JWTs with mutated headers and claims (alg
+/// none, other algorithms, re-signed with the test secret or keeping the genuine signature),
+/// mutilated genuine tokens, wrong encodings, huge values and arbitrary bytes.
+fn near_jwt_authorization(genuine: &str) -> BoxedStrategy<Vec<u8>> {
+    let parts: Vec<String> = genuine.split('.').map(str::to_owned).collect();
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+    let genuine_header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[0]).unwrap()).unwrap();
+    let signature = parts[2].clone();
+    let headers = prop_oneof![
+        Just(genuine_header),
+        Just(json!({"alg": "none"})),
+        Just(json!({"alg": "none", "typ": "at+jwt"})),
+        Just(json!({"alg": "NONE", "typ": "at+jwt"})),
+        Just(json!({"alg": "HS512", "typ": "at+jwt"})),
+        Just(json!({"alg": "RS256", "typ": "at+jwt"})),
+        Just(json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "../../../etc/passwd"})),
+        Just(
+            json!({"alg": "ES256", "typ": "at+jwt", "kid": "x", "jku": "http://127.0.0.1:1/keys"})
+        ),
+        Just(json!({"alg": "HS256", "typ": "JWT"})),
+        Just(json!({"alg": "HS256", "typ": "at+jwt", "crit": ["exp"]})),
+        Just(json!({"alg": 256, "typ": ["at+jwt"]})),
+        any_json(),
+    ];
+    let signed = {
+        let claims = claims.clone();
+        (
+            prop::sample::select(vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]),
+            prop::option::of(Just("at+jwt".to_owned())),
+            prop::option::of("[ -~]{0,40}"),
+            near_claims(claims),
+        )
+            .prop_map(|(alg, typ, kid, claims)| {
+                let header = Header {
+                    typ,
+                    kid,
+                    ..Header::new(alg)
+                };
+                let key = EncodingKey::from_secret(TEST_SECRET.as_bytes());
+                jsonwebtoken::encode(&header, &claims, &key).unwrap()
+            })
+    };
+    let forged = {
+        let signature = signature.clone();
+        (
+            headers,
+            near_claims(claims),
+            prop_oneof![
+                Just(signature),
+                Just(String::new()),
+                "[A-Za-z0-9_-]{0,90}",
+                Just("AAAA".to_owned()),
+            ],
+        )
+            .prop_map(|(header, claims, signature)| {
+                format!("{}.{}.{signature}", segment(&header), segment(&claims))
+            })
+    };
+    let genuine = genuine.to_owned();
+    let mutilated = {
+        let genuine = genuine.clone();
+        (any::<prop::sample::Index>(), any::<u8>(), 0u8..6).prop_map(move |(at, byte, how)| {
+            let mut token = genuine.clone().into_bytes();
+            let i = at.index(token.len());
+            match how {
+                0 => token[i] = b"ABCxyz019-_."[byte as usize % 12],
+                1 => token.truncate(i),
+                2 => token.insert(i, b'.'),
+                3 => token = genuine.replace('-', "+").replace('_', "/").into_bytes(),
+                4 => {
+                    let parts: Vec<&str> = genuine.split('.').collect();
+                    token = format!("{}.{}", parts[0], parts[1]).into_bytes();
+                }
+                _ => {
+                    let parts: Vec<&str> = genuine.split('.').collect();
+                    let padded = STANDARD.encode(URL_SAFE_NO_PAD.decode(parts[1]).unwrap());
+                    token = format!("{}.{padded}.{}", parts[0], parts[2]).into_bytes();
+                }
+            }
+            String::from_utf8(token).unwrap()
+        })
+    };
+    let bearer = |token: String| format!("Bearer {token}").into_bytes();
+    prop_oneof![
+        3 => signed.prop_map(bearer),
+        3 => forged.prop_map(bearer),
+        3 => mutilated.prop_map(bearer),
+        1 => Just(bearer(genuine.clone())),
+        1 => (0usize..200_000).prop_map(move |n| bearer(format!("{genuine}{}", "A".repeat(n)))),
+        1 => "[A-Za-z0-9_-]{0,300}\\.[A-Za-z0-9_-]{0,300}\\.[A-Za-z0-9_-]{0,300}".prop_map(bearer),
+        2 => header_bytes(400),
+    ]
+    .boxed()
+}
+
+#[test]
+fn dashboard_answers_only_documented_errors_to_any_authorization() {
+    let runtime = runtime();
+    let app = runtime.block_on(TestApp::spawn());
+    let genuine = signed_in(&app, &runtime, "fuzz-dashboard@example.com");
+    let seen = fuzz_endpoint(
+        &app,
+        &runtime,
+        Endpoint::Dashboard,
+        (
+            method(Method::GET),
+            prop::option::weighted(0.9, near_jwt_authorization(&genuine.access).prop_map(Bytes)),
+        ),
+        |(method, authorization)| {
+            request(
+                method.clone(),
+                "/api/dashboard",
+                None,
+                authorization.as_deref(),
+                &[],
+            )
+        },
+    );
+    assert_reached(
+        &seen,
+        &[
+            (200, None),
+            (401, Some("missing_token")),
+            (401, Some("invalid_token")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+#[test]
+fn logout_answers_only_documented_errors_to_any_authorization() {
+    let runtime = runtime();
+    let app = runtime.block_on(TestApp::spawn());
+    let genuine = signed_in(&app, &runtime, "fuzz-logout@example.com");
+    let seen = fuzz_endpoint(
+        &app,
+        &runtime,
+        Endpoint::Logout,
+        (
+            method(Method::POST),
+            prop::option::weighted(0.9, near_jwt_authorization(&genuine.access).prop_map(Bytes)),
+        ),
+        |(method, authorization)| {
+            request(
+                method.clone(),
+                "/api/logout",
+                None,
+                authorization.as_deref(),
+                &[],
+            )
+        },
+    );
+    assert_reached(
+        &seen,
+        &[
+            (200, None),
+            (401, Some("missing_token")),
+            (401, Some("invalid_token")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+#[test]
+fn refresh_answers_only_documented_errors_to_any_bearer() {
+    let runtime = runtime();
+    let app = runtime.block_on(TestApp::spawn());
+    let genuine = signed_in(&app, &runtime, "fuzz-refresh@example.com");
+    let bearer = |token: String| format!("Bearer {token}").into_bytes();
+    let authorization = prop_oneof![
+        3 => "[A-Za-z0-9_-]{43}".prop_map(bearer),
+        2 => hostile_string()
+            .prop_filter_map("a header value", |s| HeaderValue::from_str(&format!("Bearer {s}")).ok())
+            .prop_map(|v| v.as_bytes().to_vec()),
+        1 => Just(bearer(genuine.refresh.clone())),
+        1 => Just(bearer(genuine.access.clone())),
+        1 => near_jwt_authorization(&genuine.access),
+        1 => header_bytes(200),
+    ];
+    let seen = fuzz_endpoint(
+        &app,
+        &runtime,
+        Endpoint::Refresh,
+        (
+            method(Method::POST),
+            prop::option::weighted(0.9, authorization.prop_map(Bytes)),
+        ),
+        |(method, authorization)| {
+            request(
+                method.clone(),
+                "/api/refresh",
+                None,
+                authorization.as_deref(),
+                &[],
+            )
+        },
+    );
+    assert_reached(
+        &seen,
+        &[
+            (200, None),
+            (401, Some("missing_token")),
+            (401, Some("invalid_token")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+#[test]
+fn reset_password_answers_only_documented_errors_to_any_token_and_body() {
+    let runtime = runtime();
+    let app = runtime.block_on(TestApp::spawn());
+    runtime.block_on(app.registered_user("Reset Fuzz", "fuzz-reset@example.com"));
+    let genuine = runtime.block_on(app.requested_reset_token("fuzz-reset@example.com"));
+    // The path parameter as API Gateway hands it over: already percent-decoded, any Unicode.
+    let token = prop_oneof![
+        3 => "[A-Za-z0-9_-]{43}",
+        3 => hostile_string(),
+        1 => Just(String::new()),
+        1 => Just(genuine),
+        1 => Just("../../api/signin".to_owned()),
+        1 => Just("%00%2F%2e%2e".to_owned()),
+    ];
+    let body = prop_oneof![
+        3 => Just(json!({"password": PASSWORD}).to_string().into_bytes()),
+        2 => hostile_body(vec![("password", valid_password())]),
+        1 => (MAX_BODY_BYTES + 1..MAX_BODY_BYTES * 4).prop_map(|size| vec![b' '; size]),
+    ];
+    let seen = fuzz_endpoint(
+        &app,
+        &runtime,
+        Endpoint::ResetPassword,
+        (
+            method(Method::POST),
+            token,
+            content_type().prop_map(|c| c.map(Bytes)),
+            body.prop_map(Bytes),
+        ),
+        |(method, token, content_type, body)| {
+            request(
+                method.clone(),
+                "/api/reset-password/token",
+                content_type.as_deref(),
+                None,
+                body,
+            )
+            .with_path_parameters(HashMap::from([("token".to_owned(), token.clone())]))
+        },
+    );
+    assert_reached(
+        &seen,
+        &[
+            (200, None),
+            (400, Some("invalid_reset_token")),
+            (400, Some("invalid_json")),
+            (400, Some("missing_field")),
+            (413, Some("payload_too_large")),
+            (415, Some("unsupported_media_type")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+/// The body endpoints: arbitrary methods, content types and bodies.
+fn fuzz_body_endpoint(
+    endpoint: Endpoint,
+    fields: Vec<(&'static str, BoxedStrategy<String>)>,
+) -> BTreeMap<Answer, usize> {
+    let runtime = runtime();
+    let app = runtime.block_on(TestApp::spawn());
+    // An account to collide with, sign in to and ask a reset for.
+    runtime.block_on(app.registered_user("Known User", "known@example.com"));
+    let fields: Vec<_> = fields
+        .into_iter()
+        .map(|(name, valid)| {
+            let valid = if name == "email" {
+                prop_oneof![3 => valid, 2 => Just("known@example.com".to_owned())].boxed()
+            } else if name == "password" && endpoint == Endpoint::Signin {
+                prop_oneof![1 => valid, 1 => Just(PASSWORD.to_owned())].boxed()
+            } else {
+                valid
+            };
+            (name, valid)
+        })
+        .collect();
+    let path = endpoint.path();
+    fuzz_endpoint(
+        &app,
+        &runtime,
+        endpoint,
+        (
+            method(Method::POST),
+            content_type().prop_map(|c| c.map(Bytes)),
+            hostile_body(fields).prop_map(Bytes),
+        ),
+        |(method, content_type, body)| {
+            request(method.clone(), path, content_type.as_deref(), None, body)
+        },
+    )
+}
+
+#[test]
+fn signup_answers_only_documented_errors_to_any_body() {
+    let seen = fuzz_body_endpoint(
+        Endpoint::Signup,
+        vec![
+            ("name", valid_name()),
+            ("email", valid_email()),
+            ("password", valid_password()),
+        ],
+    );
+    assert_reached(
+        &seen,
+        &[
+            (201, None),
+            (400, Some("invalid_email")),
+            (400, Some("invalid_name")),
+            (409, Some("email_taken")),
+            (400, Some("invalid_json")),
+            (400, Some("missing_field")),
+            (413, Some("payload_too_large")),
+            (415, Some("unsupported_media_type")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+#[test]
+fn signin_answers_only_documented_errors_to_any_body() {
+    let seen = fuzz_body_endpoint(
+        Endpoint::Signin,
+        vec![("email", valid_email()), ("password", valid_password())],
+    );
+    assert_reached(
+        &seen,
+        &[
+            (200, None),
+            (400, Some("invalid_email")),
+            (401, Some("invalid_credentials")),
+            (400, Some("invalid_json")),
+            (400, Some("missing_field")),
+            (413, Some("payload_too_large")),
+            (415, Some("unsupported_media_type")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+#[test]
+fn forgot_password_answers_only_documented_errors_to_any_body() {
+    let seen = fuzz_body_endpoint(Endpoint::ForgotPassword, vec![("email", valid_email())]);
+    assert_reached(
+        &seen,
+        &[
+            (200, None),
+            (400, Some("invalid_email")),
+            (400, Some("invalid_json")),
+            (400, Some("missing_field")),
+            (413, Some("payload_too_large")),
+            (415, Some("unsupported_media_type")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
