@@ -221,7 +221,7 @@ pub async fn reset_password(app: &App, request: Request) -> HandlerResult {
 /// `GET /.well-known/jwks.json`: the public keys that verify access tokens, current key first
 /// (RFC 7517). Empty with HS256: a shared secret is never published.
 pub async fn jwks(app: &App, _request: Request) -> HandlerResult {
-    let mut response = json_response(StatusCode::OK, app.tokens()?.jwks());
+    let mut response = json_response(StatusCode::OK, app.jwks()?);
     // Verifiers may cache the set; ten minutes keeps a rotated-in key from waiting long.
     response.headers_mut().insert(
         lambda_http::http::header::CACHE_CONTROL,

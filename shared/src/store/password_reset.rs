@@ -5,7 +5,7 @@ use std::time::Duration;
 use deadpool_postgres::GenericClient;
 
 use super::audit::EventKind;
-use super::throttling::{Budget, RequestCount};
+use super::throttling::{Bucket, Budget, RequestCount};
 use super::{OutboxEmail, Result, seconds};
 use crate::domain::{ClientInfo, Email};
 use crate::tokens::TokenHash;
@@ -43,8 +43,8 @@ pub async fn queue_password_reset(
 ) -> Result<ResetQueued> {
     let statement = client
         .prepare_cached(
-            "WITH ip AS (SELECT hits, resets_in FROM hit_rate_limit('forgot-password:ip', $1, $2)),
-                  mailbox AS (SELECT hits FROM hit_rate_limit('reset-email', $4, $5)),
+            "WITH ip AS (SELECT hits, resets_in FROM hit_rate_limit($16, $1, $2)),
+                  mailbox AS (SELECT hits FROM hit_rate_limit($17, $4, $5)),
                   target AS (
                       SELECT u.id, u.email FROM users u, ip, mailbox
                       WHERE u.email = $7 AND ip.hits <= $3::bigint AND mailbox.hits <= $6::bigint),
@@ -82,6 +82,8 @@ pub async fn queue_password_reset(
                 &digest.0.as_slice(),
                 &request.client.ip,
                 &request.client.user_agent,
+                &Bucket::ForgotPasswordIp.as_str(),
+                &Bucket::ResetEmail.as_str(),
             ],
         )
         .await?;

@@ -22,7 +22,7 @@ pub enum Bucket {
 }
 
 impl Bucket {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Bucket::SignupIp => "signup:ip",
             Bucket::SigninIp => "signin:ip",
@@ -125,7 +125,7 @@ pub async fn begin_signin(
     // as it stood before this attempt.
     let statement = client
         .prepare_cached(
-            "WITH ip AS (SELECT hits, resets_in FROM hit_rate_limit('signin:ip', $1, $2)),
+            "WITH ip AS (SELECT hits, resets_in FROM hit_rate_limit($9, $1, $2)),
                   prior AS (SELECT locked_until FROM signin_failures
                             WHERE email_hash = $4 AND locked_until > now()),
                   attempt AS (
@@ -162,6 +162,7 @@ pub async fn begin_signin(
                 &seconds(policy.max_lock),
                 &seconds(policy.forget_after),
                 &email.as_str(),
+                &Bucket::SigninIp.as_str(),
             ],
         )
         .await?;
