@@ -335,13 +335,8 @@ impl RateLimits {
             Some(0) => Err(ConfigError::new(variable, "must be at least 1")),
             Some(n) => Ok(n),
         };
-        let window = |variable: &str, value: Option<u64>, default: Duration| match value {
-            None => Ok(default),
-            Some(0) => Err(ConfigError::new(
-                variable,
-                "must be a positive number of seconds",
-            )),
-            Some(seconds) => Ok(Duration::from_secs(seconds)),
+        let window = |variable: &str, value: Option<u64>, default: Duration| {
+            value.map_or(Ok(default), |seconds| positive_seconds(variable, seconds))
         };
         Ok(RateLimits {
             signup_per_ip: count(
@@ -427,6 +422,18 @@ mod defaults {
     }
 }
 
+/// A duration variable in whole seconds, of which 0 is refused.
+fn positive_seconds(variable: &str, seconds: u64) -> Result<Duration, ConfigError> {
+    if seconds == 0 {
+        Err(ConfigError::new(
+            variable,
+            "must be a positive number of seconds",
+        ))
+    } else {
+        Ok(Duration::from_secs(seconds))
+    }
+}
+
 fn secret_problem(error: anyhow::Error) -> String {
     format!("could not be read from Secrets Manager: {error:#}")
 }
@@ -493,19 +500,9 @@ impl DatabaseConfig {
         if vars.db_pool_size == 0 {
             return Err(ConfigError::new("DB_POOL_SIZE", "must be at least 1"));
         }
-        let seconds = |variable: &str, seconds: u64| {
-            // Zero would mean "no timeout" to PostgreSQL: the opposite of what was asked for.
-            if seconds == 0 {
-                Err(ConfigError::new(
-                    variable,
-                    "must be a positive number of seconds",
-                ))
-            } else {
-                Ok(Duration::from_secs(seconds))
-            }
-        };
+        // Zero would mean "no timeout" to PostgreSQL: the opposite of what was asked for.
         let connect = match vars.db_connect_timeout {
-            Some(value) => seconds("DB_CONNECT_TIMEOUT", value)?,
+            Some(value) => positive_seconds("DB_CONNECT_TIMEOUT", value)?,
             None => url
                 .get_connect_timeout()
                 .copied()
@@ -514,7 +511,7 @@ impl DatabaseConfig {
         };
         let timeouts = DbTimeouts {
             connect,
-            statement: seconds("DB_STATEMENT_TIMEOUT", vars.db_statement_timeout)?,
+            statement: positive_seconds("DB_STATEMENT_TIMEOUT", vars.db_statement_timeout)?,
         };
         Ok(DatabaseConfig {
             url,
@@ -540,16 +537,6 @@ impl Config {
                 return Err(ConfigError::new(variable, "must not be empty"));
             }
         }
-        let positive = |variable: &str, seconds: u64| {
-            if seconds == 0 {
-                Err(ConfigError::new(
-                    variable,
-                    "must be a positive number of seconds",
-                ))
-            } else {
-                Ok(Duration::from_secs(seconds))
-            }
-        };
         let reset_url = match vars.reset_url.trim().trim_end_matches('/') {
             "from-request" => ResetUrl::FromRequest,
             url if url.starts_with("https://") || url.starts_with("http://") => {
@@ -581,10 +568,10 @@ impl Config {
             jwt_keys,
             jwt_issuer: vars.jwt_issuer,
             jwt_audience: vars.jwt_audience,
-            access_token_ttl: positive("ACCESS_TOKEN_TTL", vars.access_token_ttl)?,
-            refresh_token_ttl: positive("REFRESH_TOKEN_TTL", vars.refresh_token_ttl)?,
+            access_token_ttl: positive_seconds("ACCESS_TOKEN_TTL", vars.access_token_ttl)?,
+            refresh_token_ttl: positive_seconds("REFRESH_TOKEN_TTL", vars.refresh_token_ttl)?,
             refresh_reuse_grace: Duration::from_secs(vars.refresh_reuse_grace),
-            reset_token_ttl: positive("RESET_TOKEN_TTL", vars.reset_token_ttl)?,
+            reset_token_ttl: positive_seconds("RESET_TOKEN_TTL", vars.reset_token_ttl)?,
             reset_url,
             email,
             limits: RateLimits::load(env)?,
