@@ -12,10 +12,15 @@ ENV_FILE=local/.env
 PGDATA_DIR=.local/pg
 
 if [ ! -f "$ENV_FILE" ]; then
-    secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
-    sed "s#^JWT_SECRET_KEY=.*#JWT_SECRET_KEY=$secret#" .env.example >"$ENV_FILE"
-    chmod 600 "$ENV_FILE"
-    echo "==> created $ENV_FILE with a freshly generated JWT_SECRET_KEY"
+    if ! command -v openssl >/dev/null 2>&1; then
+        echo "error: openssl is needed once, to generate the signing key (Debian: apt-get install openssl)" >&2
+        exit 1
+    fi
+    # An Ed25519 key pair (the public half is derived from it and served at /.well-known/jwks.json),
+    # on one line with its line breaks written as \n, single-quoted for `source` below.
+    private_key=$(openssl genpkey -algorithm ed25519 | awk '{ printf "%s\\n", $0 }')
+    (umask 077 && sed "s#^JWT_PRIVATE_KEY=.*#JWT_PRIVATE_KEY='${private_key//\\/\\\\}'#" .env.example >"$ENV_FILE")
+    echo "==> created $ENV_FILE with a freshly generated Ed25519 JWT_PRIVATE_KEY"
 fi
 if [ ! -f .env.pgadmin ]; then
     pgadmin_password=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')

@@ -2,8 +2,9 @@
 # `make test`: every test, against a real PostgreSQL, then the journey over HTTP through
 # `cargo lambda watch`. Finds or starts PostgreSQL by itself (see local/postgres.sh). With the
 # stack still up, it then runs the Postman collection (postman/, with newman), schemathesis against
-# openapi.yaml (local/schemathesis.sh) and the browser test of the password-reset page
-# (local/browser/, headless Debian Chromium); newman and the browser test come from local/package.json.
+# openapi.yaml (local/schemathesis.sh), the browser test of the password-reset page (local/browser/,
+# headless Debian Chromium; newman and it come from local/package.json) and local/verify-jwks.py,
+# which checks the access tokens with PyJWT and the JWKS served over HTTP.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source local/postgres.sh
@@ -28,6 +29,16 @@ if [ ! -x "$CHROMIUM_PATH" ]; then
     exit 1
 fi
 export CHROMIUM_PATH
+# The end-to-end stack signs its tokens with a fresh Ed25519 key from openssl, and PyJWT checks
+# them independently (local/verify-jwks.py).
+if ! command -v openssl >/dev/null 2>&1; then
+    echo "error: openssl not found; the end-to-end stack's signing key is made with it. Install it with: apt-get install openssl" >&2
+    exit 1
+fi
+if ! python3 -c 'import jwt, cryptography' >/dev/null 2>&1; then
+    echo "error: PyJWT is not installed; the independent check of the tokens needs it. Install it with: pip install 'PyJWT[crypto]'" >&2
+    exit 1
+fi
 if ! command -v schemathesis >/dev/null 2>&1; then
     echo "error: schemathesis is not installed; install it with: pip install 'schemathesis==4.32.5'" >&2
     exit 1
@@ -98,9 +109,13 @@ done
 E2E_BASE_URL="http://127.0.0.1:$api_port"
 watch_log=$(mktemp "${TMPDIR:-/tmp}/jwt-auth-watch.XXXXXX.log")
 echo "==> serving the functions with cargo lambda watch on $E2E_BASE_URL (log: $watch_log)"
+# Budgets raised: every suite below sends its requests from 127.0.0.1, and the limits themselves
+# are tested in shared/tests/api/throttling.rs.
 DATABASE_URL=$E2E_DATABASE_URL \
-JWT_SECRET_KEY=$(head -c 48 /dev/urandom | base64 | tr -d '\n') \
+JWT_PRIVATE_KEY=$(openssl genpkey -algorithm ed25519) \
 RESET_URL="$E2E_BASE_URL/reset-password" \
+RATE_LIMIT_SIGNUP=100000 RATE_LIMIT_SIGNIN=100000 RATE_LIMIT_FORGOT_PASSWORD=100000 \
+RESET_EMAILS_PER_WINDOW=100000 \
 RUST_LOG=${RUST_LOG:-info} \
     setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$api_port" --ignore-changes >"$watch_log" 2>&1 &
 WATCH_PID=$!
@@ -187,6 +202,15 @@ browser_passed=$(strip_ansi "$suite_logs/browser.log" | sed -nE 's/^(#|ℹ) pass
 browser_failed=$(strip_ansi "$suite_logs/browser.log" | sed -nE 's/^(#|ℹ) fail ([0-9]+)$/\2/p' | tail -1)
 [ -f "$artifacts/reset-password.png" ] && echo "==> screenshot: $artifacts/reset-password.png"
 
+echo "==> independent verification of the access tokens (PyJWT, JWKS over HTTP)"
+jwks_status=0
+jwks_started=$SECONDS
+python3 local/verify-jwks.py 2>&1 | tee "$suite_logs/jwks.log" || jwks_status=$?
+jwks_seconds=$((SECONDS - jwks_started))
+# It closes with "jwks: 12 passed, 0 failed".
+jwks_passed=$(sed -nE 's/^jwks: ([0-9]+) passed, ([0-9]+) failed$/\1/p' "$suite_logs/jwks.log" | tail -1)
+jwks_failed=$(sed -nE 's/^jwks: ([0-9]+) passed, ([0-9]+) failed$/\2/p' "$suite_logs/jwks.log" | tail -1)
+
 verdict() { if [ "$1" = 0 ]; then echo passed; else echo "FAILED (exit $1)"; fi; }
 counts() { [ -n "$1" ] && echo " ($1 passed, ${2:-?} failed)"; }
 echo
@@ -194,11 +218,14 @@ echo "==> Rust tests: $(verdict "$rust_status")$(counts "${rust_passed:-}" "${ru
 echo "==> Postman collection (newman, ${newman_seconds}s): $(verdict "$newman_status")$(counts "$newman_passed" "${newman_failed:-}")"
 echo "==> schemathesis (${schemathesis_seconds}s): $(verdict "$schemathesis_status")$(counts "${schemathesis_passed:-}" "${schemathesis_failed:-}")"
 echo "==> browser test (${browser_seconds}s): $(verdict "$browser_status")$(counts "${browser_passed:-}" "${browser_failed:-}")"
+echo "==> independent token verification (${jwks_seconds}s): $(verdict "$jwks_status")$(counts "${jwks_passed:-}" "${jwks_failed:-}")"
 if [ -n "${rust_passed:-}" ] && [ -n "$newman_passed" ] && [ -n "${schemathesis_passed:-}" ] \
-    && [ -n "${browser_passed:-}" ] && [ -n "${browser_failed:-}" ]; then
-    echo "summary: $((rust_passed + newman_passed + schemathesis_passed + browser_passed)) passed, $((rust_failed + newman_failed + schemathesis_failed + browser_failed)) failed"
+    && [ -n "${browser_passed:-}" ] && [ -n "${browser_failed:-}" ] \
+    && [ -n "${jwks_passed:-}" ] && [ -n "${jwks_failed:-}" ]; then
+    echo "summary: $((rust_passed + newman_passed + schemathesis_passed + browser_passed + jwks_passed)) passed, $((rust_failed + newman_failed + schemathesis_failed + browser_failed + jwks_failed)) failed"
 fi
-if [ "$rust_status" != 0 ] || [ "$newman_status" != 0 ] || [ "$schemathesis_status" != 0 ] || [ "$browser_status" != 0 ]; then
+if [ "$rust_status" != 0 ] || [ "$newman_status" != 0 ] || [ "$schemathesis_status" != 0 ] \
+    || [ "$browser_status" != 0 ] || [ "$jwks_status" != 0 ]; then
     echo "error: make test failed" >&2
     exit 1
 fi

@@ -5,6 +5,10 @@
 //! whatever happens: `Create`/`Update` run the migrations and report SUCCESS or FAILED (a failed
 //! migration fails the deploy); `Delete` touches nothing and reports SUCCESS, so deleting the
 //! stack never hangs on the database.
+//!
+//! With a `SigningKeySecret` property, Create/Update also make sure that secret holds the
+//! access-token signing key, generating one into it if it is empty ([`crate::signing_key`]); the
+//! token functions depend on this resource, so they never start before their key exists.
 
 use std::future::Future;
 
@@ -22,6 +26,17 @@ pub struct Event {
     pub request_id: String,
     pub logical_resource_id: String,
     pub physical_resource_id: Option<String>,
+    #[serde(default)]
+    pub resource_properties: ResourceProperties,
+}
+
+/// The resource's properties in the template (only the fields used).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ResourceProperties {
+    /// The Secrets Manager secret that must hold the access-token signing key: on Create and
+    /// Update, a key is generated into it if it is empty (see [`crate::signing_key`]).
+    pub signing_key_secret: Option<String>,
 }
 
 /// The lifecycle step CloudFormation asks for.

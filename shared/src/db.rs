@@ -1,7 +1,6 @@
 //! Database plumbing: the connection pool, the embedded migrations, and driver-error classification.
 
 use std::sync::RwLock;
-use std::time::Duration;
 
 use anyhow::Context;
 use deadpool_postgres::{Connect, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -10,26 +9,28 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::{DatabaseConfig, DbTls, SecretSource};
+use crate::config::{DatabaseConfig, DbTimeouts, DbTls, SecretSource};
 
 mod embedded {
     refinery::embed_migrations!("../migrations");
 }
 
-/// How long a request waits to connect before answering 503: well inside the Lambda timeout.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Taken around migrations so two deploys (or two `make dev`s) cannot migrate at once.
-const MIGRATION_LOCK_KEY: i64 = 0x6a77_7461_7574_6801;
+/// Advisory lock taken around migrations so two deploys (or two `make dev`s) cannot migrate at once.
+pub const MIGRATION_LOCK_KEY: i64 = 0x6a77_7461_7574_6801;
 
 /// A pool of at most `DB_POOL_SIZE` connections; connections are opened lazily, on first use.
+///
+/// Every step of taking a connection is bounded by `DB_CONNECT_TIMEOUT`, so an unreachable or
+/// unresponsive database (or RDS Proxy waiting for one) is answered 503 within seconds instead of
+/// at the Lambda timeout: waiting for a free connection, opening one (TCP connect, then TLS and
+/// login, twice when a refused login is retried with the secret read again), recycling one.
 pub fn pool(config: &DatabaseConfig) -> anyhow::Result<Pool> {
-    let mut pg = config.url.clone();
-    if pg.get_connect_timeout().is_none() {
-        pg.connect_timeout(CONNECT_TIMEOUT);
-    }
-    // `Fast` recycling skips a health-check query per request; a connection that died while the
-    // instance was frozen surfaces as a closed-connection error, answered 503, and is discarded.
+    let connect_timeout = config.timeouts.connect;
+    let pg = with_connect_timeout(config);
+    // `Fast` recycling skips a health-check query per request. A connection that died (database
+    // restarted, instance frozen too long) is closed by its driver task, and a closed connection
+    // is discarded on its next checkout, so the request after an outage gets a new one; the
+    // request that met the dead connection is answered 503.
     let manager_config = ManagerConfig {
         recycling_method: RecyclingMethod::Fast,
     };
@@ -41,21 +42,42 @@ pub fn pool(config: &DatabaseConfig) -> anyhow::Result<Pool> {
     let manager = Manager::from_connect(pg, connect, manager_config);
     Pool::builder(manager)
         .max_size(config.pool_size)
+        // The timeouts below are enforced with this runtime's timer.
         .runtime(Runtime::Tokio1)
-        .wait_timeout(Some(CONNECT_TIMEOUT))
-        .create_timeout(Some(CONNECT_TIMEOUT))
+        .wait_timeout(Some(connect_timeout))
+        .create_timeout(Some(2 * connect_timeout))
+        .recycle_timeout(Some(connect_timeout))
         .build()
         .context("building the database pool")
 }
 
-/// Applies every pending migration from `migrations/`; returns the versions applied.
+/// The connection parameters with the TCP connect timeout set (it covers only the socket; the
+/// login is bounded by the pool's create timeout, or by [`connect`]).
+fn with_connect_timeout(config: &DatabaseConfig) -> tokio_postgres::Config {
+    let mut pg = config.url.clone();
+    pg.connect_timeout(config.timeouts.connect);
+    pg
+}
+
+/// Applies every pending migration from `migrations/`, then makes the configured timeouts the
+/// database's defaults; returns the versions applied.
 pub async fn migrate(config: &DatabaseConfig) -> anyhow::Result<Vec<String>> {
     let (mut client, connection) = connect(config).await?;
+    // This session may wait for another deploy's lock and build indexes: the defaults set below
+    // (by an earlier deploy) are for requests, not for migrations.
+    client
+        .batch_execute("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0")
+        .await
+        .context("lifting the request timeouts for the migration session")?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await
         .context("taking the migration lock")?;
     let report = embedded::migrations::runner().run_async(&mut client).await;
+    let defaults = match &report {
+        Ok(_) => set_timeout_defaults(&client, &config.timeouts).await,
+        Err(_) => Ok(()),
+    };
     // Unlocking is best effort: the lock dies with the session anyway.
     let _ = client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
@@ -63,11 +85,44 @@ pub async fn migrate(config: &DatabaseConfig) -> anyhow::Result<Vec<String>> {
     drop(client);
     let _ = connection.await;
     let report = report.context("applying migrations")?;
+    defaults?;
     Ok(report
         .applied_migrations()
         .iter()
         .map(|m| m.to_string())
         .collect())
+}
+
+/// Makes the statement timeout a default of the database, so the server itself cancels a
+/// statement (a lock wait included) that runs longer, and ends a session left idle inside a
+/// transaction (its locks with it) after as long.
+///
+/// Why database defaults rather than settings per connection: RDS Proxy refuses connections that
+/// carry startup options (`options=-c statement_timeout=...`: "Feature not supported: RDS Proxy
+/// currently doesn't support command-line options"), and it pins a client to one database
+/// connection, ending multiplexing, for the rest of its session after a `SET`. A database default
+/// is applied by the server to every new session, through the proxy or not, costs no round trip,
+/// and the proxy never sees it. It takes effect for sessions opened after this runs: the proxy's
+/// pooled connections pick it up as they are replaced.
+///
+/// No `lock_timeout`: the statement timeout already counts the time spent waiting for locks.
+async fn set_timeout_defaults(
+    client: &tokio_postgres::Client,
+    timeouts: &DbTimeouts,
+) -> anyhow::Result<()> {
+    let milliseconds = timeouts.statement.as_millis();
+    // Numbers only are interpolated; the database name is quoted by the server (`%I`).
+    client
+        .batch_execute(&format!(
+            "DO $$ BEGIN
+                 EXECUTE format('ALTER DATABASE %I SET statement_timeout = {milliseconds}',
+                                current_database());
+                 EXECUTE format('ALTER DATABASE %I SET idle_in_transaction_session_timeout = {milliseconds}',
+                                current_database());
+             END $$"
+        ))
+        .await
+        .context("setting the database's timeout defaults (the migrating user must own the database)")
 }
 
 /// Rustls with the Mozilla roots (webpki-roots), which include the Amazon roots that RDS Proxy's
@@ -83,13 +138,16 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
-/// One connection outside the pool (migrations, the janitor), driven by a spawned task.
+/// One connection outside the pool (migrations, tests), driven by a spawned task; opening it is
+/// bounded by `DB_CONNECT_TIMEOUT`.
 pub async fn connect(
     config: &DatabaseConfig,
 ) -> anyhow::Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
-    open(&config.url, config.tls)
-        .await
-        .context("connecting to the database")
+    let timeout = config.timeouts.connect;
+    match tokio::time::timeout(timeout, open(&with_connect_timeout(config), config.tls)).await {
+        Ok(opened) => opened.context("connecting to the database"),
+        Err(_) => anyhow::bail!("connecting to the database: no answer within {timeout:?}"),
+    }
 }
 
 async fn open(
@@ -187,11 +245,15 @@ pub fn is_unavailable(error: &tokio_postgres::Error) -> bool {
         // No SQLSTATE: the failure happened below SQL (socket, TLS, timeout).
         None => error.as_db_error().is_none(),
         Some(code) => {
-            let code = code.code();
-            code.starts_with("08") // connection exception
-                || code.starts_with("53") // insufficient resources (too many connections, ...)
-                || code.starts_with("28") // login refused even with the secret read again
-                || code.starts_with("57P") // operator intervention (shutdown, cannot connect now)
+            *code == SqlState::QUERY_CANCELED // statement_timeout (or an operator's cancel)
+                || *code == SqlState::LOCK_NOT_AVAILABLE // lock_timeout, if a DBA sets one
+                || {
+                    let code = code.code();
+                    code.starts_with("08") // connection exception
+                        || code.starts_with("53") // insufficient resources (too many connections, ...)
+                        || code.starts_with("28") // login refused even with the secret read again
+                        || code.starts_with("57P") // operator intervention (shutdown, cannot connect now)
+                }
         }
     }
 }

@@ -35,6 +35,14 @@ pub enum ApiError {
     InvalidResetToken,
     #[error("No route matches this path")]
     NotFound,
+    #[error("No live session of yours has this id")]
+    SessionNotFound,
+    /// Too many failed sign-ins for this email; carries the seconds until the next attempt.
+    #[error("Too many failed sign-in attempts, try again later")]
+    TooManyAttempts(u64),
+    /// This client's request budget for the endpoint is spent; carries the seconds until it refills.
+    #[error("Too many requests from this client, try again later")]
+    RateLimited(u64),
     /// Carries the one method the path serves, for the `Allow` header (RFC 9110 §15.5.6).
     #[error("Method not allowed on this path")]
     MethodNotAllowed(lambda_http::http::Method),
@@ -57,7 +65,8 @@ impl ApiError {
             InvalidCredentials | MissingToken | InvalidToken | TokenExpired => {
                 StatusCode::UNAUTHORIZED
             }
-            NotFound => StatusCode::NOT_FOUND,
+            NotFound | SessionNotFound => StatusCode::NOT_FOUND,
+            TooManyAttempts(_) | RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -82,6 +91,9 @@ impl ApiError {
             TokenExpired => "token_expired",
             InvalidResetToken => "invalid_reset_token",
             NotFound => "not_found",
+            SessionNotFound => "session_not_found",
+            TooManyAttempts(_) => "too_many_attempts",
+            RateLimited(_) => "rate_limited",
             MethodNotAllowed(_) => "method_not_allowed",
             ServiceUnavailable(_) => "service_unavailable",
             Internal(_) => "internal_error",
@@ -121,6 +133,12 @@ impl ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(challenge),
             );
+        }
+        if let ApiError::TooManyAttempts(seconds) | ApiError::RateLimited(seconds) = self {
+            // RFC 9110 §10.2.3; at least 1, since 0 would invite an immediate retry.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from((*seconds).max(1)));
         }
         if let ApiError::MethodNotAllowed(allowed) = self {
             let allow =

@@ -6,9 +6,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::domain::{Email, Password, User, UserName};
+use crate::domain::{Email, LogoutScope, NewPassword, Password, SessionId, User, UserName};
 use crate::error::ApiError;
-use crate::http::{JsonBody, api_domain, bearer_token, json_response, path_parameter};
+use crate::http::{JsonBody, api_domain, bearer_token, client_info, json_response, path_parameter};
 use crate::service::{App, TokenPair};
 
 /// What every handler returns; errors become their JSON response in [`crate::lambda`].
@@ -65,8 +65,10 @@ pub async fn signup(app: &App, request: Request) -> HandlerResult {
     let body = JsonBody::from_request(&request)?;
     let name = UserName::parse(body.required("name")?)?;
     let email = Email::parse(body.required("email")?)?;
-    let password = Password::parse(body.required("password")?)?;
-    let user = app.signup(name, email, password).await?;
+    let password = NewPassword::parse(body.required("password")?, &email)?;
+    let user = app
+        .signup(name, email, password, &client_info(&request))
+        .await?;
     tracing::info!(user_id = %user.id.as_uuid(), "account created");
     Ok(json_response(
         StatusCode::CREATED,
@@ -82,7 +84,7 @@ pub async fn signin(app: &App, request: Request) -> HandlerResult {
     // and no hash is spent on it.
     let password =
         Password::parse(body.required("password")?).map_err(|_| ApiError::InvalidCredentials)?;
-    let (user, tokens) = app.signin(email, password).await?;
+    let (user, tokens) = app.signin(email, password, &client_info(&request)).await?;
     tracing::info!(user_id = %user.id.as_uuid(), "signed in");
     Ok(json_response(
         StatusCode::OK,
@@ -112,7 +114,7 @@ struct RefreshResponse<'a> {
 /// `POST /api/refresh` with the refresh token as bearer.
 pub async fn refresh(app: &App, request: Request) -> HandlerResult {
     let token = bearer_token(&request)?;
-    let tokens = app.refresh(&token).await?;
+    let tokens = app.refresh(&token, &client_info(&request)).await?;
     Ok(json_response(
         StatusCode::OK,
         &RefreshResponse {
@@ -132,13 +134,49 @@ pub async fn dashboard(app: &App, request: Request) -> HandlerResult {
     ))
 }
 
-/// `POST /api/logout` with an access token as bearer.
+/// `POST /api/logout` with an access token as bearer, and optionally `{"scope": "global"}` to end
+/// every session of the user. No body (the original API's form) ends the token's session.
 pub async fn logout(app: &App, request: Request) -> HandlerResult {
     let token = bearer_token(&request)?;
-    app.logout(&token).await?;
+    let scope = if request.body().is_empty() {
+        LogoutScope::default()
+    } else {
+        let body = JsonBody::from_request(&request)?;
+        body.optional("scope")?
+            .map(LogoutScope::parse)
+            .transpose()?
+            .unwrap_or_default()
+    };
+    app.logout(&token, scope, &client_info(&request)).await?;
+    let message = match scope {
+        LogoutScope::Local => "Logout successful. Tokens revoked.",
+        LogoutScope::Global => "Logout successful. Every session of the account has ended.",
+    };
     Ok(json_response(
         StatusCode::OK,
-        &json!({"message": "Logout successful. Tokens revoked."}),
+        &json!({ "message": message }),
+    ))
+}
+
+/// `GET /api/sessions` with an access token as bearer: the caller's live sessions.
+pub async fn sessions(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let sessions = app.sessions(&token).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "sessions": sessions }),
+    ))
+}
+
+/// `DELETE /api/sessions/{id}` with an access token as bearer: ends one of the caller's sessions.
+pub async fn end_session(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let session = SessionId::parse(&path_parameter(&request, "id").unwrap_or_default())?;
+    app.end_session(&token, session, &client_info(&request))
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": "Session ended"}),
     ))
 }
 
@@ -155,7 +193,8 @@ pub async fn forgot_password(app: &App, request: Request) -> HandlerResult {
                 "RESET_URL=from-request, but the request carries no API domain"
             ))
         })?;
-    app.forgot_password(email, &reset_base).await?;
+    app.forgot_password(email, &reset_base, &client_info(&request))
+        .await?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"message": "If that account exists, a password reset email has been sent."}),
@@ -169,10 +208,24 @@ pub async fn reset_password(app: &App, request: Request) -> HandlerResult {
         .ok_or(ApiError::InvalidResetToken)?;
     let token = SecretString::from(token);
     let body = JsonBody::from_request(&request)?;
+    // Only the length rules here: the rest needs the account's email, which the token leads to.
     let password = Password::parse(body.required("password")?)?;
-    app.reset_password(&token, password).await?;
+    app.reset_password(&token, password, &client_info(&request))
+        .await?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"message": "Password reset successful"}),
     ))
+}
+
+/// `GET /.well-known/jwks.json`: the public keys that verify access tokens, current key first
+/// (RFC 7517). Empty with HS256: a shared secret is never published.
+pub async fn jwks(app: &App, _request: Request) -> HandlerResult {
+    let mut response = json_response(StatusCode::OK, app.jwks()?);
+    // Verifiers may cache the set; ten minutes keeps a rotated-in key from waiting long.
+    response.headers_mut().insert(
+        lambda_http::http::header::CACHE_CONTROL,
+        lambda_http::http::HeaderValue::from_static("public, max-age=600"),
+    );
+    Ok(response)
 }

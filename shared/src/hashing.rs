@@ -58,6 +58,32 @@ pub async fn hash(password: Password) -> anyhow::Result<PasswordHashString> {
     .context("password hashing task panicked")?
 }
 
+/// True when a stored hash is weaker than what [`hash`] makes now: not Argon2id version 0x13, or
+/// memory, iterations, lanes or output length below the current values; also when it cannot be
+/// read. Sign-in then stores a fresh hash of the password it has just verified. Stronger hashes
+/// are left as they are: lowering the constants must not churn every account.
+pub fn needs_rehash(stored: &PasswordHashString) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored.as_str()) else {
+        return true;
+    };
+    // A PHC string without `v=` is version 0x10 in the reference implementation (the `argon2`
+    // crate would assume 0x13): count it as old.
+    if parsed.algorithm != Algorithm::Argon2id.ident()
+        || parsed.version != Some(Version::V0x13 as u32)
+    {
+        return true;
+    }
+    let Ok(params) = Params::try_from(&parsed) else {
+        return true;
+    };
+    params.m_cost() < MEMORY_KIB
+        || params.t_cost() < ITERATIONS
+        || params.p_cost() < LANES
+        || parsed
+            .hash
+            .is_none_or(|output| output.len() < Params::DEFAULT_OUTPUT_LEN)
+}
+
 /// Checks a password against a stored hash, or against the dummy hash when there is none,
 /// so the answer costs the same either way. Returns `false` when there was no stored hash.
 pub async fn verify(
@@ -118,6 +144,94 @@ mod tests {
     #[tokio::test]
     async fn unknown_user_never_verifies() {
         assert!(!verify(password("any password at all"), None).await.unwrap());
+    }
+
+    /// A PHC hash of "any password" made with the given algorithm, version and parameters.
+    fn hash_with(algorithm: Algorithm, version: Version, params: Params) -> PasswordHashString {
+        let salt = SaltString::encode_b64(b"sixteen byte salt").unwrap();
+        let hash = Argon2::new(algorithm, version, params)
+            .hash_password(b"any password", &salt)
+            .unwrap();
+        PasswordHashString(hash.to_string())
+    }
+
+    fn params(m: u32, t: u32, p: u32, output: usize) -> Params {
+        Params::new(m, t, p, Some(output)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn hashes_made_now_need_no_rehash() {
+        let stored = hash(password("correct horse battery")).await.unwrap();
+        assert!(!needs_rehash(&stored));
+        assert!(!needs_rehash(&PasswordHashString(DUMMY_HASH.to_owned())));
+    }
+
+    #[test]
+    fn weaker_hashes_need_a_rehash() {
+        let current = || params(MEMORY_KIB, ITERATIONS, LANES, 32);
+        let cases = [
+            (
+                hash_with(
+                    Algorithm::Argon2id,
+                    Version::V0x13,
+                    params(MEMORY_KIB / 2, ITERATIONS, LANES, 32),
+                ),
+                "less memory",
+            ),
+            (
+                hash_with(
+                    Algorithm::Argon2id,
+                    Version::V0x13,
+                    params(MEMORY_KIB, ITERATIONS - 1, LANES, 32),
+                ),
+                "fewer iterations",
+            ),
+            (
+                hash_with(
+                    Algorithm::Argon2id,
+                    Version::V0x13,
+                    params(MEMORY_KIB, ITERATIONS, LANES, 16),
+                ),
+                "shorter output",
+            ),
+            (
+                hash_with(Algorithm::Argon2i, Version::V0x13, current()),
+                "Argon2i",
+            ),
+            (
+                hash_with(Algorithm::Argon2d, Version::V0x13, current()),
+                "Argon2d",
+            ),
+            (
+                hash_with(Algorithm::Argon2id, Version::V0x10, current()),
+                "version 0x10",
+            ),
+        ];
+        for (stored, why) in cases {
+            assert!(needs_rehash(&stored), "{why}: {}", stored.as_str());
+        }
+    }
+
+    #[test]
+    fn a_hash_without_a_version_or_unreadable_needs_a_rehash() {
+        let current = DUMMY_HASH.replace("$v=19", "");
+        assert!(PasswordHash::new(&current).is_ok(), "{current}");
+        for (stored, why) in [(current.as_str(), "no v="), ("not a PHC string", "garbage")] {
+            assert!(
+                needs_rehash(&PasswordHashString(stored.to_owned())),
+                "{why}"
+            );
+        }
+    }
+
+    #[test]
+    fn stronger_hashes_are_left_alone() {
+        let stronger = hash_with(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            params(MEMORY_KIB * 2, ITERATIONS + 1, LANES + 1, 64),
+        );
+        assert!(!needs_rehash(&stronger), "{}", stronger.as_str());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use secrecy::SecretString;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::domain::{ClientInfo, MAX_USER_AGENT_CHARS};
 use crate::error::ApiError;
 
 /// Largest request body accepted; anything bigger is refused before parsing or hashing.
@@ -46,6 +47,17 @@ impl JsonBody {
             Some(Value::String(s)) if s.trim().is_empty() => Err(ApiError::MissingField(field)),
             Some(Value::String(s)) => Ok(s),
             // The offending value is never echoed back: it may be a mistyped password.
+            Some(_) => Err(ApiError::InvalidJson(
+                format!("Field '{field}' must be a string").into(),
+            )),
+        }
+    }
+
+    /// An optional string field: absent or `null` is `None`; a non-string is `invalid_json`.
+    pub fn optional(&self, field: &'static str) -> Result<Option<&str>, ApiError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
             Some(_) => Err(ApiError::InvalidJson(
                 format!("Field '{field}' must be a string").into(),
             )),
@@ -91,6 +103,28 @@ pub fn api_domain(request: &Request) -> Option<String> {
         RequestContext::ApiGatewayV2(context) => context.domain_name.clone(),
         RequestContext::ApiGatewayV1(context) => context.domain_name.clone(),
         _ => None,
+    }
+}
+
+/// Who is asking: the source IP from the request context (API Gateway's `sourceIp`, never a
+/// client-set header such as `X-Forwarded-For`, which anyone can forge to dodge a per-IP budget)
+/// and the `User-Agent` header.
+pub fn client_info(request: &Request) -> ClientInfo {
+    let source_ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.as_deref(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.as_deref(),
+        _ => None,
+    };
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.chars().take(MAX_USER_AGENT_CHARS).collect());
+    ClientInfo {
+        ip: source_ip.and_then(|ip| ip.parse().ok()),
+        user_agent,
     }
 }
 

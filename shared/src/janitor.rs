@@ -1,4 +1,5 @@
-//! The janitor: on a schedule, deletes rows that can no longer matter and retries unsent emails.
+//! The janitor: on a schedule, deletes rows that can no longer matter and sends (or retries)
+//! queued emails.
 
 use std::time::Duration;
 
@@ -10,7 +11,8 @@ use crate::store::{self, Pruned};
 
 /// Ended sessions and old outbox rows are kept this long (audit, support questions).
 const KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
-/// An email younger than this may still be in its request's hands: leave it alone.
+/// An email younger than this may still be in its request's hands, when requests deliver their
+/// own (the log transport): leave it alone. SES emails are the janitor's from the start.
 const SETTLE: Duration = Duration::from_secs(120);
 /// Attempts after which an email is left for a human to look at.
 const MAX_ATTEMPTS: i32 = 5;
@@ -25,6 +27,7 @@ pub struct Report {
     pub revoked_tokens: u64,
     pub reset_tokens: u64,
     pub emails_pruned: u64,
+    pub throttles: u64,
     pub emails_sent: u64,
     pub emails_failed: u64,
 }
@@ -39,6 +42,7 @@ pub async fn sweep(app: &App) -> Result<Report, ApiError> {
         revoked_tokens,
         reset_tokens,
         emails,
+        throttles,
     } = store::prune_expired(&client, KEEP).await?;
     let mut report = Report {
         sessions,
@@ -46,12 +50,24 @@ pub async fn sweep(app: &App) -> Result<Report, ApiError> {
         revoked_tokens,
         reset_tokens,
         emails_pruned: emails,
+        throttles,
         ..Report::default()
     };
     let transaction = client.transaction().await?;
+    // SES is called with these rows locked: the database's default idle-in-transaction limit
+    // (set by migrate, sized for requests) could end the session mid-batch, and the batch would
+    // be sent again on the next run.
+    transaction
+        .batch_execute("SET LOCAL idle_in_transaction_session_timeout = '60s'")
+        .await?;
+    let settle = if app.mailer.delivers_in_request() {
+        SETTLE
+    } else {
+        Duration::ZERO
+    };
     let unsent = store::lock_unsent_emails(
         &transaction,
-        SETTLE,
+        settle,
         app.config.reset_token_ttl,
         MAX_ATTEMPTS,
         BATCH,

@@ -16,7 +16,7 @@ use crate::handlers::HandlerResult;
 use crate::mail::Mailer;
 use crate::routes::Endpoint;
 use crate::service::App;
-use crate::{custom_resource, db, janitor, telemetry};
+use crate::{custom_resource, db, janitor, signing_key, telemetry};
 
 pub use lambda_http::Error;
 
@@ -45,12 +45,12 @@ async fn build_app(needs_signing_key: bool) -> Result<App, Error> {
     let aws = Aws::from_environment();
     let config = Config::load(&Environment::from_process(), &aws).await;
     let config = config.and_then(|config| {
-        if needs_signing_key && config.jwt_secret.is_none() {
+        if needs_signing_key && config.jwt_keys.is_none() {
             return Err(ConfigError {
-                variable: "JWT_SECRET_KEY".into(),
-                problem:
-                    "is not set (nor JWT_SECRET_ARN), and this function signs or verifies tokens"
-                        .into(),
+                variable: "JWT_PRIVATE_KEY".into(),
+                problem: "is not set (nor JWT_PRIVATE_KEY_ARN, nor JWT_SECRET_KEY/JWT_SECRET_ARN \
+                          for HS256), and this function signs or verifies tokens"
+                    .into(),
             });
         }
         Ok(config)
@@ -103,8 +103,16 @@ async fn answer_custom_resource(
         .duration_since(SystemTime::now())
         .unwrap_or_default();
     let budget = remaining.saturating_sub(Duration::from_secs(10));
+    let signing_key_secret = event.payload.resource_properties.signing_key_secret.clone();
     let migrate = || async move {
-        tokio::time::timeout(budget, migrate_from_environment())
+        let steps = async {
+            let applied = migrate_from_environment().await?;
+            if let Some(secret) = signing_key_secret {
+                signing_key::ensure(&Aws::from_environment(), &secret).await?;
+            }
+            Ok(applied)
+        };
+        tokio::time::timeout(budget, steps)
             .await
             .map_err(|_| anyhow::anyhow!("migrations did not finish within {budget:?}"))?
     };
@@ -146,6 +154,12 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// A request that has not finished by then is answered 503: each statement is bounded by the
+/// database's statement timeout, but a request runs several. Below the functions' 10 s Lambda
+/// timeout, so the client gets JSON rather than API Gateway's 503; dropping the handler's future
+/// rolls back its open transaction.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(8);
+
 /// Checks the method, runs the handler's future (unpolled, so dropped unrun on a wrong method),
 /// turns errors into JSON responses and logs one line with the outcome. Never returns `Err`: a
 /// Lambda error would reach the client as an opaque 502.
@@ -160,7 +174,13 @@ pub async fn dispatch(
     async move {
         let result = match endpoint.method() {
             Some(allowed) if allowed != method => Err(ApiError::MethodNotAllowed(allowed)),
-            _ => handling.await,
+            _ => tokio::time::timeout(REQUEST_DEADLINE, handling)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ApiError::ServiceUnavailable(anyhow::anyhow!(
+                        "no answer within {REQUEST_DEADLINE:?}"
+                    )))
+                }),
         };
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         let response = match result {

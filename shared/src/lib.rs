@@ -12,7 +12,7 @@
 //! bearer tokens), [`reset_page`] (the HTML behind the emailed link), [`tokens`] (JWTs and opaque tokens), [`hashing`] (Argon2id), [`db`] (pool and
 //! migrations), [`routes`] (the route table), [`telemetry`] (structured logs), [`aws`] (secrets and
 //! SES clients), [`mail`] (outbox delivery), [`janitor`] (scheduled clean-up) and
-//! [`custom_resource`] (migrations on deploy).
+//! [`custom_resource`] (migrations on deploy), with [`signing_key`] (the signing key it generates).
 #![forbid(unsafe_code)]
 
 pub mod aws;
@@ -30,6 +30,7 @@ pub mod mail;
 pub mod reset_page;
 pub mod routes;
 pub mod service;
+pub mod signing_key;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;

@@ -1,7 +1,8 @@
 //! Email delivery from the transactional outbox: Amazon SES v2 in AWS, the log on a laptop.
 //!
 //! An email is first committed to `email_outbox` with the change that caused it; delivery comes
-//! after, and records its outcome on the row. A failed send never fails the request: the row stays
+//! after, and records its outcome on the row: by the janitor for SES, in the request for the log
+//! (see [`Mailer::delivers_in_request`]). A failed send never fails a request: the row stays
 //! unsent and the janitor retries it.
 
 use anyhow::Context;
@@ -34,6 +35,13 @@ impl Mailer {
                 from: from.clone(),
             },
         }
+    }
+
+    /// Whether requests deliver their own emails. Only the log does: an SES call in the request
+    /// would make the answer to a known email measurably slower than to an unknown one, so SES
+    /// emails wait in the outbox for the janitor (every minute).
+    pub fn delivers_in_request(&self) -> bool {
+        matches!(self, Mailer::Log)
     }
 
     /// Sends one email.

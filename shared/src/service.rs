@@ -1,14 +1,21 @@
 //! The API's use cases: one method per endpoint on [`App`], the state built once per cold start.
 
+use std::time::Duration;
+
 use deadpool_postgres::Pool;
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::domain::{Email, Password, User, UserName};
+use crate::domain::{
+    ClientInfo, Email, LogoutScope, NewPassword, Password, SessionId, User, UserName,
+};
 use crate::error::ApiError;
 use crate::mail::Mailer;
-use crate::store::{self, RevokeReason};
+use crate::store::{
+    self, Bucket, Budget, Event, EventKind, LockoutPolicy, NewSession, ResetRequest, RevokeReason,
+    SessionSummary,
+};
 use crate::tokens::{AccessToken, AccessTokens, IssuedAccessToken, OpaqueToken, TokenHash};
 use crate::{db, hashing};
 
@@ -16,7 +23,8 @@ use crate::{db, hashing};
 pub struct App {
     pub config: Config,
     pub pool: Pool,
-    /// Present when the function was given a signing key (`JWT_SECRET_KEY`/`JWT_SECRET_ARN`).
+    /// Present when the function was given keys (`JWT_PRIVATE_KEY`/`JWT_PRIVATE_KEY_ARN`, or
+    /// `JWT_SECRET_KEY`/`JWT_SECRET_ARN` for HS256).
     tokens: Option<AccessTokens>,
     pub mailer: Mailer,
 }
@@ -31,14 +39,22 @@ pub struct TokenPair {
 /// Subject line of the password-reset email.
 pub const RESET_EMAIL_SUBJECT: &str = "Reset your password";
 
+/// Five consecutive failed sign-ins for one email are free; each further one locks the email out
+/// for 2^(n − 5) seconds after the n-th, up to 15 minutes. A day without failures forgets them.
+pub const LOCKOUT: LockoutPolicy = LockoutPolicy {
+    free_failures: 5,
+    max_lock: Duration::from_secs(15 * 60),
+    forget_after: Duration::from_secs(24 * 3600),
+};
+
 impl App {
     /// Builds the state from configuration; connections are opened lazily, on first use.
     pub fn new(config: Config, mailer: Mailer) -> anyhow::Result<Self> {
         let pool = db::pool(&config.database)?;
         let tokens = config
-            .jwt_secret
+            .jwt_keys
             .as_ref()
-            .map(|secret| AccessTokens::new(&config, secret));
+            .map(|keys| AccessTokens::new(&config, keys));
         Ok(App {
             config,
             pool,
@@ -57,52 +73,117 @@ impl App {
         })
     }
 
-    /// Creates an account. The password is hashed before the insert, so a duplicate email costs
-    /// the same time as a new one.
+    /// Creates an account. The client's budget is checked before the (costly) hash; the password
+    /// is hashed before the insert, so a duplicate email costs the same time as a new one.
     pub async fn signup(
         &self,
         name: UserName,
         email: Email,
-        password: Password,
+        password: NewPassword,
+        client: &ClientInfo,
     ) -> Result<User, ApiError> {
-        let hash = hashing::hash(password).await?;
-        let client = self.pool.get().await?;
-        store::insert_user(&client, &name, &email, &hash).await
+        let mut db = self.pool.get().await?;
+        let limits = &self.config.limits;
+        store::count_request(
+            &db,
+            Bucket::SignupIp,
+            &client.rate_limit_subject(),
+            limits.ip_window,
+        )
+        .await?
+        .check(limits.signup_per_ip)?;
+        let hash = hashing::hash(password.into_password()).await?;
+        let transaction = db.transaction().await?;
+        let user = store::insert_user(&transaction, &name, &email, &hash).await?;
+        store::record_event(
+            &transaction,
+            &Event::user(EventKind::Signup, user.id, None, client),
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(user)
     }
 
-    /// Checks credentials and opens a session. Unknown email and wrong password are the same
-    /// error after the same work: one Argon2 verification either way.
+    /// Checks credentials and opens a session, in two statements. Unknown email and wrong
+    /// password are the same error after the same work (one Argon2 verification, the same
+    /// statements); a client over its budget or an email locked out is refused before any hashing.
     pub async fn signin(
         &self,
         email: Email,
         password: Password,
+        client: &ClientInfo,
     ) -> Result<(User, TokenPair), ApiError> {
-        let mut client = self.pool.get().await?;
-        let (user, hash) = store::find_credentials(&client, &email).await?.unzip();
-        let verified = hashing::verify(password, hash).await?;
+        let db = self.pool.get().await?;
+        let limits = &self.config.limits;
+        let ip_budget = Budget {
+            requests: limits.signin_per_ip,
+            window: limits.ip_window,
+        };
+        let attempt = store::begin_signin(
+            &db,
+            &client.rate_limit_subject(),
+            ip_budget,
+            &email,
+            LOCKOUT,
+        )
+        .await?;
+        attempt.ip.check(limits.signin_per_ip)?;
+        let locked_for = match (attempt.locked_for, attempt.streak) {
+            (Some(wait), _) => Some(wait),
+            // Not counted although within the IP budget: a concurrent attempt locked the email.
+            (None, None) => Some(
+                store::lock_remaining(&db, &email.digest())
+                    .await?
+                    .unwrap_or(0.0),
+            ),
+            (None, Some(_)) => None,
+        };
+        if let Some(wait) = locked_for {
+            return Err(ApiError::TooManyAttempts(store::whole_seconds(wait)));
+        }
+        let (user, hash) = attempt.account.unzip();
+        // A hash made with weaker parameters than today's is replaced while the password is at
+        // hand: one more Argon2 run, once per such account.
+        let upgrade = hash
+            .as_ref()
+            .is_some_and(hashing::needs_rehash)
+            .then(|| password.clone());
+        let verified = hashing::verify(password, hash.clone()).await?;
         let user = match user {
             Some(user) if verified => user,
-            _ => return Err(ApiError::InvalidCredentials),
+            user => {
+                let locks = attempt.streak.is_some_and(|n| n >= LOCKOUT.free_failures);
+                store::record_signin_failure(
+                    &db,
+                    &email.digest(),
+                    user.map(|u| u.id),
+                    locks,
+                    client,
+                )
+                .await?;
+                return Err(ApiError::InvalidCredentials);
+            }
+        };
+        let rehashed = match upgrade {
+            Some(password) => Some(hashing::hash(password).await?),
+            None => None,
         };
         let session_id = Uuid::new_v4();
         let refresh = OpaqueToken::generate()?;
         let access = self.tokens()?.issue(user.id, session_id)?;
-        let transaction = client.transaction().await?;
-        store::insert_session(
-            &transaction,
-            session_id,
-            user.id,
-            self.config.refresh_token_ttl,
+        store::open_session(
+            &db,
+            &NewSession {
+                id: session_id,
+                user_id: user.id,
+                refresh_token: &refresh.hash,
+                ttl: self.config.refresh_token_ttl,
+                email: email.digest(),
+                client,
+                rehash: hash.as_ref().zip(rehashed.as_ref()),
+            },
         )
         .await?;
-        store::insert_refresh_token(
-            &transaction,
-            &refresh.hash,
-            session_id,
-            self.config.refresh_token_ttl,
-        )
-        .await?;
-        transaction.commit().await?;
         Ok((
             user,
             TokenPair {
@@ -115,10 +196,14 @@ impl App {
     /// Rotates a refresh token. A token already rotated within the grace window is honoured
     /// (parallel tabs, retried requests); later, its reuse means it was stolen, and the whole
     /// session is ended so the thief's and the victim's tokens all stop working.
-    pub async fn refresh(&self, presented: &SecretString) -> Result<TokenPair, ApiError> {
+    pub async fn refresh(
+        &self,
+        presented: &SecretString,
+        client: &ClientInfo,
+    ) -> Result<TokenPair, ApiError> {
         let hash = TokenHash::of(presented);
-        let mut client = self.pool.get().await?;
-        let transaction = client.transaction().await?;
+        let mut db = self.pool.get().await?;
+        let transaction = db.transaction().await?;
         let Some(state) =
             store::lock_refresh_token(&transaction, &hash, self.config.refresh_reuse_grace).await?
         else {
@@ -138,6 +223,16 @@ impl App {
                     RevokeReason::RefreshTokenReuse,
                 )
                 .await?;
+                store::record_event(
+                    &transaction,
+                    &Event::user(
+                        EventKind::RefreshTokenReused,
+                        state.user_id,
+                        Some(state.session_id),
+                        client,
+                    ),
+                )
+                .await?;
                 transaction.commit().await?;
                 tracing::warn!(session_id = %state.session_id, "refresh token reused after rotation; session revoked");
                 return Err(ApiError::InvalidToken);
@@ -149,6 +244,16 @@ impl App {
             &refresh.hash,
             state.session_id,
             self.config.refresh_token_ttl,
+        )
+        .await?;
+        store::record_event(
+            &transaction,
+            &Event::user(
+                EventKind::Refresh,
+                state.user_id,
+                Some(state.session_id),
+                client,
+            ),
         )
         .await?;
         let access = self.tokens()?.issue(state.user_id, state.session_id)?;
@@ -172,26 +277,39 @@ impl App {
         Ok((claims, user))
     }
 
+    /// The public keys tokens are verified with (empty with HS256: its secret is never published).
+    pub fn jwks(&self) -> Result<&jsonwebtoken::jwk::JwkSet, ApiError> {
+        Ok(self.tokens()?.jwks())
+    }
+
     /// The user behind a valid access token of a live session.
     pub async fn dashboard(&self, token: &SecretString) -> Result<User, ApiError> {
         self.authenticate(token).await.map(|(_, user)| user)
     }
 
-    /// Ends the token's session: the access token is revoked, and the session's refresh tokens
-    /// die with the session.
-    pub async fn logout(&self, token: &SecretString) -> Result<(), ApiError> {
+    /// Ends the token's session (or, with the global scope, every session of its user): the
+    /// access token is revoked, and refresh tokens die with their sessions.
+    pub async fn logout(
+        &self,
+        token: &SecretString,
+        scope: LogoutScope,
+        client: &ClientInfo,
+    ) -> Result<(), ApiError> {
         let claims = self.tokens()?.verify(token)?;
-        let mut client = self.pool.get().await?;
-        let transaction = client.transaction().await?;
-        let ended = store::revoke_session(
-            &transaction,
-            claims.session_id,
-            claims.user_id,
-            RevokeReason::Logout,
-        )
-        .await?;
+        let mut db = self.pool.get().await?;
+        let transaction = db.transaction().await?;
+        let (reason, kind) = match scope {
+            LogoutScope::Local => (RevokeReason::Logout, EventKind::Logout),
+            LogoutScope::Global => (RevokeReason::LogoutGlobal, EventKind::LogoutGlobal),
+        };
+        // The caller's own session first: a token of an ended session may not end the others.
+        let ended =
+            store::revoke_session(&transaction, claims.session_id, claims.user_id, reason).await?;
         if !ended {
             return Err(ApiError::InvalidToken);
+        }
+        if scope == LogoutScope::Global {
+            store::revoke_all_sessions(&transaction, claims.user_id, reason).await?;
         }
         store::revoke_access_token(
             &transaction,
@@ -200,18 +318,67 @@ impl App {
             claims.expires_at,
         )
         .await?;
+        store::record_event(
+            &transaction,
+            &Event::user(kind, claims.user_id, Some(claims.session_id), client),
+        )
+        .await?;
         transaction.commit().await?;
         Ok(())
     }
 
-    /// Queues a reset email when the account exists; says nothing either way. The link is
-    /// `<reset_base>/<token>`.
-    pub async fn forgot_password(&self, email: Email, reset_base: &str) -> Result<(), ApiError> {
-        let mut client = self.pool.get().await?;
-        let Some(user_id) = store::find_user_id(&client, &email).await? else {
-            tracing::info!("password reset requested for an unknown email");
-            return Ok(());
-        };
+    /// The caller's live sessions, theirs marked `current`.
+    pub async fn sessions(&self, token: &SecretString) -> Result<Vec<SessionSummary>, ApiError> {
+        let (claims, user) = self.authenticate(token).await?;
+        let db = self.pool.get().await?;
+        store::list_sessions(&db, user.id, claims.session_id).await
+    }
+
+    /// Ends one of the caller's live sessions (the current one included: that is a logout).
+    /// Another user's session, an ended one and an unknown id are all `session_not_found`.
+    pub async fn end_session(
+        &self,
+        token: &SecretString,
+        session: SessionId,
+        client: &ClientInfo,
+    ) -> Result<(), ApiError> {
+        let (_, user) = self.authenticate(token).await?;
+        let mut db = self.pool.get().await?;
+        let transaction = db.transaction().await?;
+        let ended = store::revoke_session(
+            &transaction,
+            session.as_uuid(),
+            user.id,
+            RevokeReason::EndedByUser,
+        )
+        .await?;
+        if !ended {
+            return Err(ApiError::SessionNotFound);
+        }
+        store::record_event(
+            &transaction,
+            &Event::user(
+                EventKind::SessionEnded,
+                user.id,
+                Some(session.as_uuid()),
+                client,
+            ),
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Queues a reset email when the account exists and the address's email budget allows;
+    /// says nothing either way. Known and unknown emails take the same path: the token and email
+    /// are prepared first, then one statement decides (see [`store::queue_password_reset`]).
+    /// The link is `<reset_base>/<token>`.
+    pub async fn forgot_password(
+        &self,
+        email: Email,
+        reset_base: &str,
+        client: &ClientInfo,
+    ) -> Result<(), ApiError> {
         let token = OpaqueToken::generate()?;
         let link = format!("{reset_base}/{}", token.plaintext.expose_secret());
         let minutes = self.config.reset_token_ttl.as_secs().div_ceil(60);
@@ -220,37 +387,57 @@ impl App {
              Open this link within {minutes} minutes to choose a new password:\n\n{link}\n\n\
              If it was not you, ignore this email: your password stays as it is."
         );
-        let transaction = client.transaction().await?;
-        store::insert_reset_token(
-            &transaction,
-            &token.hash,
-            user_id,
-            self.config.reset_token_ttl,
+        let limits = &self.config.limits;
+        let db = self.pool.get().await?;
+        let queued = store::queue_password_reset(
+            &db,
+            &ResetRequest {
+                email: &email,
+                token: &token.hash,
+                ttl: self.config.reset_token_ttl,
+                subject: RESET_EMAIL_SUBJECT,
+                body: &body,
+                client,
+                ip_budget: Budget {
+                    requests: limits.forgot_password_per_ip,
+                    window: limits.ip_window,
+                },
+                email_budget: Budget {
+                    requests: limits.reset_emails_per_email,
+                    window: limits.reset_email_window,
+                },
+            },
         )
         .await?;
-        let queued =
-            store::insert_outbox_email(&transaction, &email, RESET_EMAIL_SUBJECT, &body).await?;
-        transaction.commit().await?;
-        // Committed first: a failed send leaves the row for the janitor and changes no answer.
-        self.mailer.deliver(&client, &queued).await;
+        queued.ip.check(limits.forgot_password_per_ip)?;
+        // SES emails are left to the janitor: sending here would make a known email's answer
+        // slower than an unknown one's by a network round trip, telling which accounts exist.
+        if let Some(email) = queued.email
+            && self.mailer.delivers_in_request()
+        {
+            self.mailer.deliver(&db, &email).await;
+        }
         Ok(())
     }
 
     /// Sets a new password with a reset token, once. The token is checked before hashing (junk
-    /// tokens cost nothing), then consumed atomically with the password change, and every session
-    /// of the user is ended.
+    /// tokens cost nothing) and yields the account's email, against which the password is then
+    /// checked; a refused password leaves the token unused. The token is then consumed atomically
+    /// with the password change, and every session of the user is ended.
     pub async fn reset_password(
         &self,
         token: &SecretString,
         password: Password,
+        client: &ClientInfo,
     ) -> Result<(), ApiError> {
         let hash = TokenHash::of(token);
-        let mut client = self.pool.get().await?;
-        if !store::reset_token_is_usable(&client, &hash).await? {
-            return Err(ApiError::InvalidResetToken);
-        }
-        let password_hash = hashing::hash(password).await?;
-        let transaction = client.transaction().await?;
+        let mut db = self.pool.get().await?;
+        let email = store::usable_reset_token_email(&db, &hash)
+            .await?
+            .ok_or(ApiError::InvalidResetToken)?;
+        let password = NewPassword::for_account(password, &email)?;
+        let password_hash = hashing::hash(password.into_password()).await?;
+        let transaction = db.transaction().await?;
         store::lock_reset_token_owner(&transaction, &hash)
             .await?
             .ok_or(ApiError::InvalidResetToken)?;
@@ -259,6 +446,11 @@ impl App {
             .ok_or(ApiError::InvalidResetToken)?;
         store::update_password(&transaction, user_id, &password_hash).await?;
         store::revoke_all_sessions(&transaction, user_id, RevokeReason::PasswordReset).await?;
+        store::record_event(
+            &transaction,
+            &Event::user(EventKind::PasswordResetCompleted, user_id, None, client),
+        )
+        .await?;
         transaction.commit().await?;
         Ok(())
     }

@@ -12,6 +12,19 @@ use crate::error::ApiError;
 use crate::hashing::PasswordHashString;
 use crate::tokens::TokenHash;
 
+mod audit;
+mod password_reset;
+mod sessions;
+mod throttling;
+
+pub use audit::{Event, EventKind, record_event};
+pub use password_reset::{ResetQueued, ResetRequest, queue_password_reset};
+pub use sessions::{NewSession, SessionSummary, list_sessions, open_session};
+pub use throttling::{
+    Bucket, Budget, LockoutPolicy, RequestCount, SigninAttempt, begin_signin, count_request,
+    lock_remaining, record_signin_failure, whole_seconds,
+};
+
 type Result<T> = std::result::Result<T, ApiError>;
 
 /// Name of the unique index on `users.email` (see the first migration).
@@ -55,55 +68,8 @@ pub async fn insert_user(
     }
 }
 
-/// A user and their password hash, for sign-in.
-pub async fn find_credentials(
-    client: &impl GenericClient,
-    email: &Email,
-) -> Result<Option<(User, PasswordHashString)>> {
-    let statement = client
-        .prepare_cached("SELECT id, name, email, password_hash FROM users WHERE email = $1")
-        .await?;
-    let row = client.query_opt(&statement, &[&email.as_str()]).await?;
-    Ok(row.map(|row| {
-        (
-            user_from(&row),
-            PasswordHashString::from_stored(row.get("password_hash")),
-        )
-    }))
-}
-
-/// The id of the account with this email, if any.
-pub async fn find_user_id(client: &impl GenericClient, email: &Email) -> Result<Option<UserId>> {
-    let statement = client
-        .prepare_cached("SELECT id FROM users WHERE email = $1")
-        .await?;
-    let row = client.query_opt(&statement, &[&email.as_str()]).await?;
-    Ok(row.map(|row| UserId::from_uuid(row.get("id"))))
-}
-
-/// Opens a session lasting as long as its first refresh token.
-pub async fn insert_session(
-    client: &impl GenericClient,
-    session_id: Uuid,
-    user_id: UserId,
-    ttl: Duration,
-) -> Result<()> {
-    let statement = client
-        .prepare_cached(
-            "INSERT INTO sessions (id, user_id, expires_at)
-             VALUES ($1, $2, now() + make_interval(secs => $3))",
-        )
-        .await?;
-    client
-        .execute(
-            &statement,
-            &[&session_id, &user_id.as_uuid(), &seconds(ttl)],
-        )
-        .await?;
-    Ok(())
-}
-
-/// Stores a refresh token's hash for a session and pushes the session's expiry out to match.
+/// Stores a refresh token's hash for a session and pushes the session's expiry (and last use) out
+/// to match.
 pub async fn insert_refresh_token(
     client: &impl GenericClient,
     hash: &TokenHash,
@@ -116,7 +82,8 @@ pub async fn insert_refresh_token(
                  INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
                  VALUES ($1, $2, now() + make_interval(secs => $3))
              )
-             UPDATE sessions SET expires_at = greatest(expires_at, now() + make_interval(secs => $3))
+             UPDATE sessions SET expires_at = greatest(expires_at, now() + make_interval(secs => $3)),
+                                 last_used_at = now()
              WHERE id = $2",
         )
         .await?;
@@ -183,6 +150,10 @@ pub async fn mark_refresh_token_used(client: &impl GenericClient, hash: &TokenHa
 #[derive(Debug, Clone, Copy)]
 pub enum RevokeReason {
     Logout,
+    /// `POST /api/logout` with `{"scope": "global"}`: every session of the user.
+    LogoutGlobal,
+    /// `DELETE /api/sessions/{id}`.
+    EndedByUser,
     RefreshTokenReuse,
     PasswordReset,
 }
@@ -191,6 +162,8 @@ impl RevokeReason {
     fn as_str(self) -> &'static str {
         match self {
             RevokeReason::Logout => "logout",
+            RevokeReason::LogoutGlobal => "logout_global",
+            RevokeReason::EndedByUser => "ended_by_user",
             RevokeReason::RefreshTokenReuse => "refresh_token_reuse",
             RevokeReason::PasswordReset => "password_reset",
         }
@@ -277,28 +250,6 @@ pub async fn live_session_user(
     Ok(row.as_ref().map(user_from))
 }
 
-/// Stores a password-reset token's hash.
-pub async fn insert_reset_token(
-    client: &impl GenericClient,
-    hash: &TokenHash,
-    user_id: UserId,
-    ttl: Duration,
-) -> Result<()> {
-    let statement = client
-        .prepare_cached(
-            "INSERT INTO reset_tokens (token_hash, user_id, expires_at)
-             VALUES ($1, $2, now() + make_interval(secs => $3))",
-        )
-        .await?;
-    client
-        .execute(
-            &statement,
-            &[&hash.0.as_slice(), &user_id.as_uuid(), &seconds(ttl)],
-        )
-        .await?;
-    Ok(())
-}
-
 /// An email in the outbox.
 #[derive(Debug, Clone)]
 pub struct OutboxEmail {
@@ -317,25 +268,6 @@ impl OutboxEmail {
             body_text: row.get("body_text"),
         }
     }
-}
-
-/// Queues an email for delivery; written in the caller's transaction (transactional outbox).
-pub async fn insert_outbox_email(
-    client: &impl GenericClient,
-    recipient: &Email,
-    subject: &str,
-    body_text: &str,
-) -> Result<OutboxEmail> {
-    let statement = client
-        .prepare_cached(
-            "INSERT INTO email_outbox (recipient, subject, body_text) VALUES ($1, $2, $3)
-             RETURNING id, recipient, subject, body_text",
-        )
-        .await?;
-    let row = client
-        .query_one(&statement, &[&recipient.as_str(), &subject, &body_text])
-        .await?;
-    Ok(OutboxEmail::from_row(&row))
 }
 
 /// Records a successful delivery.
@@ -398,11 +330,14 @@ pub struct Pruned {
     pub revoked_tokens: u64,
     pub reset_tokens: u64,
     pub emails: u64,
+    /// Ended rate-limit windows and forgotten sign-in failure streaks.
+    pub throttles: u64,
 }
 
 /// Deletes what can no longer matter: expired tokens and revocations, sessions that ended or
-/// expired more than `keep` ago (kept that long for audit), and outbox rows older than `keep`
-/// (their bodies hold reset links).
+/// expired more than `keep` ago (kept that long for audit), outbox rows older than `keep` (their
+/// bodies hold reset links), ended rate-limit windows and forgotten failure streaks. The audit
+/// log is append-only and never pruned here.
 pub async fn prune_expired(client: &impl GenericClient, keep: Duration) -> Result<Pruned> {
     // One statement, so one round trip and one snapshot; rows that cascade from a deleted session
     // are not counted twice.
@@ -416,12 +351,18 @@ pub async fn prune_expired(client: &impl GenericClient, keep: Duration) -> Resul
                                OR revoked_at < now() - make_interval(secs => $1)
                             RETURNING 1),
                   emails AS (DELETE FROM email_outbox
-                             WHERE created_at < now() - make_interval(secs => $1) RETURNING 1)
+                             WHERE created_at < now() - make_interval(secs => $1) RETURNING 1),
+                  windows AS (DELETE FROM rate_limits WHERE window_ends < now() RETURNING 1),
+                  streaks AS (DELETE FROM signin_failures
+                              WHERE expires_at < now()
+                                AND (locked_until IS NULL OR locked_until < now())
+                              RETURNING 1)
              SELECT (SELECT count(*) FROM ended) AS sessions,
                     (SELECT count(*) FROM refresh) AS refresh_tokens,
                     (SELECT count(*) FROM revoked) AS revoked_tokens,
                     (SELECT count(*) FROM reset) AS reset_tokens,
-                    (SELECT count(*) FROM emails) AS emails",
+                    (SELECT count(*) FROM emails) AS emails,
+                    (SELECT count(*) FROM windows) + (SELECT count(*) FROM streaks) AS throttles",
         )
         .await?;
     let row = client.query_one(&statement, &[&seconds(keep)]).await?;
@@ -432,21 +373,29 @@ pub async fn prune_expired(client: &impl GenericClient, keep: Duration) -> Resul
         revoked_tokens: count("revoked_tokens"),
         reset_tokens: count("reset_tokens"),
         emails: count("emails"),
+        throttles: count("throttles"),
     })
 }
 
-/// True when the reset token exists, is unused and unexpired (a cheap check before hashing).
-pub async fn reset_token_is_usable(client: &impl GenericClient, hash: &TokenHash) -> Result<bool> {
+/// The email of the account a reset token belongs to, when the token exists, is unused and
+/// unexpired: a cheap check before hashing, which also gives the password rules their email.
+pub async fn usable_reset_token_email(
+    client: &impl GenericClient,
+    hash: &TokenHash,
+) -> Result<Option<Email>> {
     let statement = client
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM reset_tokens
-                            WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now())",
+            "SELECT u.email FROM reset_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()",
         )
         .await?;
-    Ok(client
-        .query_one(&statement, &[&hash.0.as_slice()])
-        .await?
-        .get(0))
+    let Some(row) = client.query_opt(&statement, &[&hash.0.as_slice()]).await? else {
+        return Ok(None);
+    };
+    // Stored addresses went through `Email::parse` on the way in, so they parse again.
+    let email = Email::parse(row.get("email"))
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("a stored email does not parse: {e}")))?;
+    Ok(Some(email))
 }
 
 /// Locks the account a reset token belongs to, until the transaction ends. Resets of one user

@@ -1,6 +1,7 @@
 //! `Email`: a trimmed, lower-cased, plausible email address of at most 254 bytes.
 
 use email_address::{EmailAddress, Options};
+use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 
@@ -35,6 +36,28 @@ impl Email {
     /// The normalised address.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The address as throttling counters and the audit log know it: attempted emails need not
+    /// belong to anyone, so they are kept as a digest rather than in clear.
+    pub fn digest(&self) -> EmailDigest {
+        let mut hasher = Sha256::new();
+        // Domain separation: this digest cannot collide with any other SHA-256 the API stores.
+        hasher.update(b"jwt-auth-api email v1\0");
+        hasher.update(self.0.as_bytes());
+        EmailDigest(hasher.finalize().into())
+    }
+}
+
+/// SHA-256 of a normalised email address (see [`Email::digest`]). Pseudonymous, not anonymous:
+/// whoever knows an address can compute its digest and find its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmailDigest(pub [u8; 32]);
+
+impl EmailDigest {
+    /// Lower-case hex, for text keys.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 

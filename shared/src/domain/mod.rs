@@ -1,11 +1,16 @@
 //! Domain types: request fields become these at the edge, and services accept nothing else.
 
+mod client;
+mod common_passwords;
 mod email;
 mod name;
 mod password;
+mod session;
 mod user;
 
-pub use email::Email;
+pub use client::{ClientInfo, MAX_USER_AGENT_CHARS};
+pub use email::{Email, EmailDigest};
 pub use name::UserName;
-pub use password::Password;
+pub use password::{NewPassword, Password};
+pub use session::{LogoutScope, SessionId};
 pub use user::{User, UserId};

@@ -6,6 +6,7 @@ use auth::aws::Aws;
 use auth::config::{Config, EmailTransport, Environment};
 use auth::domain::Email;
 use auth::mail::Mailer;
+use auth::signing_key::{self, Ensured};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_secretsmanager::config::Credentials;
 use lambda_http::http::StatusCode;
@@ -97,19 +98,24 @@ async fn configuration_reads_the_signing_key_and_database_credentials_from_secre
     let config = Config::load(&env, &Aws::with_config(sdk)).await.unwrap();
 
     use secrecy::ExposeSecret;
-    assert_eq!(
-        config.jwt_secret.as_ref().unwrap().expose_secret(),
-        jwt_secret
-    );
+    match &config.jwt_keys {
+        Some(auth::tokens::JwtKeys::Hs256(secret)) => {
+            assert_eq!(secret.expose_secret(), jwt_secret)
+        }
+        other => panic!("an HS256 secret, not {other:?}"),
+    }
     assert_eq!(config.database.url.get_user(), Some(user.as_str()));
     assert_eq!(config.database.url.get_dbname(), Some(name.as_str()));
     // The configuration works end to end: the database answers with those credentials.
     let app = auth::App::new(config, Mailer::Log).unwrap();
+    let email = Email::parse("sam@example.com").unwrap();
+    let password = auth::domain::NewPassword::parse(PASSWORD, &email).unwrap();
     let user = app
         .signup(
             auth::domain::UserName::parse("Secret Sam").unwrap(),
-            Email::parse("sam@example.com").unwrap(),
-            auth::domain::Password::parse(PASSWORD).unwrap(),
+            email,
+            password,
+            &auth::domain::ClientInfo::default(),
         )
         .await
         .unwrap();
@@ -167,10 +173,13 @@ async fn a_rotated_database_password_is_read_again_from_secrets_manager() {
     let signup = |email: &'static str| {
         let app = &app;
         async move {
+            let email = Email::parse(email).unwrap();
+            let password = auth::domain::NewPassword::parse(PASSWORD, &email).unwrap();
             app.signup(
                 auth::domain::UserName::parse("Rotating Rita").unwrap(),
-                Email::parse(email).unwrap(),
-                auth::domain::Password::parse(PASSWORD).unwrap(),
+                email,
+                password,
+                &auth::domain::ClientInfo::default(),
             )
             .await
         }
@@ -224,7 +233,7 @@ async fn an_unreadable_secret_stops_start_up_naming_the_variable() {
 }
 
 #[tokio::test]
-async fn forgot_password_sends_the_reset_link_through_ses() {
+async fn forgot_password_queues_the_reset_link_and_the_janitor_sends_it_through_ses() {
     let sdk = moto().await;
     let from = verified_sender(&sdk).await;
     let mailer = Mailer::new(
@@ -237,8 +246,15 @@ async fn forgot_password_sends_the_reset_link_through_ses() {
     app.registered_user("Jane", &recipient).await;
 
     let response = app.forgot_password(&recipient).await;
-
     assert_eq!(response.status, StatusCode::OK);
+    assert!(
+        sent_to(&recipient).is_empty(),
+        "no SES call in the request: it would make known emails slower to answer"
+    );
+
+    let report = auth::janitor::sweep(&app.app).await.unwrap();
+
+    assert_eq!((report.emails_sent, report.emails_failed), (1, 0));
     let messages = sent_to(&recipient);
     assert_eq!(
         messages.len(),
@@ -273,7 +289,7 @@ async fn forgot_password_sends_the_reset_link_through_ses() {
 }
 
 #[tokio::test]
-async fn an_ses_failure_leaves_the_email_unsent_and_the_answer_unchanged() {
+async fn an_ses_failure_leaves_the_email_unsent_for_the_next_run() {
     let sdk = moto().await;
     // Never verified: SES refuses to send from it.
     let from = Email::parse(&format!(
@@ -289,11 +305,9 @@ async fn an_ses_failure_leaves_the_email_unsent_and_the_answer_unchanged() {
     let known = app.forgot_password(&recipient).await;
     let unknown = app.forgot_password("nobody@example.com").await;
 
-    assert_eq!(
-        (known.status, &known.body),
-        (unknown.status, &unknown.body),
-        "the failure is invisible"
-    );
+    assert_eq!((known.status, &known.body), (unknown.status, &unknown.body));
+    let report = auth::janitor::sweep(&app.app).await.unwrap();
+    assert_eq!((report.emails_sent, report.emails_failed), (0, 1));
     assert!(sent_to(&recipient).is_empty());
     let row = app
         .db
@@ -327,8 +341,10 @@ async fn the_janitor_retries_an_unsent_email_once_ses_accepts_it() {
     let recipient = format!("jane-{}@example.com", Uuid::new_v4().simple());
     app.registered_user("Jane", &recipient).await;
     app.forgot_password(&recipient).await;
-    assert!(
-        sent_to(&recipient).is_empty(),
+    let first = auth::janitor::sweep(&app.app).await.unwrap();
+    assert_eq!(
+        (first.emails_sent, first.emails_failed),
+        (0, 1),
         "the first attempt failed: sender not verified yet"
     );
     aws_sdk_sesv2::Client::new(&sdk)
@@ -337,12 +353,6 @@ async fn the_janitor_retries_an_unsent_email_once_ses_accepts_it() {
         .send()
         .await
         .unwrap();
-    // Past the settling time the janitor leaves to the request that queued the email.
-    app.db
-        .batch_execute("UPDATE email_outbox SET created_at = now() - interval '5 minutes'")
-        .await
-        .unwrap();
-
     let report = auth::janitor::sweep(&app.app).await.unwrap();
 
     assert_eq!((report.emails_sent, report.emails_failed), (1, 0));
@@ -358,6 +368,91 @@ async fn the_janitor_retries_an_unsent_email_once_ses_accepts_it() {
     assert_eq!((row.get::<_, bool>(0), row.get::<_, i32>(1)), (true, 2));
     let again = auth::janitor::sweep(&app.app).await.unwrap();
     assert_eq!(again.emails_sent, 0, "a sent email is never sent twice");
+}
+
+/// A secret with no value yet, as the template's `JwtSigningKey` is created.
+async fn create_empty_secret(sdk: &SdkConfig) -> String {
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let name = format!("test-empty-{}", Uuid::new_v4().simple());
+    let created = client.create_secret().name(name).send().await.unwrap();
+    created.arn.unwrap()
+}
+
+#[tokio::test]
+async fn the_signing_key_is_generated_into_its_empty_secret_once_and_read_from_there() {
+    let sdk = moto().await;
+    let aws = Aws::with_config(sdk.clone());
+    let arn = create_empty_secret(&sdk).await;
+
+    let first = signing_key::ensure(&aws, &arn).await.unwrap();
+    let second = signing_key::ensure(&aws, &arn).await.unwrap();
+
+    let Ensured::Generated { kid } = first else {
+        panic!("an empty secret gets a new key, not {first:?}")
+    };
+    assert_eq!(
+        second,
+        Ensured::Kept { kid: kid.clone() },
+        "a key is never replaced"
+    );
+    let env = Environment::from_pairs([
+        ("DATABASE_URL", "postgres://u@localhost/db"),
+        ("JWT_PRIVATE_KEY_ARN", arn.as_str()),
+    ]);
+    let config = Config::load(&env, &aws).await.unwrap();
+    match &config.jwt_keys {
+        Some(auth::tokens::JwtKeys::Asymmetric { signing, previous }) => {
+            assert_eq!(signing.public_key().kid(), kid);
+            assert_eq!(
+                signing.public_key().algorithm(),
+                jsonwebtoken::Algorithm::EdDSA
+            );
+            assert!(previous.is_empty());
+        }
+        other => panic!("an asymmetric key ring, not {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_signing_key_secret_holding_anything_else_is_left_alone_and_fails_the_step() {
+    let sdk = moto().await;
+    let aws = Aws::with_config(sdk.clone());
+    let arn = create_secret(&sdk, "not-a-key").await;
+
+    let error = signing_key::ensure(&aws, &arn).await.unwrap_err();
+
+    assert!(format!("{error:#}").contains("left unchanged"), "{error:#}");
+    use secrecy::ExposeSecret;
+    assert_eq!(
+        aws.secret_string(&arn).await.unwrap().expose_secret(),
+        "not-a-key"
+    );
+}
+
+#[test]
+fn the_migrations_custom_resource_names_the_signing_key_secret() {
+    let event = |properties: Value| {
+        serde_json::from_value::<auth::custom_resource::Event>(serde_json::json!({
+            "RequestType": "Create",
+            "ResponseURL": "http://127.0.0.1:1/response",
+            "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/jwt-auth-api/1",
+            "RequestId": "unique-request-1",
+            "LogicalResourceId": "DatabaseMigrations",
+            "ResourceType": "Custom::DatabaseMigrations",
+            "ResourceProperties": properties,
+        }))
+        .unwrap()
+    };
+    let secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:key-AbCdEf";
+
+    let with = event(serde_json::json!({"ServiceToken": "arn", "SigningKeySecret": secret}));
+    let without = event(serde_json::json!({"ServiceToken": "arn"}));
+
+    assert_eq!(
+        with.resource_properties.signing_key_secret.as_deref(),
+        Some(secret)
+    );
+    assert_eq!(without.resource_properties.signing_key_secret, None);
 }
 
 #[test]

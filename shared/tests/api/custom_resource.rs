@@ -143,6 +143,7 @@ async fn a_failed_migration_reports_failed_without_details() {
         pool_size: 1,
         tls: DbTls::Disable,
         credentials_secret: None,
+        timeouts: Default::default(),
     };
     let (url, server) = response_url();
 

@@ -28,6 +28,7 @@ async fn unreachable_database_is_503_service_unavailable() {
         pool_size: 1,
         tls: DbTls::Disable,
         credentials_secret: None,
+        timeouts: Default::default(),
     });
     config.access_token_ttl = Duration::from_secs(60);
     let app = TestApp {

@@ -4,9 +4,12 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use auth::config::{Config, DatabaseConfig, DbTls, EmailTransport, ResetUrl};
+use auth::config::{
+    Config, DatabaseConfig, DbTimeouts, DbTls, EmailTransport, RateLimits, ResetUrl,
+};
 use auth::lambda::dispatch;
 use auth::mail::Mailer;
+use auth::tokens::{JwtKeys, PrivateKey, PublicKey};
 use auth::{App, Endpoint, handlers};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,6 +23,40 @@ use uuid::Uuid;
 pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 /// A password that satisfies the rules.
 pub const PASSWORD: &str = "correct horse battery staple";
+
+// Test signing keys, made by another implementation: `openssl genpkey -algorithm ed25519` (or
+// `-algorithm EC -pkeyopt ec_paramgen_curve:P-256`) and `openssl pkey -pubout`.
+pub const ED25519_A: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIFrXqhIziaujiRUBojNbl3Hxe/+iQrbMyzEfa4Po3GF8
+-----END PRIVATE KEY-----
+";
+pub const ED25519_A_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAi17I8Wd9YKMKYq2zkuOrr47qVtUCyfkJ0WjXhc7g3F0=
+-----END PUBLIC KEY-----
+";
+pub const ED25519_B: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIPeGkvEleyiyj+oLyPFCt2r/XnJ50LGqCuViCXc1lo2J
+-----END PRIVATE KEY-----
+";
+pub const P256: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgIy697kKMwjPtUgcx
+1Qpkrbz3KEC7MNjwwkeAp8ra/NihRANCAAR+AeAD2ttjZ/3K0vY0UlFjVe0A1WmT
+JdJcgJ3SB3by2bTRVn6ADth6QdzlTjigwsOYuO64xmMwRB+HVTJmw+DZ
+-----END PRIVATE KEY-----
+";
+pub const P256_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEfgHgA9rbY2f9ytL2NFJRY1XtANVp
+kyXSXICd0gd28tm00VZ+gA7YekHc5U44oMLDmLjuuMZjMEQfh1UyZsPg2Q==
+-----END PUBLIC KEY-----
+";
+
+/// An asymmetric key ring: signs with [`ED25519_A`], still verifies [`P256`]'s tokens.
+pub fn test_key_ring() -> JwtKeys {
+    JwtKeys::Asymmetric {
+        signing: PrivateKey::from_pem(ED25519_A).unwrap(),
+        previous: vec![PublicKey::from_pem(P256_PUBLIC).unwrap()],
+    }
+}
 
 /// An [`App`] over its own database, plus a direct connection for arranging and asserting.
 pub struct TestApp {
@@ -155,7 +192,7 @@ fn admin_url() -> String {
 pub fn test_config(database: DatabaseConfig) -> Config {
     Config {
         database,
-        jwt_secret: Some(TEST_SECRET.into()),
+        jwt_keys: Some(JwtKeys::Hs256(TEST_SECRET.into())),
         jwt_issuer: "jwt-auth-api".into(),
         jwt_audience: "jwt-auth-api".into(),
         access_token_ttl: Duration::from_secs(900),
@@ -164,11 +201,17 @@ pub fn test_config(database: DatabaseConfig) -> Config {
         reset_token_ttl: Duration::from_secs(1800),
         reset_url: ResetUrl::Fixed("http://localhost:5001/reset-password".into()),
         email: EmailTransport::Log,
+        limits: RateLimits::default(),
     }
 }
 
 /// Creates a fresh database with the migrations applied; returns its connection config.
 pub async fn fresh_database() -> DatabaseConfig {
+    fresh_database_with(DbTimeouts::default()).await
+}
+
+/// [`fresh_database`] with these timeouts, which the migration makes the database's defaults.
+pub async fn fresh_database_with(timeouts: DbTimeouts) -> DatabaseConfig {
     let admin =
         tokio_postgres::Config::from_str(&admin_url()).expect("TEST_DATABASE_URL is a valid URL");
     let (client, connection) = admin
@@ -189,6 +232,7 @@ pub async fn fresh_database() -> DatabaseConfig {
         pool_size: 32,
         tls: DbTls::Disable,
         credentials_secret: None,
+        timeouts,
     };
     auth::db::migrate(&config)
         .await
@@ -220,6 +264,29 @@ impl TestApp {
         }
     }
 
+    /// An app over an existing database (one with its own timeouts, or on its own cluster).
+    pub async fn over(database: DatabaseConfig) -> TestApp {
+        let (db, connection) = database.url.connect(NoTls).await.unwrap();
+        tokio::spawn(connection);
+        TestApp {
+            app: App::new(test_config(database), Mailer::Log).unwrap(),
+            db,
+        }
+    }
+
+    /// Another app over the same database, its configuration (a copy of this one's) adjusted
+    /// first: the same stack redeployed with new settings, e.g. a rotated signing key.
+    pub async fn redeployed(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = self.app.config.clone();
+        adjust(&mut config);
+        let (db, connection) = config.database.url.connect(NoTls).await.unwrap();
+        tokio::spawn(connection);
+        TestApp {
+            app: App::new(config, Mailer::Log).unwrap(),
+            db,
+        }
+    }
+
     /// Calls an endpoint's handler through the same dispatch the Lambda runtime uses.
     pub async fn call_raw(&self, endpoint: Endpoint, request: Request) -> Response<Body> {
         let method = request.method().clone();
@@ -236,12 +303,19 @@ impl TestApp {
                 dispatch(endpoint, method, handlers::dashboard(app, request)).await
             }
             Endpoint::Logout => dispatch(endpoint, method, handlers::logout(app, request)).await,
+            Endpoint::Sessions => {
+                dispatch(endpoint, method, handlers::sessions(app, request)).await
+            }
+            Endpoint::EndSession => {
+                dispatch(endpoint, method, handlers::end_session(app, request)).await
+            }
             Endpoint::ForgotPassword => {
                 dispatch(endpoint, method, handlers::forgot_password(app, request)).await
             }
             Endpoint::ResetPassword => {
                 dispatch(endpoint, method, handlers::reset_password(app, request)).await
             }
+            Endpoint::Jwks => dispatch(endpoint, method, handlers::jwks(app, request)).await,
         }
         .expect("handlers never return a Lambda error")
     }
@@ -385,6 +459,22 @@ impl TestApp {
         self.reset_token_from_outbox(email).await
     }
 
+    /// Another Lambda instance of the same deployment: its own `App` and connection pool over the
+    /// same database, sharing nothing in memory with this one.
+    pub async fn second_instance(&self) -> TestApp {
+        self.redeployed(|_| {}).await
+    }
+
+    /// `POST /api/signin` as API Gateway delivers it from the client address `ip`.
+    pub async fn signin_from(&self, ip: &str, email: &str, password: &str) -> TestResponse {
+        let request = json_request(
+            Endpoint::Signin.path(),
+            &json!({"email": email, "password": password}),
+        );
+        self.call(Endpoint::Signin, from_client(request, ip, "test-agent/1.0"))
+            .await
+    }
+
     /// Number of rows a query counts (`SELECT count(*) ...`).
     pub async fn count(&self, sql: &str) -> i64 {
         self.db.query_one(sql, &[]).await.unwrap().get(0)
@@ -415,6 +505,21 @@ pub fn raw_request(
         builder = builder.header(header::CONTENT_TYPE, content_type);
     }
     builder.body(body.into()).unwrap()
+}
+
+/// `request` as API Gateway delivers it: from the client address `ip` (the request context's
+/// `sourceIp`), with a `User-Agent` header.
+pub fn from_client(request: Request, ip: &str, user_agent: &str) -> Request {
+    let mut context =
+        lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+    context.http.source_ip = Some(ip.to_owned());
+    let mut request =
+        request.with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(context));
+    request.headers_mut().insert(
+        header::USER_AGENT,
+        lambda_http::http::HeaderValue::from_str(user_agent).unwrap(),
+    );
+    request
 }
 
 /// A request with a raw `Authorization` header value and an empty body.

@@ -5,21 +5,28 @@
 
 mod helpers;
 
+mod audit;
 mod aws;
 mod custom_resource;
 mod dashboard;
+mod enumeration;
 mod failures;
 mod gateway;
 mod hostile_input;
 mod janitor;
+mod jwks;
 mod lints;
 mod local_stack;
 mod logout;
 mod openapi;
+mod outage;
 mod password_reset;
 mod refresh;
+mod rehash;
 mod reset_page;
 mod routing;
+mod sessions;
 mod signin;
 mod signup;
 mod template;
+mod throttling;

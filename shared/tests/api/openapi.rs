@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use auth::domain::{Email, Password, UserId, UserName};
+use auth::domain::{Email, LogoutScope, NewPassword, Password, UserId, UserName};
 use auth::http::{JsonBody, MAX_BODY_BYTES};
 use auth::lambda::dispatch;
 use auth::{ApiError, App, Endpoint, handlers};
@@ -18,7 +18,10 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TEST_SECRET, TestApp, fresh_database, jwt_part, test_config};
+use crate::helpers::{
+    PASSWORD, TEST_SECRET, TestApp, fresh_database, jti_and_sid, jwt_part, test_config,
+    test_key_ring,
+};
 
 const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
 
@@ -143,13 +146,16 @@ fn one_of_each_variant() -> Vec<ApiError> {
         ApiError::TokenExpired,
         ApiError::InvalidResetToken,
         ApiError::NotFound,
+        ApiError::SessionNotFound,
+        ApiError::TooManyAttempts(3),
+        ApiError::RateLimited(60),
         ApiError::MethodNotAllowed(Method::GET),
         ApiError::ServiceUnavailable(anyhow::anyhow!("x")),
         ApiError::Internal(anyhow::anyhow!("x")),
     ]
 }
 
-const VARIANTS: usize = 17;
+const VARIANTS: usize = 20;
 
 /// The variant's position. Exhaustive on purpose: a new variant does not compile until it is
 /// numbered here, and then `one_of_each_variant` must gain it for the test to pass.
@@ -173,6 +179,9 @@ fn variant_index(error: &ApiError) -> usize {
         MethodNotAllowed(_) => 14,
         ServiceUnavailable(_) => 15,
         Internal(_) => 16,
+        SessionNotFound => 17,
+        TooManyAttempts(_) => 18,
+        RateLimited(_) => 19,
     }
 }
 
@@ -220,6 +229,13 @@ fn real_errors() -> Vec<ApiError> {
         errors.push(wrong_types.required(field).unwrap_err());
         errors.push(empty.required(field).unwrap_err());
     }
+    errors.push(
+        body(r#"{"scope": 1}"#)
+            .unwrap()
+            .optional("scope")
+            .unwrap_err(),
+    );
+    errors.push(LogoutScope::parse("everywhere").unwrap_err());
     errors.push(UserName::parse(&"a".repeat(101)).unwrap_err());
     errors.push(UserName::parse("Jane\u{7}Doe").unwrap_err());
     errors.push(UserName::parse("  ").unwrap_err());
@@ -227,6 +243,9 @@ fn real_errors() -> Vec<ApiError> {
     errors.push(Email::parse(&format!("{}@example.com", "a".repeat(250))).unwrap_err());
     errors.push(Password::parse("short").unwrap_err());
     errors.push(Password::parse(&"a".repeat(257)).unwrap_err());
+    let jane = Email::parse("jane@example.com").unwrap();
+    errors.push(NewPassword::parse("password123", &jane).unwrap_err());
+    errors.push(NewPassword::parse("Jane's password", &jane).unwrap_err());
     errors
 }
 
@@ -570,17 +589,31 @@ fn validate(schema: &'static Value, value: &Value, at: &str) -> Result<(), Strin
         match keyword.as_str() {
             "description" | "examples" | "title" => {}
             "type" => {
-                let ok = match rule.as_str().unwrap() {
-                    "object" => value.is_object(),
-                    "string" => value.is_string(),
-                    "integer" => value.is_i64() || value.is_u64(),
-                    "number" => value.is_number(),
-                    "boolean" => value.is_boolean(),
-                    "array" => value.is_array(),
-                    other => return fail(format!("type {other} unsupported")),
+                // One type name, or a list of them (`[string, 'null']`).
+                let names: Vec<&str> = match rule {
+                    Value::Array(names) => names.iter().map(|n| n.as_str().unwrap()).collect(),
+                    name => vec![name.as_str().unwrap()],
                 };
+                let mut ok = false;
+                for name in names {
+                    ok |= match name {
+                        "object" => value.is_object(),
+                        "string" => value.is_string(),
+                        "integer" => value.is_i64() || value.is_u64(),
+                        "number" => value.is_number(),
+                        "boolean" => value.is_boolean(),
+                        "array" => value.is_array(),
+                        "null" => value.is_null(),
+                        other => return fail(format!("type {other} unsupported")),
+                    };
+                }
                 if !ok {
                     return fail(format!("not of type {rule}"));
+                }
+            }
+            "items" => {
+                for (i, item) in value.as_array().into_iter().flatten().enumerate() {
+                    validate(rule, item, &format!("{at}[{i}]"))?;
                 }
             }
             "const" if value != rule => return fail(format!("not the constant {rule}")),
@@ -628,6 +661,17 @@ fn validate(schema: &'static Value, value: &Value, at: &str) -> Result<(), Strin
                 let text = value.as_str().unwrap_or_default();
                 let ok = match rule.as_str().unwrap() {
                     "uuid" => Uuid::parse_str(text).is_ok(),
+                    // RFC 3339 in UTC to the second, the one form the API writes.
+                    "date-time" => {
+                        text.len() == 20
+                            && text.char_indices().all(|(i, c)| match i {
+                                4 | 7 => c == '-',
+                                10 => c == 'T',
+                                13 | 16 => c == ':',
+                                19 => c == 'Z',
+                                _ => c.is_ascii_digit(),
+                            })
+                    }
                     "email" => Email::parse(text).is_ok_and(|e| e.as_str() == text),
                     other => return fail(format!("format {other} unsupported")),
                 };
@@ -668,7 +712,15 @@ impl Contract {
                 .headers()
                 .get(name)
                 .unwrap_or_else(|| panic!("{context}: documented header {name} is not sent"));
-            let sent = Value::from(sent.to_str().unwrap());
+            let sent = sent.to_str().unwrap();
+            // Headers are text; one documented as an integer must be one.
+            let sent = if header["schema"]["type"] == "integer" {
+                Value::from(sent.parse::<u64>().unwrap_or_else(|_| {
+                    panic!("{context}: header {name} is not an integer: {sent:?}")
+                }))
+            } else {
+                Value::from(sent)
+            };
             validate(
                 &header["schema"],
                 &sent,
@@ -740,17 +792,24 @@ impl Contract {
     }
 }
 
-/// A request to `endpoint`; a `{token}` path parameter gets a token no one was sent.
+/// A request to `endpoint`; a `{token}` path parameter gets a token no one was sent, an `{id}`
+/// the id of no session.
 fn request(
     endpoint: Endpoint,
     method: Method,
     headers: &[(&str, &str)],
     body: impl Into<Body>,
 ) -> Request {
-    request_with_token(endpoint, "an-unknown-reset-token", method, headers, body)
+    let parameter = if endpoint.path().contains("{id}") {
+        Uuid::new_v4().to_string()
+    } else {
+        "an-unknown-reset-token".to_owned()
+    };
+    request_with_token(endpoint, &parameter, method, headers, body)
 }
 
-/// A request to `endpoint` with `token` as its `{token}` path parameter (as API Gateway fills it in).
+/// A request to `endpoint` with `token` as its path parameter (`{token}` or `{id}`, the last
+/// segment), as API Gateway fills it in.
 fn request_with_token(
     endpoint: Endpoint,
     token: &str,
@@ -758,7 +817,14 @@ fn request_with_token(
     headers: &[(&str, &str)],
     body: impl Into<Body>,
 ) -> Request {
-    let path = endpoint.path().replace("{token}", token);
+    let parameter = endpoint
+        .path()
+        .rsplit_once("/{")
+        .and_then(|(_, name)| name.strip_suffix('}'));
+    let path = match parameter {
+        Some(name) => endpoint.path().replace(&format!("{{{name}}}"), token),
+        None => endpoint.path().to_owned(),
+    };
     let mut builder = lambda_http::http::Request::builder()
         .method(method)
         .uri(path);
@@ -766,10 +832,11 @@ fn request_with_token(
         builder = builder.header(*name, HeaderValue::from_str(value).unwrap());
     }
     let request: Request = builder.body(body.into()).unwrap();
-    if endpoint.path().contains("{token}") {
-        request.with_path_parameters(HashMap::from([("token".to_owned(), token.to_owned())]))
-    } else {
-        request
+    match parameter {
+        Some(name) => {
+            request.with_path_parameters(HashMap::from([(name.to_owned(), token.to_owned())]))
+        }
+        None => request,
     }
 }
 
@@ -827,12 +894,26 @@ async fn exercise_a_working_api(contract: &mut Contract) {
             .await;
         contract.check(endpoint, response, "wrong method");
     }
-    for endpoint in [Endpoint::Root, Endpoint::Public, Endpoint::ResetPage] {
+    for endpoint in [
+        Endpoint::Root,
+        Endpoint::Public,
+        Endpoint::ResetPage,
+        Endpoint::Jwks,
+    ] {
         let response = app
             .call_raw(endpoint, request(endpoint, Method::GET, &[], Body::Empty))
             .await;
         contract.check(endpoint, response, "success");
     }
+    let key_ring = TestApp::spawn_with(|config| config.jwt_keys = Some(test_key_ring())).await;
+    let jwks = key_ring
+        .call_raw(
+            Endpoint::Jwks,
+            request(Endpoint::Jwks, Method::GET, &[], Body::Empty),
+        )
+        .await;
+    let jwks = contract.check(Endpoint::Jwks, jwks, "a key ring");
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2, "{jwks}");
 
     // What every JSON-body endpoint checks before its fields.
     let oversize = json!({"email": "x".repeat(MAX_BODY_BYTES)}).to_string();
@@ -894,6 +975,11 @@ async fn exercise_a_working_api(contract: &mut Contract) {
             "long email",
         ),
         (signup("Jane", email, &"a".repeat(257)), "long password"),
+        (signup("Jane", email, "password123"), "common password"),
+        (
+            signup("Jane", email, "Jane's password"),
+            "email name in password",
+        ),
         (signup("Jane Doe", email, PASSWORD), "success"),
         (signup("Jane Doe", "JANE@example.com", PASSWORD), "taken"),
     ] {
@@ -919,10 +1005,19 @@ async fn exercise_a_working_api(contract: &mut Contract) {
     let other = app.call_raw(Endpoint::Signin, signin(PASSWORD)).await;
     let other = contract.check(Endpoint::Signin, other, "second session");
     let other_access = other["access_token"].as_str().unwrap().to_owned();
+    let third = app.call_raw(Endpoint::Signin, signin(PASSWORD)).await;
+    let third = contract.check(Endpoint::Signin, third, "third session");
+    let (_, third_session) = jti_and_sid(third["access_token"].as_str().unwrap());
 
     // The bearer endpoints.
     let expired = expired_copy_of(&access);
-    for endpoint in [Endpoint::Dashboard, Endpoint::Logout, Endpoint::Refresh] {
+    for endpoint in [
+        Endpoint::Dashboard,
+        Endpoint::Logout,
+        Endpoint::Refresh,
+        Endpoint::Sessions,
+        Endpoint::EndSession,
+    ] {
         let method = endpoint.method().unwrap();
         let response = app
             .call_raw(endpoint, request(endpoint, method, &[], Body::Empty))
@@ -942,9 +1037,67 @@ async fn exercise_a_working_api(contract: &mut Contract) {
         .await;
     contract.check(Endpoint::Refresh, response, "success");
     let response = app
+        .call_raw(Endpoint::Sessions, bearer(Endpoint::Sessions, &access))
+        .await;
+    let listed = contract.check(Endpoint::Sessions, response, "success");
+    assert_eq!(listed["sessions"].as_array().unwrap().len(), 3, "{listed}");
+    let authorization = format!("Bearer {access}");
+    let end_session = |id: &str| {
+        request_with_token(
+            Endpoint::EndSession,
+            id,
+            Method::DELETE,
+            &[("authorization", &authorization)],
+            Body::Empty,
+        )
+    };
+    for (request, why) in [
+        (end_session(&third_session.to_string()), "success"),
+        (end_session(&third_session.to_string()), "already ended"),
+        (bearer(Endpoint::EndSession, &access), "unknown id"),
+        (end_session("not-a-uuid"), "not a uuid"),
+    ] {
+        let response = app.call_raw(Endpoint::EndSession, request).await;
+        contract.check(Endpoint::EndSession, response, why);
+    }
+
+    // Logout: the body is optional, and checked like any other when present.
+    let logout = |headers: &[(&str, &str)], body: String| {
+        let mut headers = headers.to_vec();
+        headers.push(("authorization", &authorization));
+        request(Endpoint::Logout, Method::POST, &headers, body)
+    };
+    for (request, why) in [
+        (
+            logout(&[], r#"{"scope": "global"}"#.into()),
+            "no content type",
+        ),
+        (logout(&[JSON], oversize.clone()), "oversize"),
+        (logout(&[JSON], "{".into()), "bad JSON"),
+        (logout(&[JSON], "[1]".into()), "not an object"),
+        (
+            logout(&[JSON], r#"{"scope": 1}"#.into()),
+            "scope not a string",
+        ),
+        (
+            logout(&[JSON], r#"{"scope": "all"}"#.into()),
+            "unknown scope",
+        ),
+    ] {
+        let response = app.call_raw(Endpoint::Logout, request).await;
+        contract.check(Endpoint::Logout, response, why);
+    }
+    let response = app
         .call_raw(Endpoint::Logout, bearer(Endpoint::Logout, &other_access))
         .await;
     contract.check(Endpoint::Logout, response, "success");
+    let response = app
+        .call_raw(
+            Endpoint::Logout,
+            logout(&[JSON], r#"{"scope": "global"}"#.into()),
+        )
+        .await;
+    contract.check(Endpoint::Logout, response, "global");
 
     // Password reset.
     let response = app
@@ -967,11 +1120,62 @@ async fn exercise_a_working_api(contract: &mut Contract) {
     for (request, why) in [
         (reset("unknown", "a new password"), "unknown token"),
         (reset(&token, &"a".repeat(257)), "long password"),
+        (reset(&token, "password123"), "common password"),
         (reset(&token, "a new password"), "success"),
         (reset(&token, "a newer password"), "used token"),
     ] {
         let response = app.call_raw(Endpoint::ResetPassword, request).await;
         contract.check(Endpoint::ResetPassword, response, why);
+    }
+
+    // Sign-in lockout: five failures in a row lock the email (for a second; made an hour here
+    // so a slow machine cannot outlast it).
+    let mallory = || {
+        json_post(
+            Endpoint::Signin,
+            &json!({"email": "mallory@example.com", "password": "not the password"}),
+        )
+    };
+    for _ in 0..5 {
+        let response = app.call_raw(Endpoint::Signin, mallory()).await;
+        contract.check(Endpoint::Signin, response, "failure");
+    }
+    app.db
+        .execute(
+            "UPDATE signin_failures SET locked_until = now() + interval '1 hour'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let response = app.call_raw(Endpoint::Signin, mallory()).await;
+    contract.check(Endpoint::Signin, response, "locked out");
+}
+
+/// 429 `rate_limited` once a client IP has spent its budget, on each endpoint that has one.
+async fn exercise_spent_budgets(contract: &mut Contract) {
+    let app = TestApp::spawn_with(|config| {
+        config.limits.signup_per_ip = 1;
+        config.limits.signin_per_ip = 1;
+        config.limits.forgot_password_per_ip = 1;
+    })
+    .await;
+    let email = "jane@example.com";
+    let requests = [
+        (
+            Endpoint::Signup,
+            json!({"name": "Jane", "email": email, "password": PASSWORD}),
+        ),
+        (
+            Endpoint::Signin,
+            json!({"email": email, "password": PASSWORD}),
+        ),
+        (Endpoint::ForgotPassword, json!({"email": email})),
+    ];
+    for (endpoint, body) in requests {
+        for why in ["within the budget", "budget spent"] {
+            let response = app.call_raw(endpoint, json_post(endpoint, &body)).await;
+            contract.check(endpoint, response, why);
+        }
     }
 }
 
@@ -995,6 +1199,8 @@ fn valid_database_requests(access: &str, refresh: &str) -> Vec<(Endpoint, Reques
         ),
         (Endpoint::Refresh, bearer(Endpoint::Refresh, refresh)),
         (Endpoint::Dashboard, bearer(Endpoint::Dashboard, access)),
+        (Endpoint::Sessions, bearer(Endpoint::Sessions, access)),
+        (Endpoint::EndSession, bearer(Endpoint::EndSession, access)),
         (Endpoint::Logout, bearer(Endpoint::Logout, access)),
         (
             Endpoint::ForgotPassword,
@@ -1021,6 +1227,7 @@ async fn exercise_an_unreachable_database(contract: &mut Contract) {
         pool_size: 1,
         tls: auth::config::DbTls::Disable,
         credentials_secret: None,
+        timeouts: Default::default(),
     });
     let (db, connection) = fresh_database()
         .await
@@ -1071,9 +1278,11 @@ async fn exercise_a_broken_database(contract: &mut Contract) {
 async fn real_responses_match_the_document_and_cover_every_documented_status_and_code() {
     let mut contract = Contract::default();
 
-    exercise_a_working_api(&mut contract).await;
-    exercise_an_unreachable_database(&mut contract).await;
-    exercise_a_broken_database(&mut contract).await;
+    // Boxed: in debug builds the futures are too big for a test thread's stack.
+    Box::pin(exercise_a_working_api(&mut contract)).await;
+    Box::pin(exercise_spent_budgets(&mut contract)).await;
+    Box::pin(exercise_an_unreachable_database(&mut contract)).await;
+    Box::pin(exercise_a_broken_database(&mut contract)).await;
 
     contract.assert_complete();
 }

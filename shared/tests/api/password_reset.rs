@@ -315,6 +315,18 @@ async fn a_rejected_new_password_does_not_consume_the_token() {
             "invalid_json",
             "password is a number",
         ),
+        (
+            json!({"password": "Password123"}),
+            400,
+            "invalid_password",
+            "a common password",
+        ),
+        (
+            json!({"password": "JANE is back"}),
+            400,
+            "invalid_password",
+            "contains the email's name",
+        ),
     ];
     for (body, status, code, why) in cases {
         let response = app
@@ -368,8 +380,9 @@ async fn two_concurrent_resets_with_one_token_succeed_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_concurrent_resets_with_two_tokens_of_one_user_never_fail_with_a_5xx() {
     // Each request consumes its own token, then invalidates the user's other unused tokens: two
-    // requests doing that at once must not deadlock into a 500. Repeated to catch the race.
-    let app = TestApp::spawn().await;
+    // requests doing that at once must not deadlock into a 500. Repeated to catch the race, with
+    // room for 40 reset emails to one address.
+    let app = TestApp::spawn_with(|config| config.limits.reset_emails_per_email = 100).await;
     app.registered_user("Jane", "jane@example.com").await;
     for round in 0..20 {
         let tokens = two_reset_tokens(&app).await;
@@ -488,4 +501,55 @@ async fn using_one_reset_token_invalidates_the_users_other_tokens() {
         app.signin("jane@example.com", NEW_PASSWORD).await.status,
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn a_new_password_is_checked_against_the_token_owners_email() {
+    let app = TestApp::spawn().await;
+    app.registered_user("Bob", "bob@example.com").await;
+    let token = user_with_reset_token(&app, "jane@example.com").await;
+    let cases = [
+        (
+            "qwerty123",
+            "Password is too common: it appears in lists of leaked passwords",
+        ),
+        (
+            "Jane Doe 1999!",
+            "Password must not contain the part of the email address before the @",
+        ),
+    ];
+    for (password, message) in cases {
+        let response = app.reset_password(&token, password).await;
+
+        response.assert_error_because(400, "invalid_password", password);
+        assert_eq!(response.str("message"), message);
+    }
+    assert_eq!(
+        app.signin("jane@example.com", PASSWORD).await.status,
+        StatusCode::OK,
+        "the password is unchanged"
+    );
+
+    let response = app.reset_password(&token, "bobby is back").await;
+
+    assert_eq!(
+        response.status,
+        StatusCode::OK,
+        "another account's name is no concern of Jane's: {}",
+        response.body
+    );
+    assert_eq!(
+        app.signin("jane@example.com", "bobby is back").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_junk_token_is_refused_before_the_password_rules_that_need_its_account() {
+    let app = TestApp::spawn().await;
+    user_with_reset_token(&app, "jane@example.com").await;
+
+    let response = app.reset_password(&"A".repeat(43), "password123").await;
+
+    response.assert_error(400, "invalid_reset_token");
 }

@@ -120,6 +120,38 @@ async fn every_endpoint_answers_a_wrong_method_with_a_json_405() {
 }
 
 #[tokio::test]
+async fn every_answer_of_every_endpoint_carries_nosniff() {
+    // Successes, errors and refusals alike, HTML and JSON: no response may be sniffed.
+    let app = TestApp::spawn().await;
+    for endpoint in Endpoint::ALL {
+        let path = endpoint
+            .path()
+            .replace("{token}", "some-token")
+            .replace("{id}", "some-id")
+            .replace("{*proxy}", "nowhere");
+        for method in [Method::GET, Method::POST, Method::DELETE] {
+            for body in ["", "{}", "{"] {
+                let response = app
+                    .call_raw(
+                        endpoint,
+                        raw_request(method.clone(), &path, Some("application/json"), body),
+                    )
+                    .await;
+                assert_eq!(
+                    response
+                        .headers()
+                        .get("x-content-type-options")
+                        .map(|v| v.to_str().unwrap()),
+                    Some("nosniff"),
+                    "{method} {path} {body:?}: {}",
+                    response.status()
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn get_on_signup_is_405_not_a_body_error() {
     let app = TestApp::spawn().await;
 

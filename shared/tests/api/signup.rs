@@ -251,3 +251,83 @@ async fn a_missing_field_error_names_the_field() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_readme_password_signs_up_and_in() {
+    // The curl examples of the original README use this password: they must keep working.
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .signup("John Doe", "john@example.com", "SecurePass123")
+        .await;
+
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+    let signin = app.signin("john@example.com", "SecurePass123").await;
+    assert_eq!(signin.status, StatusCode::OK, "{}", signin.body);
+}
+
+#[tokio::test]
+async fn common_passwords_are_refused_in_any_case_and_nothing_is_written() {
+    let app = TestApp::spawn().await;
+    let common = [
+        "password123",
+        "Password123",
+        "QWERTY123",
+        "iloveyou1",
+        "1q2w3e4r5t",
+        "qwertyuiop",
+    ];
+    for password in common {
+        let response = app.signup("Jane", "jane@example.com", password).await;
+
+        response.assert_error_because(400, "invalid_password", password);
+        assert_eq!(
+            response.str("message"),
+            "Password is too common: it appears in lists of leaked passwords",
+            "{password}"
+        );
+    }
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 0);
+}
+
+#[tokio::test]
+async fn a_password_containing_the_email_name_is_refused() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        ("jane.doe@example.com", "Jane.Doe-1999!", "the local part"),
+        (
+            "jane+news@example.com",
+            "my friend janet",
+            "the local part without its tag",
+        ),
+        (
+            "bob@example.com",
+            "i am BOB, ok?",
+            "three characters, other case",
+        ),
+    ];
+    for (email, password, why) in cases {
+        let response = app.signup("Jane", email, password).await;
+
+        response.assert_error_because(400, "invalid_password", why);
+        assert_eq!(
+            response.str("message"),
+            "Password must not contain the part of the email address before the @",
+            "{why}"
+        );
+    }
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 0);
+}
+
+#[tokio::test]
+async fn a_name_of_one_or_two_characters_does_not_restrict_the_password() {
+    let app = TestApp::spawn().await;
+    for (email, password) in [
+        ("a@example.io", "a long passphrase"),
+        ("al@example.io", "all along the watchtower"),
+    ] {
+        let response = app.signup("Al", email, password).await;
+
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+    }
+}

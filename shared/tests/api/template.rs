@@ -14,10 +14,21 @@ const WORKSPACE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 /// Functions that use no database, secret or VPC.
 const STATELESS: [&str; 4] = ["root", "public", "reset-page", "not-found"];
-/// Functions that sign or verify JWTs (also what `Endpoint::signs_tokens` says, checked below).
-const TOKEN_FUNCTIONS: [&str; 4] = ["signin", "refresh", "dashboard", "logout"];
-/// Functions that send email through SES.
-const EMAIL_SENDERS: [&str; 2] = ["forgot-password", "janitor"];
+/// Functions that sign or verify JWTs or publish their keys (also what `Endpoint::signs_tokens` says, checked below).
+const TOKEN_FUNCTIONS: [&str; 7] = [
+    "signin",
+    "refresh",
+    "dashboard",
+    "logout",
+    "sessions",
+    "end-session",
+    "jwks",
+];
+/// Functions that send email through SES: the janitor only. Requests queue their emails, so a
+/// known email is not answered slower than an unknown one.
+const EMAIL_SENDERS: [&str; 1] = ["janitor"];
+/// Functions that queue or send emails for SES: they are told `EMAIL_TRANSPORT=ses`.
+const EMAIL_QUEUERS: [&str; 2] = ["forgot-password", "janitor"];
 /// Functions outside the HTTP API: the migrations custom resource and the scheduled janitor.
 const BACKGROUND: [&str; 2] = ["migrate", "janitor"];
 
@@ -297,13 +308,15 @@ fn only_token_functions_can_read_the_jwt_secret() {
     let functions = functions(&template);
     let with_variable: BTreeSet<&str> = functions
         .iter()
-        .filter(|f| f.environment().contains_key("JWT_SECRET_ARN"))
+        .filter(|f| f.environment().contains_key("JWT_PRIVATE_KEY_ARN"))
         .map(Function::binary)
         .collect();
+    // `migrate` fills the empty secret on the first deploy (checked below), and reads no token.
     let with_permission: BTreeSet<&str> = functions
         .iter()
-        .filter(|f| mentions(&f.properties()["Policies"], "JwtSecret"))
+        .filter(|f| mentions(&f.properties()["Policies"], "JwtSigningKey"))
         .map(Function::binary)
+        .filter(|binary| *binary != "migrate")
         .collect();
     let expected: BTreeSet<&str> = TOKEN_FUNCTIONS.into_iter().collect();
     let signing_endpoints: BTreeSet<&str> = Endpoint::ALL
@@ -312,16 +325,29 @@ fn only_token_functions_can_read_the_jwt_secret() {
         .map(|e| e.function())
         .collect();
     assert_eq!(signing_endpoints, expected, "Endpoint::signs_tokens agrees");
-    assert_eq!(with_variable, expected, "functions given JWT_SECRET_ARN");
+    assert_eq!(
+        with_variable, expected,
+        "functions given JWT_PRIVATE_KEY_ARN"
+    );
     assert_eq!(
         with_permission, expected,
-        "functions allowed to read JwtSecret"
+        "functions allowed to read JwtSigningKey"
     );
     for binary in TOKEN_FUNCTIONS {
         let function = function(&functions, binary);
         assert!(
-            is_ref_to(function.environment()["JWT_SECRET_ARN"], "JwtSecret"),
-            "{binary}: JWT_SECRET_ARN is !Ref JwtSecret"
+            is_ref_to(
+                function.environment()["JWT_PRIVATE_KEY_ARN"],
+                "JwtSigningKey"
+            ),
+            "{binary}: JWT_PRIVATE_KEY_ARN is !Ref JwtSigningKey"
+        );
+        assert!(
+            is_ref_to(
+                function.environment()["JWT_PREVIOUS_PUBLIC_KEYS"],
+                "JwtPreviousPublicKeys"
+            ),
+            "{binary}: the previous keys of a rotation"
         );
         for variable in ["JWT_ISSUER", "JWT_AUDIENCE"] {
             assert!(
@@ -333,7 +359,55 @@ fn only_token_functions_can_read_the_jwt_secret() {
 }
 
 #[test]
-fn only_forgot_password_and_janitor_can_send_email() {
+fn the_signing_key_secret_starts_empty_and_only_the_migrations_resource_fills_it() {
+    let template = template();
+    let secret = &template["Resources"]["JwtSigningKey"];
+    assert_eq!(secret["Type"].as_str(), Some("AWS::SecretsManager::Secret"));
+    for key in ["SecretString", "GenerateSecretString"] {
+        assert!(
+            secret["Properties"].get(key).is_none(),
+            "JwtSigningKey is created empty (no {key}): the custom resource puts a PEM key in it"
+        );
+    }
+    assert!(
+        is_ref_to(
+            &template["Resources"]["DatabaseMigrations"]["Properties"]["SigningKeySecret"],
+            "JwtSigningKey"
+        ),
+        "DatabaseMigrations generates the key into JwtSigningKey"
+    );
+    let functions = functions(&template);
+    for function in &functions {
+        let writes = mentions(
+            &function.properties()["Policies"],
+            "secretsmanager:PutSecretValue",
+        );
+        assert_eq!(
+            writes,
+            function.binary() == "migrate",
+            "{}: only migrate may write a secret",
+            function.logical_id
+        );
+    }
+    let migrate = function(&functions, "migrate");
+    let statement = &migrate.properties()["Policies"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|policy| mentions(policy, "secretsmanager:PutSecretValue"))
+        .unwrap()["Statement"][0];
+    assert!(
+        is_ref_to(&statement["Resource"], "JwtSigningKey"),
+        "migrate may write JwtSigningKey and nothing else"
+    );
+    assert!(
+        !migrate.environment().contains_key("JWT_PRIVATE_KEY_ARN"),
+        "migrate signs nothing"
+    );
+}
+
+#[test]
+fn only_the_janitor_can_send_email_and_forgot_password_queues_it() {
     let template = template();
     let functions = functions(&template);
     let senders: BTreeSet<&str> = functions
@@ -358,13 +432,14 @@ fn only_forgot_password_and_janitor_can_send_email() {
             "{}: RESET_URL",
             function.logical_id
         );
+        // The janitor stops sending a reset email once its link has expired.
         assert_eq!(
             env.contains_key("RESET_TOKEN_TTL"),
-            links,
+            EMAIL_QUEUERS.contains(&function.binary()),
             "{}: RESET_TOKEN_TTL",
             function.logical_id
         );
-        let sends = EMAIL_SENDERS.contains(&function.binary());
+        let sends = EMAIL_QUEUERS.contains(&function.binary());
         assert_eq!(
             env.contains_key("EMAIL_FROM"),
             sends,
@@ -527,4 +602,60 @@ fn every_template_function_has_a_log_group_with_retention() {
         Path::new(&format!("{WORKSPACE_DIR}/samconfig.toml")).is_file(),
         "samconfig.toml sits beside template.yaml"
     );
+}
+
+#[test]
+fn the_janitor_runs_every_minute_by_default() {
+    // Requests only queue reset emails for SES; the janitor's period is how long one may wait.
+    let template = template();
+    assert_eq!(
+        template["Parameters"]["JanitorSchedule"]["Default"].as_str(),
+        Some("rate(1 minute)")
+    );
+    let functions = functions(&template);
+    let janitor = function(&functions, "janitor").resource;
+    assert!(
+        is_ref_to(
+            &janitor["Properties"]["Events"]["Schedule"]["Properties"]["Schedule"],
+            "JanitorSchedule"
+        ),
+        "the schedule comes from the JanitorSchedule parameter"
+    );
+}
+
+#[test]
+fn every_function_is_watched_by_an_errors_alarm_of_at_most_ten_metrics() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let mut watched = BTreeSet::new();
+    for (id, alarm) in resources {
+        if alarm["Type"].as_str() != Some("AWS::CloudWatch::Alarm") {
+            continue;
+        }
+        let Some(metrics) = alarm["Properties"]["Metrics"].as_sequence() else {
+            continue;
+        };
+        // CloudWatch refuses a metric math alarm with more than 10 metrics and expressions.
+        assert!(metrics.len() <= 10, "{id:?}: {} metrics", metrics.len());
+        for metric in metrics {
+            let stat = &metric["MetricStat"]["Metric"];
+            if stat["MetricName"].as_str() != Some("Errors") {
+                continue;
+            }
+            for dimension in stat["Dimensions"].as_sequence().into_iter().flatten() {
+                if let Some((tag, target)) = tagged(&dimension["Value"])
+                    && tag == "Ref"
+                {
+                    watched.insert(target.as_str().unwrap().to_owned());
+                }
+            }
+        }
+    }
+    for function in functions(&template) {
+        assert!(
+            watched.contains(&function.logical_id),
+            "{}: in no errors alarm",
+            function.logical_id
+        );
+    }
 }

@@ -1,0 +1,98 @@
+//! The audit log: one append-only `auth_events` row per security-relevant event.
+
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+use super::Result;
+use crate::domain::{ClientInfo, EmailDigest, UserId};
+
+/// What happened. Stored as text; the migration's CHECK lists the same names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Signup,
+    SigninSucceeded,
+    SigninFailed,
+    /// A failed sign-in that started (or lengthened) a lockout.
+    Lockout,
+    Refresh,
+    /// A rotated refresh token came back after its grace window: the session was revoked.
+    RefreshTokenReused,
+    Logout,
+    LogoutGlobal,
+    /// One session ended through `DELETE /api/sessions/{id}`.
+    SessionEnded,
+    PasswordResetRequested,
+    PasswordResetCompleted,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        use EventKind::*;
+        match self {
+            Signup => "signup",
+            SigninSucceeded => "signin_succeeded",
+            SigninFailed => "signin_failed",
+            Lockout => "lockout",
+            Refresh => "refresh",
+            RefreshTokenReused => "refresh_token_reused",
+            Logout => "logout",
+            LogoutGlobal => "logout_global",
+            SessionEnded => "session_ended",
+            PasswordResetRequested => "password_reset_requested",
+            PasswordResetCompleted => "password_reset_completed",
+        }
+    }
+}
+
+/// One event: who (a user, or the digest of an attempted email), which session, from where.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    pub kind: EventKind,
+    pub user_id: Option<UserId>,
+    pub email: Option<EmailDigest>,
+    pub session_id: Option<Uuid>,
+    pub client: &'a ClientInfo,
+}
+
+impl<'a> Event<'a> {
+    /// An event about a known user and, optionally, one of their sessions.
+    pub fn user(
+        kind: EventKind,
+        user_id: UserId,
+        session_id: Option<Uuid>,
+        client: &'a ClientInfo,
+    ) -> Self {
+        Event {
+            kind,
+            user_id: Some(user_id),
+            email: None,
+            session_id,
+            client,
+        }
+    }
+}
+
+/// Appends one event; run it in the transaction of the change it records, so the log never
+/// claims what did not happen, nor misses what did.
+pub async fn record_event(client: &impl GenericClient, event: &Event<'_>) -> Result<()> {
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO auth_events (kind, user_id, email_hash, session_id, ip, user_agent)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .await?;
+    client
+        .execute(
+            &statement,
+            &[
+                &event.kind.as_str(),
+                &event.user_id.map(|id| id.as_uuid()),
+                &event.email.as_ref().map(|d| d.0.as_slice()),
+                &event.session_id,
+                &event.client.ip,
+                &event.client.user_agent,
+            ],
+        )
+        .await?;
+    Ok(())
+}

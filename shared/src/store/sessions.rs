@@ -1,0 +1,121 @@
+//! Sessions as their owner sees them: opened by sign-in, listed and ended through `/api/sessions`.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use deadpool_postgres::GenericClient;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::audit::EventKind;
+use super::{Result, seconds};
+use crate::domain::{ClientInfo, EmailDigest, UserId};
+use crate::hashing::PasswordHashString;
+use crate::tokens::TokenHash;
+
+/// A new session and its first refresh token, from a successful sign-in.
+#[derive(Debug)]
+pub struct NewSession<'a> {
+    pub id: Uuid,
+    pub user_id: UserId,
+    pub refresh_token: &'a TokenHash,
+    pub ttl: Duration,
+    /// Whose failure streak the success clears.
+    pub email: EmailDigest,
+    pub client: &'a ClientInfo,
+    /// A stronger hash of the password just verified, to replace `(old, new)` when the stored
+    /// one's parameters are weaker than today's.
+    pub rehash: Option<(&'a PasswordHashString, &'a PasswordHashString)>,
+}
+
+/// The second statement of a successful sign-in, all of it at once: opens the session with its
+/// refresh token, clears the email's failure streak, upgrades the password hash when asked (only
+/// if unchanged meanwhile, so a concurrent reset wins) and records the event.
+pub async fn open_session(client: &impl GenericClient, session: &NewSession<'_>) -> Result<()> {
+    let statement = client
+        .prepare_cached(
+            "WITH opened AS (
+                 INSERT INTO sessions (id, user_id, expires_at, user_agent, ip)
+                 VALUES ($1, $2, now() + make_interval(secs => $4), $6, $7)),
+                  token AS (
+                 INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
+                 VALUES ($3, $1, now() + make_interval(secs => $4))),
+                  cleared AS (DELETE FROM signin_failures WHERE email_hash = $5),
+                  rehashed AS (
+                 UPDATE users SET password_hash = $9
+                 WHERE id = $2 AND $9::text IS NOT NULL AND password_hash = $8),
+                  event AS (
+                 INSERT INTO auth_events (kind, user_id, email_hash, session_id, ip, user_agent)
+                 VALUES ($10, $2, NULL, $1, $7, $6))
+             SELECT 1",
+        )
+        .await?;
+    let (old_hash, new_hash) = session
+        .rehash
+        .map(|(old, new)| (Some(old.as_str()), Some(new.as_str())))
+        .unwrap_or_default();
+    client
+        .execute(
+            &statement,
+            &[
+                &session.id,
+                &session.user_id.as_uuid(),
+                &session.refresh_token.0.as_slice(),
+                &seconds(session.ttl),
+                &session.email.0.as_slice(),
+                &session.client.user_agent,
+                &session.client.ip,
+                &old_hash,
+                &new_hash,
+                &EventKind::SigninSucceeded.as_str(),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// One live session, as `GET /api/sessions` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionSummary {
+    pub id: Uuid,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// When tokens were last issued for it (sign-in or refresh), RFC 3339, UTC.
+    pub last_used_at: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<IpAddr>,
+    /// The session of the access token that asked.
+    pub current: bool,
+}
+
+/// A user's live sessions, most recently used first.
+pub async fn list_sessions(
+    client: &impl GenericClient,
+    user_id: UserId,
+    current: Uuid,
+) -> Result<Vec<SessionSummary>> {
+    let statement = client
+        .prepare_cached(
+            "SELECT id, user_agent, ip, id = $2 AS current,
+                    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at,
+                    to_char(last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS last_used_at
+             FROM sessions
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+             ORDER BY last_used_at DESC, created_at DESC",
+        )
+        .await?;
+    let rows = client
+        .query(&statement, &[&user_id.as_uuid(), &current])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| SessionSummary {
+            id: row.get("id"),
+            created_at: row.get("created_at"),
+            last_used_at: row.get("last_used_at"),
+            user_agent: row.get("user_agent"),
+            ip: row.get("ip"),
+            current: row.get("current"),
+        })
+        .collect())
+}
