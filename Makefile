@@ -1,5 +1,5 @@
 # The project's front door: `make dev` runs the API locally, `make test` runs every test.
-.PHONY: dev down test lint build
+.PHONY: dev down test bench lint build
 
 ## Run the API on http://localhost:5001 with PostgreSQL on localhost:5002 (Ctrl-C to stop).
 dev:
@@ -12,6 +12,11 @@ down:
 ## Every test: unit, database (real PostgreSQL), and end to end over HTTP through cargo lambda watch.
 test:
 	bash local/test.sh
+
+## The benchmark: handler cost against the floor, statements per request, binaries and load; prints
+## the table and writes target/bench/report.json and target/bench/latency.svg.
+bench:
+	bash local/bench.sh
 
 ## Formatting, lints and the dependency policy (deny.toml), as CI checks them.
 lint:
