@@ -20,7 +20,7 @@ mod run;
 mod statements;
 mod stats;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -28,7 +28,11 @@ use anyhow::Context;
 /// `target/bench/` of the workspace, wherever the command runs from (and whatever
 /// `CARGO_TARGET_DIR` says: the other bench scripts write here too).
 fn output_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/bench"))
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .unwrap_or(manifest_dir)
+        .join("target/bench")
 }
 
 const USAGE: &str = "usage: bench run [--quick] | bench report";

@@ -14,15 +14,14 @@ use crate::results::HandlerRun;
 /// Prints the report, writes `report.json` and draws `latency.svg` in `dir`.
 pub fn report(dir: &Path) -> anyhow::Result<()> {
     let handlers_path = dir.join("handlers.json");
-    let handlers: HandlerRun = serde_json::from_str(
-        &std::fs::read_to_string(&handlers_path).with_context(|| {
+    let handlers: HandlerRun =
+        serde_json::from_str(&std::fs::read_to_string(&handlers_path).with_context(|| {
             format!(
                 "reading {} (run `bench run` or `make bench` first)",
                 handlers_path.display()
             )
-        })?,
-    )
-    .with_context(|| format!("parsing {}", handlers_path.display()))?;
+        })?)
+        .with_context(|| format!("parsing {}", handlers_path.display()))?;
     let binaries = read_optional(&dir.join("binaries.json"))?;
     let load = read_optional(&dir.join("load.json"))?;
 
@@ -93,8 +92,11 @@ pub fn handler_table(run: &HandlerRun) -> String {
             statements
         );
     }
+    let floor_statements = run
+        .floor_statements
+        .map_or_else(|| "n/a".to_owned(), format_count);
     for (name, summary, statements) in [
-        ("floor", &run.floor, "1"),
+        ("floor", &run.floor, floor_statements.as_str()),
         ("argon2id hash", &run.argon2_hash, "0"),
         ("argon2id verify", &run.argon2_verify, "0"),
     ] {

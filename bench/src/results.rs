@@ -11,6 +11,9 @@ pub struct HandlerRun {
     /// One `SELECT 1` on the app's pool plus one access-token verification: what any
     /// authenticated request costs at the least.
     pub floor: Summary,
+    /// Statements per floor iteration as PostgreSQL counted them: one, if the counting is right.
+    #[serde(default)]
+    pub floor_statements: Option<f64>,
     /// Argon2id at the parameters the API uses, hashing and verifying one password.
     pub argon2_hash: Summary,
     pub argon2_verify: Summary,

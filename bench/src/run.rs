@@ -113,11 +113,7 @@ async fn run_on(
         db,
         counter,
     };
-    let postgres: String = bench
-        .db
-        .query_one("SHOW server_version", &[])
-        .await?
-        .get(0);
+    let postgres: String = bench.db.query_one("SHOW server_version", &[]).await?.get(0);
 
     eprintln!("==> signup, signin");
     let signup = bench.signup(plans.argon2).await?;
@@ -131,7 +127,7 @@ async fn run_on(
     let sessions = bench
         .with_token(Endpoint::Sessions, &access_token, plans.cheap)
         .await?;
-    let floor = bench.floor(plans.cheap, &access_token).await?;
+    let (floor, floor_statements) = bench.floor(plans.cheap, &access_token).await?;
     eprintln!("==> logout (a sign-in per session first)");
     let logout = bench.logout(plans.logout).await?;
     eprintln!("==> forgot-password, reset-password");
@@ -165,6 +161,7 @@ async fn run_on(
             pool_size: POOL_SIZE,
         },
         floor,
+        floor_statements,
         argon2_hash,
         argon2_verify,
         endpoints,
@@ -314,7 +311,10 @@ impl Bench {
         self.registered(email).await?;
         let mut setup = Recording::setup(Endpoint::Signin);
         let body = self.call(&mut setup, signin_request(email)).await?;
-        Ok((token(&body, "access_token")?, token(&body, "refresh_token")?))
+        Ok((
+            token(&body, "access_token")?,
+            token(&body, "refresh_token")?,
+        ))
     }
 
     async fn signin(&self, plan: Plan) -> anyhow::Result<Recording> {
@@ -394,11 +394,12 @@ impl Bench {
             self.call(&mut setup, request).await?;
             let reset_token = self.emailed_reset_token(email).await?;
             let body = json!({"password": format!("{PASSWORD} {i}")});
-            let request = json_request(Endpoint::ResetPassword, &body)
-                .with_path_parameters(std::collections::HashMap::from([(
+            let request = json_request(Endpoint::ResetPassword, &body).with_path_parameters(
+                std::collections::HashMap::from([(
                     "token".to_owned(),
                     reset_token.expose_secret().to_owned(),
-                )]));
+                )]),
+            );
             self.call(&mut recording, request).await?;
         }
         Ok(recording)
@@ -434,11 +435,19 @@ impl Bench {
 
     /// What an authenticated request cannot go below: a connection from the pool, one prepared
     /// `SELECT 1` (one round trip, like each of the API's statements) and one signature check.
-    async fn floor(&self, plan: Plan, access_token: &str) -> anyhow::Result<Summary> {
+    /// Returns the times and, when counted, the statements per iteration (one, by design).
+    async fn floor(
+        &self,
+        plan: Plan,
+        access_token: &str,
+    ) -> anyhow::Result<(Summary, Option<f64>)> {
         let token = SecretString::from(access_token.to_owned());
         let tokens = self.app.tokens().map_err(|e| anyhow!("{e}"))?;
         let mut samples = Vec::with_capacity(plan.measured);
+        let mut statements = 0;
         for i in 0..plan.total() {
+            // Counted like the endpoints' calls, so that both run under the same conditions.
+            let before = self.statements_so_far().await?;
             let started = Instant::now();
             let client = self.app.pool.get().await?;
             let statement = client.prepare_cached("SELECT 1").await?;
@@ -446,11 +455,17 @@ impl Bench {
             drop(client);
             tokens.verify(&token).map_err(|e| anyhow!("{e}"))?;
             let elapsed = started.elapsed();
+            let after = self.statements_so_far().await?;
             if i >= plan.warmup {
                 samples.push(elapsed);
+                statements += after - before;
             }
         }
-        Ok(Summary::of(&samples))
+        let statements = self
+            .counter
+            .is_some()
+            .then(|| statements as f64 / samples.len() as f64);
+        Ok((Summary::of(&samples), statements))
     }
 }
 
