@@ -69,7 +69,10 @@ fn run(quick: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("handlers.json");
     std::fs::write(&path, serde_json::to_string_pretty(&result)?)?;
-    print!("{}", report::handler_table(&result));
-    println!("wrote {}", path.display());
+    println!(
+        "wrote {} ({} endpoints; `bench report` prints the table)",
+        path.display(),
+        result.endpoints.len()
+    );
     Ok(())
 }
