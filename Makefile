@@ -1,5 +1,5 @@
 # The project's front door: `make dev` runs the API locally, `make test` runs every test.
-.PHONY: dev down test fuzz lint build
+.PHONY: dev down test fuzz bench lint build
 
 ## Run the API on http://localhost:5001 with PostgreSQL on localhost:5002 (Ctrl-C to stop).
 dev:
@@ -16,6 +16,11 @@ test:
 ## Each cargo-fuzz target for FUZZ_SECONDS (default 60); needs nightly Rust and cargo-fuzz.
 fuzz:
 	bash local/fuzz.sh
+
+## The benchmark: handler cost against the floor, statements per request, binaries and load; prints
+## the table and writes target/bench/report.json and target/bench/latency.svg.
+bench:
+	bash local/bench.sh
 
 ## Formatting, lints and the dependency policy (deny.toml), as CI checks them.
 lint:

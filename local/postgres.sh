@@ -60,13 +60,19 @@ start_throwaway_postgres() {
         --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-sync >"$THROWAWAY_PG_DIR/initdb.log" 2>&1 \
         || { cat "$THROWAWAY_PG_DIR/initdb.log" >&2; return 1; }
     rm -f "$THROWAWAY_PG_DIR/pwfile"
+    # pg_stat_statements lets the benchmark count the statements each request runs (local/bench.sh);
+    # it can only be loaded at server start, and only when the server package ships it.
+    local preload=""
+    [ -n "$("$PG_BINDIR/pg_config" --pkglibdir 2>/dev/null)" ] \
+        && [ -f "$("$PG_BINDIR/pg_config" --pkglibdir)/pg_stat_statements.so" ] \
+        && preload="-c shared_preload_libraries=pg_stat_statements"
     local attempt port
     for attempt in 1 2 3 4 5 6 7 8; do
         port=$((20000 + RANDOM % 30000))
         port_is_free "$port" || continue
         # Durability is pointless for a throwaway cluster; many parallel tests need connections.
         if as_pg_user "$PG_BINDIR/pg_ctl" -D "$THROWAWAY_PG_DIR/data" -l "$THROWAWAY_PG_DIR/server.log" -w -t 60 start \
-            -o "-p $port -k $THROWAWAY_PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >/dev/null; then
+            -o "-p $port -k $THROWAWAY_PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off $preload" >/dev/null; then
             TEST_DATABASE_URL="postgres://postgres:$password@127.0.0.1:$port/postgres"
             echo "==> started a throwaway PostgreSQL ($("$PG_BINDIR/postgres" --version)) on 127.0.0.1:$port"
             return 0

@@ -1,0 +1,580 @@
+//! `bench run`: every endpoint's handler over a real PostgreSQL on loopback, called through the
+//! same dispatch as in Lambda (no HTTP, no runtime), beside the floor and Argon2's own cost.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, ensure};
+use auth::config::{
+    Config, DatabaseConfig, DbTimeouts, DbTls, EmailTransport, RateLimits, ResetUrl,
+};
+use auth::domain::Password;
+use auth::lambda::dispatch;
+use auth::mail::Mailer;
+use auth::tokens::{JwtKeys, PrivateKey};
+use auth::{App, Endpoint, handlers};
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+use lambda_http::http::{HeaderValue, Method, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use tokio_postgres::NoTls;
+
+use crate::database::{FreshDatabase, admin_config, create_database, drop_database};
+use crate::results::{EndpointRun, HandlerRun, Machine};
+use crate::statements::StatementCounter;
+use crate::stats::Summary;
+
+/// As in production: one Lambda instance serves one request at a time over one connection.
+const POOL_SIZE: usize = 1;
+const PASSWORD: &str = "correct horse battery staple";
+const RESET_BASE: &str = "http://localhost:5001/reset-password";
+
+/// Calls before measuring (statements prepared and cached, pool connected), then calls measured.
+#[derive(Clone, Copy)]
+struct Plan {
+    warmup: usize,
+    measured: usize,
+}
+
+impl Plan {
+    fn total(self) -> usize {
+        self.warmup + self.measured
+    }
+}
+
+/// How many iterations each kind of call gets; `--quick` divides the measured ones by ten.
+struct Plans {
+    /// Endpoints without Argon2: sub-millisecond to a few milliseconds each.
+    cheap: Plan,
+    /// Endpoints that hash or verify a password (tens of milliseconds each).
+    argon2: Plan,
+    /// Logout ends a session per call, and each session costs a sign-in to set up.
+    logout: Plan,
+}
+
+impl Plans {
+    fn new(quick: bool) -> Plans {
+        let scale = |measured: usize| if quick { measured / 10 } else { measured };
+        Plans {
+            cheap: Plan {
+                warmup: 50,
+                measured: scale(2000),
+            },
+            argon2: Plan {
+                warmup: 3,
+                measured: scale(30).max(3),
+            },
+            logout: Plan {
+                warmup: 5,
+                measured: scale(100),
+            },
+        }
+    }
+}
+
+/// Runs the benchmark on a new database of the server at `TEST_DATABASE_URL`/`DATABASE_URL`,
+/// dropped afterwards.
+pub async fn run(quick: bool) -> anyhow::Result<HandlerRun> {
+    let admin = admin_config()?;
+    let database = create_database(&admin).await?;
+    let result = run_on(&admin, &database, &Plans::new(quick)).await;
+    drop_database(&admin, &database.name)
+        .await
+        .context("dropping the benchmark database")?;
+    result
+}
+
+async fn run_on(
+    admin: &tokio_postgres::Config,
+    database: &FreshDatabase,
+    plans: &Plans,
+) -> anyhow::Result<HandlerRun> {
+    let config = bench_config(DatabaseConfig {
+        url: database.url.clone(),
+        pool_size: POOL_SIZE,
+        tls: DbTls::Disable,
+        credentials_secret: None,
+        timeouts: DbTimeouts::default(),
+    })?;
+    auth::db::migrate(&config.database).await?;
+    let (db, connection) = database.url.connect(NoTls).await?;
+    tokio::spawn(connection);
+    let (counter, statements_unavailable) =
+        match StatementCounter::connect(admin, &database.name).await {
+            Ok(counter) => (Some(counter), None),
+            Err(e) => {
+                eprintln!("statements per request will not be counted: {e:#}");
+                (None, Some(format!("{e:#}")))
+            }
+        };
+    let bench = Bench {
+        app: App::new(config, Mailer::Log)?,
+        db,
+        counter,
+    };
+    let postgres: String = bench.db.query_one("SHOW server_version", &[]).await?.get(0);
+
+    eprintln!("==> signup, signin");
+    let signup = bench.signup(plans.argon2).await?;
+    let signin = bench.signin(plans.argon2).await?;
+    eprintln!("==> refresh, dashboard, sessions, the floor");
+    let refresh = bench.refresh(plans.cheap).await?;
+    let access_token = bench.signed_in("reader@example.com").await?.0;
+    let dashboard = bench
+        .with_token(Endpoint::Dashboard, &access_token, plans.cheap)
+        .await?;
+    let sessions = bench
+        .with_token(Endpoint::Sessions, &access_token, plans.cheap)
+        .await?;
+    let (floor, floor_statements) = bench.floor(plans.cheap, &access_token).await?;
+    eprintln!("==> logout (a sign-in per session first)");
+    let logout = bench.logout(plans.logout).await?;
+    eprintln!("==> forgot-password, reset-password");
+    let forgot_password = bench.forgot_password(plans.cheap).await?;
+    let reset_password = bench.reset_password(plans.argon2).await?;
+    eprintln!("==> jwks, public, Argon2");
+    let jwks = bench.stateless(Endpoint::Jwks, plans.cheap).await?;
+    let public = bench.stateless(Endpoint::Public, plans.cheap).await?;
+    let (argon2_hash, argon2_verify) = argon2(plans.argon2).await?;
+
+    let endpoints = [
+        signup,
+        signin,
+        refresh,
+        dashboard,
+        logout,
+        sessions,
+        forgot_password,
+        reset_password,
+        jwks,
+        public,
+    ]
+    .into_iter()
+    .map(|recording| recording.finish(&floor, bench.counter.is_some()))
+    .collect();
+    Ok(HandlerRun {
+        machine: Machine {
+            cpu: cpu_model(),
+            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            postgres,
+            pool_size: POOL_SIZE,
+        },
+        floor,
+        floor_statements,
+        argon2_hash,
+        argon2_verify,
+        endpoints,
+        statements_unavailable,
+    })
+}
+
+/// Production settings, an Ed25519 key made for the run, and budgets high enough that the
+/// benchmark's thousands of requests from one address are not throttled.
+fn bench_config(database: DatabaseConfig) -> anyhow::Result<Config> {
+    let pem = PrivateKey::generate_ed25519_pem()?;
+    let signing = PrivateKey::from_pem(pem.expose_secret())?;
+    Ok(Config {
+        database,
+        jwt_keys: Some(JwtKeys::Asymmetric {
+            signing,
+            previous: Vec::new(),
+        }),
+        jwt_issuer: "jwt-auth-api".into(),
+        jwt_audience: "jwt-auth-api".into(),
+        access_token_ttl: Duration::from_secs(900),
+        refresh_token_ttl: Duration::from_secs(604_800),
+        refresh_reuse_grace: Duration::from_secs(10),
+        reset_token_ttl: Duration::from_secs(1800),
+        reset_url: ResetUrl::Fixed(RESET_BASE.into()),
+        email: EmailTransport::Log,
+        limits: RateLimits {
+            signup_per_ip: 1_000_000,
+            signin_per_ip: 1_000_000,
+            forgot_password_per_ip: 1_000_000,
+            reset_emails_per_email: 1_000_000,
+            ..RateLimits::default()
+        },
+    })
+}
+
+/// The app under test, a direct connection for setting up, and the statement counter.
+struct Bench {
+    app: App,
+    db: tokio_postgres::Client,
+    counter: Option<StatementCounter>,
+}
+
+/// One endpoint's measured calls: their times and the statements they ran.
+struct Recording {
+    endpoint: Endpoint,
+    warmup: usize,
+    calls: usize,
+    samples: Vec<Duration>,
+    statements: i64,
+}
+
+impl Recording {
+    fn new(endpoint: Endpoint, plan: Plan) -> Recording {
+        Recording {
+            endpoint,
+            warmup: plan.warmup,
+            calls: 0,
+            samples: Vec::with_capacity(plan.measured),
+            statements: 0,
+        }
+    }
+
+    /// Calls made to set up another measurement: never recorded.
+    fn setup(endpoint: Endpoint) -> Recording {
+        Recording::new(
+            endpoint,
+            Plan {
+                warmup: usize::MAX,
+                measured: 0,
+            },
+        )
+    }
+
+    /// The summary; statements per request only when they were counted.
+    fn finish(self, floor: &Summary, counted: bool) -> EndpointRun {
+        let summary = Summary::of(&self.samples);
+        let statements_per_request =
+            counted.then(|| self.statements as f64 / self.samples.len() as f64);
+        EndpointRun {
+            endpoint: self.endpoint.function().to_owned(),
+            method: self
+                .endpoint
+                .method()
+                .map_or_else(|| "any".to_owned(), |m| m.to_string()),
+            path: self.endpoint.path().to_owned(),
+            floor_ratio: summary.median_ms / floor.median_ms,
+            statements_per_request,
+            summary,
+        }
+    }
+}
+
+impl Bench {
+    /// Calls the endpoint's handler, timing only the call; fails on any answer but a 2xx.
+    /// Returns the response body.
+    async fn call(&self, recording: &mut Recording, request: Request) -> anyhow::Result<Value> {
+        let before = self.statements_so_far().await?;
+        let started = Instant::now();
+        let response = call(&self.app, recording.endpoint, request).await?;
+        let elapsed = started.elapsed();
+        let after = self.statements_so_far().await?;
+        recording.calls += 1;
+        if recording.calls > recording.warmup {
+            recording.samples.push(elapsed);
+            recording.statements += after - before;
+        }
+        let status = response.status();
+        let body: Value = match response.into_body() {
+            Body::Text(text) => serde_json::from_str(&text)?,
+            other => anyhow::bail!("a JSON body was expected, got {other:?}"),
+        };
+        // Error bodies carry no secrets: printing them is safe.
+        ensure!(
+            status.is_success(),
+            "{} answered {status}: {body}",
+            recording.endpoint.function()
+        );
+        Ok(body)
+    }
+
+    async fn statements_so_far(&self) -> anyhow::Result<i64> {
+        match &self.counter {
+            Some(counter) => counter.total().await,
+            None => Ok(0),
+        }
+    }
+
+    async fn signup(&self, plan: Plan) -> anyhow::Result<Recording> {
+        let mut recording = Recording::new(Endpoint::Signup, plan);
+        for i in 0..plan.total() {
+            let request = signup_request(&format!("signup-{i}@example.com"));
+            self.call(&mut recording, request).await?;
+        }
+        Ok(recording)
+    }
+
+    /// Registers `email` (unrecorded).
+    async fn registered(&self, email: &str) -> anyhow::Result<()> {
+        let mut setup = Recording::setup(Endpoint::Signup);
+        self.call(&mut setup, signup_request(email)).await?;
+        Ok(())
+    }
+
+    /// Registers `email` and signs in (unrecorded); returns the access and refresh tokens.
+    async fn signed_in(&self, email: &str) -> anyhow::Result<(String, String)> {
+        self.registered(email).await?;
+        let mut setup = Recording::setup(Endpoint::Signin);
+        let body = self.call(&mut setup, signin_request(email)).await?;
+        Ok((
+            token(&body, "access_token")?,
+            token(&body, "refresh_token")?,
+        ))
+    }
+
+    async fn signin(&self, plan: Plan) -> anyhow::Result<Recording> {
+        let email = "signin@example.com";
+        self.registered(email).await?;
+        let mut recording = Recording::new(Endpoint::Signin, plan);
+        for _ in 0..plan.total() {
+            self.call(&mut recording, signin_request(email)).await?;
+        }
+        Ok(recording)
+    }
+
+    /// Each refresh presents the token the previous one returned, as a client does.
+    async fn refresh(&self, plan: Plan) -> anyhow::Result<Recording> {
+        let (_, mut refresh_token) = self.signed_in("refresh@example.com").await?;
+        let mut recording = Recording::new(Endpoint::Refresh, plan);
+        for _ in 0..plan.total() {
+            let request = bearer_request(Endpoint::Refresh, &refresh_token);
+            let body = self.call(&mut recording, request).await?;
+            refresh_token = token(&body, "refresh_token")?;
+        }
+        Ok(recording)
+    }
+
+    /// An endpoint that only reads with the caller's access token.
+    async fn with_token(
+        &self,
+        endpoint: Endpoint,
+        access_token: &str,
+        plan: Plan,
+    ) -> anyhow::Result<Recording> {
+        let mut recording = Recording::new(endpoint, plan);
+        for _ in 0..plan.total() {
+            self.call(&mut recording, bearer_request(endpoint, access_token))
+                .await?;
+        }
+        Ok(recording)
+    }
+
+    /// Every logout ends a session of its own, opened by a sign-in beforehand.
+    async fn logout(&self, plan: Plan) -> anyhow::Result<Recording> {
+        let email = "logout@example.com";
+        self.registered(email).await?;
+        let mut tokens = Vec::with_capacity(plan.total());
+        let mut setup = Recording::setup(Endpoint::Signin);
+        for _ in 0..plan.total() {
+            let body = self.call(&mut setup, signin_request(email)).await?;
+            tokens.push(token(&body, "access_token")?);
+        }
+        let mut recording = Recording::new(Endpoint::Logout, plan);
+        for access_token in tokens {
+            let request = bearer_request(Endpoint::Logout, &access_token);
+            self.call(&mut recording, request).await?;
+        }
+        Ok(recording)
+    }
+
+    async fn forgot_password(&self, plan: Plan) -> anyhow::Result<Recording> {
+        let email = "forgot@example.com";
+        self.registered(email).await?;
+        let mut recording = Recording::new(Endpoint::ForgotPassword, plan);
+        for _ in 0..plan.total() {
+            let request = json_request(Endpoint::ForgotPassword, &json!({"email": email}));
+            self.call(&mut recording, request).await?;
+        }
+        Ok(recording)
+    }
+
+    /// A reset ends the user's other reset tokens, so each one asks for its own first.
+    async fn reset_password(&self, plan: Plan) -> anyhow::Result<Recording> {
+        let email = "reset@example.com";
+        self.registered(email).await?;
+        let mut setup = Recording::setup(Endpoint::ForgotPassword);
+        let mut recording = Recording::new(Endpoint::ResetPassword, plan);
+        for i in 0..plan.total() {
+            let request = json_request(Endpoint::ForgotPassword, &json!({"email": email}));
+            self.call(&mut setup, request).await?;
+            let reset_token = self.emailed_reset_token(email).await?;
+            let body = json!({"password": format!("{PASSWORD} {i}")});
+            let request = json_request(Endpoint::ResetPassword, &body).with_path_parameters(
+                std::collections::HashMap::from([(
+                    "token".to_owned(),
+                    reset_token.expose_secret().to_owned(),
+                )]),
+            );
+            self.call(&mut recording, request).await?;
+        }
+        Ok(recording)
+    }
+
+    /// The token in the link of the newest reset email queued for `email`.
+    async fn emailed_reset_token(&self, email: &str) -> anyhow::Result<SecretString> {
+        let row = self
+            .db
+            .query_one(
+                "SELECT body_text FROM email_outbox WHERE recipient = $1 ORDER BY id DESC LIMIT 1",
+                &[&email],
+            )
+            .await
+            .context("reading the reset email")?;
+        let body: String = row.get(0);
+        let prefix = format!("{RESET_BASE}/");
+        let start = body
+            .find(&prefix)
+            .context("the reset email holds no link")?
+            + prefix.len();
+        let token = body[start..].split_whitespace().next().unwrap_or_default();
+        Ok(SecretString::from(token.to_owned()))
+    }
+
+    async fn stateless(&self, endpoint: Endpoint, plan: Plan) -> anyhow::Result<Recording> {
+        let mut recording = Recording::new(endpoint, plan);
+        for _ in 0..plan.total() {
+            self.call(&mut recording, get_request(endpoint)).await?;
+        }
+        Ok(recording)
+    }
+
+    /// What an authenticated request cannot go below: a connection from the pool, one prepared
+    /// `SELECT 1` (one round trip, like each of the API's statements) and one signature check.
+    /// Returns the times and, when counted, the statements per iteration (one, by design).
+    async fn floor(
+        &self,
+        plan: Plan,
+        access_token: &str,
+    ) -> anyhow::Result<(Summary, Option<f64>)> {
+        let token = SecretString::from(access_token.to_owned());
+        let tokens = self.app.tokens().map_err(|e| anyhow!("{e}"))?;
+        let mut samples = Vec::with_capacity(plan.measured);
+        let mut statements = 0;
+        for i in 0..plan.total() {
+            // Counted like the endpoints' calls, so that both run under the same conditions.
+            let before = self.statements_so_far().await?;
+            let started = Instant::now();
+            let client = self.app.pool.get().await?;
+            let statement = client.prepare_cached("SELECT 1").await?;
+            client.query_one(&statement, &[]).await?;
+            drop(client);
+            tokens.verify(&token).map_err(|e| anyhow!("{e}"))?;
+            let elapsed = started.elapsed();
+            let after = self.statements_so_far().await?;
+            if i >= plan.warmup {
+                samples.push(elapsed);
+                statements += after - before;
+            }
+        }
+        let statements = self
+            .counter
+            .is_some()
+            .then(|| statements as f64 / samples.len() as f64);
+        Ok((Summary::of(&samples), statements))
+    }
+}
+
+/// Argon2id alone, at the API's parameters, on the blocking pool as the handlers run it.
+async fn argon2(plan: Plan) -> anyhow::Result<(Summary, Summary)> {
+    let password = || Password::parse(PASSWORD).map_err(|e| anyhow!("{e}"));
+    let mut hashes = Vec::with_capacity(plan.measured);
+    let mut verifications = Vec::with_capacity(plan.measured);
+    for i in 0..plan.total() {
+        let started = Instant::now();
+        let hash = auth::hashing::hash(password()?).await?;
+        let hashed = started.elapsed();
+        let started = Instant::now();
+        let verified = auth::hashing::verify(password()?, Some(hash)).await?;
+        let checked = started.elapsed();
+        ensure!(verified, "a password did not verify against its own hash");
+        if i >= plan.warmup {
+            hashes.push(hashed);
+            verifications.push(checked);
+        }
+    }
+    Ok((Summary::of(&hashes), Summary::of(&verifications)))
+}
+
+/// The endpoint's handler through [`dispatch`], as `auth::lambda::run` calls it.
+async fn call(app: &App, endpoint: Endpoint, request: Request) -> anyhow::Result<Response<Body>> {
+    let method = request.method().clone();
+    let response = match endpoint {
+        Endpoint::Public => dispatch(endpoint, method, handlers::public(request)).await,
+        Endpoint::Signup => dispatch(endpoint, method, handlers::signup(app, request)).await,
+        Endpoint::Signin => dispatch(endpoint, method, handlers::signin(app, request)).await,
+        Endpoint::Refresh => dispatch(endpoint, method, handlers::refresh(app, request)).await,
+        Endpoint::Dashboard => dispatch(endpoint, method, handlers::dashboard(app, request)).await,
+        Endpoint::Logout => dispatch(endpoint, method, handlers::logout(app, request)).await,
+        Endpoint::Sessions => dispatch(endpoint, method, handlers::sessions(app, request)).await,
+        Endpoint::ForgotPassword => {
+            dispatch(endpoint, method, handlers::forgot_password(app, request)).await
+        }
+        Endpoint::ResetPassword => {
+            dispatch(endpoint, method, handlers::reset_password(app, request)).await
+        }
+        Endpoint::Jwks => dispatch(endpoint, method, handlers::jwks(app, request)).await,
+        other => anyhow::bail!("{} is not benchmarked", other.function()),
+    };
+    response.map_err(|e| anyhow!("a handler returned a Lambda error: {e}"))
+}
+
+/// A request as API Gateway delivers it: from a client address, with a `User-Agent`.
+fn request(endpoint: Endpoint, body: Body) -> Request {
+    let mut builder = lambda_http::http::Request::builder()
+        .method(endpoint.method().unwrap_or(Method::GET))
+        .uri(endpoint.path())
+        .header(header::USER_AGENT, "bench/1.0");
+    if matches!(body, Body::Text(_)) {
+        builder = builder.header(header::CONTENT_TYPE, "application/json");
+    }
+    let request: Request = builder.body(body).expect("a valid request");
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.http.source_ip = Some("198.51.100.7".to_owned());
+    request.with_request_context(RequestContext::ApiGatewayV2(context))
+}
+
+fn get_request(endpoint: Endpoint) -> Request {
+    request(endpoint, Body::Empty)
+}
+
+/// A JSON POST. For the reset, the token goes in as a path parameter, which is what the handler
+/// reads; the path itself stays the route's.
+fn json_request(endpoint: Endpoint, body: &Value) -> Request {
+    request(endpoint, Body::Text(body.to_string()))
+}
+
+fn bearer_request(endpoint: Endpoint, token: &str) -> Request {
+    let mut request = request(endpoint, Body::Empty);
+    let value = HeaderValue::from_str(&format!("Bearer {token}")).expect("a token is ASCII");
+    request.headers_mut().insert(header::AUTHORIZATION, value);
+    request
+}
+
+fn signup_request(email: &str) -> Request {
+    json_request(
+        Endpoint::Signup,
+        &json!({"name": "Bench User", "email": email, "password": PASSWORD}),
+    )
+}
+
+fn signin_request(email: &str) -> Request {
+    json_request(
+        Endpoint::Signin,
+        &json!({"email": email, "password": PASSWORD}),
+    )
+}
+
+fn token(body: &Value, field: &str) -> anyhow::Result<String> {
+    body[field]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("no {field} in the response"))
+}
+
+/// The CPU's model name from /proc/cpuinfo (Linux), for the report.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split_once(':'))
+                .map(|(_, name)| name.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
