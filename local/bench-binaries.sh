@@ -11,7 +11,10 @@
 #                    the database connection; BENCH_RUNS runs (7), median. See
 #                    local/bench-coldstart.py for each function's first request.
 #   warm_ms_median   the same request again on the warm process, to tell start-up from work
-#   signin_peak_rss_kib  the highest VmHWM of a sign-in process after four sign-ins
+#   signin_peak_rss_kib  the highest VmHWM of a sign-in process after seven sign-ins
+#
+#   BENCH_RUNS     cold starts per function (7)
+#   BENCH_BIN_DIR  measure the binaries in this directory instead of building the release profile
 #
 # Builds for this machine's architecture (x86_64 here; Lambda runs arm64, whose binaries are of
 # similar size). Only 127.0.0.1 is contacted; only the processes this script starts are stopped.
@@ -39,10 +42,15 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-echo "==> building the release binaries"
-cargo build --release --workspace --bins
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-bin_dir="$target_dir/release"
+if [ -n "${BENCH_BIN_DIR:-}" ]; then
+    bin_dir=$BENCH_BIN_DIR
+    echo "==> measuring the binaries in $bin_dir (BENCH_BIN_DIR; nothing built)"
+else
+    echo "==> building the release binaries"
+    cargo build --release --workspace --bins
+    target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+    bin_dir="$target_dir/release"
+fi
 
 echo "==> sizes"
 sizes="$WORK/sizes.tsv"

@@ -38,7 +38,7 @@ SIGNUP_USER_AGENT = "bench-coldstart"
 
 # Runtime API path per function: the watch server routes /.rt/<function>/2018-06-01/... to the
 # invocations addressed to <function>.
-RUNTIME_API = f"127.0.0.1:{PORT}/.rt"
+RUNTIME_API = f"http://127.0.0.1:{PORT}/.rt"
 
 
 def event(method, path, *, body=None, bearer=None, path_parameters=None):
@@ -205,10 +205,11 @@ def main():
 
     results["signup"] = measure("signup", signup_event, {201})
 
-    # Sign-in with the right password: the cold call, one warm call, then more sign-ins to stock
+    # Sign-in with the right password: the cold call, one warm call, then five more to stock
     # sessions for the functions below; the process's peak RSS is read after all of them.
     signin = event("POST", "/api/signin", body={"email": email, "password": PASSWORD})
-    per_run = 4
+    # Enough sessions for refresh, end-session and logout (two each per run) and the reader.
+    per_run = 7
 
     def after_signin(process, response):
         tokens.add(response)
@@ -218,10 +219,7 @@ def main():
             tokens.add(more)
         rss.append(peak_rss_kib(process.pid))
 
-    def keep_first(process, response):
-        after_signin(process, response)
-
-    results["signin"] = measure("signin", lambda _run: signin, {200}, after=keep_first)
+    results["signin"] = measure("signin", lambda _run: signin, {200}, after=after_signin)
     reader = tokens.take()
 
     results["dashboard"] = measure(
