@@ -84,7 +84,7 @@ RUST_LOG=${RUST_LOG:-warn} \
     setsid cargo lambda watch --release --invoke-address 127.0.0.1 --invoke-port "$api_port" \
     --ignore-changes --concurrency "$INSTANCES" >"$watch_log" 2>&1 &
 WATCH_PID=$!
-for _ in $(seq 1 600); do
+for _ in $(seq 1 1800); do
     curl -fsS -o /dev/null "$BASE_URL/api/public" 2>/dev/null && break
     kill -0 "$WATCH_PID" 2>/dev/null || { cat "$watch_log" >&2; echo "error: cargo lambda watch exited" >&2; exit 1; }
     sleep 1
