@@ -1,0 +1,73 @@
+-- wrk script for local/bench-load.sh: counts responses by status and prints one JSON line with
+-- the run's numbers. Configured from the environment (wrk runs one Lua state per thread):
+--   BENCH_METHOD   request method (GET by default)
+--   BENCH_BODY     request body, sent as JSON (none by default)
+--   BENCH_BEARER   a fixed bearer token (the access token of GET /api/dashboard)
+--   BENCH_REFRESH_TOKENS  a file of refresh tokens, one a line: thread N starts with line N and
+--                  then presents the token each answer hands back, as a client rotating its
+--                  refresh token does. Run with as many threads as connections, so each
+--                  connection (one request at a time) carries one chain.
+
+local threads = {}
+local next_id = 1
+
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+counts = {}
+local method = os.getenv("BENCH_METHOD") or "GET"
+local body = os.getenv("BENCH_BODY")
+local bearer = os.getenv("BENCH_BEARER")
+local chain_file = os.getenv("BENCH_REFRESH_TOKENS")
+local chain_token = nil
+
+function init(args)
+  if chain_file then
+    local n = 0
+    for line in io.lines(chain_file) do
+      n = n + 1
+      if n == id then chain_token = line end
+    end
+    assert(chain_token, "fewer refresh tokens than threads in " .. chain_file)
+  end
+end
+
+function request()
+  local headers = {}
+  if body then headers["Content-Type"] = "application/json" end
+  local token = chain_token or bearer
+  if token then headers["Authorization"] = "Bearer " .. token end
+  return wrk.format(method, nil, headers, body)
+end
+
+function response(status, headers, response_body)
+  counts[status] = (counts[status] or 0) + 1
+  if chain_token and status == 200 then
+    local rotated = response_body:match('"refresh_token"%s*:%s*"([^"]+)"')
+    if rotated then chain_token = rotated end
+  end
+end
+
+function done(summary, latency, requests)
+  local status_counts = {}
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("counts")) do
+      status_counts[status] = (status_counts[status] or 0) + n
+    end
+  end
+  local parts = {}
+  for status, n in pairs(status_counts) do
+    table.insert(parts, string.format('"%d":%d', status, n))
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"mean_us":%.1f,' ..
+    '"max_us":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
+    '"status_counts":{%s}}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    latency.mean, latency.max, e.connect, e.read, e.write, e.status, e.timeout,
+    table.concat(parts, ",")))
+end
