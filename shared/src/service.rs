@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::mail::Mailer;
 use crate::store::{
     self, Bucket, Budget, Event, EventKind, LockoutPolicy, NewSession, ResetRequest, RevokeReason,
-    SessionSummary,
+    Rotated, Rotation, SessionEnd, SessionSummary,
 };
 use crate::tokens::{AccessToken, AccessTokens, IssuedAccessToken, OpaqueToken, TokenHash};
 use crate::{db, hashing};
@@ -201,67 +201,30 @@ impl App {
         presented: &SecretString,
         client: &ClientInfo,
     ) -> Result<TokenPair, ApiError> {
-        let hash = TokenHash::of(presented);
-        let mut db = self.pool.get().await?;
-        let transaction = db.transaction().await?;
-        let Some(state) =
-            store::lock_refresh_token(&transaction, &hash, self.config.refresh_reuse_grace).await?
-        else {
-            return Err(ApiError::InvalidToken);
-        };
-        if state.dead {
-            return Err(ApiError::InvalidToken);
-        }
-        match state.rotated_within_grace {
-            None => store::mark_refresh_token_used(&transaction, &hash).await?,
-            Some(true) => {}
-            Some(false) => {
-                store::revoke_session(
-                    &transaction,
-                    state.session_id,
-                    state.user_id,
-                    RevokeReason::RefreshTokenReuse,
-                )
-                .await?;
-                store::record_event(
-                    &transaction,
-                    &Event::user(
-                        EventKind::RefreshTokenReused,
-                        state.user_id,
-                        Some(state.session_id),
-                        client,
-                    ),
-                )
-                .await?;
-                transaction.commit().await?;
-                tracing::warn!(session_id = %state.session_id, "refresh token reused after rotation; session revoked");
-                return Err(ApiError::InvalidToken);
-            }
-        }
+        let tokens = self.tokens()?;
         let refresh = OpaqueToken::generate()?;
-        store::insert_refresh_token(
-            &transaction,
-            &refresh.hash,
-            state.session_id,
-            self.config.refresh_token_ttl,
-        )
-        .await?;
-        store::record_event(
-            &transaction,
-            &Event::user(
-                EventKind::Refresh,
-                state.user_id,
-                Some(state.session_id),
-                client,
-            ),
-        )
-        .await?;
-        let access = self.tokens()?.issue(state.user_id, state.session_id)?;
-        transaction.commit().await?;
-        Ok(TokenPair {
-            access,
-            refresh: refresh.plaintext,
-        })
+        let rotation = Rotation {
+            presented: &TokenHash::of(presented),
+            replacement: &refresh.hash,
+            ttl: self.config.refresh_token_ttl,
+            reuse_grace: self.config.refresh_reuse_grace,
+            client,
+        };
+        let db = self.pool.get().await?;
+        match store::rotate_refresh_token(&db, &rotation).await? {
+            Rotated::Issued {
+                session_id,
+                user_id,
+            } => Ok(TokenPair {
+                access: tokens.issue(user_id, session_id)?,
+                refresh: refresh.plaintext,
+            }),
+            Rotated::Reused { session_id, .. } => {
+                tracing::warn!(%session_id, "refresh token reused after rotation; session revoked");
+                Err(ApiError::InvalidToken)
+            }
+            Rotated::Refused => Err(ApiError::InvalidToken),
+        }
     }
 
     /// Verifies an access token against its signature and its live session.
@@ -296,34 +259,23 @@ impl App {
         client: &ClientInfo,
     ) -> Result<(), ApiError> {
         let claims = self.tokens()?.verify(token)?;
-        let mut db = self.pool.get().await?;
-        let transaction = db.transaction().await?;
-        let (reason, kind) = match scope {
+        let (reason, event) = match scope {
             LogoutScope::Local => (RevokeReason::Logout, EventKind::Logout),
             LogoutScope::Global => (RevokeReason::LogoutGlobal, EventKind::LogoutGlobal),
         };
-        // The caller's own session first: a token of an ended session may not end the others.
-        let ended =
-            store::revoke_session(&transaction, claims.session_id, claims.user_id, reason).await?;
-        if !ended {
+        let end = SessionEnd {
+            session_id: claims.session_id,
+            user_id: claims.user_id,
+            reason,
+            everywhere: scope == LogoutScope::Global,
+            access_token: Some((claims.jti, claims.expires_at)),
+            event,
+            client,
+        };
+        let db = self.pool.get().await?;
+        if !store::end_session(&db, &end).await? {
             return Err(ApiError::InvalidToken);
         }
-        if scope == LogoutScope::Global {
-            store::revoke_all_sessions(&transaction, claims.user_id, reason).await?;
-        }
-        store::revoke_access_token(
-            &transaction,
-            claims.jti,
-            claims.session_id,
-            claims.expires_at,
-        )
-        .await?;
-        store::record_event(
-            &transaction,
-            &Event::user(kind, claims.user_id, Some(claims.session_id), client),
-        )
-        .await?;
-        transaction.commit().await?;
         Ok(())
     }
 
@@ -343,29 +295,19 @@ impl App {
         client: &ClientInfo,
     ) -> Result<(), ApiError> {
         let (_, user) = self.authenticate(token).await?;
-        let mut db = self.pool.get().await?;
-        let transaction = db.transaction().await?;
-        let ended = store::revoke_session(
-            &transaction,
-            session.as_uuid(),
-            user.id,
-            RevokeReason::EndedByUser,
-        )
-        .await?;
-        if !ended {
+        let end = SessionEnd {
+            session_id: session.as_uuid(),
+            user_id: user.id,
+            reason: RevokeReason::EndedByUser,
+            everywhere: false,
+            access_token: None,
+            event: EventKind::SessionEnded,
+            client,
+        };
+        let db = self.pool.get().await?;
+        if !store::end_session(&db, &end).await? {
             return Err(ApiError::SessionNotFound);
         }
-        store::record_event(
-            &transaction,
-            &Event::user(
-                EventKind::SessionEnded,
-                user.id,
-                Some(session.as_uuid()),
-                client,
-            ),
-        )
-        .await?;
-        transaction.commit().await?;
         Ok(())
     }
 

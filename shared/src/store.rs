@@ -14,12 +14,16 @@ use crate::tokens::TokenHash;
 
 mod audit;
 mod password_reset;
+mod refresh;
 mod sessions;
 mod throttling;
 
 pub use audit::{Event, EventKind, record_event};
 pub use password_reset::{ResetQueued, ResetRequest, queue_password_reset};
-pub use sessions::{NewSession, SessionSummary, list_sessions, open_session};
+pub use refresh::{Rotated, Rotation, rotate_refresh_token};
+pub use sessions::{
+    NewSession, SessionEnd, SessionSummary, end_session, list_sessions, open_session,
+};
 pub use throttling::{
     Bucket, Budget, LockoutPolicy, RequestCount, SigninAttempt, begin_signin, count_request,
     lock_remaining, record_signin_failure, whole_seconds,
@@ -68,84 +72,6 @@ pub async fn insert_user(
     }
 }
 
-/// Stores a refresh token's hash for a session and pushes the session's expiry (and last use) out
-/// to match.
-pub async fn insert_refresh_token(
-    client: &impl GenericClient,
-    hash: &TokenHash,
-    session_id: Uuid,
-    ttl: Duration,
-) -> Result<()> {
-    let statement = client
-        .prepare_cached(
-            "WITH token AS (
-                 INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
-                 VALUES ($1, $2, now() + make_interval(secs => $3))
-             )
-             UPDATE sessions SET expires_at = greatest(expires_at, now() + make_interval(secs => $3)),
-                                 last_used_at = now()
-             WHERE id = $2",
-        )
-        .await?;
-    client
-        .execute(
-            &statement,
-            &[&hash.0.as_slice(), &session_id, &seconds(ttl)],
-        )
-        .await?;
-    Ok(())
-}
-
-/// A refresh token as found by [`lock_refresh_token`].
-#[derive(Debug)]
-pub struct RefreshTokenState {
-    pub session_id: Uuid,
-    pub user_id: UserId,
-    /// The token has expired, or its session has ended.
-    pub dead: bool,
-    /// The token was already rotated, and when: `Some(true)` within the grace window.
-    pub rotated_within_grace: Option<bool>,
-}
-
-/// Finds a refresh token and locks its row until the transaction ends, so concurrent refreshes of
-/// one token queue up behind each other instead of racing. Locks only the token row: every
-/// refresh takes its locks in the same order (token, then session), so they cannot deadlock.
-pub async fn lock_refresh_token(
-    client: &impl GenericClient,
-    hash: &TokenHash,
-    grace: Duration,
-) -> Result<Option<RefreshTokenState>> {
-    let statement = client
-        .prepare_cached(
-            "SELECT t.session_id, s.user_id,
-                    (t.expires_at <= now() OR s.revoked_at IS NOT NULL OR s.expires_at <= now()) AS dead,
-                    CASE WHEN t.used_at IS NULL THEN NULL
-                         ELSE t.used_at > clock_timestamp() - make_interval(secs => $2) END AS within_grace
-             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
-             WHERE t.token_hash = $1
-             FOR UPDATE OF t",
-        )
-        .await?;
-    let row = client
-        .query_opt(&statement, &[&hash.0.as_slice(), &seconds(grace)])
-        .await?;
-    Ok(row.map(|row| RefreshTokenState {
-        session_id: row.get("session_id"),
-        user_id: UserId::from_uuid(row.get("user_id")),
-        dead: row.get("dead"),
-        rotated_within_grace: row.get("within_grace"),
-    }))
-}
-
-/// Marks a refresh token as rotated; later presentations are judged against this moment.
-pub async fn mark_refresh_token_used(client: &impl GenericClient, hash: &TokenHash) -> Result<()> {
-    let statement = client
-        .prepare_cached("UPDATE refresh_tokens SET used_at = clock_timestamp() WHERE token_hash = $1 AND used_at IS NULL")
-        .await?;
-    client.execute(&statement, &[&hash.0.as_slice()]).await?;
-    Ok(())
-}
-
 /// Why a session ended; stored for audit.
 #[derive(Debug, Clone, Copy)]
 pub enum RevokeReason {
@@ -170,28 +96,6 @@ impl RevokeReason {
     }
 }
 
-/// Ends one live session of a user; returns false when it was not live (ended, expired or not theirs).
-pub async fn revoke_session(
-    client: &impl GenericClient,
-    session_id: Uuid,
-    user_id: UserId,
-    reason: RevokeReason,
-) -> Result<bool> {
-    let statement = client
-        .prepare_cached(
-            "UPDATE sessions SET revoked_at = now(), revoked_reason = $3
-             WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()",
-        )
-        .await?;
-    let updated = client
-        .execute(
-            &statement,
-            &[&session_id, &user_id.as_uuid(), &reason.as_str()],
-        )
-        .await?;
-    Ok(updated == 1)
-}
-
 /// Ends every live session of a user.
 pub async fn revoke_all_sessions(
     client: &impl GenericClient,
@@ -207,25 +111,6 @@ pub async fn revoke_all_sessions(
     Ok(client
         .execute(&statement, &[&user_id.as_uuid(), &reason.as_str()])
         .await?)
-}
-
-/// Records an access token as revoked until it would have expired anyway.
-pub async fn revoke_access_token(
-    client: &impl GenericClient,
-    jti: Uuid,
-    session_id: Uuid,
-    expires_at: u64,
-) -> Result<()> {
-    let statement = client
-        .prepare_cached(
-            "INSERT INTO revoked_tokens (jti, session_id, expires_at) VALUES ($1, $2, to_timestamp($3))
-             ON CONFLICT (jti) DO NOTHING",
-        )
-        .await?;
-    client
-        .execute(&statement, &[&jti, &session_id, &(expires_at as f64)])
-        .await?;
-    Ok(())
 }
 
 /// The user behind an access token, provided its session is live and the token not revoked:

@@ -8,7 +8,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::audit::EventKind;
-use super::{Result, seconds};
+use super::{Result, RevokeReason, seconds};
 use crate::domain::{ClientInfo, EmailDigest, UserId};
 use crate::hashing::PasswordHashString;
 use crate::tokens::TokenHash;
@@ -72,6 +72,69 @@ pub async fn open_session(client: &impl GenericClient, session: &NewSession<'_>)
         )
         .await?;
     Ok(())
+}
+
+/// Ending a live session of a user: logout (of one session or everywhere) or
+/// `DELETE /api/sessions/{id}`.
+#[derive(Debug)]
+pub struct SessionEnd<'a> {
+    pub session_id: Uuid,
+    pub user_id: UserId,
+    pub reason: RevokeReason,
+    /// Also end every other live session of the user (global logout).
+    pub everywhere: bool,
+    /// The access token that asked, as `(jti, expires_at)`: listed as revoked until it expires.
+    pub access_token: Option<(Uuid, u64)>,
+    pub event: EventKind,
+    pub client: &'a ClientInfo,
+}
+
+/// Ends a session in one statement: the named session first, and only if it was live (ended,
+/// expired and other users' sessions are left alone, and a token of an ended session cannot end
+/// the others), then the user's other sessions when asked, the access token's revocation and the
+/// event. Returns whether the named session was live.
+pub async fn end_session(client: &impl GenericClient, end: &SessionEnd<'_>) -> Result<bool> {
+    let statement = client
+        .prepare_cached(
+            "WITH ended AS (
+                 UPDATE sessions SET revoked_at = now(), revoked_reason = $3
+                 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()
+                 RETURNING id, user_id),
+                  others AS (
+                 UPDATE sessions SET revoked_at = now(), revoked_reason = $3
+                 WHERE $4 AND user_id = $2 AND id <> $1 AND revoked_at IS NULL
+                   AND EXISTS (SELECT 1 FROM ended)),
+                  revoked AS (
+                 INSERT INTO revoked_tokens (jti, session_id, expires_at)
+                 SELECT $5, id, to_timestamp($6) FROM ended WHERE $5::uuid IS NOT NULL
+                 ON CONFLICT (jti) DO NOTHING),
+                  event AS (
+                 INSERT INTO auth_events (kind, user_id, session_id, ip, user_agent)
+                 SELECT $7, user_id, id, $8, $9 FROM ended)
+             SELECT count(*) AS ended FROM ended",
+        )
+        .await?;
+    let (jti, expires_at) = end
+        .access_token
+        .map(|(jti, expires_at)| (Some(jti), Some(expires_at as f64)))
+        .unwrap_or_default();
+    let row = client
+        .query_one(
+            &statement,
+            &[
+                &end.session_id,
+                &end.user_id.as_uuid(),
+                &end.reason.as_str(),
+                &end.everywhere,
+                &jti,
+                &expires_at,
+                &end.event.as_str(),
+                &end.client.ip,
+                &end.client.user_agent,
+            ],
+        )
+        .await?;
+    Ok(row.get::<_, i64>("ended") == 1)
 }
 
 /// One live session, as `GET /api/sessions` lists it.
