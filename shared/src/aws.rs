@@ -3,7 +3,12 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_secretsmanager::config::BehaviorVersion;
+use aws_smithy_http_client::tls;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
 use secrecy::SecretString;
 use tokio::sync::OnceCell;
 
@@ -15,8 +20,7 @@ pub struct Aws {
 }
 
 impl Aws {
-    /// Credentials, region and endpoint from the standard sources (the Lambda role in AWS;
-    /// `AWS_ENDPOINT_URL` points the SDK at an emulator in tests).
+    /// Region, credentials and endpoint from the variables Lambda sets (see [`lambda_sdk_config`]).
     pub fn from_environment() -> Self {
         Aws::default()
     }
@@ -31,7 +35,7 @@ impl Aws {
     /// The SDK configuration, loaded on first use.
     pub async fn sdk(&self) -> &SdkConfig {
         self.sdk
-            .get_or_init(|| aws_config::load_defaults(BehaviorVersion::latest()))
+            .get_or_init(|| async { lambda_sdk_config(|name| std::env::var(name).ok()) })
             .await
     }
 
@@ -54,5 +58,95 @@ impl Aws {
     /// An SES v2 client.
     pub async fn ses(&self) -> aws_sdk_sesv2::Client {
         aws_sdk_sesv2::Client::new(self.sdk().await)
+    }
+}
+
+/// The SDK configuration of a Lambda function, from the variables Lambda sets: `AWS_REGION` and
+/// the execution role's `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`,
+/// plus `AWS_ENDPOINT_URL` when set (an emulator, in tests). This is the first link of the SDK's
+/// default chain, and in Lambda the one that answers; the `aws-config` crate would bring the
+/// whole chain (profiles, SSO, web identity through STS, container and instance metadata) and
+/// with it most of the AWS code in every function's binary. Without credentials the calls fail
+/// with the SDK's own error, as they would with the chain. The HTTPS client is the SDK's own on
+/// rustls with ring (its default would bring aws-lc, a second crypto library); retries,
+/// timeouts and the identity cache are the SDK's defaults for the behaviour version.
+pub fn lambda_sdk_config(var: impl Fn(&str) -> Option<String>) -> SdkConfig {
+    let var = |name: &str| var(name).filter(|value| !value.trim().is_empty());
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(https);
+    config.set_region(
+        var("AWS_REGION")
+            .or_else(|| var("AWS_DEFAULT_REGION"))
+            .map(Region::new),
+    );
+    if let (Some(key_id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+        let credentials = Credentials::new(
+            key_id,
+            secret,
+            var("AWS_SESSION_TOKEN"),
+            None,
+            "Lambda environment",
+        );
+        config.set_credentials_provider(Some(SharedCredentialsProvider::new(credentials)));
+    }
+    config.set_endpoint_url(var("AWS_ENDPOINT_URL"));
+    config.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use aws_credential_types::provider::ProvideCredentials;
+
+    use super::*;
+
+    fn config_of(pairs: &[(&str, &str)]) -> SdkConfig {
+        let vars: HashMap<String, String> = pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        lambda_sdk_config(|name| vars.get(name).cloned())
+    }
+
+    #[tokio::test]
+    async fn reads_what_lambda_sets() {
+        let config = config_of(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "session"),
+        ]);
+        assert_eq!(config.region().map(Region::as_ref), Some("eu-west-1"));
+        assert_eq!(config.endpoint_url(), None);
+        let credentials = config
+            .credentials_provider()
+            .expect("a credentials provider")
+            .provide_credentials()
+            .await
+            .expect("credentials");
+        assert_eq!(credentials.access_key_id(), "AKIDEXAMPLE");
+        assert_eq!(credentials.secret_access_key(), "secret");
+        assert_eq!(credentials.session_token(), Some("session"));
+    }
+
+    #[test]
+    fn missing_or_blank_variables_leave_the_settings_unset() {
+        let config = config_of(&[
+            ("AWS_DEFAULT_REGION", "us-east-2"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", " "),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:45123"),
+        ]);
+        assert_eq!(config.region().map(Region::as_ref), Some("us-east-2"));
+        assert!(config.credentials_provider().is_none());
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:45123"));
     }
 }

@@ -132,10 +132,10 @@ fn tls_connector() -> MakeRustlsConnect {
     MakeRustlsConnect::with_webpki_roots()
 }
 
-/// Makes aws-lc-rs rustls' process-wide crypto provider (for the database and for HTTPS calls).
+/// Makes ring rustls' process-wide crypto provider (for the database and for HTTPS calls).
 pub fn install_crypto_provider() {
     // Err means a provider is installed already, which is all this wants.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// One connection outside the pool (migrations, tests), driven by a spawned task; opening it is

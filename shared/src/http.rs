@@ -101,7 +101,6 @@ pub fn path_parameter(request: &Request, name: &str) -> Option<String> {
 pub fn api_domain(request: &Request) -> Option<String> {
     match request.request_context_ref()? {
         RequestContext::ApiGatewayV2(context) => context.domain_name.clone(),
-        RequestContext::ApiGatewayV1(context) => context.domain_name.clone(),
         _ => None,
     }
 }
@@ -112,7 +111,6 @@ pub fn api_domain(request: &Request) -> Option<String> {
 pub fn client_info(request: &Request) -> ClientInfo {
     let source_ip = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.as_deref(),
-        Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.as_deref(),
         _ => None,
     };
     let user_agent = request

@@ -26,7 +26,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use lambda_http::http::StatusCode;
 use sha2::{Digest, Sha256};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use uuid::Uuid;
 
@@ -166,8 +166,11 @@ async fn stored_hash(app: &TestApp, email: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_journey_logs_no_password_token_or_hash() {
     let capture = Capture::default();
-    auth::telemetry::try_init_with(EnvFilter::new("trace"), capture.clone())
-        .expect("this test binary installs the only global subscriber");
+    auth::telemetry::try_init_with(
+        Targets::new().with_default(LevelFilter::TRACE),
+        capture.clone(),
+    )
+    .expect("this test binary installs the only global subscriber");
 
     // Grace 0: the reused refresh token below counts as theft at once.
     let mailer = ses_mailer().await;

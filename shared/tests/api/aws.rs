@@ -95,7 +95,16 @@ async fn configuration_reads_the_signing_key_and_database_credentials_from_secre
     vars.push(("JWT_SECRET_ARN".into(), jwt_arn));
     let env = Environment::from_pairs(vars);
 
-    let config = Config::load(&env, &Aws::with_config(sdk)).await.unwrap();
+    // The functions' own SDK configuration, from the variables Lambda would set.
+    let lambda = auth::aws::lambda_sdk_config(|name| match name {
+        "AWS_REGION" => Some("us-east-1".into()),
+        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("testing".into()),
+        "AWS_SESSION_TOKEN" => Some("session".into()),
+        "AWS_ENDPOINT_URL" => Some(moto_url()),
+        _ => None,
+    });
+
+    let config = Config::load(&env, &Aws::with_config(lambda)).await.unwrap();
 
     use secrecy::ExposeSecret;
     match &config.jwt_keys {
