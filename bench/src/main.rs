@@ -10,9 +10,10 @@
 //!
 //! Modules: [`run`] (the harness), [`statements`] (counting via `pg_stat_statements`),
 //! [`database`] (the server and a fresh database), [`stats`] (percentiles), [`results`] (the
-//! JSON written by `run`), [`report`] (table and chart).
+//! JSON written by `run`), [`report`] (table and chart), [`budgets`] (the budgets).
 #![forbid(unsafe_code)]
 
+mod budgets;
 mod database;
 mod report;
 mod results;

@@ -9,6 +9,7 @@ use anyhow::Context;
 use plotters::prelude::*;
 use serde_json::{Value, json};
 
+use crate::budgets;
 use crate::results::HandlerRun;
 
 /// Prints the report, writes `report.json` and draws `latency.svg` in `dir`.
@@ -38,9 +39,17 @@ pub fn report(dir: &Path) -> anyhow::Result<()> {
             }
         }
     }
+    let verdicts = budgets::judge(&handlers, binaries.as_ref(), load.as_ref());
+    text.push('\n');
+    text.push_str(&budgets::table(&verdicts));
     print!("{text}");
 
-    let report = json!({"handlers": handlers, "binaries": binaries, "load": load});
+    let report = json!({
+        "handlers": handlers,
+        "binaries": binaries,
+        "load": load,
+        "budgets": verdicts,
+    });
     std::fs::write(
         dir.join("report.json"),
         serde_json::to_string_pretty(&report)?,

@@ -578,3 +578,52 @@ fn cpu_model() -> String {
         })
         .unwrap_or_else(|| "unknown".to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budgets;
+
+    /// The statement budgets hold: counted by PostgreSQL over a short run of every handler (the
+    /// same harness as `make bench`, a few calls each; no time is asserted).
+    #[tokio::test]
+    async fn every_endpoint_runs_within_its_statement_budget() {
+        let short = Plan {
+            warmup: 2,
+            measured: 3,
+        };
+        let plans = Plans {
+            cheap: short,
+            argon2: short,
+            logout: short,
+        };
+        let admin = admin_config().expect("TEST_DATABASE_URL or DATABASE_URL");
+        let database = create_database(&admin).await.expect("a fresh database");
+        let result = run_on(&admin, &database, &plans).await;
+        drop_database(&admin, &database.name)
+            .await
+            .expect("dropped");
+        let run = result.expect("every endpoint answered");
+        assert_eq!(
+            run.statements_unavailable, None,
+            "pg_stat_statements is loaded"
+        );
+        assert_eq!(
+            run.floor_statements,
+            Some(1.0),
+            "the floor is one statement"
+        );
+        for (name, budget) in budgets::STATEMENTS {
+            let endpoint = run
+                .endpoints
+                .iter()
+                .find(|e| e.endpoint == name)
+                .unwrap_or_else(|| panic!("{name} was measured"));
+            assert_eq!(
+                endpoint.statements_per_request,
+                Some(budget),
+                "statements per {name} request"
+            );
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The performance budgets, in one place: the report judges every measurement against them, and a
+//! test holds the statement counts to them (a count, unlike a time, is the same on any machine).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::results::HandlerRun;
+
+/// Statements per request, in steady state, `BEGIN` and `COMMIT` included.
+pub const STATEMENTS: [(&str, f64); 4] = [
+    ("dashboard", 1.0),
+    ("refresh", 1.0),
+    ("logout", 1.0),
+    ("signin", 2.0),
+];
+/// `GET /api/dashboard`'s median as a multiple of the floor's.
+pub const DASHBOARD_FLOOR_RATIO: f64 = 2.0;
+/// Median cold start, database connection included.
+pub const COLD_START_MS: f64 = 30.0;
+/// Stripped release binary, per function: 6 MB.
+pub const BINARY_BYTES: u64 = 6_000_000;
+/// Peak RSS of a function serving sign-ins: 48 MiB, as Lambda counts its 128 MB.
+pub const SIGNIN_RSS_KIB: u64 = 48 * 1024;
+
+/// One budget against its measurement.
+#[derive(Debug, Serialize)]
+pub struct Verdict {
+    pub budget: String,
+    pub limit: String,
+    pub measured: String,
+    /// `None` when the measurement is missing.
+    pub met: Option<bool>,
+}
+
+impl Verdict {
+    fn new(
+        budget: impl Into<String>,
+        limit: impl Into<String>,
+        measured: Option<(String, bool)>,
+    ) -> Self {
+        let (measured, met) = match measured {
+            Some((value, met)) => (value, Some(met)),
+            None => ("not measured".to_owned(), None),
+        };
+        Verdict {
+            budget: budget.into(),
+            limit: limit.into(),
+            measured,
+            met,
+        }
+    }
+}
+
+/// Every budget of the issue against the run's numbers; `binaries` and `load` are the JSON that
+/// `local/bench-binaries.sh` and `local/bench-load.sh` wrote, when they ran.
+pub fn judge(
+    handlers: &HandlerRun,
+    binaries: Option<&Value>,
+    load: Option<&Value>,
+) -> Vec<Verdict> {
+    let mut verdicts = Vec::new();
+    for (name, budget) in STATEMENTS {
+        let measured = handlers
+            .endpoints
+            .iter()
+            .find(|e| e.endpoint == name)
+            .and_then(|e| e.statements_per_request)
+            .map(|count| (format!("{count}"), count <= budget));
+        verdicts.push(Verdict::new(
+            format!("statements per {name}"),
+            format!("{budget}"),
+            measured,
+        ));
+    }
+    let dashboard = handlers
+        .endpoints
+        .iter()
+        .find(|e| e.endpoint == "dashboard");
+    verdicts.push(Verdict::new(
+        "dashboard median / floor median",
+        format!("≤ {DASHBOARD_FLOOR_RATIO}"),
+        dashboard.map(|e| {
+            (
+                format!("{:.2}", e.floor_ratio),
+                e.floor_ratio <= DASHBOARD_FLOOR_RATIO,
+            )
+        }),
+    ));
+
+    let functions = binaries
+        .and_then(|b| b["functions"].as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let largest = functions
+        .iter()
+        .filter_map(|f| Some((f["name"].as_str()?, f["stripped_bytes"].as_u64()?)))
+        .max_by_key(|&(_, bytes)| bytes);
+    verdicts.push(Verdict::new(
+        "largest stripped binary",
+        format!("≤ {:.1} MB", BINARY_BYTES as f64 / 1e6),
+        largest.map(|(name, bytes)| {
+            (
+                format!("{:.2} MB ({name})", bytes as f64 / 1e6),
+                bytes <= BINARY_BYTES,
+            )
+        }),
+    ));
+    let slowest = functions
+        .iter()
+        .filter_map(|f| Some((f["name"].as_str()?, f["cold_start_ms_median"].as_f64()?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    verdicts.push(Verdict::new(
+        "slowest median cold start",
+        format!("≤ {COLD_START_MS} ms"),
+        slowest.map(|(name, ms)| (format!("{ms:.1} ms ({name})"), ms <= COLD_START_MS)),
+    ));
+    let rss = binaries.and_then(|b| b["signin_peak_rss_kib"].as_u64());
+    verdicts.push(Verdict::new(
+        "sign-in peak RSS",
+        format!("≤ {} MiB", SIGNIN_RSS_KIB / 1024),
+        rss.map(|kib| {
+            (
+                format!("{:.1} MiB", kib as f64 / 1024.0),
+                kib <= SIGNIN_RSS_KIB,
+            )
+        }),
+    ));
+
+    let runs = load.and_then(|l| l["runs"].as_array());
+    let failures = runs.map(|runs| {
+        runs.iter()
+            .map(|r| {
+                r["server_errors"].as_u64().unwrap_or(0)
+                    + r["connection_errors"].as_u64().unwrap_or(0)
+            })
+            .sum::<u64>()
+    });
+    verdicts.push(Verdict::new(
+        "5xx and connection errors under load",
+        "0",
+        failures.map(|n| (n.to_string(), n == 0)),
+    ));
+    verdicts
+}
+
+/// The verdicts as a table.
+pub fn table(verdicts: &[Verdict]) -> String {
+    let mut out = String::from("Budgets\n");
+    for v in verdicts {
+        let mark = match v.met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "-",
+        };
+        let _ = writeln!(
+            out,
+            "{:<38} {:>10} {:>24}  {mark}",
+            v.budget, v.limit, v.measured
+        );
+    }
+    out
+}
