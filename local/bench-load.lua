@@ -2,6 +2,8 @@
 -- the run's numbers. Configured from the environment (wrk runs one Lua state per thread):
 --   BENCH_METHOD   request method (GET by default)
 --   BENCH_BODY     request body, sent as JSON (none by default)
+--   BENCH_BODIES   a file of request bodies, one a line: thread N sends line N (sign-in: one
+--                  account per connection, as from different users)
 --   BENCH_BEARER   a fixed bearer token (the access token of GET /api/dashboard)
 --   BENCH_REFRESH_TOKENS  a file of refresh tokens, one a line: thread N starts with line N and
 --                  then presents the token each answer hands back, as a client rotating its
@@ -23,15 +25,22 @@ local body = os.getenv("BENCH_BODY")
 local bearer = os.getenv("BENCH_BEARER")
 local chain_file = os.getenv("BENCH_REFRESH_TOKENS")
 local chain_token = nil
+local bodies_file = os.getenv("BENCH_BODIES")
+
+-- Line `id` of a file, for this thread.
+local function own_line(file)
+  local n = 0
+  for line in io.lines(file) do
+    n = n + 1
+    if n == id then return line end
+  end
+  error("fewer lines than threads in " .. file)
+end
 
 function init(args)
+  if bodies_file then body = own_line(bodies_file) end
   if chain_file then
-    local n = 0
-    for line in io.lines(chain_file) do
-      n = n + 1
-      if n == id then chain_token = line end
-    end
-    assert(chain_token, "fewer refresh tokens than threads in " .. chain_file)
+    chain_token = own_line(chain_file)
   end
 end
 

@@ -108,6 +108,17 @@ refresh_tokens() {
     for _ in $(seq 1 "$count"); do signin | field refresh_token >>"$file"; done
 }
 access_token=$(signin | field access_token)
+# accounts FILE COUNT: that many signed-up accounts, as sign-in bodies, one a line.
+accounts() {
+    local file=$1 count=$2 address
+    : >"$file"
+    for i in $(seq 1 "$count"); do
+        address="bench-$i-$(date +%s%N)@example.com"
+        curl -fsS -o /dev/null -H 'Content-Type: application/json' \
+            -d "$(printf '{"name":"Bench User","email":"%s","password":"%s"}' "$address" "$PASSWORD")" "$BASE_URL/api/signup"
+        printf '{"email":"%s","password":"%s"}\n' "$address" "$PASSWORD" >>"$file"
+    done
+}
 
 # run NAME PATH CONCURRENCY SECONDS [env assignments...]: one wrk run; prints its JSON line.
 run_wrk() {
@@ -130,8 +141,11 @@ for endpoint in "GET /api/dashboard" "POST /api/signin" "POST /api/refresh"; do
                 settings+=(BENCH_BEARER="$access_token")
                 warm_settings+=(BENCH_BEARER="$access_token") ;;
             /api/signin)
-                settings+=(BENCH_BODY="$credentials")
-                warm_settings+=(BENCH_BODY="$credentials") ;;
+                # One account per connection: parallel sign-ins of one account count as
+                # guesses in flight and trip its lockout, by design (see README, Security).
+                accounts "$WORK/accounts" "$concurrency"
+                settings+=(BENCH_BODIES="$WORK/accounts")
+                warm_settings+=(BENCH_BODIES="$WORK/accounts") ;;
             /api/refresh)
                 refresh_tokens "$WORK/warm-chains" "$concurrency"
                 refresh_tokens "$WORK/chains" "$concurrency"

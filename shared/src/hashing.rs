@@ -1,8 +1,10 @@
 //! Password hashing: Argon2id with OWASP's parameters, run off the async executor.
 
+use std::sync::{Mutex, PoisonError};
+
 use anyhow::Context;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::TryRngCore;
 use rand::rngs::OsRng;
 
@@ -19,9 +21,70 @@ const LANES: u32 = 1;
 /// it is a constant rather than computed at start-up to keep cold starts cheap.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZS1kdW1teS1zYWx0$5QRXZbbJf1c8bKx4Y6uTQx1HGhcbzuBUZ0Nj4Fz3r9o";
 
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, LANES, None).expect("valid Argon2 parameters");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+fn params() -> Params {
+    Params::new(MEMORY_KIB, ITERATIONS, LANES, None).expect("valid Argon2 parameters")
+}
+
+/// Argon2's working memory (19 MiB at today's parameters), allocated once per process and reused
+/// by every hash and verification. Allocated per call, as the `argon2` crate's own `hash_password`
+/// does, it piled up: once the first 19 MiB block is freed, glibc raises its mmap threshold above
+/// it, later blocks come from malloc arenas that keep them, and a sign-in function's peak RSS
+/// passed 120 MiB (`make bench` measures it). A Lambda instance serves one request at a time, so
+/// one buffer serves them all; concurrent callers in one process (tests) take turns.
+static MEMORY: Mutex<Vec<Block>> = Mutex::new(Vec::new());
+
+/// The PHC hash of `password` with `salt`, computed in [`MEMORY`]; what
+/// `PasswordHasher::hash_password` computes, without a fresh allocation per call.
+fn hash_in_shared_memory<'a>(
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    password: &[u8],
+    salt: Salt<'a>,
+) -> password_hash::Result<PasswordHash<'a>> {
+    let mut salt_buffer = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_buffer)?;
+    let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let blocks = params.block_count();
+    let phc_params = ParamsString::try_from(&params)?;
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut memory = MEMORY.lock().unwrap_or_else(PoisonError::into_inner);
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let output = Output::init_with(output_len, |out| {
+        Ok(argon2.hash_password_into_with_memory(password, salt_bytes, out, &mut memory[..])?)
+    })?;
+    Ok(PasswordHash {
+        algorithm: algorithm.ident(),
+        version: Some(version.into()),
+        params: phc_params,
+        salt: Some(salt),
+        hash: Some(output),
+    })
+}
+
+/// Whether `password` matches a parsed PHC hash: recomputed with the hash's own algorithm,
+/// version and parameters (so old hashes keep working if the constants are raised), compared in
+/// constant time (`Output`'s equality).
+fn matches(password: &[u8], stored: &PasswordHash<'_>) -> password_hash::Result<bool> {
+    let algorithm = Algorithm::try_from(stored.algorithm)?;
+    let version = stored
+        .version
+        .map(Version::try_from)
+        .transpose()?
+        .unwrap_or_default();
+    let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else {
+        return Ok(false);
+    };
+    let computed = hash_in_shared_memory(
+        algorithm,
+        version,
+        Params::try_from(stored)?,
+        password,
+        salt,
+    )?;
+    Ok(computed.hash == Some(expected))
 }
 
 /// A PHC-format Argon2id hash of a password (`$argon2id$v=19$m=...`).
@@ -49,9 +112,14 @@ pub async fn hash(password: Password) -> anyhow::Result<PasswordHashString> {
             .context("reading the OS random source")?;
         let salt =
             SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("encoding salt: {e}"))?;
-        let hash = argon2()
-            .hash_password(password.expose().as_bytes(), &salt)
-            .map_err(|e| anyhow::anyhow!("hashing password: {e}"))?;
+        let hash = hash_in_shared_memory(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            params(),
+            password.expose().as_bytes(),
+            salt.as_salt(),
+        )
+        .map_err(|e| anyhow::anyhow!("hashing password: {e}"))?;
         Ok(PasswordHashString(hash.to_string()))
     })
     .await
@@ -95,11 +163,8 @@ pub async fn verify(
         let phc = stored.map_or_else(|| DUMMY_HASH.to_owned(), |h| h.0);
         let parsed = PasswordHash::new(&phc)
             .map_err(|e| anyhow::anyhow!("stored hash is malformed: {e}"))?;
-        // Verification uses the parameters recorded in the hash itself, so old hashes keep working
-        // if the constants above are raised later.
-        let matches = argon2()
-            .verify_password(password.expose().as_bytes(), &parsed)
-            .is_ok();
+        // As the `argon2` crate's verify_password: a hash it cannot recompute does not match.
+        let matches = matches(password.expose().as_bytes(), &parsed).unwrap_or(false);
         Ok(known && matches)
     })
     .await
@@ -108,6 +173,8 @@ pub async fn verify(
 
 #[cfg(test)]
 mod tests {
+    use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+
     use super::*;
 
     fn password(raw: &str) -> Password {
@@ -132,6 +199,55 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    /// The shared-memory computation is the `argon2` crate's own: each side verifies the other's
+    /// hashes, for today's parameters and for older, weaker ones.
+    #[tokio::test]
+    async fn hashes_agree_with_the_argon2_crates_own_hasher_and_verifier() {
+        let ours = hash(password("correct horse battery")).await.unwrap();
+        let parsed = PasswordHash::new(ours.as_str()).unwrap();
+        Argon2::default()
+            .verify_password(b"correct horse battery", &parsed)
+            .expect("the crate verifies our hash");
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse batterY", &parsed)
+                .is_err()
+        );
+        for theirs in [
+            hash_with(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                params(MEMORY_KIB, ITERATIONS, LANES, 32),
+            ),
+            hash_with(
+                Algorithm::Argon2id,
+                Version::V0x10,
+                params(MEMORY_KIB, ITERATIONS, LANES, 32),
+            ),
+            hash_with(Algorithm::Argon2i, Version::V0x13, params(8, 1, 1, 16)),
+            hash_with(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                params(MEMORY_KIB * 2, 1, 2, 64),
+            ),
+        ] {
+            assert!(
+                verify(password("any password"), Some(theirs.clone()))
+                    .await
+                    .unwrap(),
+                "{}",
+                theirs.as_str()
+            );
+            assert!(
+                !verify(password("any passwore"), Some(theirs.clone()))
+                    .await
+                    .unwrap(),
+                "{}",
+                theirs.as_str()
+            );
+        }
     }
 
     #[tokio::test]
