@@ -256,7 +256,8 @@ pub fn draw_latency(run: &HandlerRun, path: &Path) -> anyhow::Result<()> {
         .iter()
         .map(|e| e.summary.p99_ms)
         .fold(run.floor.p99_ms, f64::max);
-    let (bottom, top) = (decade_below(lowest), decade_above(highest));
+    // A decade of headroom above the slowest p99 keeps the legend clear of the points.
+    let (bottom, top) = (decade_below(lowest), decade_above(highest) * 10.0);
 
     let root = SVGBackend::new(path, (960, 540)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -279,7 +280,7 @@ pub fn draw_latency(run: &HandlerRun, path: &Path) -> anyhow::Result<()> {
                 .map_or_else(String::new, |n| (*n).to_owned()),
             SegmentValue::Last => String::new(),
         })
-        .x_label_style(("sans-serif", 13))
+        .x_label_style(("sans-serif", 11))
         .y_desc("milliseconds")
         .y_label_formatter(&|y| format_count(*y))
         .draw()?;
