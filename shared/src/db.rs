@@ -1,4 +1,5 @@
-//! Database plumbing: the connection pool, the embedded migrations, and driver-error classification.
+//! Database plumbing: the connection pool, the embedded migrations, and driver errors classified
+//! into [`ApiError`]s.
 
 use std::sync::RwLock;
 
@@ -10,6 +11,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::{DatabaseConfig, DbTimeouts, DbTls, SecretSource};
+use crate::error::ApiError;
 
 mod embedded {
     refinery::embed_migrations!("../migrations");
@@ -234,6 +236,26 @@ fn is_rejected_login(error: &tokio_postgres::Error) -> bool {
         error.code(),
         Some(code) if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
     )
+}
+
+/// Database failures: unreachable or overloaded is 503 (retryable), anything else is 500.
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        match error {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            other => ApiError::ServiceUnavailable(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        if is_unavailable(&error) {
+            ApiError::ServiceUnavailable(error.into())
+        } else {
+            ApiError::Internal(error.into())
+        }
+    }
 }
 
 /// True when the database cannot be reached or refuses work for now: answered 503, not 500.

@@ -1,16 +1,15 @@
-//! `ApiError`: every expected failure of the API, with its HTTP status, stable code and JSON body.
-
-use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Response};
-use serde_json::json;
+//! `ApiError`: every expected failure of the API, with its HTTP status, stable code and message.
+//!
+//! A leaf: it knows no HTTP library and no database driver. The response is rendered at the HTTP
+//! edge ([`crate::http::error_response`]); driver errors are classified in [`crate::db`].
 
 /// An error the API answers with; `status()` and `code()` are part of the public contract.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("Content-Type must be application/json")]
     UnsupportedMediaType,
-    #[error("Request body must not exceed {} bytes", crate::http::MAX_BODY_BYTES)]
-    PayloadTooLarge,
+    #[error("Request body must not exceed {limit} bytes")]
+    PayloadTooLarge { limit: usize },
     #[error("{0}")]
     InvalidJson(std::borrow::Cow<'static, str>),
     #[error("Field '{0}' is required")]
@@ -45,7 +44,7 @@ pub enum ApiError {
     RateLimited(u64),
     /// Carries the one method the path serves, for the `Allow` header (RFC 9110 §15.5.6).
     #[error("Method not allowed on this path")]
-    MethodNotAllowed(lambda_http::http::Method),
+    MethodNotAllowed { allowed: &'static str },
     #[error("Service temporarily unavailable, try again shortly")]
     ServiceUnavailable(#[source] anyhow::Error),
     #[error("Internal server error")]
@@ -53,23 +52,21 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// The HTTP status this error is answered with.
-    pub fn status(&self) -> StatusCode {
+    /// The HTTP status code this error is answered with.
+    pub fn status(&self) -> u16 {
         use ApiError::*;
         match self {
-            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             InvalidJson(_) | MissingField(_) | InvalidEmail(_) | InvalidPassword(_)
-            | InvalidName(_) | InvalidResetToken => StatusCode::BAD_REQUEST,
-            EmailTaken => StatusCode::CONFLICT,
-            InvalidCredentials | MissingToken | InvalidToken | TokenExpired => {
-                StatusCode::UNAUTHORIZED
-            }
-            NotFound | SessionNotFound => StatusCode::NOT_FOUND,
-            TooManyAttempts(_) | RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            | InvalidName(_) | InvalidResetToken => 400,
+            InvalidCredentials | MissingToken | InvalidToken | TokenExpired => 401,
+            NotFound | SessionNotFound => 404,
+            MethodNotAllowed { .. } => 405,
+            EmailTaken => 409,
+            PayloadTooLarge { .. } => 413,
+            UnsupportedMediaType => 415,
+            TooManyAttempts(_) | RateLimited(_) => 429,
+            Internal(_) => 500,
+            ServiceUnavailable(_) => 503,
         }
     }
 
@@ -78,7 +75,7 @@ impl ApiError {
         use ApiError::*;
         match self {
             UnsupportedMediaType => "unsupported_media_type",
-            PayloadTooLarge => "payload_too_large",
+            PayloadTooLarge { .. } => "payload_too_large",
             InvalidJson(_) => "invalid_json",
             MissingField(_) => "missing_field",
             InvalidEmail(_) => "invalid_email",
@@ -94,7 +91,7 @@ impl ApiError {
             SessionNotFound => "session_not_found",
             TooManyAttempts(_) => "too_many_attempts",
             RateLimited(_) => "rate_limited",
-            MethodNotAllowed(_) => "method_not_allowed",
+            MethodNotAllowed { .. } => "method_not_allowed",
             ServiceUnavailable(_) => "service_unavailable",
             Internal(_) => "internal_error",
         }
@@ -108,8 +105,8 @@ impl ApiError {
         }
     }
 
-    /// `WWW-Authenticate` value for 401s on bearer-protected routes (RFC 6750 §3).
-    fn www_authenticate(&self) -> Option<&'static str> {
+    /// The bearer challenge of a 401 on a bearer-protected route (RFC 6750 §3).
+    pub fn bearer_challenge(&self) -> Option<&'static str> {
         match self {
             ApiError::MissingToken => Some(r#"Bearer realm="api""#),
             ApiError::InvalidToken => Some(
@@ -122,49 +119,14 @@ impl ApiError {
         }
     }
 
-    /// The response sent to the client: `{"error": code, "message": text}`, nothing internal.
-    pub fn to_response(&self) -> Response<Body> {
-        let mut response = crate::http::json_response(
-            self.status(),
-            &json!({ "error": self.code(), "message": self.to_string() }),
-        );
-        if let Some(challenge) = self.www_authenticate() {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
-        }
-        if let ApiError::TooManyAttempts(seconds) | ApiError::RateLimited(seconds) = self {
-            // RFC 9110 §10.2.3; at least 1, since 0 would invite an immediate retry.
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from((*seconds).max(1)));
-        }
-        if let ApiError::MethodNotAllowed(allowed) = self {
-            let allow =
-                HeaderValue::from_str(allowed.as_str()).expect("method names are header-safe");
-            response.headers_mut().insert(header::ALLOW, allow);
-        }
-        response
-    }
-}
-
-/// Database failures: unreachable or overloaded is 503 (retryable), anything else is 500.
-impl From<deadpool_postgres::PoolError> for ApiError {
-    fn from(error: deadpool_postgres::PoolError) -> Self {
-        match error {
-            deadpool_postgres::PoolError::Backend(e) => e.into(),
-            other => ApiError::ServiceUnavailable(anyhow::Error::new(other)),
-        }
-    }
-}
-
-impl From<tokio_postgres::Error> for ApiError {
-    fn from(error: tokio_postgres::Error) -> Self {
-        if crate::db::is_unavailable(&error) {
-            ApiError::ServiceUnavailable(error.into())
-        } else {
-            ApiError::Internal(error.into())
+    /// Seconds the client should wait before trying again (RFC 9110 §10.2.3): at least 1, since 0
+    /// would invite an immediate retry.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::TooManyAttempts(seconds) | ApiError::RateLimited(seconds) => {
+                Some((*seconds).max(1))
+            }
+            _ => None,
         }
     }
 }

@@ -186,7 +186,8 @@ pub async fn forgot_password(app: &App, request: Request) -> HandlerResult {
     let email = Email::parse(body.required("email")?)?;
     let reset_base = app
         .config
-        .reset_url
+        .reset
+        .url
         .base(api_domain(&request).as_deref())
         .ok_or_else(|| {
             ApiError::Internal(anyhow::anyhow!(

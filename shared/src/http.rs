@@ -1,11 +1,12 @@
-//! The HTTP edge: reading JSON bodies and bearer tokens from a Lambda request, writing JSON responses.
+//! The HTTP edge: reading JSON bodies and bearer tokens from a Lambda request, writing JSON
+//! responses, and rendering an [`ApiError`] as one.
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use secrecy::SecretString;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::domain::{ClientInfo, MAX_USER_AGENT_CHARS};
 use crate::error::ApiError;
@@ -25,7 +26,9 @@ impl JsonBody {
         }
         let bytes: &[u8] = request.body().as_ref();
         if bytes.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge);
+            return Err(ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            });
         }
         match serde_json::from_slice::<Value>(bytes) {
             Ok(Value::Object(map)) => Ok(JsonBody(map)),
@@ -141,6 +144,30 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
+    response
+}
+
+/// The response for an error: `{"error": code, "message": text}` and the headers its status
+/// calls for; nothing internal.
+pub fn error_response(error: &ApiError) -> Response<Body> {
+    let status = StatusCode::from_u16(error.status()).expect("ApiError statuses are valid");
+    let mut response = json_response(
+        status,
+        &json!({ "error": error.code(), "message": error.to_string() }),
+    );
+    let headers = response.headers_mut();
+    if let Some(challenge) = error.bearer_challenge() {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+    }
+    if let Some(seconds) = error.retry_after() {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if let ApiError::MethodNotAllowed { allowed } = error {
+        headers.insert(header::ALLOW, HeaderValue::from_static(allowed));
+    }
     response
 }
 

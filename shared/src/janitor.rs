@@ -68,7 +68,7 @@ pub async fn sweep(app: &App) -> Result<Report, ApiError> {
     let unsent = store::lock_unsent_emails(
         &transaction,
         settle,
-        app.config.reset_token_ttl,
+        app.config.reset.token_ttl,
         MAX_ATTEMPTS,
         BATCH,
     )

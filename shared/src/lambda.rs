@@ -1,10 +1,8 @@
 //! The Lambda runtime wiring shared by every function: telemetry, configuration and state once per
 //! cold start, then one logged, error-mapped call to the endpoint's handler per request.
 
-use std::future::Future;
 use std::time::{Duration, Instant, SystemTime};
 
-use lambda_http::http::Method;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Body, Request, Response, service_fn};
 use tracing::Instrument;
@@ -12,29 +10,33 @@ use tracing::Instrument;
 use crate::aws::Aws;
 use crate::config::{Config, ConfigError, DatabaseConfig, Environment};
 use crate::error::ApiError;
-use crate::handlers::HandlerResult;
+use crate::http::error_response;
 use crate::mail::Mailer;
-use crate::routes::Endpoint;
+use crate::routes::{self, Endpoint};
 use crate::service::App;
 use crate::{custom_resource, db, janitor, signing_key, telemetry};
 
 pub use lambda_http::Error;
 
-/// Runs an endpoint that needs the database (and, for some, the signing key). Fails at cold
-/// start, loudly, on bad configuration.
-pub fn run<H, F>(endpoint: Endpoint, handler: H) -> Result<(), Error>
-where
-    H: Fn(&'static App, Request) -> F,
-    F: Future<Output = HandlerResult> + Send + 'static,
-{
+/// Runs the function of `endpoint`: telemetry, then (for the endpoints that need it) the state,
+/// once per cold start, then one [`respond`] per request. Fails at cold start, loudly, on bad
+/// configuration. Every function's `main` is this one call.
+pub fn run(endpoint: Endpoint) -> Result<(), Error> {
     telemetry::init();
+    let runtime = runtime()?;
+    if !endpoint.needs_app() {
+        return runtime.block_on(lambda_http::run(service_fn(
+            move |request: Request| async move {
+                Ok::<_, Error>(respond(endpoint, None, request).await)
+            },
+        )));
+    }
     db::install_crypto_provider();
-    runtime()?.block_on(async move {
+    runtime.block_on(async move {
         // Leaked on purpose: the state lives as long as the process, and handlers borrow it.
         let app: &'static App = Box::leak(Box::new(build_app(endpoint.signs_tokens()).await?));
-        lambda_http::run(service_fn(move |request: Request| {
-            let method = request.method().clone();
-            dispatch(endpoint, method, handler(app, request))
+        lambda_http::run(service_fn(move |request: Request| async move {
+            Ok::<_, Error>(respond(endpoint, Some(app), request).await)
         }))
         .await
     })
@@ -45,32 +47,18 @@ async fn build_app(needs_signing_key: bool) -> Result<App, Error> {
     let aws = Aws::from_environment();
     let config = Config::load(&Environment::from_process(), &aws).await;
     let config = config.and_then(|config| {
-        if needs_signing_key && config.jwt_keys.is_none() {
-            return Err(ConfigError {
-                variable: "JWT_PRIVATE_KEY".into(),
-                problem: "is not set (nor JWT_PRIVATE_KEY_ARN, nor JWT_SECRET_KEY/JWT_SECRET_ARN \
-                          for HS256), and this function signs or verifies tokens"
-                    .into(),
-            });
+        if needs_signing_key && config.jwt.keys.is_none() {
+            return Err(ConfigError::new(
+                "JWT_PRIVATE_KEY",
+                "is not set (nor JWT_PRIVATE_KEY_ARN, nor JWT_SECRET_KEY/JWT_SECRET_ARN for \
+                 HS256), and this function signs or verifies tokens",
+            ));
         }
         Ok(config)
     });
     let config = config.inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
     let mailer = Mailer::new(&config.email, &aws).await;
     Ok(App::new(config, mailer)?)
-}
-
-/// Runs an endpoint that needs no state (`/`, `/api/public`, the reset page, the 404 catch-all).
-pub fn run_stateless<H, F>(endpoint: Endpoint, handler: H) -> Result<(), Error>
-where
-    H: Fn(Request) -> F,
-    F: Future<Output = HandlerResult> + Send + 'static,
-{
-    telemetry::init();
-    runtime()?.block_on(lambda_http::run(service_fn(move |request: Request| {
-        let method = request.method().clone();
-        dispatch(endpoint, method, handler(request))
-    })))
 }
 
 /// The `migrate` binary: in Lambda, the handler of the CloudFormation custom resource that
@@ -160,21 +148,21 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// rolls back its open transaction.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(8);
 
-/// Checks the method, runs the handler's future (unpolled, so dropped unrun on a wrong method),
-/// turns errors into JSON responses and logs one line with the outcome. Never returns `Err`: a
-/// Lambda error would reach the client as an opaque 502.
-pub async fn dispatch(
-    endpoint: Endpoint,
-    method: Method,
-    handling: impl Future<Output = HandlerResult>,
-) -> Result<Response<Body>, Error> {
+/// Answers one request for `endpoint`, as its function does in Lambda (the tests and the
+/// benchmark call this too): checks the method, runs the endpoint's handler ([`routes::handle`])
+/// within the request deadline, turns errors into JSON responses and logs one line with the
+/// outcome. Never fails: a Lambda error would reach the client as an opaque 502.
+pub async fn respond(endpoint: Endpoint, app: Option<&App>, request: Request) -> Response<Body> {
     let started = Instant::now();
+    let method = request.method().clone();
     // The route, not the raw path: a reset token in the URL must not reach the logs.
     let span = tracing::info_span!("request", function = endpoint.function(), %method, route = endpoint.path());
     async move {
-        let result = match endpoint.method() {
-            Some(allowed) if allowed != method => Err(ApiError::MethodNotAllowed(allowed)),
-            _ => tokio::time::timeout(REQUEST_DEADLINE, handling)
+        let result = match endpoint.method_name() {
+            Some(allowed) if allowed != method.as_str() => {
+                Err(ApiError::MethodNotAllowed { allowed })
+            }
+            _ => tokio::time::timeout(REQUEST_DEADLINE, routes::handle(endpoint, app, request))
                 .await
                 .unwrap_or_else(|_| {
                     Err(ApiError::ServiceUnavailable(anyhow::anyhow!(
@@ -183,7 +171,7 @@ pub async fn dispatch(
                 }),
         };
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let response = match result {
+        match result {
             Ok(response) => {
                 tracing::info!(
                     status = response.status().as_u16(),
@@ -193,7 +181,7 @@ pub async fn dispatch(
                 response
             }
             Err(error) => {
-                let status = error.status().as_u16();
+                let status = error.status();
                 match error.cause() {
                     // `{:#}` prints the whole cause chain; driver errors carry no credentials.
                     Some(cause) => {
@@ -210,10 +198,9 @@ pub async fn dispatch(
                         tracing::info!(status, elapsed_ms, error = error.code(), "request handled")
                     }
                 }
-                error.to_response()
+                error_response(&error)
             }
-        };
-        Ok(response)
+        }
     }
     .instrument(span)
     .await

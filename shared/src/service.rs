@@ -1,7 +1,5 @@
 //! The API's use cases: one method per endpoint on [`App`], the state built once per cold start.
 
-use std::time::Duration;
-
 use deadpool_postgres::Pool;
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
@@ -13,10 +11,10 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::mail::Mailer;
 use crate::store::{
-    self, Bucket, Budget, Event, EventKind, LockoutPolicy, NewSession, ResetRequest, RevokeReason,
+    self, Bucket, Budget, Event, EventKind, Lockout, NewSession, ResetRequest, RevokeReason,
     Rotated, Rotation, SessionEnd, SessionSummary,
 };
-use crate::tokens::{AccessToken, AccessTokens, IssuedAccessToken, OpaqueToken, TokenHash};
+use crate::tokens::{AccessTokenSigner, OpaqueToken, SignedAccessToken, TokenHash, VerifiedAccess};
 use crate::{db, hashing};
 
 /// Configuration, connection pool, signing keys and mailer: everything a request needs.
@@ -25,36 +23,25 @@ pub struct App {
     pub pool: Pool,
     /// Present when the function was given keys (`JWT_PRIVATE_KEY`/`JWT_PRIVATE_KEY_ARN`, or
     /// `JWT_SECRET_KEY`/`JWT_SECRET_ARN` for HS256).
-    tokens: Option<AccessTokens>,
+    tokens: Option<AccessTokenSigner>,
     pub mailer: Mailer,
 }
 
 /// A new access token and the refresh token that goes with it.
 #[derive(Debug)]
 pub struct TokenPair {
-    pub access: IssuedAccessToken,
+    pub access: SignedAccessToken,
     pub refresh: SecretString,
 }
 
 /// Subject line of the password-reset email.
 pub const RESET_EMAIL_SUBJECT: &str = "Reset your password";
 
-/// Five consecutive failed sign-ins for one email are free; each further one locks the email out
-/// for 2^(n − 5) seconds after the n-th, up to 15 minutes. A day without failures forgets them.
-pub const LOCKOUT: LockoutPolicy = LockoutPolicy {
-    free_failures: 5,
-    max_lock: Duration::from_secs(15 * 60),
-    forget_after: Duration::from_secs(24 * 3600),
-};
-
 impl App {
     /// Builds the state from configuration; connections are opened lazily, on first use.
     pub fn new(config: Config, mailer: Mailer) -> anyhow::Result<Self> {
         let pool = db::pool(&config.database)?;
-        let tokens = config
-            .jwt_keys
-            .as_ref()
-            .map(|keys| AccessTokens::new(&config, keys));
+        let tokens = AccessTokenSigner::new(&config.jwt);
         Ok(App {
             config,
             pool,
@@ -65,7 +52,7 @@ impl App {
 
     /// The signing keys. Functions that issue or check tokens refuse to start without them (see
     /// [`crate::lambda::run`]), so reaching the error here means a wiring mistake.
-    pub fn tokens(&self) -> Result<&AccessTokens, ApiError> {
+    pub fn tokens(&self) -> Result<&AccessTokenSigner, ApiError> {
         self.tokens.as_ref().ok_or_else(|| {
             ApiError::Internal(anyhow::anyhow!(
                 "this function has no JWT signing key configured"
@@ -107,6 +94,7 @@ impl App {
     /// Checks credentials and opens a session, in two statements. Unknown email and wrong
     /// password are the same error after the same work (one Argon2 verification, the same
     /// statements); a client over its budget or an email locked out is refused before any hashing.
+    /// The lockout rule is the database's (see [`store::begin_signin`]).
     pub async fn signin(
         &self,
         email: Email,
@@ -119,28 +107,20 @@ impl App {
             requests: limits.signin_per_ip,
             window: limits.ip_window,
         };
-        let attempt = store::begin_signin(
-            &db,
-            &client.rate_limit_subject(),
-            ip_budget,
-            &email,
-            LOCKOUT,
-        )
-        .await?;
-        attempt.ip.check(limits.signin_per_ip)?;
-        let locked_for = match (attempt.locked_for, attempt.streak) {
-            (Some(wait), _) => Some(wait),
-            // Not counted although within the IP budget: a concurrent attempt locked the email.
-            (None, None) => Some(
-                store::lock_remaining(&db, &email.digest())
-                    .await?
-                    .unwrap_or(0.0),
-            ),
-            (None, Some(_)) => None,
+        let attempt =
+            store::begin_signin(&db, &client.rate_limit_subject(), ip_budget, &email).await?;
+        let locks = match attempt.lockout {
+            // Not counted: the client is over its IP budget.
+            None => {
+                return Err(ApiError::RateLimited(store::whole_seconds(
+                    attempt.ip.resets_in,
+                )));
+            }
+            Some(Lockout::Locked { seconds }) => {
+                return Err(ApiError::TooManyAttempts(store::whole_seconds(seconds)));
+            }
+            Some(Lockout::Counted { locks }) => locks,
         };
-        if let Some(wait) = locked_for {
-            return Err(ApiError::TooManyAttempts(store::whole_seconds(wait)));
-        }
         let (user, hash) = attempt.account.unzip();
         // A hash made with weaker parameters than today's is replaced while the password is at
         // hand: one more Argon2 run, once per such account.
@@ -152,7 +132,6 @@ impl App {
         let user = match user {
             Some(user) if verified => user,
             user => {
-                let locks = attempt.streak.is_some_and(|n| n >= LOCKOUT.free_failures);
                 store::record_signin_failure(
                     &db,
                     &email.digest(),
@@ -177,7 +156,7 @@ impl App {
                 id: session_id,
                 user_id: user.id,
                 refresh_token: &refresh.hash,
-                ttl: self.config.refresh_token_ttl,
+                ttl: self.config.sessions.refresh_token_ttl,
                 email: email.digest(),
                 client,
                 rehash: hash.as_ref().zip(rehashed.as_ref()),
@@ -206,8 +185,8 @@ impl App {
         let rotation = Rotation {
             presented: &TokenHash::of(presented),
             replacement: &refresh.hash,
-            ttl: self.config.refresh_token_ttl,
-            reuse_grace: self.config.refresh_reuse_grace,
+            ttl: self.config.sessions.refresh_token_ttl,
+            reuse_grace: self.config.sessions.refresh_reuse_grace,
             client,
         };
         let db = self.pool.get().await?;
@@ -231,7 +210,7 @@ impl App {
     pub async fn authenticate(
         &self,
         token: &SecretString,
-    ) -> Result<(AccessToken, User), ApiError> {
+    ) -> Result<(VerifiedAccess, User), ApiError> {
         let claims = self.tokens()?.verify(token)?;
         let client = self.pool.get().await?;
         let user = store::live_session_user(&client, claims.user_id, claims.session_id, claims.jti)
@@ -323,7 +302,7 @@ impl App {
     ) -> Result<(), ApiError> {
         let token = OpaqueToken::generate()?;
         let link = format!("{reset_base}/{}", token.plaintext.expose_secret());
-        let minutes = self.config.reset_token_ttl.as_secs().div_ceil(60);
+        let minutes = self.config.reset.token_ttl.as_secs().div_ceil(60);
         let body = format!(
             "Someone asked to reset the password of your account.\n\n\
              Open this link within {minutes} minutes to choose a new password:\n\n{link}\n\n\
@@ -336,7 +315,7 @@ impl App {
             &ResetRequest {
                 email: &email,
                 token: &token.hash,
-                ttl: self.config.reset_token_ttl,
+                ttl: self.config.reset.token_ttl,
                 subject: RESET_EMAIL_SUBJECT,
                 body: &body,
                 client,

@@ -6,7 +6,7 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 
 use crate::aws::Aws;
-use crate::tokens::PrivateKey;
+use crate::keys::PrivateKey;
 
 /// What [`ensure`] found or did; the `kid` names the key without revealing it.
 #[derive(Debug, Clone, PartialEq, Eq)]

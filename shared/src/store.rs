@@ -25,8 +25,8 @@ pub use sessions::{
     NewSession, SessionEnd, SessionSummary, end_session, list_sessions, open_session,
 };
 pub use throttling::{
-    Bucket, Budget, LockoutPolicy, RequestCount, SigninAttempt, begin_signin, count_request,
-    lock_remaining, record_signin_failure, whole_seconds,
+    Bucket, Budget, Lockout, RequestCount, SigninAttempt, begin_signin, count_request,
+    record_signin_failure, whole_seconds,
 };
 
 type Result<T> = std::result::Result<T, ApiError>;

@@ -1,9 +1,7 @@
-//! Lambda function for `GET /api/dashboard`: wiring only, the handler is `auth::handlers::dashboard`.
+//! Lambda function for `GET /api/dashboard`: wiring only; `auth::routes::handle`
+//! picks its handler.
 #![forbid(unsafe_code)]
 
-use auth::Endpoint;
-use auth::lambda::{Error, run};
-
-fn main() -> Result<(), Error> {
-    run(Endpoint::Dashboard, auth::handlers::dashboard)
+fn main() -> Result<(), auth::lambda::Error> {
+    auth::lambda::run(auth::Endpoint::Dashboard)
 }

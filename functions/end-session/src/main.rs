@@ -1,9 +1,7 @@
-//! Lambda function for `DELETE /api/sessions/{id}`: wiring only, the handler is `auth::handlers::end_session`.
+//! Lambda function for `DELETE /api/sessions/{id}`: wiring only; `auth::routes::handle`
+//! picks its handler.
 #![forbid(unsafe_code)]
 
-use auth::Endpoint;
-use auth::lambda::{Error, run};
-
-fn main() -> Result<(), Error> {
-    run(Endpoint::EndSession, auth::handlers::end_session)
+fn main() -> Result<(), auth::lambda::Error> {
+    auth::lambda::run(auth::Endpoint::EndSession)
 }

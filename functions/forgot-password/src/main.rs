@@ -1,9 +1,7 @@
-//! Lambda function for `POST /api/forgot-password`: wiring only, the handler is `auth::handlers::forgot_password`.
+//! Lambda function for `POST /api/forgot-password`: wiring only; `auth::routes::handle`
+//! picks its handler.
 #![forbid(unsafe_code)]
 
-use auth::Endpoint;
-use auth::lambda::{Error, run};
-
-fn main() -> Result<(), Error> {
-    run(Endpoint::ForgotPassword, auth::handlers::forgot_password)
+fn main() -> Result<(), auth::lambda::Error> {
+    auth::lambda::run(auth::Endpoint::ForgotPassword)
 }

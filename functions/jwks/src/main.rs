@@ -1,9 +1,7 @@
-//! Lambda function for `GET /.well-known/jwks.json`: wiring only, the handler is `auth::handlers::jwks`.
+//! Lambda function for `GET /.well-known/jwks.json`: wiring only; `auth::routes::handle`
+//! picks its handler.
 #![forbid(unsafe_code)]
 
-use auth::Endpoint;
-use auth::lambda::{Error, run};
-
-fn main() -> Result<(), Error> {
-    run(Endpoint::Jwks, auth::handlers::jwks)
+fn main() -> Result<(), auth::lambda::Error> {
+    auth::lambda::run(auth::Endpoint::Jwks)
 }

@@ -1,9 +1,7 @@
-//! Lambda function for `POST /api/logout`: wiring only, the handler is `auth::handlers::logout`.
+//! Lambda function for `POST /api/logout`: wiring only; `auth::routes::handle`
+//! picks its handler.
 #![forbid(unsafe_code)]
 
-use auth::Endpoint;
-use auth::lambda::{Error, run};
-
-fn main() -> Result<(), Error> {
-    run(Endpoint::Logout, auth::handlers::logout)
+fn main() -> Result<(), auth::lambda::Error> {
+    auth::lambda::run(auth::Endpoint::Logout)
 }

@@ -1,9 +1,7 @@
-//! Lambda function for any path no other route matches: wiring only, the handler is `auth::handlers::not_found`.
+//! Lambda function for any path no other route matches: wiring only; `auth::routes::handle`
+//! picks its handler.
 #![forbid(unsafe_code)]
 
-use auth::Endpoint;
-use auth::lambda::{Error, run_stateless};
-
-fn main() -> Result<(), Error> {
-    run_stateless(Endpoint::NotFound, auth::handlers::not_found)
+fn main() -> Result<(), auth::lambda::Error> {
+    auth::lambda::run(auth::Endpoint::NotFound)
 }

@@ -1,9 +1,7 @@
-//! Lambda function for `GET /api/public`: wiring only, the handler is `auth::handlers::public`.
+//! Lambda function for `GET /api/public`: wiring only; `auth::routes::handle`
+//! picks its handler.
 #![forbid(unsafe_code)]
 
-use auth::Endpoint;
-use auth::lambda::{Error, run_stateless};
-
-fn main() -> Result<(), Error> {
-    run_stateless(Endpoint::Public, auth::handlers::public)
+fn main() -> Result<(), auth::lambda::Error> {
+    auth::lambda::run(auth::Endpoint::Public)
 }

@@ -1,9 +1,7 @@
-//! Lambda function for `POST /api/refresh`: wiring only, the handler is `auth::handlers::refresh`.
+//! Lambda function for `POST /api/refresh`: wiring only; `auth::routes::handle`
+//! picks its handler.
 #![forbid(unsafe_code)]
 
-use auth::Endpoint;
-use auth::lambda::{Error, run};
-
-fn main() -> Result<(), Error> {
-    run(Endpoint::Refresh, auth::handlers::refresh)
+fn main() -> Result<(), auth::lambda::Error> {
+    auth::lambda::run(auth::Endpoint::Refresh)
 }

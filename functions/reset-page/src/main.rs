@@ -1,9 +1,7 @@
-//! Lambda function for `GET /reset-password/{token}`: wiring only, the handler is `auth::handlers::reset_page`.
+//! Lambda function for `GET /reset-password/{token}`: wiring only; `auth::routes::handle`
+//! picks its handler.
 #![forbid(unsafe_code)]
 
-use auth::Endpoint;
-use auth::lambda::{Error, run_stateless};
-
-fn main() -> Result<(), Error> {
-    run_stateless(Endpoint::ResetPage, auth::handlers::reset_page)
+fn main() -> Result<(), auth::lambda::Error> {
+    auth::lambda::run(auth::Endpoint::ResetPage)
 }

@@ -1,9 +1,7 @@
-//! Lambda function for `POST /api/reset-password/{token}`: wiring only, the handler is `auth::handlers::reset_password`.
+//! Lambda function for `POST /api/reset-password/{token}`: wiring only; `auth::routes::handle`
+//! picks its handler.
 #![forbid(unsafe_code)]
 
-use auth::Endpoint;
-use auth::lambda::{Error, run};
-
-fn main() -> Result<(), Error> {
-    run(Endpoint::ResetPassword, auth::handlers::reset_password)
+fn main() -> Result<(), auth::lambda::Error> {
+    auth::lambda::run(auth::Endpoint::ResetPassword)
 }

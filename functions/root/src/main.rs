@@ -1,9 +1,7 @@
-//! Lambda function for `GET /`: wiring only, the handler is `auth::handlers::root`.
+//! Lambda function for `GET /`: wiring only; `auth::routes::handle`
+//! picks its handler.
 #![forbid(unsafe_code)]
 
-use auth::Endpoint;
-use auth::lambda::{Error, run_stateless};
-
-fn main() -> Result<(), Error> {
-    run_stateless(Endpoint::Root, auth::handlers::root)
+fn main() -> Result<(), auth::lambda::Error> {
+    auth::lambda::run(auth::Endpoint::Root)
 }

@@ -1,9 +1,7 @@
-//! Lambda function for `GET /api/sessions`: wiring only, the handler is `auth::handlers::sessions`.
+//! Lambda function for `GET /api/sessions`: wiring only; `auth::routes::handle`
+//! picks its handler.
 #![forbid(unsafe_code)]
 
-use auth::Endpoint;
-use auth::lambda::{Error, run};
-
-fn main() -> Result<(), Error> {
-    run(Endpoint::Sessions, auth::handlers::sessions)
+fn main() -> Result<(), auth::lambda::Error> {
+    auth::lambda::run(auth::Endpoint::Sessions)
 }

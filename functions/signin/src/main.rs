@@ -1,9 +1,7 @@
-//! Lambda function for `POST /api/signin`: wiring only, the handler is `auth::handlers::signin`.
+//! Lambda function for `POST /api/signin`: wiring only; `auth::routes::handle`
+//! picks its handler.
 #![forbid(unsafe_code)]
 
-use auth::Endpoint;
-use auth::lambda::{Error, run};
-
-fn main() -> Result<(), Error> {
-    run(Endpoint::Signin, auth::handlers::signin)
+fn main() -> Result<(), auth::lambda::Error> {
+    auth::lambda::run(auth::Endpoint::Signin)
 }

@@ -1,9 +1,7 @@
-//! Lambda function for `POST /api/signup`: wiring only, the handler is `auth::handlers::signup`.
+//! Lambda function for `POST /api/signup`: wiring only; `auth::routes::handle`
+//! picks its handler.
 #![forbid(unsafe_code)]
 
-use auth::Endpoint;
-use auth::lambda::{Error, run};
-
-fn main() -> Result<(), Error> {
-    run(Endpoint::Signup, auth::handlers::signup)
+fn main() -> Result<(), auth::lambda::Error> {
+    auth::lambda::run(auth::Endpoint::Signup)
 }

@@ -1,5 +1,5 @@
 //! Throttling state in PostgreSQL, shared by every Lambda instance: per-IP request budgets and the
-//! per-email sign-in lockout.
+//! per-email sign-in lockout, whose rule is the SQL function `count_signin_attempt`.
 
 use std::time::Duration;
 
@@ -86,68 +86,46 @@ pub async fn count_request(
     })
 }
 
-/// When failed sign-ins lock an email out, and for how long.
-#[derive(Debug, Clone, Copy)]
-pub struct LockoutPolicy {
-    /// Consecutive failures allowed before each further one locks: 2^(n − free) seconds after
-    /// the n-th.
-    pub free_failures: i32,
-    pub max_lock: Duration,
-    /// A failure streak this old is forgotten.
-    pub forget_after: Duration,
-}
-
 /// What the first statement of a sign-in found.
 #[derive(Debug)]
 pub struct SigninAttempt {
     pub ip: RequestCount,
-    /// The email was locked out before this attempt, for this much longer.
-    pub locked_for: Option<f64>,
-    /// Failures in the current streak, this attempt included; `None` when the attempt was not
-    /// counted: over the IP budget, or locked (possibly by a concurrent attempt that committed
-    /// after this statement's snapshot, in which case `locked_for` is still `None`).
-    pub streak: Option<i32>,
+    /// The attempt as the lockout rule judged it; `None` when it was not counted because the
+    /// client is over its IP budget (`hits` exceeds the budget).
+    pub lockout: Option<Lockout>,
     pub account: Option<(User, PasswordHashString)>,
 }
 
+/// The lockout rule's verdict on one attempt (see `count_signin_attempt` in
+/// `migrations/V3__signin_lockout_rule.sql`, the one place the rule is written).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Lockout {
+    /// The address was locked: refused, not counted, for this many more seconds.
+    Locked { seconds: f64 },
+    /// Counted as a failure until the password proves otherwise; `locks` when this failure
+    /// locks the address.
+    Counted { locks: bool },
+}
+
 /// The first of a sign-in's two statements: counts the request against the client's IP budget,
-/// reads the email's lockout, counts this attempt as a failure until it proves otherwise, and
-/// fetches the account. Counting up front makes the lockout hold against parallel guesses: the
-/// sixth of six concurrent attempts already sees five failures. A success deletes the streak.
+/// then (within the budget) counts the attempt under the lockout rule, and fetches the account.
 pub async fn begin_signin(
     client: &impl GenericClient,
     ip_subject: &str,
     ip_budget: Budget,
     email: &Email,
-    policy: LockoutPolicy,
 ) -> Result<SigninAttempt> {
-    // Every sub-statement sees the snapshot taken before the statement, so `prior` is the lock
-    // as it stood before this attempt.
     let statement = client
         .prepare_cached(
-            "WITH ip AS (SELECT hits, resets_in FROM hit_rate_limit($9, $1, $2)),
-                  prior AS (SELECT locked_until FROM signin_failures
-                            WHERE email_hash = $4 AND locked_until > now()),
-                  attempt AS (
-                      INSERT INTO signin_failures AS f (email_hash, failures, locked_until, expires_at)
-                      SELECT $4, 1, NULL, now() + make_interval(secs => $7)
-                      FROM ip WHERE ip.hits <= $3::bigint
-                      ON CONFLICT (email_hash) DO UPDATE SET
-                          failures = CASE WHEN f.expires_at > now() THEN f.failures ELSE 0 END + 1,
-                          locked_until = CASE
-                              WHEN CASE WHEN f.expires_at > now() THEN f.failures ELSE 0 END + 1 >= $5
-                              THEN now() + make_interval(secs => least(
-                                  power(2, CASE WHEN f.expires_at > now() THEN f.failures ELSE 0 END + 1 - $5),
-                                  $6))
-                          END,
-                          expires_at = excluded.expires_at
-                      WHERE f.locked_until IS NULL OR f.locked_until <= now()
-                      RETURNING failures)
-             SELECT ip.hits, ip.resets_in,
-                    (SELECT extract(epoch FROM locked_until - now())::double precision FROM prior) AS locked_for,
-                    (SELECT failures FROM attempt) AS streak,
+            // The select list runs only for an `ip` row within the budget, and once: the
+            // function's result is kept whole and its fields read from it.
+            "WITH ip AS (SELECT hits, resets_in FROM hit_rate_limit($4, $1, $2)),
+                  attempt AS (SELECT count_signin_attempt($5) AS verdict
+                              FROM ip WHERE ip.hits <= $3::bigint)
+             SELECT ip.hits, ip.resets_in, (attempt.verdict).streak,
+                    (attempt.verdict).locked_for, (attempt.verdict).locks,
                     u.id, u.name, u.email, u.password_hash
-             FROM ip LEFT JOIN users u ON u.email = $8",
+             FROM ip LEFT JOIN attempt ON true LEFT JOIN users u ON u.email = $6",
         )
         .await?;
     let row = client
@@ -157,15 +135,19 @@ pub async fn begin_signin(
                 &ip_subject,
                 &seconds(ip_budget.window),
                 &i64::from(ip_budget.requests),
-                &email.digest().0.as_slice(),
-                &policy.free_failures,
-                &seconds(policy.max_lock),
-                &seconds(policy.forget_after),
-                &email.as_str(),
                 &Bucket::SigninIp.as_str(),
+                &email.digest().0.as_slice(),
+                &email.as_str(),
             ],
         )
         .await?;
+    let lockout = match (row.get::<_, Option<i32>>("streak"), row.get("locked_for")) {
+        (_, Some(seconds)) => Some(Lockout::Locked { seconds }),
+        (Some(_), None) => Some(Lockout::Counted {
+            locks: row.get("locks"),
+        }),
+        (None, None) => None,
+    };
     let account = row.get::<_, Option<uuid::Uuid>>("id").map(|_| {
         (
             user_from(&row),
@@ -177,26 +159,9 @@ pub async fn begin_signin(
             hits: row.get("hits"),
             resets_in: row.get("resets_in"),
         },
-        locked_for: row.get("locked_for"),
-        streak: row.get("streak"),
+        lockout,
         account,
     })
-}
-
-/// Seconds left of an email's lockout, if any. Needed only when a concurrent attempt locked the
-/// email between [`begin_signin`]'s snapshot and its upsert (the attempt was not counted).
-pub async fn lock_remaining(
-    client: &impl GenericClient,
-    email: &EmailDigest,
-) -> Result<Option<f64>> {
-    let statement = client
-        .prepare_cached(
-            "SELECT extract(epoch FROM locked_until - now())::double precision FROM signin_failures
-             WHERE email_hash = $1 AND locked_until > now()",
-        )
-        .await?;
-    let row = client.query_opt(&statement, &[&email.0.as_slice()]).await?;
-    Ok(row.map(|row| row.get(0)))
 }
 
 /// Records a failed sign-in in the audit log, and the lockout it started when it did.

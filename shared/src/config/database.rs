@@ -1,0 +1,240 @@
+//! Where the database is, how connections to it are secured, and how long a request waits on it:
+//! `DATABASE_URL` (or the RDS-managed secret `DB_SECRET_ARN` with `DB_HOST`, `DB_PORT`,
+//! `DB_NAME`), `DB_SSLMODE`, `DB_POOL_SIZE`, `DB_CONNECT_TIMEOUT`, `DB_STATEMENT_TIMEOUT`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::{ConfigError, Environment, secret_problem};
+use crate::aws::Aws;
+
+/// Seconds to open a connection (TCP, TLS, login) or wait for a pooled one.
+const CONNECT_TIMEOUT: u64 = 3;
+/// Seconds one statement may run, lock waits included.
+const STATEMENT_TIMEOUT: u64 = 5;
+
+/// How connections to PostgreSQL are secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbTls {
+    /// Plain TCP: a database on the same machine or in docker compose.
+    Disable,
+    /// TLS, with the server certificate checked against the Mozilla roots (which include the
+    /// Amazon roots RDS Proxy's certificates chain to) and the host name verified.
+    VerifyFull,
+}
+
+/// Where the database is and how many connections one instance may hold.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// Connection parameters; their `Debug` output redacts the password.
+    pub url: tokio_postgres::Config,
+    /// `DB_POOL_SIZE`: 1 by default, since a Lambda instance serves one request at a time.
+    pub pool_size: usize,
+    /// `DB_SSLMODE`: `disable` (default) or `verify-full`.
+    pub tls: DbTls,
+    /// Where the credentials came from, when from Secrets Manager: read again when the database
+    /// refuses them, since RDS rotates its managed password.
+    pub credentials_secret: Option<SecretSource>,
+    /// `DB_CONNECT_TIMEOUT` and `DB_STATEMENT_TIMEOUT`: how long a request waits on the database.
+    pub timeouts: DbTimeouts,
+}
+
+/// How long a request may wait on the database before it is answered 503 `service_unavailable`:
+/// a few seconds, well inside the functions' 10 s Lambda timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DbTimeouts {
+    /// Opening a connection (TCP, TLS and login), and waiting for a free pooled one.
+    pub connect: Duration,
+    /// One statement, lock waits included, enforced by the server (see [`crate::db::migrate`]);
+    /// also the longest a session may sit idle inside a transaction.
+    pub statement: Duration,
+}
+
+impl Default for DbTimeouts {
+    fn default() -> Self {
+        DbTimeouts {
+            connect: Duration::from_secs(CONNECT_TIMEOUT),
+            statement: Duration::from_secs(STATEMENT_TIMEOUT),
+        }
+    }
+}
+
+/// A Secrets Manager secret holding database credentials, and the client to read it with.
+#[derive(Clone)]
+pub struct SecretSource {
+    pub arn: String,
+    pub aws: Aws,
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretSource")
+            .field("arn", &self.arn)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The JSON of an RDS-managed master-user secret (only the fields used).
+#[derive(Deserialize)]
+struct DatabaseSecret {
+    username: String,
+    password: SecretString,
+}
+
+impl SecretSource {
+    /// The current user name and password in the secret (RDS-managed secret format).
+    pub async fn credentials(&self) -> anyhow::Result<(String, SecretString)> {
+        let secret = self.aws.secret_string(&self.arn).await?;
+        let secret: DatabaseSecret = serde_json::from_str(secret.expose_secret())
+            .map_err(|_| anyhow::anyhow!("the secret is not JSON with username and password"))?;
+        Ok((secret.username, secret.password))
+    }
+}
+
+impl DatabaseConfig {
+    /// `DATABASE_URL`, or `DB_HOST`/`DB_PORT`/`DB_NAME` with the credentials of the RDS-managed
+    /// secret `DB_SECRET_ARN`; plus `DB_SSLMODE`, `DB_POOL_SIZE` and the `DB_*_TIMEOUT`s.
+    pub async fn load(env: &Environment, aws: &Aws) -> Result<Self, ConfigError> {
+        let database_url = env.secret("DATABASE_URL");
+        let secret_arn = env.text("DB_SECRET_ARN");
+        let host = env.text("DB_HOST");
+        let port: u16 = env.parsed("DB_PORT", 5432, "a port number")?;
+        let name = env.text("DB_NAME");
+        let sslmode = env.text_or("DB_SSLMODE", "disable");
+        let pool_size: usize = env.parsed("DB_POOL_SIZE", 1, "a whole number")?;
+        // Unset: a `connect_timeout` in `DATABASE_URL`, else the default.
+        let connect_timeout = env.optional_seconds("DB_CONNECT_TIMEOUT")?;
+        let statement_timeout = env.seconds("DB_STATEMENT_TIMEOUT", STATEMENT_TIMEOUT)?;
+
+        let mut credentials_secret = None;
+        let mut url = match (database_url, secret_arn) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "DB_SECRET_ARN",
+                    "set DATABASE_URL or DB_SECRET_ARN, not both",
+                ));
+            }
+            (Some(url), None) => {
+                tokio_postgres::Config::from_str(url.expose_secret()).map_err(|_| {
+                    ConfigError::new("DATABASE_URL", "is not a valid PostgreSQL connection URL")
+                })?
+            }
+            (None, Some(arn)) => {
+                let host = host.ok_or_else(|| {
+                    ConfigError::new("DB_HOST", "is not set (needed with DB_SECRET_ARN)")
+                })?;
+                let name = name.ok_or_else(|| {
+                    ConfigError::new("DB_NAME", "is not set (needed with DB_SECRET_ARN)")
+                })?;
+                let source = SecretSource {
+                    arn: arn.to_owned(),
+                    aws: aws.clone(),
+                };
+                let (user, password) = source
+                    .credentials()
+                    .await
+                    .map_err(|e| ConfigError::new("DB_SECRET_ARN", secret_problem(e)))?;
+                credentials_secret = Some(source);
+                let mut url = tokio_postgres::Config::new();
+                url.host(host).port(port).dbname(name).user(&user);
+                url.password(password.expose_secret());
+                url
+            }
+            (None, None) => {
+                return Err(ConfigError::new(
+                    "DATABASE_URL",
+                    "is not set (nor DB_SECRET_ARN)",
+                ));
+            }
+        };
+        let tls = match sslmode.as_str() {
+            "disable" => DbTls::Disable,
+            "verify-full" => DbTls::VerifyFull,
+            _ => {
+                return Err(ConfigError::new(
+                    "DB_SSLMODE",
+                    "must be disable or verify-full",
+                ));
+            }
+        };
+        if tls == DbTls::VerifyFull {
+            url.ssl_mode(tokio_postgres::config::SslMode::Require);
+        }
+        if pool_size == 0 {
+            return Err(ConfigError::new("DB_POOL_SIZE", "must be at least 1"));
+        }
+        // A zero `connect_timeout` in the URL would mean "wait forever": the default instead.
+        let connect = connect_timeout.unwrap_or_else(|| {
+            url.get_connect_timeout()
+                .copied()
+                .filter(|timeout| !timeout.is_zero())
+                .unwrap_or(Duration::from_secs(CONNECT_TIMEOUT))
+        });
+        Ok(DatabaseConfig {
+            url,
+            pool_size,
+            tls,
+            credentials_secret,
+            timeouts: DbTimeouts {
+                connect,
+                statement: statement_timeout,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{DB, KEY, load};
+    use super::*;
+
+    #[tokio::test]
+    async fn database_timeouts_come_from_their_variables_or_the_url() {
+        let set = load(&[
+            DB,
+            ("DB_CONNECT_TIMEOUT", "2"),
+            ("DB_STATEMENT_TIMEOUT", "4"),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(
+            set.database.timeouts,
+            DbTimeouts {
+                connect: Duration::from_secs(2),
+                statement: Duration::from_secs(4),
+            }
+        );
+        let url = (
+            "DATABASE_URL",
+            "postgres://u:p@localhost/db?connect_timeout=7",
+        );
+        let from_url = load(&[url]).await.unwrap();
+        assert_eq!(from_url.database.timeouts.connect, Duration::from_secs(7));
+        let variable_wins = load(&[url, ("DB_CONNECT_TIMEOUT", "1")]).await.unwrap();
+        assert_eq!(
+            variable_wins.database.timeouts.connect,
+            Duration::from_secs(1)
+        );
+    }
+
+    #[tokio::test]
+    async fn verify_full_requires_tls_and_a_pool_size_can_be_set() {
+        let config = load(&[
+            DB,
+            KEY,
+            ("DB_SSLMODE", "verify-full"),
+            ("DB_POOL_SIZE", "4"),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(config.database.tls, DbTls::VerifyFull);
+        assert_eq!(
+            config.database.url.get_ssl_mode(),
+            tokio_postgres::config::SslMode::Require
+        );
+        assert_eq!(config.database.pool_size, 4);
+    }
+}

@@ -1,0 +1,446 @@
+//! Runtime configuration: read once per cold start from the environment (and, in AWS, from
+//! Secrets Manager) into typed settings, one type per concern; a bad value stops the function,
+//! naming the variable.
+//!
+//! Each concern's file reads its own variables, naming each with its default and its parsing in
+//! the one call that reads it: [`database`], [`jwt`] (signing keys and access tokens),
+//! [`sessions`] (refresh tokens), [`reset`] (password reset), [`email`] and [`limits`] (request
+//! budgets). Modules take only their own settings type, never the whole [`Config`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::aws::Aws;
+
+mod database;
+mod email;
+mod jwt;
+mod limits;
+mod reset;
+mod sessions;
+
+pub use database::{DatabaseConfig, DbTimeouts, DbTls, SecretSource};
+pub use email::EmailTransport;
+pub use jwt::JwtSettings;
+pub use limits::RateLimits;
+pub use reset::{ResetSettings, ResetUrl};
+pub use sessions::SessionSettings;
+
+/// Every variable the API reads (a test holds this list to what the loaders read).
+pub const VARIABLES: &[&str] = &[
+    "DATABASE_URL",
+    "DB_HOST",
+    "DB_PORT",
+    "DB_NAME",
+    "DB_SECRET_ARN",
+    "DB_SSLMODE",
+    "DB_POOL_SIZE",
+    "DB_CONNECT_TIMEOUT",
+    "DB_STATEMENT_TIMEOUT",
+    "JWT_SECRET_KEY",
+    "JWT_SECRET_ARN",
+    "JWT_PRIVATE_KEY",
+    "JWT_PRIVATE_KEY_ARN",
+    "JWT_PREVIOUS_PUBLIC_KEYS",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "ACCESS_TOKEN_TTL",
+    "REFRESH_TOKEN_TTL",
+    "REFRESH_REUSE_GRACE",
+    "RESET_TOKEN_TTL",
+    "RESET_URL",
+    "EMAIL_TRANSPORT",
+    "EMAIL_FROM",
+    "RATE_LIMIT_SIGNUP",
+    "RATE_LIMIT_SIGNIN",
+    "RATE_LIMIT_FORGOT_PASSWORD",
+    "RATE_LIMIT_WINDOW",
+    "RESET_EMAILS_PER_WINDOW",
+    "RESET_EMAIL_WINDOW",
+];
+
+/// Everything the API needs; built once per cold start by [`Config::load`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub jwt: JwtSettings,
+    pub sessions: SessionSettings,
+    pub reset: ResetSettings,
+    pub email: EmailTransport,
+    pub limits: RateLimits,
+}
+
+impl Config {
+    /// Reads and checks every variable, fetching the secrets named by `*_ARN` variables.
+    pub async fn load(env: &Environment, aws: &Aws) -> Result<Self, ConfigError> {
+        Ok(Config {
+            database: DatabaseConfig::load(env, aws).await?,
+            jwt: JwtSettings::load(env, aws).await?,
+            sessions: SessionSettings::load(env)?,
+            reset: ResetSettings::load(env)?,
+            email: EmailTransport::load(env)?,
+            limits: RateLimits::load(env)?,
+        })
+    }
+}
+
+/// A configuration problem, naming the variable at fault; the process refuses to start.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &str, problem: impl Into<String>) -> Self {
+        ConfigError {
+            variable: variable.to_owned(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// The variables a configuration is read from: the process environment, or given pairs (tests).
+///
+/// Values are trimmed, and one pair of matching quotes around a value is removed (an env file
+/// may quote its values); a value left empty counts as unset, so an env file may list a
+/// variable without a value.
+pub struct Environment {
+    values: BTreeMap<String, String>,
+    /// The names read so far, so a test can hold [`VARIABLES`] to what the loaders read.
+    read: Mutex<BTreeSet<&'static str>>,
+}
+
+impl Environment {
+    /// The process environment.
+    pub fn from_process() -> Self {
+        Self::from_pairs(std::env::vars())
+    }
+
+    /// Explicit `NAME=value` pairs; a later pair overrides an earlier one of the same name.
+    pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let values = pairs
+            .into_iter()
+            .map(|(name, value)| (name.as_ref().to_owned(), unquote(value.as_ref())))
+            .collect();
+        Environment {
+            values,
+            read: Mutex::default(),
+        }
+    }
+
+    /// The names every load so far has read.
+    pub fn names_read(&self) -> BTreeSet<&'static str> {
+        self.read.lock().expect("names lock").clone()
+    }
+
+    /// A variable's value, `None` when unset or empty.
+    fn text(&self, name: &'static str) -> Option<&str> {
+        self.read.lock().expect("names lock").insert(name);
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A text variable with a default.
+    fn text_or(&self, name: &'static str, default: &str) -> String {
+        self.text(name).unwrap_or(default).to_owned()
+    }
+
+    /// A variable that holds a secret: never shown in an error or a log.
+    fn secret(&self, name: &'static str) -> Option<SecretString> {
+        self.text(name).map(SecretString::from)
+    }
+
+    /// A value parsed as `T` (ports, pool sizes); `what` says what was expected.
+    fn parsed<T: FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+        what: &str,
+    ) -> Result<T, ConfigError> {
+        match self.text(name) {
+            None => Ok(default),
+            Some(text) => text
+                .parse()
+                .map_err(|_| ConfigError::new(name, format!("must be {what}"))),
+        }
+    }
+
+    /// Whole seconds as written, when set.
+    fn whole_seconds(&self, name: &'static str) -> Result<Option<u64>, ConfigError> {
+        self.text(name)
+            .map(|text| {
+                text.parse()
+                    .map_err(|_| ConfigError::new(name, "must be a whole number of seconds"))
+            })
+            .transpose()
+    }
+
+    /// A duration in whole seconds, when set; 0 is refused: to PostgreSQL and to the budgets it
+    /// would mean "no limit", the opposite of what was asked for.
+    fn optional_seconds(&self, name: &'static str) -> Result<Option<Duration>, ConfigError> {
+        match self.whole_seconds(name)? {
+            Some(0) => Err(ConfigError::new(
+                name,
+                "must be a positive number of seconds",
+            )),
+            seconds => Ok(seconds.map(Duration::from_secs)),
+        }
+    }
+
+    /// A positive duration in whole seconds, with a default.
+    fn seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        Ok(self
+            .optional_seconds(name)?
+            .unwrap_or(Duration::from_secs(default)))
+    }
+
+    /// A duration in whole seconds that may be 0.
+    fn seconds_or_zero(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        Ok(Duration::from_secs(
+            self.whole_seconds(name)?.unwrap_or(default),
+        ))
+    }
+
+    /// A count of at least 1.
+    fn count(&self, name: &'static str, default: u32) -> Result<u32, ConfigError> {
+        match self.parsed(name, default, "a whole number")? {
+            0 => Err(ConfigError::new(name, "must be at least 1")),
+            n => Ok(n),
+        }
+    }
+}
+
+/// The value without surrounding whitespace and one pair of matching quotes.
+fn unquote(value: &str) -> String {
+    let value = value.trim();
+    let quoted = |q: char| value.len() >= 2 && value.starts_with(q) && value.ends_with(q);
+    if quoted('"') || quoted('\'') {
+        value[1..value.len() - 1].trim().to_owned()
+    } else {
+        value.to_owned()
+    }
+}
+
+fn secret_problem(error: anyhow::Error) -> String {
+    format!("could not be read from Secrets Manager: {error:#}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    pub(super) const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    pub(super) const DB: (&str, &str) = ("DATABASE_URL", "postgres://u:p@localhost/db");
+    pub(super) const KEY: (&str, &str) = ("JWT_SECRET_KEY", SECRET);
+
+    /// Loads from exactly these variables. No variable here names an ARN that is reached, so the
+    /// SDK is never asked for anything.
+    pub(super) async fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::load(
+            &Environment::from_pairs(vars.iter().copied()),
+            &Aws::from_environment(),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn the_variable_list_is_exactly_what_the_loaders_read() {
+        let env = Environment::from_pairs([DB, KEY]);
+        Config::load(&env, &Aws::from_environment()).await.unwrap();
+        let listed: BTreeSet<&str> = VARIABLES.iter().copied().collect();
+        assert_eq!(env.names_read(), listed);
+    }
+
+    #[tokio::test]
+    async fn defaults_apply_when_only_required_variables_are_set() {
+        let config = load(&[DB, KEY]).await.unwrap();
+        assert_eq!(config.jwt.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(
+            (config.jwt.issuer.as_str(), config.jwt.audience.as_str()),
+            ("jwt-auth-api", "jwt-auth-api")
+        );
+        assert_eq!(
+            config.sessions,
+            SessionSettings {
+                refresh_token_ttl: Duration::from_secs(604_800),
+                refresh_reuse_grace: Duration::from_secs(10),
+            }
+        );
+        assert_eq!(
+            config.reset,
+            ResetSettings {
+                token_ttl: Duration::from_secs(1800),
+                url: ResetUrl::Fixed("http://localhost:5001/reset-password".into()),
+            }
+        );
+        assert_eq!(config.database.pool_size, 1);
+        assert_eq!(config.database.tls, DbTls::Disable);
+        assert_eq!(
+            config.database.timeouts,
+            DbTimeouts {
+                connect: Duration::from_secs(3),
+                statement: Duration::from_secs(5),
+            }
+        );
+        assert_eq!(config.email, EmailTransport::Log);
+        assert_eq!(config.limits, RateLimits::default());
+    }
+
+    #[tokio::test]
+    async fn the_signing_key_is_optional_and_empty_values_count_as_unset() {
+        let config = load(&[
+            DB,
+            ("JWT_SECRET_KEY", "  "),
+            ("JWT_PRIVATE_KEY", ""),
+            ("JWT_PREVIOUS_PUBLIC_KEYS", ""),
+            ("EMAIL_FROM", ""),
+            ("ACCESS_TOKEN_TTL", "\"\""),
+        ])
+        .await
+        .unwrap();
+        assert!(config.jwt.keys.is_none());
+        assert_eq!(config.jwt.access_token_ttl, Duration::from_secs(900));
+    }
+
+    #[tokio::test]
+    async fn values_are_trimmed_and_unquoted_as_an_env_file_writes_them() {
+        let config = load(&[
+            DB,
+            KEY,
+            ("ACCESS_TOKEN_TTL", " \"60\" "),
+            ("JWT_ISSUER", "'issuer'"),
+            ("JWT_AUDIENCE", "\"it's\""),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(config.jwt.access_token_ttl, Duration::from_secs(60));
+        assert_eq!(config.jwt.issuer, "issuer");
+        assert_eq!(config.jwt.audience, "it's");
+    }
+
+    #[tokio::test]
+    async fn each_bad_variable_is_named_in_the_error() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[KEY], "DATABASE_URL"),
+            (&[DB, ("JWT_SECRET_KEY", "too-short")], "JWT_SECRET_KEY"),
+            (
+                &[DB, KEY, ("JWT_SECRET_ARN", "arn:aws:secretsmanager:x")],
+                "JWT_SECRET_ARN",
+            ),
+            (&[("DATABASE_URL", "not a url at all"), KEY], "DATABASE_URL"),
+            (
+                &[DB, ("DB_SECRET_ARN", "arn:aws:secretsmanager:x")],
+                "DB_SECRET_ARN",
+            ),
+            (
+                &[
+                    ("DB_SECRET_ARN", "arn:aws:secretsmanager:x"),
+                    ("DB_NAME", "auth"),
+                ],
+                "DB_HOST",
+            ),
+            (
+                &[
+                    ("DB_SECRET_ARN", "arn:aws:secretsmanager:x"),
+                    ("DB_HOST", "proxy"),
+                ],
+                "DB_NAME",
+            ),
+            (&[DB, ("DB_SSLMODE", "prefer")], "DB_SSLMODE"),
+            (&[DB, ("DB_PORT", "not-a-port")], "DB_PORT"),
+            (&[DB, KEY, ("ACCESS_TOKEN_TTL", "soon")], "ACCESS_TOKEN_TTL"),
+            (&[DB, KEY, ("ACCESS_TOKEN_TTL", "0")], "ACCESS_TOKEN_TTL"),
+            (&[DB, KEY, ("REFRESH_TOKEN_TTL", "0")], "REFRESH_TOKEN_TTL"),
+            (
+                &[DB, KEY, ("REFRESH_REUSE_GRACE", "-1")],
+                "REFRESH_REUSE_GRACE",
+            ),
+            (&[DB, KEY, ("RESET_TOKEN_TTL", "0")], "RESET_TOKEN_TTL"),
+            (&[DB, KEY, ("RATE_LIMIT_SIGNIN", "0")], "RATE_LIMIT_SIGNIN"),
+            (
+                &[DB, KEY, ("RATE_LIMIT_SIGNUP", "lots")],
+                "RATE_LIMIT_SIGNUP",
+            ),
+            (&[DB, KEY, ("RATE_LIMIT_WINDOW", "0")], "RATE_LIMIT_WINDOW"),
+            (
+                &[DB, KEY, ("RESET_EMAILS_PER_WINDOW", "-1")],
+                "RESET_EMAILS_PER_WINDOW",
+            ),
+            (&[DB, KEY, ("DB_POOL_SIZE", "0")], "DB_POOL_SIZE"),
+            (
+                &[DB, KEY, ("DB_CONNECT_TIMEOUT", "0")],
+                "DB_CONNECT_TIMEOUT",
+            ),
+            (
+                &[DB, KEY, ("DB_CONNECT_TIMEOUT", "3s")],
+                "DB_CONNECT_TIMEOUT",
+            ),
+            (
+                &[DB, KEY, ("DB_STATEMENT_TIMEOUT", "0")],
+                "DB_STATEMENT_TIMEOUT",
+            ),
+            (
+                &[DB, KEY, ("DB_STATEMENT_TIMEOUT", "-1")],
+                "DB_STATEMENT_TIMEOUT",
+            ),
+            (&[DB, KEY, ("RESET_URL", "ftp://x")], "RESET_URL"),
+            (&[DB, KEY, ("EMAIL_TRANSPORT", "smtp")], "EMAIL_TRANSPORT"),
+            (&[DB, KEY, ("EMAIL_TRANSPORT", "ses")], "EMAIL_FROM"),
+            (
+                &[
+                    DB,
+                    KEY,
+                    ("EMAIL_TRANSPORT", "ses"),
+                    ("EMAIL_FROM", "nobody"),
+                ],
+                "EMAIL_FROM",
+            ),
+        ];
+        for (vars, variable) in cases {
+            let error = load(vars).await.unwrap_err();
+            assert_eq!(error.variable, *variable, "{vars:?}: {error}");
+        }
+    }
+
+    #[tokio::test]
+    async fn errors_and_debug_output_never_show_secrets() {
+        let error = load(&[
+            ("DATABASE_URL", "postgres://u:hunter2@localhost/db"),
+            ("JWT_SECRET_KEY", "short-secret"),
+        ])
+        .await
+        .unwrap_err();
+        assert!(!error.to_string().contains("short-secret"));
+        let config = load(&[("DATABASE_URL", "postgres://u:hunter2@localhost/db"), KEY])
+            .await
+            .unwrap();
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains(SECRET),
+            "{debug}"
+        );
+    }
+
+    #[tokio::test]
+    async fn numeric_secrets_are_read_as_text() {
+        let digits = "1".repeat(40);
+        let config = load(&[DB, ("JWT_SECRET_KEY", &digits)]).await.unwrap();
+        match config.jwt.keys {
+            Some(crate::keys::JwtKeys::Hs256(secret)) => {
+                assert_eq!(secret.expose_secret(), digits)
+            }
+            other => panic!("an HS256 secret, not {other:?}"),
+        }
+    }
+}
