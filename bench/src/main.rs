@@ -2,19 +2,18 @@
 //! asserts a speed.
 //!
 //! - `bench run [--quick]`: every endpoint's handler over a real PostgreSQL, called in process
-//!   through the same dispatch as in Lambda, against the floor (a `SELECT 1` round trip plus a
+//!   through the same router and `respond` as in Lambda, against the floor (a `SELECT 1` round trip plus a
 //!   token verification), with the statements each request runs as PostgreSQL counts them and
 //!   Argon2's cost alone; written to `target/bench/handlers.json`.
 //! - `bench report`: prints the table (with the release binaries' and the local stack's numbers
 //!   when their scripts wrote them), and writes `target/bench/report.json` and `latency.svg`.
 //!
-//! Modules: [`run`] (the harness), [`statements`] (counting via `pg_stat_statements`),
-//! [`database`] (the server and a fresh database), [`stats`] (percentiles), [`results`] (the
+//! Modules: [`run`] (the harness, over `testkit`'s scratch database, configuration and
+//! requests), [`statements`] (counting via `pg_stat_statements`), [`stats`] (percentiles), [`results`] (the
 //! JSON written by `run`), [`report`] (table and chart), [`budgets`] (the budgets).
 #![forbid(unsafe_code)]
 
 mod budgets;
-mod database;
 mod report;
 mod results;
 mod run;

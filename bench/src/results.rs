@@ -32,7 +32,7 @@ pub struct Machine {
     pub pool_size: usize,
 }
 
-/// One endpoint's handler, called through the same dispatch as in Lambda.
+/// One endpoint's handler, called through the same router and `respond` as in Lambda.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct EndpointRun {
     /// The function's name (`dashboard`, `forgot-password`, ...).

@@ -1,26 +1,24 @@
 //! `bench run`: every endpoint's handler over a real PostgreSQL on loopback, called through the
-//! same dispatch as in Lambda (no HTTP, no runtime), beside the floor and Argon2's own cost.
+//! same router and `respond` as in Lambda (no HTTP, no runtime), beside the floor and Argon2's
+//! own cost.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, ensure};
-use auth::config::{
-    Config, DatabaseConfig, DbTimeouts, DbTls, EmailTransport, RateLimits, ResetUrl,
-};
+use auth::config::Config;
 use auth::domain::Password;
-use auth::lambda::dispatch;
+use auth::keys::PrivateKey;
+use auth::lambda::respond;
 use auth::mail::Mailer;
-use auth::tokens::{JwtKeys, PrivateKey};
-use auth::{App, Endpoint, handlers};
-use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
-use lambda_http::http::{HeaderValue, Method, header};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use auth::{App, Endpoint};
+use lambda_http::http::Method;
+use lambda_http::{Body, Request};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
+use testkit::database::ScratchDatabase;
+use testkit::requests::{bearer_request, from_client, raw_request, with_path_parameter};
 use tokio_postgres::NoTls;
 
-use crate::database::{FreshDatabase, admin_config, create_database, drop_database};
 use crate::results::{EndpointRun, HandlerRun, Machine};
 use crate::statements::StatementCounter;
 use crate::stats::Summary;
@@ -28,7 +26,8 @@ use crate::stats::Summary;
 /// As in production: one Lambda instance serves one request at a time over one connection.
 const POOL_SIZE: usize = 1;
 const PASSWORD: &str = "correct horse battery staple";
-const RESET_BASE: &str = "http://localhost:5001/reset-password";
+/// Where the reset links point (the default `RESET_URL`), followed by the token.
+const RESET_LINK_PREFIX: &str = "http://localhost:5001/reset-password/";
 
 /// Calls before measuring (statements prepared and cached, pool connected), then calls measured.
 #[derive(Clone, Copy)]
@@ -76,32 +75,18 @@ impl Plans {
 /// Runs the benchmark on a new database of the server at `TEST_DATABASE_URL`/`DATABASE_URL`,
 /// dropped afterwards.
 pub async fn run(quick: bool) -> anyhow::Result<HandlerRun> {
-    let admin = admin_config()?;
-    let database = create_database(&admin).await?;
-    let result = run_on(&admin, &database, &Plans::new(quick)).await;
-    drop_database(&admin, &database.name)
-        .await
-        .context("dropping the benchmark database")?;
-    result
+    run_with(&Plans::new(quick)).await
 }
 
-async fn run_on(
-    admin: &tokio_postgres::Config,
-    database: &FreshDatabase,
-    plans: &Plans,
-) -> anyhow::Result<HandlerRun> {
-    let config = bench_config(DatabaseConfig {
-        url: database.url.clone(),
-        pool_size: POOL_SIZE,
-        tls: DbTls::Disable,
-        credentials_secret: None,
-        timeouts: DbTimeouts::default(),
-    })?;
+async fn run_with(plans: &Plans) -> anyhow::Result<HandlerRun> {
+    let admin = testkit::database::server()?;
+    let database = ScratchDatabase::create_on(&admin, "bench").await?;
+    let config = bench_config(database.url()).await?;
     auth::db::migrate(&config.database).await?;
-    let (db, connection) = database.url.connect(NoTls).await?;
+    let (db, connection) = database.config().connect(NoTls).await?;
     tokio::spawn(connection);
     let (counter, statements_unavailable) =
-        match StatementCounter::connect(admin, &database.name).await {
+        match StatementCounter::connect(&admin, database.name()).await {
             Ok(counter) => (Some(counter), None),
             Err(e) => {
                 eprintln!("statements per request will not be counted: {e:#}");
@@ -169,33 +154,24 @@ async fn run_on(
     })
 }
 
-/// Production settings, an Ed25519 key made for the run, and budgets high enough that the
-/// benchmark's thousands of requests from one address are not throttled.
-fn bench_config(database: DatabaseConfig) -> anyhow::Result<Config> {
+/// Production settings through the real loader: one connection, an Ed25519 key made for the
+/// run, and budgets high enough that the benchmark's thousands of requests from one address are
+/// not throttled.
+async fn bench_config(database_url: &str) -> anyhow::Result<Config> {
     let pem = PrivateKey::generate_ed25519_pem()?;
-    let signing = PrivateKey::from_pem(pem.expose_secret())?;
-    Ok(Config {
-        database,
-        jwt_keys: Some(JwtKeys::Asymmetric {
-            signing,
-            previous: Vec::new(),
-        }),
-        jwt_issuer: "jwt-auth-api".into(),
-        jwt_audience: "jwt-auth-api".into(),
-        access_token_ttl: Duration::from_secs(900),
-        refresh_token_ttl: Duration::from_secs(604_800),
-        refresh_reuse_grace: Duration::from_secs(10),
-        reset_token_ttl: Duration::from_secs(1800),
-        reset_url: ResetUrl::Fixed(RESET_BASE.into()),
-        email: EmailTransport::Log,
-        limits: RateLimits {
-            signup_per_ip: 1_000_000,
-            signin_per_ip: 1_000_000,
-            forgot_password_per_ip: 1_000_000,
-            reset_emails_per_email: 1_000_000,
-            ..RateLimits::default()
-        },
-    })
+    Ok(testkit::config::load(
+        database_url,
+        &[
+            ("DB_POOL_SIZE", &POOL_SIZE.to_string()),
+            ("JWT_SECRET_KEY", ""),
+            ("JWT_PRIVATE_KEY", pem.expose_secret()),
+            ("RATE_LIMIT_SIGNUP", "1000000"),
+            ("RATE_LIMIT_SIGNIN", "1000000"),
+            ("RATE_LIMIT_FORGOT_PASSWORD", "1000000"),
+            ("RESET_EMAILS_PER_WINDOW", "1000000"),
+        ],
+    )
+    .await)
 }
 
 /// The app under test, a direct connection for setting up, and the statement counter.
@@ -261,7 +237,7 @@ impl Bench {
     async fn call(&self, recording: &mut Recording, request: Request) -> anyhow::Result<Value> {
         let before = self.statements_so_far().await?;
         let started = Instant::now();
-        let response = call(&self.app, recording.endpoint, request).await?;
+        let response = call(&self.app, recording.endpoint, request).await;
         let elapsed = started.elapsed();
         let after = self.statements_so_far().await?;
         recording.calls += 1;
@@ -332,7 +308,7 @@ impl Bench {
         let (_, mut refresh_token) = self.signed_in("refresh@example.com").await?;
         let mut recording = Recording::new(Endpoint::Refresh, plan);
         for _ in 0..plan.total() {
-            let request = bearer_request(Endpoint::Refresh, &refresh_token);
+            let request = bearer(Endpoint::Refresh, &refresh_token);
             let body = self.call(&mut recording, request).await?;
             refresh_token = token(&body, "refresh_token")?;
         }
@@ -348,7 +324,7 @@ impl Bench {
     ) -> anyhow::Result<Recording> {
         let mut recording = Recording::new(endpoint, plan);
         for _ in 0..plan.total() {
-            self.call(&mut recording, bearer_request(endpoint, access_token))
+            self.call(&mut recording, bearer(endpoint, access_token))
                 .await?;
         }
         Ok(recording)
@@ -366,7 +342,7 @@ impl Bench {
         }
         let mut recording = Recording::new(Endpoint::Logout, plan);
         for access_token in tokens {
-            let request = bearer_request(Endpoint::Logout, &access_token);
+            let request = bearer(Endpoint::Logout, &access_token);
             self.call(&mut recording, request).await?;
         }
         Ok(recording)
@@ -394,11 +370,10 @@ impl Bench {
             self.call(&mut setup, request).await?;
             let reset_token = self.emailed_reset_token(email).await?;
             let body = json!({"password": format!("{PASSWORD} {i}")});
-            let request = json_request(Endpoint::ResetPassword, &body).with_path_parameters(
-                std::collections::HashMap::from([(
-                    "token".to_owned(),
-                    reset_token.expose_secret().to_owned(),
-                )]),
+            let request = with_path_parameter(
+                json_request(Endpoint::ResetPassword, &body),
+                "token",
+                reset_token.expose_secret(),
             );
             self.call(&mut recording, request).await?;
         }
@@ -407,22 +382,8 @@ impl Bench {
 
     /// The token in the link of the newest reset email queued for `email`.
     async fn emailed_reset_token(&self, email: &str) -> anyhow::Result<SecretString> {
-        let row = self
-            .db
-            .query_one(
-                "SELECT body_text FROM email_outbox WHERE recipient = $1 ORDER BY id DESC LIMIT 1",
-                &[&email],
-            )
-            .await
-            .context("reading the reset email")?;
-        let body: String = row.get(0);
-        let prefix = format!("{RESET_BASE}/");
-        let start = body
-            .find(&prefix)
-            .context("the reset email holds no link")?
-            + prefix.len();
-        let token = body[start..].split_whitespace().next().unwrap_or_default();
-        Ok(SecretString::from(token.to_owned()))
+        let token = testkit::outbox::link_token(&self.db, email, RESET_LINK_PREFIX).await?;
+        Ok(SecretString::from(token))
     }
 
     async fn stateless(&self, endpoint: Endpoint, plan: Plan) -> anyhow::Result<Recording> {
@@ -490,59 +451,38 @@ async fn argon2(plan: Plan) -> anyhow::Result<(Summary, Summary)> {
     Ok((Summary::of(&hashes), Summary::of(&verifications)))
 }
 
-/// The endpoint's handler through [`dispatch`], as `auth::lambda::run` calls it.
-async fn call(app: &App, endpoint: Endpoint, request: Request) -> anyhow::Result<Response<Body>> {
-    let method = request.method().clone();
-    let response = match endpoint {
-        Endpoint::Public => dispatch(endpoint, method, handlers::public(request)).await,
-        Endpoint::Signup => dispatch(endpoint, method, handlers::signup(app, request)).await,
-        Endpoint::Signin => dispatch(endpoint, method, handlers::signin(app, request)).await,
-        Endpoint::Refresh => dispatch(endpoint, method, handlers::refresh(app, request)).await,
-        Endpoint::Dashboard => dispatch(endpoint, method, handlers::dashboard(app, request)).await,
-        Endpoint::Logout => dispatch(endpoint, method, handlers::logout(app, request)).await,
-        Endpoint::Sessions => dispatch(endpoint, method, handlers::sessions(app, request)).await,
-        Endpoint::ForgotPassword => {
-            dispatch(endpoint, method, handlers::forgot_password(app, request)).await
-        }
-        Endpoint::ResetPassword => {
-            dispatch(endpoint, method, handlers::reset_password(app, request)).await
-        }
-        Endpoint::Jwks => dispatch(endpoint, method, handlers::jwks(app, request)).await,
-        other => anyhow::bail!("{} is not benchmarked", other.function()),
-    };
-    response.map_err(|e| anyhow!("a handler returned a Lambda error: {e}"))
+/// The endpoint's handler through [`respond`], as its function calls it in Lambda.
+async fn call(app: &App, endpoint: Endpoint, request: Request) -> Response {
+    respond(endpoint, Some(app), request).await
 }
 
-/// A request as API Gateway delivers it: from a client address, with a `User-Agent`.
-fn request(endpoint: Endpoint, body: Body) -> Request {
-    let mut builder = lambda_http::http::Request::builder()
-        .method(endpoint.method().unwrap_or(Method::GET))
-        .uri(endpoint.path())
-        .header(header::USER_AGENT, "bench/1.0");
-    if matches!(body, Body::Text(_)) {
-        builder = builder.header(header::CONTENT_TYPE, "application/json");
-    }
-    let request: Request = builder.body(body).expect("a valid request");
-    let mut context = ApiGatewayV2httpRequestContext::default();
-    context.http.source_ip = Some("198.51.100.7".to_owned());
-    request.with_request_context(RequestContext::ApiGatewayV2(context))
+type Response = lambda_http::Response<Body>;
+
+/// A request to `endpoint` as API Gateway delivers it: from a client address, with a
+/// `User-Agent`.
+fn request(endpoint: Endpoint, content_type: Option<&str>, body: Body) -> Request {
+    let method = endpoint.method().unwrap_or(Method::GET);
+    let request = raw_request(method, endpoint.path(), content_type, body);
+    from_client(request, "198.51.100.7", "bench/1.0")
 }
 
 fn get_request(endpoint: Endpoint) -> Request {
-    request(endpoint, Body::Empty)
+    request(endpoint, None, Body::Empty)
 }
 
 /// A JSON POST. For the reset, the token goes in as a path parameter, which is what the handler
 /// reads; the path itself stays the route's.
 fn json_request(endpoint: Endpoint, body: &Value) -> Request {
-    request(endpoint, Body::Text(body.to_string()))
+    request(endpoint, Some("application/json"), body.to_string().into())
 }
 
-fn bearer_request(endpoint: Endpoint, token: &str) -> Request {
-    let mut request = request(endpoint, Body::Empty);
-    let value = HeaderValue::from_str(&format!("Bearer {token}")).expect("a token is ASCII");
-    request.headers_mut().insert(header::AUTHORIZATION, value);
-    request
+fn bearer(endpoint: Endpoint, token: &str) -> Request {
+    let method = endpoint.method().unwrap_or(Method::GET);
+    from_client(
+        bearer_request(method, endpoint.path(), token),
+        "198.51.100.7",
+        "bench/1.0",
+    )
 }
 
 fn signup_request(email: &str) -> Request {
@@ -597,13 +537,7 @@ mod tests {
             argon2: short,
             logout: short,
         };
-        let admin = admin_config().expect("TEST_DATABASE_URL or DATABASE_URL");
-        let database = create_database(&admin).await.expect("a fresh database");
-        let result = run_on(&admin, &database, &plans).await;
-        drop_database(&admin, &database.name)
-            .await
-            .expect("dropped");
-        let run = result.expect("every endpoint answered");
+        let run = run_with(&plans).await.expect("every endpoint answered");
         assert_eq!(
             run.statements_unavailable, None,
             "pg_stat_statements is loaded"

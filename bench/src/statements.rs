@@ -69,23 +69,24 @@ impl StatementCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::database::{admin_config, create_database};
+    use testkit::database::ScratchDatabase;
 
-    /// A counter over a new, empty database, and a client of that database.
-    async fn counted_client() -> (StatementCounter, tokio_postgres::Client) {
-        let admin = admin_config().unwrap();
-        let database = create_database(&admin).await.unwrap();
-        let counter = StatementCounter::connect(&admin, &database.name)
+    /// A counter over a new, empty database, and a client of that database (which lives as long
+    /// as the guard).
+    async fn counted_client() -> (StatementCounter, tokio_postgres::Client, ScratchDatabase) {
+        let admin = testkit::database::server().unwrap();
+        let database = ScratchDatabase::create_on(&admin, "bench").await.unwrap();
+        let counter = StatementCounter::connect(&admin, database.name())
             .await
             .unwrap();
-        let (client, connection) = database.url.connect(NoTls).await.unwrap();
+        let (client, connection) = database.config().connect(NoTls).await.unwrap();
         tokio::spawn(connection);
-        (counter, client)
+        (counter, client, database)
     }
 
     #[tokio::test]
     async fn counts_each_execution_of_a_prepared_statement_once() {
-        let (counter, client) = counted_client().await;
+        let (counter, client, _database) = counted_client().await;
         let statement = client.prepare("SELECT $1::int4 + 1").await.unwrap();
         let before = counter.total().await.unwrap();
         for i in 0..5_i32 {
@@ -96,7 +97,7 @@ mod tests {
 
     #[tokio::test]
     async fn counts_begin_and_commit_and_every_statement_of_a_batch() {
-        let (counter, mut client) = counted_client().await;
+        let (counter, mut client, _database) = counted_client().await;
         let before = counter.total().await.unwrap();
         let transaction = client.transaction().await.unwrap();
         transaction.simple_query("SELECT 1").await.unwrap();
@@ -116,8 +117,8 @@ mod tests {
 
     #[tokio::test]
     async fn does_not_count_statements_of_other_databases() {
-        let (counter, client) = counted_client().await;
-        let (other_counter, other) = counted_client().await;
+        let (counter, client, _database) = counted_client().await;
+        let (other_counter, other, _other_database) = counted_client().await;
         let before = counter.total().await.unwrap();
         other.simple_query("SELECT 1").await.unwrap();
         assert_eq!(counter.total().await.unwrap(), before);

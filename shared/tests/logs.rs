@@ -1,5 +1,5 @@
 //! No secret reaches the logs: a whole journey (and its usual failures) runs through the real
-//! `dispatch` with every log line captured at TRACE, in the functions' JSON format, from every
+//! `respond` with every log line captured at TRACE, in the functions' JSON format, from every
 //! thread; then no line may hold a password, a token (whole, or its JWT payload or signature),
 //! an Argon2 hash or a token hash as the database stores it.
 //!
@@ -9,12 +9,11 @@
 //! `EMAIL_TRANSPORT=log` writes the reset link to the log on purpose, and is not used here).
 
 #[path = "api/helpers.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod helpers;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use auth::aws::Aws;
 use auth::config::EmailTransport;
@@ -175,7 +174,7 @@ async fn a_whole_journey_logs_no_password_token_or_hash() {
     // Grace 0: the reused refresh token below counts as theft at once.
     let mailer = ses_mailer().await;
     let app =
-        TestApp::spawn_with_mailer(|config| config.refresh_reuse_grace = Duration::ZERO, mailer)
+        TestApp::spawn_with_mailer(&[("REFRESH_REUSE_GRACE", "0")], mailer)
             .await;
     let email = format!("leak-check-{}@example.com", Uuid::new_v4().simple());
     let new_password = "a brand new passphrase, also secret";

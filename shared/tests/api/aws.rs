@@ -107,8 +107,8 @@ async fn configuration_reads_the_signing_key_and_database_credentials_from_secre
     let config = Config::load(&env, &Aws::with_config(lambda)).await.unwrap();
 
     use secrecy::ExposeSecret;
-    match &config.jwt_keys {
-        Some(auth::tokens::JwtKeys::Hs256(secret)) => {
+    match &config.jwt.keys {
+        Some(auth::keys::JwtKeys::Hs256(secret)) => {
             assert_eq!(secret.expose_secret(), jwt_secret)
         }
         other => panic!("an HS256 secret, not {other:?}"),
@@ -250,7 +250,7 @@ async fn forgot_password_queues_the_reset_link_and_the_janitor_sends_it_through_
         &Aws::with_config(sdk),
     )
     .await;
-    let app = TestApp::spawn_with_mailer(|_| {}, mailer).await;
+    let app = TestApp::spawn_with_mailer(&[], mailer).await;
     let recipient = format!("jane-{}@example.com", Uuid::new_v4().simple());
     app.registered_user("Jane", &recipient).await;
 
@@ -307,7 +307,7 @@ async fn an_ses_failure_leaves_the_email_unsent_for_the_next_run() {
     ))
     .unwrap();
     let mailer = Mailer::new(&EmailTransport::Ses { from }, &Aws::with_config(sdk)).await;
-    let app = TestApp::spawn_with_mailer(|_| {}, mailer).await;
+    let app = TestApp::spawn_with_mailer(&[], mailer).await;
     let recipient = format!("jane-{}@example.com", Uuid::new_v4().simple());
     app.registered_user("Jane", &recipient).await;
 
@@ -346,7 +346,7 @@ async fn the_janitor_retries_an_unsent_email_once_ses_accepts_it() {
         &Aws::with_config(sdk.clone()),
     )
     .await;
-    let app = TestApp::spawn_with_mailer(|_| {}, mailer).await;
+    let app = TestApp::spawn_with_mailer(&[], mailer).await;
     let recipient = format!("jane-{}@example.com", Uuid::new_v4().simple());
     app.registered_user("Jane", &recipient).await;
     app.forgot_password(&recipient).await;
@@ -409,8 +409,8 @@ async fn the_signing_key_is_generated_into_its_empty_secret_once_and_read_from_t
         ("JWT_PRIVATE_KEY_ARN", arn.as_str()),
     ]);
     let config = Config::load(&env, &aws).await.unwrap();
-    match &config.jwt_keys {
-        Some(auth::tokens::JwtKeys::Asymmetric { signing, previous }) => {
+    match &config.jwt.keys {
+        Some(auth::keys::JwtKeys::Asymmetric { signing, previous }) => {
             assert_eq!(signing.public_key().kid(), kid);
             assert_eq!(
                 signing.public_key().algorithm(),

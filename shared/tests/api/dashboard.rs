@@ -207,7 +207,7 @@ async fn anything_but_a_genuine_access_token_is_invalid_token() {
 #[tokio::test]
 async fn an_expired_access_token_is_token_expired() {
     // exp = iat + 1 s, and 5 s of leeway: the token is refused from iat + 7 s.
-    let app = TestApp::spawn_with(|config| config.access_token_ttl = Duration::from_secs(1)).await;
+    let app = TestApp::spawn_with(&[("ACCESS_TOKEN_TTL", "1")]).await;
     let signin = app.signed_in_user("jane@example.com").await;
     let access = signin.str("access_token");
     assert_eq!(signin.body["expires_in"], 1);
@@ -276,7 +276,7 @@ async fn a_token_whose_user_was_deleted_is_invalid_token() {
 async fn an_access_token_dies_with_its_expired_session() {
     // The session lasts as long as its newest refresh token; the access token is only good while
     // its session is live, even though its own exp is 15 minutes away.
-    let app = TestApp::spawn_with(|config| config.refresh_token_ttl = Duration::from_secs(1)).await;
+    let app = TestApp::spawn_with(&[("REFRESH_TOKEN_TTL", "1")]).await;
     let access = app.signed_in_access_token("jane@example.com").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 

@@ -72,7 +72,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 #[tokio::test]
 async fn an_unknown_email_takes_as_long_to_refuse_as_a_wrong_password() {
-    let app = TestApp::spawn_with(|config| config.limits.signin_per_ip = 10_000).await;
+    let app = TestApp::spawn_with(&[("RATE_LIMIT_SIGNIN", "10000")]).await;
     app.registered_user("Jane", KNOWN).await;
     let attempt = |email: &'static str| {
         let app = &app;

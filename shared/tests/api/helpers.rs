@@ -1,67 +1,50 @@
-//! Test harness: a fresh, migrated database per test, and typed helpers that call the real
-//! handlers with `lambda_http` requests, exactly as the Lambda runtime does.
+//! The tests' typed helpers: an app over a fresh, migrated database of its own (dropped with
+//! it), configured by the real loader, and calls to the real handlers through the same router
+//! and `respond` as in Lambda. The pieces come from `testkit`, shared with the benchmark.
 
-use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
 
-use auth::config::{
-    Config, DatabaseConfig, DbTimeouts, DbTls, EmailTransport, RateLimits, ResetUrl,
-};
-use auth::lambda::dispatch;
+use auth::config::{Config, DatabaseConfig, DbTimeouts};
+use auth::lambda::respond;
 use auth::mail::Mailer;
-use auth::tokens::{JwtKeys, PrivateKey, PublicKey};
-use auth::{App, Endpoint, handlers};
+use auth::{App, Endpoint};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::http::{HeaderMap, Method, StatusCode, header};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
+use testkit::database::ScratchDatabase;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
-/// The HS256 secret every test app signs with.
-pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+pub use testkit::keys::{
+    ED25519_A, ED25519_A_PUBLIC, ED25519_B, P256, P256_PUBLIC, TEST_SECRET,
+};
+pub use testkit::requests::{
+    authorization_request, bearer_request, from_client, json_request, raw_request, reset_request,
+};
+
 /// A password that satisfies the rules.
 pub const PASSWORD: &str = "correct horse battery staple";
+/// Where the test apps' reset links point (the default `RESET_URL`).
+pub const RESET_LINK_PREFIX: &str = "http://localhost:5001/reset-password/";
 
-// Test signing keys, made by another implementation: `openssl genpkey -algorithm ed25519` (or
-// `-algorithm EC -pkeyopt ec_paramgen_curve:P-256`) and `openssl pkey -pubout`.
-pub const ED25519_A: &str = "-----BEGIN PRIVATE KEY-----
-MC4CAQAwBQYDK2VwBCIEIFrXqhIziaujiRUBojNbl3Hxe/+iQrbMyzEfa4Po3GF8
------END PRIVATE KEY-----
-";
-pub const ED25519_A_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
-MCowBQYDK2VwAyEAi17I8Wd9YKMKYq2zkuOrr47qVtUCyfkJ0WjXhc7g3F0=
------END PUBLIC KEY-----
-";
-pub const ED25519_B: &str = "-----BEGIN PRIVATE KEY-----
-MC4CAQAwBQYDK2VwBCIEIPeGkvEleyiyj+oLyPFCt2r/XnJ50LGqCuViCXc1lo2J
------END PRIVATE KEY-----
-";
-pub const P256: &str = "-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgIy697kKMwjPtUgcx
-1Qpkrbz3KEC7MNjwwkeAp8ra/NihRANCAAR+AeAD2ttjZ/3K0vY0UlFjVe0A1WmT
-JdJcgJ3SB3by2bTRVn6ADth6QdzlTjigwsOYuO64xmMwRB+HVTJmw+DZ
------END PRIVATE KEY-----
-";
-pub const P256_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
-MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEfgHgA9rbY2f9ytL2NFJRY1XtANVp
-kyXSXICd0gd28tm00VZ+gA7YekHc5U44oMLDmLjuuMZjMEQfh1UyZsPg2Q==
------END PUBLIC KEY-----
-";
-
-/// An asymmetric key ring: signs with [`ED25519_A`], still verifies [`P256`]'s tokens.
-pub fn test_key_ring() -> JwtKeys {
-    JwtKeys::Asymmetric {
-        signing: PrivateKey::from_pem(ED25519_A).unwrap(),
-        previous: vec![PublicKey::from_pem(P256_PUBLIC).unwrap()],
-    }
-}
+/// The variables of an asymmetric key ring: signs with [`ED25519_A`], still verifies [`P256`]'s
+/// tokens.
+pub const KEY_RING: &[(&str, &str)] = &[
+    ("JWT_SECRET_KEY", ""),
+    ("JWT_PRIVATE_KEY", ED25519_A),
+    ("JWT_PREVIOUS_PUBLIC_KEYS", P256_PUBLIC),
+];
 
 /// An [`App`] over its own database, plus a direct connection for arranging and asserting.
 pub struct TestApp {
     pub app: App,
     pub db: tokio_postgres::Client,
+    /// The overrides this app was configured with, on top of testkit's base variables.
+    overrides: Vec<(String, String)>,
+    /// Shared by the instances of one deployment; the database goes with the last of them.
+    database: Option<Arc<ScratchDatabase>>,
 }
 
 /// A response, with the body parsed as JSON (every response of the API is JSON).
@@ -181,143 +164,102 @@ pub fn jti_and_sid(access_token: &str) -> (Uuid, Uuid) {
     (uuid("jti"), uuid("sid"))
 }
 
-fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL").expect(
-        "TEST_DATABASE_URL is not set: run the tests with `make test`, which starts a throwaway \
-         PostgreSQL, or point TEST_DATABASE_URL at a server whose user may CREATE DATABASE",
-    )
-}
-
-/// The configuration tests run with: production defaults except the database and the secret.
-pub fn test_config(database: DatabaseConfig) -> Config {
-    Config {
-        database,
-        jwt_keys: Some(JwtKeys::Hs256(TEST_SECRET.into())),
-        jwt_issuer: "jwt-auth-api".into(),
-        jwt_audience: "jwt-auth-api".into(),
-        access_token_ttl: Duration::from_secs(900),
-        refresh_token_ttl: Duration::from_secs(604_800),
-        refresh_reuse_grace: Duration::from_secs(10),
-        reset_token_ttl: Duration::from_secs(1800),
-        reset_url: ResetUrl::Fixed("http://localhost:5001/reset-password".into()),
-        email: EmailTransport::Log,
-        limits: RateLimits::default(),
-    }
-}
-
-/// Creates a fresh database with the migrations applied; returns its connection config.
-pub async fn fresh_database() -> DatabaseConfig {
-    fresh_database_with(DbTimeouts::default()).await
-}
-
-/// [`fresh_database`] with these timeouts, which the migration makes the database's defaults.
-pub async fn fresh_database_with(timeouts: DbTimeouts) -> DatabaseConfig {
-    let admin =
-        tokio_postgres::Config::from_str(&admin_url()).expect("TEST_DATABASE_URL is a valid URL");
-    let (client, connection) = admin
-        .connect(NoTls)
-        .await
-        .expect("TEST_DATABASE_URL answers");
-    tokio::spawn(connection);
-    let name = format!("test_{}", Uuid::new_v4().simple());
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("creating the test database");
-    let mut url = admin.clone();
-    url.dbname(&name);
-    // Enough connections for the concurrency tests; production runs with 1.
-    let config = DatabaseConfig {
-        url,
-        pool_size: 32,
-        tls: DbTls::Disable,
-        credentials_secret: None,
-        timeouts,
-    };
-    auth::db::migrate(&config)
-        .await
-        .expect("migrations apply to an empty database");
-    config
-}
-
 impl TestApp {
     /// A new app over a new database.
     pub async fn spawn() -> TestApp {
-        Self::spawn_with(|_| {}).await
+        Self::spawn_with(&[]).await
     }
 
-    /// A new app whose configuration `adjust` may change first.
-    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-        Self::spawn_with_mailer(adjust, Mailer::Log).await
+    /// A new app over a new database, configured with these variables on top of the base ones.
+    pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
+        Self::spawn_with_mailer(overrides, Mailer::Log).await
     }
 
-    /// A new app with its configuration adjusted and the given mailer (SES against moto).
-    pub async fn spawn_with_mailer(adjust: impl FnOnce(&mut Config), mailer: Mailer) -> TestApp {
-        let database = fresh_database().await;
-        let (db, connection) = database.url.connect(NoTls).await.unwrap();
+    /// [`Self::spawn_with`] with the given mailer (SES against moto).
+    pub async fn spawn_with_mailer(overrides: &[(&str, &str)], mailer: Mailer) -> TestApp {
+        let database = migrated_database().await;
+        let overrides = owned(overrides);
+        let config = testkit::config::load(database.url(), &borrowed(&overrides)).await;
+        Self::start(config, mailer, overrides, Some(database)).await
+    }
+
+    /// An app over `database` (timeouts of the test's own, say), the base variables otherwise.
+    pub async fn over(database: FreshDatabase) -> TestApp {
+        Self::over_database(database.config, Some(database.scratch)).await
+    }
+
+    /// An app over a database of the test's own making (on a cluster of its own, say), kept
+    /// alive by `guard` when given.
+    pub async fn over_database(
+        database: DatabaseConfig,
+        guard: Option<Arc<ScratchDatabase>>,
+    ) -> TestApp {
+        let url = url_of(&database);
+        let config = Config {
+            database,
+            ..testkit::config::load(&url, &[]).await
+        };
+        Self::start(config, Mailer::Log, Vec::new(), guard).await
+    }
+
+    /// This app with a new direct connection (after its database restarted).
+    pub async fn reconnected(self) -> TestApp {
+        let (db, connection) = self.app.config.database.url.connect(NoTls).await.unwrap();
         tokio::spawn(connection);
-        let mut config = test_config(database);
-        adjust(&mut config);
-        TestApp {
-            app: App::new(config, mailer).unwrap(),
-            db,
-        }
+        TestApp { db, ..self }
     }
 
-    /// An app over an existing database (one with its own timeouts, or on its own cluster).
-    pub async fn over(database: DatabaseConfig) -> TestApp {
-        let (db, connection) = database.url.connect(NoTls).await.unwrap();
-        tokio::spawn(connection);
-        TestApp {
-            app: App::new(test_config(database), Mailer::Log).unwrap(),
-            db,
-        }
-    }
-
-    /// Another app over the same database, its configuration (a copy of this one's) adjusted
-    /// first: the same stack redeployed with new settings, e.g. a rotated signing key.
-    pub async fn redeployed(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
-        let mut config = self.app.config.clone();
-        adjust(&mut config);
-        let (db, connection) = config.database.url.connect(NoTls).await.unwrap();
+    /// An app whose database cannot be reached (or refuses it): its `db` is a connection to a
+    /// scratch database of its own instead, for the tests that never use it.
+    pub async fn unreachable(config: Config) -> TestApp {
+        let spare = ScratchDatabase::create("test")
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let (db, connection) = spare.config().connect(NoTls).await.unwrap();
         tokio::spawn(connection);
         TestApp {
             app: App::new(config, Mailer::Log).unwrap(),
             db,
+            overrides: Vec::new(),
+            database: Some(Arc::new(spare)),
         }
     }
 
-    /// Calls an endpoint's handler through the same dispatch the Lambda runtime uses.
-    pub async fn call_raw(&self, endpoint: Endpoint, request: Request) -> Response<Body> {
-        let method = request.method().clone();
-        let app = &self.app;
-        match endpoint {
-            Endpoint::Root => dispatch(endpoint, method, handlers::root(request)).await,
-            Endpoint::Public => dispatch(endpoint, method, handlers::public(request)).await,
-            Endpoint::NotFound => dispatch(endpoint, method, handlers::not_found(request)).await,
-            Endpoint::ResetPage => dispatch(endpoint, method, handlers::reset_page(request)).await,
-            Endpoint::Signup => dispatch(endpoint, method, handlers::signup(app, request)).await,
-            Endpoint::Signin => dispatch(endpoint, method, handlers::signin(app, request)).await,
-            Endpoint::Refresh => dispatch(endpoint, method, handlers::refresh(app, request)).await,
-            Endpoint::Dashboard => {
-                dispatch(endpoint, method, handlers::dashboard(app, request)).await
-            }
-            Endpoint::Logout => dispatch(endpoint, method, handlers::logout(app, request)).await,
-            Endpoint::Sessions => {
-                dispatch(endpoint, method, handlers::sessions(app, request)).await
-            }
-            Endpoint::EndSession => {
-                dispatch(endpoint, method, handlers::end_session(app, request)).await
-            }
-            Endpoint::ForgotPassword => {
-                dispatch(endpoint, method, handlers::forgot_password(app, request)).await
-            }
-            Endpoint::ResetPassword => {
-                dispatch(endpoint, method, handlers::reset_password(app, request)).await
-            }
-            Endpoint::Jwks => dispatch(endpoint, method, handlers::jwks(app, request)).await,
+    async fn start(
+        config: Config,
+        mailer: Mailer,
+        overrides: Vec<(String, String)>,
+        database: Option<Arc<ScratchDatabase>>,
+    ) -> TestApp {
+        let (db, connection) = config.database.url.connect(NoTls).await.unwrap();
+        tokio::spawn(connection);
+        TestApp {
+            app: App::new(config, mailer).unwrap(),
+            db,
+            overrides,
+            database,
         }
-        .expect("handlers never return a Lambda error")
+    }
+
+    /// Another app over the same database, configured with this one's overrides and then
+    /// `more`: the same stack redeployed with new settings, e.g. a rotated signing key.
+    pub async fn redeployed(&self, more: &[(&str, &str)]) -> TestApp {
+        let mut overrides = self.overrides.clone();
+        overrides.extend(owned(more));
+        let database = self.app.config.database.clone();
+        let reloaded = testkit::config::load(&url_of(&database), &borrowed(&overrides)).await;
+        // Same database and database settings (they may be a test's own), new everything else.
+        let config = Config {
+            database,
+            ..reloaded
+        };
+        Self::start(config, Mailer::Log, overrides, self.database.clone()).await
+    }
+
+    /// Answers a request for `endpoint` as its function does in Lambda: the same router and
+    /// [`respond`].
+    pub async fn call_raw(&self, endpoint: Endpoint, request: Request) -> Response<Body> {
+        respond(endpoint, Some(&self.app), request).await
     }
 
     /// Like [`TestApp::call_raw`], for the JSON API: asserts the response is JSON and parses it.
@@ -430,26 +372,15 @@ impl TestApp {
     /// The reset token from the newest email queued for `email`, read from the link in its body
     /// as a person would read it from their inbox.
     pub async fn reset_token_from_outbox(&self, email: &str) -> String {
-        self.reset_token_from_outbox_at(email, "http://localhost:5001/reset-password/")
+        self.reset_token_from_outbox_at(email, RESET_LINK_PREFIX)
             .await
     }
 
     /// Like [`TestApp::reset_token_from_outbox`], for a link starting with `prefix`.
     pub async fn reset_token_from_outbox_at(&self, email: &str, prefix: &str) -> String {
-        let row = self
-            .db
-            .query_one(
-                "SELECT body_text FROM email_outbox WHERE recipient = $1 ORDER BY id DESC LIMIT 1",
-                &[&email],
-            )
+        testkit::outbox::link_token(&self.db, email, prefix)
             .await
-            .expect("a reset email was queued");
-        let body: String = row.get(0);
-        let start = body
-            .find(prefix)
-            .unwrap_or_else(|| panic!("the email holds a link starting {prefix}: {body}"))
-            + prefix.len();
-        body[start..].split_whitespace().next().unwrap().to_owned()
+            .unwrap_or_else(|e| panic!("{e:#}"))
     }
 
     /// Asks for a reset for `email` (as stored: lower case), asserting 200; returns the token.
@@ -462,7 +393,7 @@ impl TestApp {
     /// Another Lambda instance of the same deployment: its own `App` and connection pool over the
     /// same database, sharing nothing in memory with this one.
     pub async fn second_instance(&self) -> TestApp {
-        self.redeployed(|_| {}).await
+        self.redeployed(&[]).await
     }
 
     /// `POST /api/signin` as API Gateway delivers it from the client address `ip`.
@@ -481,65 +412,65 @@ impl TestApp {
     }
 }
 
-/// A POST with `Content-Type: application/json`.
-pub fn json_request(path: &str, body: &Value) -> Request {
-    raw_request(
-        Method::POST,
-        path,
-        Some("application/json"),
-        body.to_string(),
-    )
+/// A fresh database with the migrations applied, dropped with the guard.
+pub async fn migrated_database() -> Arc<ScratchDatabase> {
+    fresh_database().await.scratch
 }
 
-/// A request with any method, content type and body.
-pub fn raw_request(
-    method: Method,
-    path: &str,
-    content_type: Option<&str>,
-    body: impl Into<Body>,
-) -> Request {
-    let mut builder = lambda_http::http::Request::builder()
-        .method(method)
-        .uri(path);
-    if let Some(content_type) = content_type {
-        builder = builder.header(header::CONTENT_TYPE, content_type);
+/// A migrated scratch database with its configuration as the loader reads it (dereferences to
+/// it); the database is dropped with this.
+pub struct FreshDatabase {
+    pub config: DatabaseConfig,
+    pub scratch: Arc<ScratchDatabase>,
+}
+
+impl std::ops::Deref for FreshDatabase {
+    type Target = DatabaseConfig;
+
+    fn deref(&self) -> &DatabaseConfig {
+        &self.config
     }
-    builder.body(body.into()).unwrap()
 }
 
-/// `request` as API Gateway delivers it: from the client address `ip` (the request context's
-/// `sourceIp`), with a `User-Agent` header.
-pub fn from_client(request: Request, ip: &str, user_agent: &str) -> Request {
-    let mut context =
-        lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
-    context.http.source_ip = Some(ip.to_owned());
-    let mut request =
-        request.with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(context));
-    request.headers_mut().insert(
-        header::USER_AGENT,
-        lambda_http::http::HeaderValue::from_str(user_agent).unwrap(),
-    );
-    request
+/// [`migrated_database`] with its configuration.
+pub async fn fresh_database() -> FreshDatabase {
+    fresh_database_with(DbTimeouts::default()).await
 }
 
-/// A request with a raw `Authorization` header value and an empty body.
-pub fn authorization_request(method: Method, path: &str, value: &str) -> Request {
-    lambda_http::http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::AUTHORIZATION, value)
-        .body(Body::Empty)
-        .unwrap()
+/// A fresh database with these timeouts, which the migration makes the database's defaults.
+pub async fn fresh_database_with(timeouts: DbTimeouts) -> FreshDatabase {
+    let scratch = ScratchDatabase::create("test")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let mut config = testkit::config::load(scratch.url(), &[]).await.database;
+    config.timeouts = timeouts;
+    auth::db::migrate(&config)
+        .await
+        .expect("migrations apply to an empty database");
+    FreshDatabase {
+        config,
+        scratch: Arc::new(scratch),
+    }
 }
 
-/// A request carrying `Authorization: Bearer <token>`.
-pub fn bearer_request(method: Method, path: &str, token: &str) -> Request {
-    authorization_request(method, path, &format!("Bearer {token}"))
-}
-
-/// `POST /api/reset-password/{token}`, with the path parameter filled in as API Gateway does.
-pub fn reset_request(token: &str, body: &Value) -> Request {
-    json_request(&format!("/api/reset-password/{token}"), body).with_path_parameters(
-        std::collections::HashMap::from([("token".to_owned(), token.to_owned())]),
+/// A connection string for the database `config` connects to.
+fn url_of(config: &DatabaseConfig) -> String {
+    testkit::database::connection_string(
+        &config.url,
+        config.url.get_dbname().unwrap_or_default(),
     )
+}
+
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect()
+}
+
+fn borrowed(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+    pairs
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect()
 }

@@ -3,8 +3,7 @@
 //! no one out while a dropped key's tokens stop working.
 
 use auth::Endpoint;
-use auth::config::Config;
-use auth::tokens::{JwtKeys, PrivateKey, PublicKey};
+use auth::keys::PrivateKey;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use lambda_http::http::{Method, StatusCode, header};
@@ -15,16 +14,19 @@ use crate::helpers::{
     jwt_part, raw_request,
 };
 
-/// A configuration change: sign with `private`, also verify with the public keys `previous`.
-fn signing_with(private: &str, previous: &[&str]) -> impl FnOnce(&mut Config) {
-    let keys = JwtKeys::Asymmetric {
-        signing: PrivateKey::from_pem(private).unwrap(),
-        previous: previous
-            .iter()
-            .map(|pem| PublicKey::from_pem(pem).unwrap())
-            .collect(),
-    };
-    move |config: &mut Config| config.jwt_keys = Some(keys)
+/// The variables that sign with `private` and also verify with the public keys `previous`, the
+/// HS256 secret of the test apps unset.
+fn signing_with<'a>(private: &'a str, previous: &'a str) -> [(&'static str, &'a str); 3] {
+    [
+        ("JWT_SECRET_KEY", ""),
+        ("JWT_PRIVATE_KEY", private),
+        ("JWT_PREVIOUS_PUBLIC_KEYS", previous),
+    ]
+}
+
+/// A new app signing with `private`, also verifying with the public keys `previous`.
+async fn spawn_signing_with(private: &str, previous: &[&str]) -> TestApp {
+    TestApp::spawn_with(&signing_with(private, &previous.concat())).await
 }
 
 fn kid_of(private: &str) -> String {
@@ -63,7 +65,7 @@ fn verify_with_jwks(token: &str, jwks: &Value) -> Value {
 
 #[tokio::test]
 async fn the_jwks_serves_the_ring_public_keys_for_caching() {
-    let app = TestApp::spawn_with(signing_with(ED25519_B, &[ED25519_A_PUBLIC, P256_PUBLIC])).await;
+    let app = spawn_signing_with(ED25519_B, &[ED25519_A_PUBLIC, P256_PUBLIC]).await;
 
     let response = get_jwks(&app).await;
 
@@ -121,7 +123,7 @@ async fn with_hs256_the_jwks_is_empty() {
 #[tokio::test]
 async fn each_key_type_carries_a_whole_session_verifiable_with_the_jwks() {
     for (private, algorithm) in [(ED25519_A, "EdDSA"), (P256, "ES256")] {
-        let app = TestApp::spawn_with(signing_with(private, &[])).await;
+        let app = spawn_signing_with(private, &[]).await;
         let jwks = get_jwks(&app).await.body;
 
         let signin = app.signed_in_user("jane@example.com").await;
@@ -149,18 +151,18 @@ async fn each_key_type_carries_a_whole_session_verifiable_with_the_jwks() {
 
 #[tokio::test]
 async fn a_key_rotation_logs_no_one_out_and_a_dropped_key_stops_verifying() {
-    let before = TestApp::spawn_with(signing_with(ED25519_A, &[])).await;
+    let before = spawn_signing_with(ED25519_A, &[]).await;
     let signin = before.signed_in_user("jane@example.com").await;
     let old_access = signin.str("access_token");
 
     // Redeployed with key B, A's public key kept for A's unexpired tokens.
     let rotated = before
-        .redeployed(signing_with(ED25519_B, &[ED25519_A_PUBLIC]))
+        .redeployed(&signing_with(ED25519_B, ED25519_A_PUBLIC))
         .await;
     let dashboard = rotated.dashboard(&old_access).await;
     let refreshed = rotated.refresh(&signin.str("refresh_token")).await;
     // Later, A's tokens having all expired, A is dropped.
-    let dropped = before.redeployed(signing_with(ED25519_B, &[])).await;
+    let dropped = before.redeployed(&signing_with(ED25519_B, "")).await;
     let new_access = refreshed.str("access_token");
 
     assert_eq!(dashboard.status, StatusCode::OK, "{}", dashboard.body);
@@ -184,7 +186,7 @@ async fn a_key_rotation_logs_no_one_out_and_a_dropped_key_stops_verifying() {
 
 #[tokio::test]
 async fn tokens_naming_an_unknown_key_or_using_another_algorithm_are_invalid_token() {
-    let app = TestApp::spawn_with(signing_with(ED25519_A, &[])).await;
+    let app = spawn_signing_with(ED25519_A, &[]).await;
     let genuine = app.signed_in_access_token("jane@example.com").await;
     let claims = jwt_part(&genuine, 1);
     let forge = |algorithm: Algorithm, kid: Option<String>, key: &EncodingKey| {

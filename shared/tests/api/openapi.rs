@@ -3,14 +3,13 @@
 //! formed, and the real responses of the handlers match it, status by status and code by code.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::str::FromStr;
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use auth::domain::{Email, LogoutScope, NewPassword, Password, UserId, UserName};
-use auth::http::{JsonBody, MAX_BODY_BYTES};
-use auth::lambda::dispatch;
-use auth::{ApiError, App, Endpoint, handlers};
+use auth::http::{JsonBody, MAX_BODY_BYTES, error_response};
+use auth::lambda::respond;
+use auth::{ApiError, Endpoint};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use lambda_http::http::{HeaderValue, Method, header};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -18,10 +17,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{
-    PASSWORD, TEST_SECRET, TestApp, fresh_database, jti_and_sid, jwt_part, test_config,
-    test_key_ring,
-};
+use crate::helpers::{KEY_RING, PASSWORD, TEST_SECRET, TestApp, jti_and_sid, jwt_part};
 
 const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
 
@@ -133,7 +129,7 @@ fn documented_codes(response: &'static Value) -> BTreeSet<String> {
 fn one_of_each_variant() -> Vec<ApiError> {
     vec![
         ApiError::UnsupportedMediaType,
-        ApiError::PayloadTooLarge,
+        ApiError::PayloadTooLarge { limit: 16 * 1024 },
         ApiError::InvalidJson("x".into()),
         ApiError::MissingField("x"),
         ApiError::InvalidEmail("x"),
@@ -149,7 +145,7 @@ fn one_of_each_variant() -> Vec<ApiError> {
         ApiError::SessionNotFound,
         ApiError::TooManyAttempts(3),
         ApiError::RateLimited(60),
-        ApiError::MethodNotAllowed(Method::GET),
+        ApiError::MethodNotAllowed { allowed: "GET" },
         ApiError::ServiceUnavailable(anyhow::anyhow!("x")),
         ApiError::Internal(anyhow::anyhow!("x")),
     ]
@@ -163,7 +159,7 @@ fn variant_index(error: &ApiError) -> usize {
     use ApiError::*;
     match error {
         UnsupportedMediaType => 0,
-        PayloadTooLarge => 1,
+        PayloadTooLarge { .. } => 1,
         InvalidJson(_) => 2,
         MissingField(_) => 3,
         InvalidEmail(_) => 4,
@@ -176,7 +172,7 @@ fn variant_index(error: &ApiError) -> usize {
         TokenExpired => 11,
         InvalidResetToken => 12,
         NotFound => 13,
-        MethodNotAllowed(_) => 14,
+        MethodNotAllowed { .. } => 14,
         ServiceUnavailable(_) => 15,
         Internal(_) => 16,
         SessionNotFound => 17,
@@ -255,8 +251,8 @@ fn real_codes() -> BTreeMap<&'static str, (u16, BTreeSet<String>)> {
     for error in real_errors() {
         let entry = codes
             .entry(error.code())
-            .or_insert_with(|| (error.status().as_u16(), BTreeSet::new()));
-        assert_eq!(entry.0, error.status().as_u16(), "one status per code");
+            .or_insert_with(|| (error.status(), BTreeSet::new()));
+        assert_eq!(entry.0, error.status(), "one status per code");
         entry.1.insert(error.to_string());
     }
     codes
@@ -539,8 +535,7 @@ fn bearer_401s_carry_the_real_challenges_and_only_protected_operations_have_them
                     .find(|e| e.code() == code)
                     .unwrap();
                 assert!(
-                    !error
-                        .to_response()
+                    !error_response(&error)
                         .headers()
                         .contains_key(header::WWW_AUTHENTICATE),
                     "{context}: {code} sends a challenge the document does not show"
@@ -563,7 +558,7 @@ fn bearer_401s_carry_the_real_challenges_and_only_protected_operations_have_them
                     .into_iter()
                     .find(|e| e.code() == code)
                     .unwrap();
-                error.to_response().headers()[header::WWW_AUTHENTICATE]
+                error_response(&error).headers()[header::WWW_AUTHENTICATE]
                     .to_str()
                     .unwrap()
                     .to_owned()
@@ -905,7 +900,7 @@ async fn exercise_a_working_api(contract: &mut Contract) {
             .await;
         contract.check(endpoint, response, "success");
     }
-    let key_ring = TestApp::spawn_with(|config| config.jwt_keys = Some(test_key_ring())).await;
+    let key_ring = TestApp::spawn_with(KEY_RING).await;
     let jwks = key_ring
         .call_raw(
             Endpoint::Jwks,
@@ -1153,11 +1148,11 @@ async fn exercise_a_working_api(contract: &mut Contract) {
 
 /// 429 `rate_limited` once a client IP has spent its budget, on each endpoint that has one.
 async fn exercise_spent_budgets(contract: &mut Contract) {
-    let app = TestApp::spawn_with(|config| {
-        config.limits.signup_per_ip = 1;
-        config.limits.signin_per_ip = 1;
-        config.limits.forgot_password_per_ip = 1;
-    })
+    let app = TestApp::spawn_with(&[
+        ("RATE_LIMIT_SIGNUP", "1"),
+        ("RATE_LIMIT_SIGNIN", "1"),
+        ("RATE_LIMIT_FORGOT_PASSWORD", "1"),
+    ])
     .await;
     let email = "jane@example.com";
     let requests = [
@@ -1220,26 +1215,9 @@ async fn exercise_an_unreachable_database(contract: &mut Contract) {
         .local_addr()
         .unwrap()
         .port();
-    let url = tokio_postgres::Config::from_str(&format!("postgres://postgres@127.0.0.1:{port}/x"))
-        .unwrap();
-    let config = test_config(auth::config::DatabaseConfig {
-        url,
-        pool_size: 1,
-        tls: auth::config::DbTls::Disable,
-        credentials_secret: None,
-        timeouts: Default::default(),
-    });
-    let (db, connection) = fresh_database()
-        .await
-        .url
-        .connect(tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    let app = TestApp {
-        app: App::new(config, auth::mail::Mailer::Log).unwrap(),
-        db,
-    };
+    let url = format!("postgres://postgres@127.0.0.1:{port}/x");
+    let config = testkit::config::load(&url, &[("DB_POOL_SIZE", "1")]).await;
+    let app = TestApp::unreachable(config).await;
     let access = app
         .app
         .tokens()
@@ -1297,9 +1275,7 @@ async fn the_catch_all_answers_the_documented_not_found_response() {
             .uri("/no/such/path")
             .body(Body::Empty)
             .unwrap();
-        let response = dispatch(Endpoint::NotFound, method, handlers::not_found(request))
-            .await
-            .unwrap();
+        let response = respond(Endpoint::NotFound, None, request).await;
         assert_eq!(response.status(), 404);
         let Body::Text(text) = response.into_body() else {
             panic!("a text body")

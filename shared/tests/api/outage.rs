@@ -9,9 +9,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use auth::config::{DatabaseConfig, DbTimeouts, DbTls};
-use auth::mail::Mailer;
 use auth::tokens::TokenHash;
-use auth::{App, Endpoint};
+use auth::Endpoint;
 use futures::future::join_all;
 use lambda_http::http::{Method, StatusCode};
 use secrecy::SecretString;
@@ -21,7 +20,7 @@ use uuid::Uuid;
 
 use crate::helpers::{
     PASSWORD, TestApp, TestResponse, bearer_request, fresh_database_with, json_request,
-    reset_request, test_config,
+    reset_request,
 };
 
 /// Short, so the tests are quick (production defaults: 3 s and 5 s).
@@ -417,7 +416,7 @@ async fn a_database_stopped_mid_run_is_503_leaves_nothing_half_written_and_the_a
         timeouts: TIMEOUTS,
     };
     auth::db::migrate(&database).await.unwrap();
-    let app = TestApp::over(database.clone()).await;
+    let app = TestApp::over_database(database, None).await;
     // Each phase is boxed: in a debug build, one async fn awaiting this many handler futures
     // needs more stack than a test thread has.
     let (users, resetters, reset_tokens) = Box::pin(arrange(&app)).await;
@@ -439,9 +438,7 @@ async fn a_database_stopped_mid_run_is_503_leaves_nothing_half_written_and_the_a
     .await;
     // The very next request is served, on a new connection.
     Box::pin(assert_signin_and_dashboard_work(&app, &probe.email)).await;
-    let (db, connection) = database.url.connect(NoTls).await.unwrap();
-    tokio::spawn(connection);
-    let app = TestApp { app: app.app, db };
+    let app = app.reconnected().await;
     Box::pin(assert_no_half_written_state(&app)).await;
     Box::pin(assert_resets_are_all_or_nothing(&app, &resetters)).await;
 }
@@ -695,23 +692,22 @@ async fn a_database_that_accepts_but_never_answers_the_login_is_503_within_the_t
     // The kernel completes TCP handshakes on a listening socket that nobody accepts from: the
     // login is sent and never answered, as by a hung server or a proxy waiting for a backend.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = tokio_postgres::Config::from_str(&format!(
+    let silent_url = format!(
         "postgres://postgres@127.0.0.1:{}/silent",
         silent.local_addr().unwrap().port()
-    ))
-    .unwrap();
+    );
     let database = DatabaseConfig {
-        url,
+        url: tokio_postgres::Config::from_str(&silent_url).unwrap(),
         pool_size: 1,
         tls: DbTls::Disable,
         credentials_secret: None,
         timeouts: TIMEOUTS,
     };
-    let live = fresh_database_with(TIMEOUTS).await;
-    let app = TestApp {
-        app: App::new(test_config(database.clone()), Mailer::Log).unwrap(),
-        db: TestApp::over(live).await.db,
-    };
+    let app = TestApp::unreachable(auth::config::Config {
+        database: database.clone(),
+        ..testkit::config::load(&silent_url, &[]).await
+    })
+    .await;
     let bound = request_bound();
 
     let signin = bounded("signin", app.signin("jane@example.com", PASSWORD)).await;
@@ -737,7 +733,7 @@ async fn a_database_that_accepts_but_never_answers_the_login_is_503_within_the_t
 #[tokio::test]
 async fn a_request_that_finds_no_free_connection_is_503_within_the_connect_timeout() {
     let mut database = fresh_database_with(TIMEOUTS).await;
-    database.pool_size = 1;
+    database.config.pool_size = 1;
     let app = TestApp::over(database).await;
     app.registered_user("Jane", "jane@example.com").await;
     let held = app.app.pool.get().await.unwrap();

@@ -277,7 +277,7 @@ async fn unknown_and_empty_tokens_are_invalid_reset_token() {
 
 #[tokio::test]
 async fn an_expired_reset_token_is_invalid() {
-    let app = TestApp::spawn_with(|config| config.reset_token_ttl = Duration::from_secs(1)).await;
+    let app = TestApp::spawn_with(&[("RESET_TOKEN_TTL", "1")]).await;
     let token = user_with_reset_token(&app, "jane@example.com").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -382,7 +382,7 @@ async fn two_concurrent_resets_with_two_tokens_of_one_user_never_fail_with_a_5xx
     // Each request consumes its own token, then invalidates the user's other unused tokens: two
     // requests doing that at once must not deadlock into a 500. Repeated to catch the race, with
     // room for 40 reset emails to one address.
-    let app = TestApp::spawn_with(|config| config.limits.reset_emails_per_email = 100).await;
+    let app = TestApp::spawn_with(&[("RESET_EMAILS_PER_WINDOW", "100")]).await;
     app.registered_user("Jane", "jane@example.com").await;
     for round in 0..20 {
         let tokens = two_reset_tokens(&app).await;

@@ -103,7 +103,7 @@ async fn the_old_token_within_the_grace_window_still_works_and_the_session_stays
 
 #[tokio::test]
 async fn reuse_after_the_grace_window_revokes_the_whole_session() {
-    let app = TestApp::spawn_with(|config| config.refresh_reuse_grace = Duration::ZERO).await;
+    let app = TestApp::spawn_with(&[("REFRESH_REUSE_GRACE", "0")]).await;
     let signin = app.signed_in_user("jane@example.com").await;
     let other_session = app.signin("jane@example.com", PASSWORD).await;
     let stolen = signin.str("refresh_token");
@@ -145,7 +145,7 @@ async fn reuse_after_the_grace_window_revokes_the_whole_session() {
 #[tokio::test]
 async fn reuse_is_honoured_inside_the_window_and_punished_once_it_has_passed() {
     let app =
-        TestApp::spawn_with(|config| config.refresh_reuse_grace = Duration::from_secs(1)).await;
+        TestApp::spawn_with(&[("REFRESH_REUSE_GRACE", "1")]).await;
     let signin = app.signed_in_user("jane@example.com").await;
     let old_refresh = signin.str("refresh_token");
     let (_, session_id) = jti_and_sid(&signin.str("access_token"));
@@ -288,7 +288,7 @@ async fn the_refresh_token_of_a_logged_out_session_is_invalid() {
 
 #[tokio::test]
 async fn an_expired_refresh_token_is_invalid() {
-    let app = TestApp::spawn_with(|config| config.refresh_token_ttl = Duration::from_secs(1)).await;
+    let app = TestApp::spawn_with(&[("REFRESH_TOKEN_TTL", "1")]).await;
     let signin = app.signed_in_user("jane@example.com").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 

@@ -219,7 +219,7 @@ async fn concurrent_guesses_cannot_outrun_the_lockout() {
 
 #[tokio::test]
 async fn each_client_ip_has_its_own_sign_in_budget_across_instances() {
-    let first = TestApp::spawn_with(|config| config.limits.signin_per_ip = 4).await;
+    let first = TestApp::spawn_with(&[("RATE_LIMIT_SIGNIN", "4")]).await;
     let second = first.second_instance().await;
     first.registered_user("Jane", JANE).await;
     for request in 0..4 {
@@ -242,10 +242,10 @@ async fn each_client_ip_has_its_own_sign_in_budget_across_instances() {
 
 #[tokio::test]
 async fn signup_and_forgot_password_have_per_ip_budgets() {
-    let app = TestApp::spawn_with(|config| {
-        config.limits.signup_per_ip = 2;
-        config.limits.forgot_password_per_ip = 2;
-    })
+    let app = TestApp::spawn_with(&[
+        ("RATE_LIMIT_SIGNUP", "2"),
+        ("RATE_LIMIT_FORGOT_PASSWORD", "2"),
+    ])
     .await;
     let signup = |n: u32| {
         from_client(

@@ -1,0 +1,36 @@
+//! Test configurations, built by the real loader ([`auth::config::Config::load`]) from variables,
+//! exactly as a function reads its environment: no test re-types the defaults.
+
+use auth::aws::Aws;
+use auth::config::{Config, Environment};
+
+use crate::keys::TEST_SECRET;
+
+/// What every test app adds to the production defaults: its database, enough connections for
+/// the concurrency tests (production runs with 1), and an HS256 key.
+pub fn base_variables(database_url: &str) -> Vec<(String, String)> {
+    [
+        ("DATABASE_URL", database_url),
+        ("DB_POOL_SIZE", "32"),
+        ("JWT_SECRET_KEY", TEST_SECRET),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+    .collect()
+}
+
+/// The configuration of [`base_variables`] with `overrides` on top (an empty value unsets a
+/// variable, as in an env file). Panics, naming the variable, on a bad value: a test's setup is
+/// wrong, not its subject.
+pub async fn load(database_url: &str, overrides: &[(&str, &str)]) -> Config {
+    let mut variables = base_variables(database_url);
+    variables.extend(
+        overrides
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+    );
+    // No variable names an ARN unless a test passes one together with its own emulator.
+    Config::load(&Environment::from_pairs(variables), &Aws::from_environment())
+        .await
+        .unwrap_or_else(|e| panic!("the test configuration does not load: {e}"))
+}
