@@ -24,9 +24,7 @@ bench:
 
 ## Formatting, lints and the dependency policy (deny.toml), as CI checks them.
 lint:
-	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets -- -D warnings
-	cargo deny check --hide-inclusion-graph bans licenses sources
+	bash local/lint.sh
 
 ## Release builds of every function for Lambda (arm64), into target/lambda/<function>/bootstrap.
 build:

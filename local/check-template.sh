@@ -8,15 +8,19 @@
 #      builds one function only; SAM_BUILD_ARCH=x86_64 builds a throwaway x86_64 copy of the
 #      template instead, to check the build pipeline on a machine without the aarch64 Rust target
 #      (those binaries are not for deploying).
-# cfn-lint and the SAM CLI are pinned and installed from PyPI into .local/venv-sam on first use.
+# cfn-lint and the SAM CLI are installed from PyPI, at the versions pinned in
+# local/requirements/template.txt, into .local/venv-sam by local/bootstrap.sh (with SAM_BUILD=1,
+# also cargo-lambda into .local/venv, as for `make build`).
 # The route table, permissions and environment of the functions are checked by the Rust test
 # shared/tests/api/template.rs, part of `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SAM_CLI_VERSION=1.170.0
-CFN_LINT_VERSION=1.58.0
-ZIGLANG_VERSION=0.17.1
+if [ "${SAM_BUILD:-0}" = 1 ]; then
+    source local/bootstrap.sh template build
+else
+    source local/bootstrap.sh template
+fi
 venv=.local/venv-sam
 
 # No AWS account is involved: dummy credentials, a fixed region, no instance metadata lookups,
@@ -25,29 +29,6 @@ export AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1
 export AWS_ACCESS_KEY_ID=dummy AWS_SECRET_ACCESS_KEY=dummy
 unset AWS_SESSION_TOKEN AWS_PROFILE
 export AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
-
-installed_version() {
-    "$venv/bin/python" -m pip show "$1" 2>/dev/null | sed -n 's/^Version: //p'
-}
-
-needed=()
-if [ ! -x "$venv/bin/python" ]; then
-    echo "==> creating $venv"
-    python3 -m venv "$venv" || {
-        echo "error: python3 -m venv failed; install Python 3 with venv (Debian: apt-get install python3-venv)" >&2
-        exit 1
-    }
-fi
-[ "$(installed_version aws-sam-cli)" = "$SAM_CLI_VERSION" ] || needed+=("aws-sam-cli==$SAM_CLI_VERSION")
-[ "$(installed_version cfn-lint)" = "$CFN_LINT_VERSION" ] || needed+=("cfn-lint==$CFN_LINT_VERSION")
-if [ "${SAM_BUILD:-0}" = 1 ] && [ "$(installed_version ziglang)" != "$ZIGLANG_VERSION" ]; then
-    # cargo lambda cross-compiles with zig; the PyPI package ships the compiler.
-    needed+=("ziglang==$ZIGLANG_VERSION")
-fi
-if [ ${#needed[@]} -gt 0 ]; then
-    echo "==> installing ${needed[*]} into $venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${needed[@]}"
-fi
 
 # Run the offline steps without any network at all where this machine allows it.
 offline=()
@@ -144,10 +125,6 @@ print(f"{len(resources)} resources after the transform, no cycle")
 PY
 
 if [ "${SAM_BUILD:-0}" = 1 ]; then
-    if ! cargo lambda --version >/dev/null 2>&1; then
-        echo "error: cargo-lambda is not installed; install it with: pip install cargo-lambda" >&2
-        exit 1
-    fi
     arch=${SAM_BUILD_ARCH:-arm64}
     template=template.yaml
     build_args=()
@@ -175,11 +152,11 @@ if [ "${SAM_BUILD:-0}" = 1 ]; then
             exit 1
             ;;
     esac
-    # zig (from the ziglang package) is found as `python3 -m ziglang` through the venv's python3.
-    export PATH="$PWD/$venv/bin:$PATH"
+    # cargo lambda finds zig (cargo-lambda's ziglang dependency) as `python3 -m ziglang`, through
+    # .local/venv's python3, which local/bootstrap.sh put first on PATH; sam stays off PATH.
     echo "==> sam build ${SAM_BUILD_FUNCTION:-(every function)} for $arch"
     started=$SECONDS
-    sam build ${SAM_BUILD_FUNCTION:+"$SAM_BUILD_FUNCTION"} --template-file "$template" "${build_args[@]}"
+    "$venv/bin/sam" build ${SAM_BUILD_FUNCTION:+"$SAM_BUILD_FUNCTION"} --template-file "$template" "${build_args[@]}"
     echo "==> sam build took $((SECONDS - started)) s"
 fi
 

