@@ -1,15 +1,13 @@
-//! Any bearer value at `GET /api/dashboard`, through the real handler and `dispatch`: always a
+//! Any bearer value at `GET /api/dashboard`, through the real router and `respond`: always a
 //! 401 with a bearer code. The database is unreachable on purpose, so a token that got past the
 //! signature check would show up as a 503: no input may forge one.
 #![no_main]
 
 use std::sync::LazyLock;
 
-use auth::aws::Aws;
-use auth::config::{Config, Environment};
-use auth::lambda::dispatch;
+use auth::lambda::respond;
 use auth::mail::Mailer;
-use auth::{App, Endpoint, handlers};
+use auth::{App, Endpoint};
 use lambda_http::Body;
 use lambda_http::http::{HeaderValue, Method, Request, header};
 use libfuzzer_sys::fuzz_target;
@@ -23,15 +21,9 @@ static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
 
 static APP: LazyLock<App> = LazyLock::new(|| {
     RUNTIME.block_on(async {
-        // Port 1 on loopback: nothing listens, nothing leaves the machine.
-        let env = Environment::from_pairs([
-            ("DATABASE_URL", "postgres://fuzz:fuzz@127.0.0.1:1/fuzz"),
-            (
-                "JWT_SECRET_KEY",
-                "a-fuzzing-secret-that-is-at-least-32-bytes",
-            ),
-        ]);
-        let config = Config::load(&env, &Aws::from_environment()).await.unwrap();
+        // Port 1 on loopback: nothing listens, nothing leaves the machine. The tests' own
+        // configuration otherwise, through the real loader.
+        let config = testkit::config::load("postgres://fuzz:fuzz@127.0.0.1:1/fuzz", &[]).await;
         App::new(config, Mailer::Log).unwrap()
     })
 });
@@ -48,13 +40,7 @@ fuzz_target!(|value: &[u8]| {
         .header(header::AUTHORIZATION, authorization)
         .body(Body::Empty)
         .unwrap();
-    let response = RUNTIME
-        .block_on(dispatch(
-            Endpoint::Dashboard,
-            Method::GET,
-            handlers::dashboard(&APP, request),
-        ))
-        .unwrap();
+    let response = RUNTIME.block_on(respond(Endpoint::Dashboard, Some(&APP), request));
     let body = match response.body() {
         Body::Text(text) => serde_json::from_str::<serde_json::Value>(text).unwrap(),
         other => panic!("{other:?}"),

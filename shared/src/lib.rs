@@ -8,21 +8,22 @@
 //! - [`service`]: the use cases on [`service::App`]: sign-up, sign-in, refresh, logout, reset.
 //! - [`store`]: every SQL statement, as plain async functions over a client or transaction.
 //!
-//! Layers point down: a module imports only from layers below its own (a test in
-//! `shared/tests/api/lints.rs` holds every `use crate::` line to this table):
+//! Layers point down: a module's code uses only modules of lower layers (the test
+//! `shared/tests/api/layers.rs` holds every path into the crate to this table):
 //!
-//! 1. [`domain`] (parsed request fields), [`error`] (the one `ApiError`), [`keys`] (signing keys
-//!    parsed from their PEM), [`aws`] (secrets and SES clients), [`telemetry`] (structured logs);
-//! 2. [`config`]: the environment, one settings type per concern;
-//! 3. [`tokens`] (JWTs and opaque tokens), [`hashing`] (Argon2id), [`db`] (pool, migrations,
-//!    driver errors);
+//! 0. [`error`] (the one `ApiError`, a leaf), [`aws`] (secrets and SES clients), [`telemetry`]
+//!    (structured logs), [`reset_page`] (the HTML behind the emailed link);
+//! 1. [`domain`] (parsed request fields), [`keys`] (signing keys parsed from their PEM);
+//! 2. [`config`] (the environment, one settings type per concern), [`hashing`] (Argon2id),
+//!    [`http`] (JSON bodies, bearer tokens, error responses), [`signing_key`] and
+//!    [`custom_resource`] (the deploy's key and migrations);
+//! 3. [`db`] (pool, migrations, driver errors as `ApiError`s), [`tokens`] (JWTs, opaque tokens);
 //! 4. [`store`]: every SQL statement;
-//! 5. [`mail`] (outbox delivery) and [`service`] (the use cases);
-//! 6. [`http`] (JSON bodies, bearer tokens, error responses), [`reset_page`] (the HTML behind the
-//!    emailed link) and [`handlers`];
-//! 7. [`routes`] (every endpoint's method, path and handler: the one router), [`lambda`] (runtime
-//!    wiring), [`janitor`] (scheduled clean-up), [`custom_resource`] (migrations on deploy) and
-//!    [`signing_key`] (the signing key it generates).
+//! 5. [`mail`]: outbox delivery;
+//! 6. [`service`]: the use cases;
+//! 7. [`handlers`] (one per endpoint) and [`janitor`] (scheduled clean-up);
+//! 8. [`routes`]: every endpoint's method, path and handler, the one router;
+//! 9. [`lambda`]: the runtime wiring every function's `main` calls.
 #![forbid(unsafe_code)]
 
 pub mod aws;

@@ -173,9 +173,7 @@ async fn a_whole_journey_logs_no_password_token_or_hash() {
 
     // Grace 0: the reused refresh token below counts as theft at once.
     let mailer = ses_mailer().await;
-    let app =
-        TestApp::spawn_with_mailer(&[("REFRESH_REUSE_GRACE", "0")], mailer)
-            .await;
+    let app = TestApp::spawn_with_mailer(&[("REFRESH_REUSE_GRACE", "0")], mailer).await;
     let email = format!("leak-check-{}@example.com", Uuid::new_v4().simple());
     let new_password = "a brand new passphrase, also secret";
     let wrong_password = "not the password at all";

@@ -30,7 +30,10 @@ pub async fn load(database_url: &str, overrides: &[(&str, &str)]) -> Config {
             .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
     );
     // No variable names an ARN unless a test passes one together with its own emulator.
-    Config::load(&Environment::from_pairs(variables), &Aws::from_environment())
-        .await
-        .unwrap_or_else(|e| panic!("the test configuration does not load: {e}"))
+    Config::load(
+        &Environment::from_pairs(variables),
+        &Aws::from_environment(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the test configuration does not load: {e}"))
 }

@@ -162,7 +162,8 @@ mod tests {
 
     #[test]
     fn url_form_servers_render_too() {
-        let admin = tokio_postgres::Config::from_str("postgres://u:secret@localhost:5002/x").unwrap();
+        let admin =
+            tokio_postgres::Config::from_str("postgres://u:secret@localhost:5002/x").unwrap();
         let parsed = tokio_postgres::Config::from_str(&connection_string(&admin, "y")).unwrap();
         assert_eq!(parsed.get_password(), Some(&b"secret"[..]));
         assert_eq!(parsed.get_dbname(), Some("y"));
@@ -179,7 +180,10 @@ mod tests {
             let client = &client;
             async move {
                 client
-                    .query_one("SELECT count(*) FROM pg_database WHERE datname = $1", &[&name])
+                    .query_one(
+                        "SELECT count(*) FROM pg_database WHERE datname = $1",
+                        &[&name],
+                    )
                     .await
                     .unwrap()
                     .get::<_, i64>(0)
@@ -194,7 +198,10 @@ mod tests {
 
         drop(database);
 
-        assert!(!exists(name).await, "dropped, although a connection was open");
+        assert!(
+            !exists(name).await,
+            "dropped, although a connection was open"
+        );
         assert!(open.is_closed() || open.simple_query("SELECT 1").await.is_err());
     }
 }

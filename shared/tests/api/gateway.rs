@@ -58,8 +58,7 @@ fn forgot_password_via_gateway(email: &str, domain: Option<&str>) -> lambda_http
 
 #[tokio::test]
 async fn from_request_reset_links_point_at_the_domain_api_gateway_reports() {
-    let app =
-        TestApp::spawn_with(&[("RESET_URL", "from-request")]).await;
+    let app = TestApp::spawn_with(&[("RESET_URL", "from-request")]).await;
     app.registered_user("Jane", "jane@example.com").await;
     let domain = "abc123.execute-api.eu-west-1.amazonaws.com";
 
@@ -86,8 +85,7 @@ async fn from_request_reset_links_point_at_the_domain_api_gateway_reports() {
 
 #[tokio::test]
 async fn from_request_without_a_gateway_domain_refuses_rather_than_mail_a_bad_link() {
-    let app =
-        TestApp::spawn_with(&[("RESET_URL", "from-request")]).await;
+    let app = TestApp::spawn_with(&[("RESET_URL", "from-request")]).await;
     app.registered_user("Jane", "jane@example.com").await;
 
     let response = app

@@ -17,9 +17,7 @@ use testkit::database::ScratchDatabase;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
-pub use testkit::keys::{
-    ED25519_A, ED25519_A_PUBLIC, ED25519_B, P256, P256_PUBLIC, TEST_SECRET,
-};
+pub use testkit::keys::{ED25519_A, ED25519_A_PUBLIC, ED25519_B, P256, P256_PUBLIC, TEST_SECRET};
 pub use testkit::requests::{
     authorization_request, bearer_request, from_client, json_request, raw_request, reset_request,
 };
@@ -455,10 +453,7 @@ pub async fn fresh_database_with(timeouts: DbTimeouts) -> FreshDatabase {
 
 /// A connection string for the database `config` connects to.
 fn url_of(config: &DatabaseConfig) -> String {
-    testkit::database::connection_string(
-        &config.url,
-        config.url.get_dbname().unwrap_or_default(),
-    )
+    testkit::database::connection_string(&config.url, config.url.get_dbname().unwrap_or_default())
 }
 
 fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

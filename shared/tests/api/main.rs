@@ -15,6 +15,7 @@ mod gateway;
 mod hostile_input;
 mod janitor;
 mod jwks;
+mod layers;
 mod lints;
 mod local_stack;
 mod logout;

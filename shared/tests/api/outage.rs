@@ -8,9 +8,9 @@ use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use auth::Endpoint;
 use auth::config::{DatabaseConfig, DbTimeouts, DbTls};
 use auth::tokens::TokenHash;
-use auth::Endpoint;
 use futures::future::join_all;
 use lambda_http::http::{Method, StatusCode};
 use secrecy::SecretString;

@@ -144,8 +144,7 @@ async fn reuse_after_the_grace_window_revokes_the_whole_session() {
 
 #[tokio::test]
 async fn reuse_is_honoured_inside_the_window_and_punished_once_it_has_passed() {
-    let app =
-        TestApp::spawn_with(&[("REFRESH_REUSE_GRACE", "1")]).await;
+    let app = TestApp::spawn_with(&[("REFRESH_REUSE_GRACE", "1")]).await;
     let signin = app.signed_in_user("jane@example.com").await;
     let old_refresh = signin.str("refresh_token");
     let (_, session_id) = jti_and_sid(&signin.str("access_token"));
