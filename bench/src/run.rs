@@ -453,7 +453,7 @@ async fn argon2(plan: Plan) -> anyhow::Result<(Summary, Summary)> {
 
 /// The endpoint's handler through [`respond`], as its function calls it in Lambda.
 async fn call(app: &App, endpoint: Endpoint, request: Request) -> Response {
-    respond(endpoint, Some(app), request).await
+    respond(endpoint.route(), Some(app), request).await
 }
 
 type Response = lambda_http::Response<Body>;

@@ -10,33 +10,44 @@ use tracing::Instrument;
 use crate::aws::Aws;
 use crate::config::{Config, ConfigError, DatabaseConfig, Environment};
 use crate::error::ApiError;
+use crate::handlers::HandlerResult;
 use crate::http::error_response;
 use crate::mail::Mailer;
-use crate::routes::{self, Endpoint};
+use crate::routes::{Handler, Route};
 use crate::service::App;
 use crate::{custom_resource, db, janitor, signing_key, telemetry};
 
 pub use lambda_http::Error;
 
-/// Runs the function of `endpoint`: telemetry, then (for the endpoints that need it) the state,
-/// once per cold start, then one [`respond`] per request. Fails at cold start, loudly, on bad
-/// configuration. Every function's `main` is this one call.
-pub fn run(endpoint: Endpoint) -> Result<(), Error> {
-    telemetry::init();
-    let runtime = runtime()?;
-    if !endpoint.needs_app() {
-        return runtime.block_on(lambda_http::run(service_fn(
-            move |request: Request| async move {
-                Ok::<_, Error>(respond(endpoint, None, request).await)
-            },
-        )));
+/// Runs the function of `route`: telemetry, then (for the routes that need it) the state, once
+/// per cold start, then one [`respond`] per request. Fails at cold start, loudly, on bad
+/// configuration. Every function's `main` is this one call, with its route made at compile time
+/// (`run(const { Endpoint::X.route() })`); inlined there, the branch the route does not take is
+/// compiled out, and a stateless function links no database, key or AWS code.
+#[inline(always)]
+pub fn run(route: Route) -> Result<(), Error> {
+    match route.handler {
+        Handler::Stateless(_) => run_stateless(route),
+        Handler::WithApp(_) => run_with_app(route),
     }
+}
+
+fn run_stateless(route: Route) -> Result<(), Error> {
+    telemetry::init();
+    runtime()?.block_on(lambda_http::run(service_fn(
+        move |request: Request| async move { Ok::<_, Error>(respond(route, None, request).await) },
+    )))
+}
+
+fn run_with_app(route: Route) -> Result<(), Error> {
+    telemetry::init();
     db::install_crypto_provider();
-    runtime.block_on(async move {
+    runtime()?.block_on(async move {
+        let signs_tokens = route.endpoint.signs_tokens();
         // Leaked on purpose: the state lives as long as the process, and handlers borrow it.
-        let app: &'static App = Box::leak(Box::new(build_app(endpoint.signs_tokens()).await?));
+        let app: &'static App = Box::leak(Box::new(build_app(signs_tokens).await?));
         lambda_http::run(service_fn(move |request: Request| async move {
-            Ok::<_, Error>(respond(endpoint, Some(app), request).await)
+            Ok::<_, Error>(respond(route, Some(app), request).await)
         }))
         .await
     })
@@ -148,11 +159,12 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// rolls back its open transaction.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(8);
 
-/// Answers one request for `endpoint`, as its function does in Lambda (the tests and the
-/// benchmark call this too): checks the method, runs the endpoint's handler ([`routes::handle`])
-/// within the request deadline, turns errors into JSON responses and logs one line with the
-/// outcome. Never fails: a Lambda error would reach the client as an opaque 502.
-pub async fn respond(endpoint: Endpoint, app: Option<&App>, request: Request) -> Response<Body> {
+/// Answers one request on `route`, as its function does in Lambda (the tests and the benchmark
+/// call this too, with `Endpoint::X.route()`): checks the method, runs the route's handler within
+/// the request deadline, turns errors into JSON responses and logs one line with the outcome.
+/// Never fails: a Lambda error would reach the client as an opaque 502.
+pub async fn respond(route: Route, app: Option<&App>, request: Request) -> Response<Body> {
+    let endpoint = route.endpoint;
     let started = Instant::now();
     let method = request.method().clone();
     // The route, not the raw path: a reset token in the URL must not reach the logs.
@@ -162,7 +174,7 @@ pub async fn respond(endpoint: Endpoint, app: Option<&App>, request: Request) ->
             Some(allowed) if allowed != method.as_str() => {
                 Err(ApiError::MethodNotAllowed { allowed })
             }
-            _ => tokio::time::timeout(REQUEST_DEADLINE, routes::handle(endpoint, app, request))
+            _ => tokio::time::timeout(REQUEST_DEADLINE, handle(route, app, request))
                 .await
                 .unwrap_or_else(|_| {
                     Err(ApiError::ServiceUnavailable(anyhow::anyhow!(
@@ -204,4 +216,16 @@ pub async fn respond(endpoint: Endpoint, app: Option<&App>, request: Request) ->
     }
     .instrument(span)
     .await
+}
+
+/// Runs the route's handler, with the state when it needs it.
+async fn handle(route: Route, app: Option<&App>, request: Request) -> HandlerResult {
+    match (route.handler, app) {
+        (Handler::Stateless(handler), _) => handler(request).await,
+        (Handler::WithApp(handler), Some(app)) => handler(app, request).await,
+        (Handler::WithApp(_), None) => Err(ApiError::Internal(anyhow::anyhow!(
+            "{} was started without its state",
+            route.endpoint.function()
+        ))),
+    }
 }

@@ -1,14 +1,35 @@
 //! The route table and the router: every endpoint's method, path, function name and handler, in
-//! one place. Each function's `main` names its endpoint and nothing else; the tests and the
-//! benchmark reach the handlers through this same [`handle`], so no binary can be wired to the
-//! wrong handler and no test keeps a table of its own.
+//! one place. Each function's `main` names its endpoint's [`Route`] and nothing else; the tests
+//! and the benchmark reach the handlers through the same routes, so no binary can be wired to
+//! the wrong handler and no test keeps a table of its own.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use lambda_http::Request;
 use lambda_http::http::Method;
 
-use crate::error::ApiError;
 use crate::handlers::{self, HandlerResult};
 use crate::service::App;
+
+/// A handler's answer, boxed so that every handler has one type.
+pub type Handling<'a> = Pin<Box<dyn Future<Output = HandlerResult> + Send + 'a>>;
+
+/// How an endpoint's requests are answered: its handler, with the function's state or without.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Needs no state: the function builds none (no configuration, pool or keys).
+    Stateless(fn(Request) -> Handling<'static>),
+    /// Needs the function's [`App`].
+    WithApp(for<'a> fn(&'a App, Request) -> Handling<'a>),
+}
+
+/// An endpoint and its handler: what one function serves.
+#[derive(Clone, Copy)]
+pub struct Route {
+    pub endpoint: Endpoint,
+    pub handler: Handler,
+}
 
 /// One Lambda function of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,13 +112,45 @@ impl Endpoint {
         }
     }
 
+    /// The endpoint's route: the one router. `const`, so that each function's `main` picks its
+    /// route when it is compiled and links its own handler only (and, for a stateless one, no
+    /// database, keys or AWS code at all).
+    pub const fn route(self) -> Route {
+        use Endpoint::*;
+        let handler = match self {
+            Root => Handler::Stateless(|request| Box::pin(handlers::root(request))),
+            Public => Handler::Stateless(|request| Box::pin(handlers::public(request))),
+            ResetPage => Handler::Stateless(|request| Box::pin(handlers::reset_page(request))),
+            NotFound => Handler::Stateless(|request| Box::pin(handlers::not_found(request))),
+            Signup => Handler::WithApp(|app, request| Box::pin(handlers::signup(app, request))),
+            Signin => Handler::WithApp(|app, request| Box::pin(handlers::signin(app, request))),
+            Refresh => Handler::WithApp(|app, request| Box::pin(handlers::refresh(app, request))),
+            Dashboard => {
+                Handler::WithApp(|app, request| Box::pin(handlers::dashboard(app, request)))
+            }
+            Logout => Handler::WithApp(|app, request| Box::pin(handlers::logout(app, request))),
+            Sessions => Handler::WithApp(|app, request| Box::pin(handlers::sessions(app, request))),
+            EndSession => {
+                Handler::WithApp(|app, request| Box::pin(handlers::end_session(app, request)))
+            }
+            ForgotPassword => {
+                Handler::WithApp(|app, request| Box::pin(handlers::forgot_password(app, request)))
+            }
+            ResetPassword => {
+                Handler::WithApp(|app, request| Box::pin(handlers::reset_password(app, request)))
+            }
+            Jwks => Handler::WithApp(|app, request| Box::pin(handlers::jwks(app, request))),
+        };
+        Route {
+            endpoint: self,
+            handler,
+        }
+    }
+
     /// False for the endpoints that answer without the database or keys (`/`, `/api/public`, the
     /// reset page, the 404 catch-all): their functions build no state at all.
     pub fn needs_app(self) -> bool {
-        !matches!(
-            self,
-            Endpoint::Root | Endpoint::Public | Endpoint::ResetPage | Endpoint::NotFound
-        )
+        matches!(self.route().handler, Handler::WithApp(_))
     }
 
     /// True for the endpoints that issue or verify access tokens, or publish the keys that
@@ -134,34 +187,5 @@ impl Endpoint {
             NotFound => "not-found",
             Jwks => "jwks",
         }
-    }
-}
-
-/// The one router: runs `endpoint`'s handler on `request`. `app` is the function's state, `None`
-/// for the endpoints that need none ([`Endpoint::needs_app`]).
-pub async fn handle(endpoint: Endpoint, app: Option<&App>, request: Request) -> HandlerResult {
-    let app = || {
-        app.ok_or_else(|| {
-            ApiError::Internal(anyhow::anyhow!(
-                "{} was started without its state",
-                endpoint.function()
-            ))
-        })
-    };
-    match endpoint {
-        Endpoint::Root => handlers::root(request).await,
-        Endpoint::Public => handlers::public(request).await,
-        Endpoint::ResetPage => handlers::reset_page(request).await,
-        Endpoint::NotFound => handlers::not_found(request).await,
-        Endpoint::Signup => handlers::signup(app()?, request).await,
-        Endpoint::Signin => handlers::signin(app()?, request).await,
-        Endpoint::Refresh => handlers::refresh(app()?, request).await,
-        Endpoint::Dashboard => handlers::dashboard(app()?, request).await,
-        Endpoint::Logout => handlers::logout(app()?, request).await,
-        Endpoint::Sessions => handlers::sessions(app()?, request).await,
-        Endpoint::EndSession => handlers::end_session(app()?, request).await,
-        Endpoint::ForgotPassword => handlers::forgot_password(app()?, request).await,
-        Endpoint::ResetPassword => handlers::reset_password(app()?, request).await,
-        Endpoint::Jwks => handlers::jwks(app()?, request).await,
     }
 }

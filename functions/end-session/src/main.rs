@@ -1,7 +1,7 @@
-//! Lambda function for `DELETE /api/sessions/{id}`: wiring only; `auth::routes::handle`
-//! picks its handler.
+//! Lambda function for `DELETE /api/sessions/{id}`: wiring only: its route, made
+//! when it is compiled, names its handler.
 #![forbid(unsafe_code)]
 
 fn main() -> Result<(), auth::lambda::Error> {
-    auth::lambda::run(auth::Endpoint::EndSession)
+    auth::lambda::run(const { auth::Endpoint::EndSession.route() })
 }

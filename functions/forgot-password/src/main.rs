@@ -1,7 +1,7 @@
-//! Lambda function for `POST /api/forgot-password`: wiring only; `auth::routes::handle`
-//! picks its handler.
+//! Lambda function for `POST /api/forgot-password`: wiring only: its route, made
+//! when it is compiled, names its handler.
 #![forbid(unsafe_code)]
 
 fn main() -> Result<(), auth::lambda::Error> {
-    auth::lambda::run(auth::Endpoint::ForgotPassword)
+    auth::lambda::run(const { auth::Endpoint::ForgotPassword.route() })
 }

@@ -1,7 +1,7 @@
-//! Lambda function for `POST /api/signin`: wiring only; `auth::routes::handle`
-//! picks its handler.
+//! Lambda function for `POST /api/signin`: wiring only: its route, made
+//! when it is compiled, names its handler.
 #![forbid(unsafe_code)]
 
 fn main() -> Result<(), auth::lambda::Error> {
-    auth::lambda::run(auth::Endpoint::Signin)
+    auth::lambda::run(const { auth::Endpoint::Signin.route() })
 }

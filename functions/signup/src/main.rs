@@ -1,7 +1,7 @@
-//! Lambda function for `POST /api/signup`: wiring only; `auth::routes::handle`
-//! picks its handler.
+//! Lambda function for `POST /api/signup`: wiring only: its route, made
+//! when it is compiled, names its handler.
 #![forbid(unsafe_code)]
 
 fn main() -> Result<(), auth::lambda::Error> {
-    auth::lambda::run(auth::Endpoint::Signup)
+    auth::lambda::run(const { auth::Endpoint::Signup.route() })
 }

@@ -257,7 +257,7 @@ impl TestApp {
     /// Answers a request for `endpoint` as its function does in Lambda: the same router and
     /// [`respond`].
     pub async fn call_raw(&self, endpoint: Endpoint, request: Request) -> Response<Body> {
-        respond(endpoint, Some(&self.app), request).await
+        respond(endpoint.route(), Some(&self.app), request).await
     }
 
     /// Like [`TestApp::call_raw`], for the JSON API: asserts the response is JSON and parses it.

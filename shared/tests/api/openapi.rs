@@ -1275,7 +1275,7 @@ async fn the_catch_all_answers_the_documented_not_found_response() {
             .uri("/no/such/path")
             .body(Body::Empty)
             .unwrap();
-        let response = respond(Endpoint::NotFound, None, request).await;
+        let response = respond(Endpoint::NotFound.route(), None, request).await;
         assert_eq!(response.status(), 404);
         let Body::Text(text) = response.into_body() else {
             panic!("a text body")
