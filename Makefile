@@ -1,7 +1,9 @@
-# The project's front door: `make dev` runs the API locally, `make test` runs every test.
-.PHONY: dev down test fuzz bench lint build
+# The project's front door: `make dev` runs the API locally, `make test` runs every test. The
+# scripts in local/ are thin entry points into the harness, testkit/.
+.PHONY: dev down check test fuzz bench lint build
 
-## Run the API on http://localhost:5001 with PostgreSQL on localhost:5002 (Ctrl-C to stop).
+## Run the API on http://localhost:5001 with PostgreSQL on localhost:5002 (Ctrl-C to stop);
+## API_PORT and POSTGRES_PORT choose other ports.
 dev:
 	bash local/dev.sh
 
@@ -9,7 +11,12 @@ dev:
 down:
 	bash local/down.sh
 
-## Every test: unit, database (real PostgreSQL), and end to end over HTTP through cargo lambda watch.
+## The Rust tests against PostgreSQL only: the edit-run loop.
+check:
+	bash local/check.sh
+
+## Every test: unit, database (real PostgreSQL), end to end over HTTP through cargo lambda watch,
+## and make dev's own path; ends with `N passed, M failed`.
 test:
 	bash local/test.sh
 

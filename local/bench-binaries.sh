@@ -17,30 +17,21 @@
 #   BENCH_BIN_DIR  measure the binaries in this directory instead of building the release profile
 #
 # Builds for this machine's architecture (x86_64 here; Lambda runs arm64, whose binaries are of
-# similar size). Only 127.0.0.1 is contacted; only the processes this script starts are stopped.
+# similar size). Runs inside `testkit stack --release --runtime-api-only` (make bench starts it
+# so), which migrates a scratch database and serves the Lambda Runtime API on STACK_PORT, passing
+# the functions' configuration (DATABASE_URL, JWT_PRIVATE_KEY, ...) in the environment; it stops
+# it all afterwards. Only 127.0.0.1 is contacted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source local/postgres.sh
 
-for tool in strip zip openssl python3 psql; do
+: "${STACK_PORT:?STACK_PORT is not set: run this inside the stack (make bench, or cargo run -p testkit -- stack --release --runtime-api-only -- bash local/bench-binaries.sh)}"
+for tool in strip zip python3; do
     command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool not found" >&2; exit 1; }
 done
-cargo lambda --version >/dev/null 2>&1 || { echo "error: cargo-lambda is not installed; install it with: pip install cargo-lambda" >&2; exit 1; }
 
 OUT_DIR=target/bench
-WATCH_PID=""
-BENCH_DB=""
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/jwt-auth-bench-binaries.XXXXXX")
-cleanup() {
-    if [ -n "$WATCH_PID" ]; then
-        kill -TERM -- "-$WATCH_PID" 2>/dev/null || true
-        wait "$WATCH_PID" 2>/dev/null || true
-    fi
-    [ -n "$BENCH_DB" ] && psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null 2>&1 || true
-    stop_throwaway_postgres
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+trap 'rm -rf "$WORK"' EXIT
 
 if [ -n "${BENCH_BIN_DIR:-}" ]; then
     bin_dir=$BENCH_BIN_DIR
@@ -66,39 +57,10 @@ for dir in functions/*/; do
 done
 column -t "$sizes"
 
-use_or_start_test_postgres
-BENCH_DB="bench_bin_$(date +%s)_$$"
-psql "$TEST_DATABASE_URL" -qc "CREATE DATABASE $BENCH_DB" >/dev/null
-base=${TEST_DATABASE_URL%%\?*}
-query=${TEST_DATABASE_URL#"$base"}
-case "${base#*://}" in */*) base=${base%/*} ;; esac
-BENCH_DATABASE_URL="$base/$BENCH_DB$query"
-DATABASE_URL=$BENCH_DATABASE_URL "$bin_dir/migrate"
-
-port=""
-for _ in $(seq 1 20); do
-    candidate=$((20000 + RANDOM % 30000))
-    if port_is_free "$candidate"; then port=$candidate; break; fi
-done
-[ -n "$port" ] || { echo "error: no free port for the Runtime API" >&2; exit 1; }
-echo "==> Lambda Runtime API (cargo lambda watch --only-lambda-apis) on 127.0.0.1:$port"
-setsid cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 --invoke-port "$port" \
-    >"$WORK/watch.log" 2>&1 &
-WATCH_PID=$!
-for _ in $(seq 1 60); do
-    grep -q 'starting Runtime server' "$WORK/watch.log" 2>/dev/null && ! port_is_free "$port" && break
-    kill -0 "$WATCH_PID" 2>/dev/null || { cat "$WORK/watch.log" >&2; exit 1; }
-    sleep 0.5
-done
-
-echo "==> cold starts (${BENCH_RUNS:-7} per function)"
+echo "==> cold starts (${BENCH_RUNS:-7} per function), against the Runtime API on 127.0.0.1:$STACK_PORT"
 env -u AWS_LAMBDA_RUNTIME_API \
-    BENCH_RUNTIME_PORT="$port" BENCH_BIN_DIR="$bin_dir" BENCH_OUT="$WORK/coldstart.json" \
-    DATABASE_URL="$BENCH_DATABASE_URL" \
-    JWT_PRIVATE_KEY="$(openssl genpkey -algorithm ed25519)" \
+    BENCH_RUNTIME_PORT="$STACK_PORT" BENCH_BIN_DIR="$bin_dir" BENCH_OUT="$WORK/coldstart.json" \
     RESET_URL="http://127.0.0.1/reset-password" \
-    RATE_LIMIT_SIGNUP=100000000 RATE_LIMIT_SIGNIN=100000000 RATE_LIMIT_FORGOT_PASSWORD=100000000 \
-    RESET_EMAILS_PER_WINDOW=100000000 \
     python3 local/bench-coldstart.py
 
 mkdir -p "$OUT_DIR"

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Cold start and sign-in memory of the release binaries, through a real Lambda Runtime API.
 
-Run by local/bench-binaries.sh, which starts `cargo lambda watch --only-lambda-apis` on loopback
-and a migrated throwaway database, then passes them in the environment:
+Run by local/bench-binaries.sh inside `testkit stack --runtime-api-only`, which serves
+`cargo lambda watch --only-lambda-apis` on loopback on a migrated scratch database; they come in
+the environment:
 
     BENCH_RUNTIME_PORT  port of the watch server (Runtime API under /.rt, invoke API beside it)
     BENCH_BIN_DIR       directory holding the release binaries, one per function

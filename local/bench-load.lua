@@ -1,5 +1,6 @@
--- wrk script for local/bench-load.sh: counts responses by status and prints one JSON line with
--- the run's numbers. Configured from the environment (wrk runs one Lua state per thread):
+-- wrk script for local/bench-load.sh: counts responses by status and writes the run's numbers as
+-- one JSON line to BENCH_RESULT_FILE (stdout without it). Configured from the environment (wrk
+-- runs one Lua state per thread):
 --   BENCH_METHOD   request method (GET by default)
 --   BENCH_BODY     request body, sent as JSON (none by default)
 --   BENCH_BODIES   a file of request bodies, one a line: thread N sends line N (sign-in: one
@@ -72,11 +73,19 @@ function done(summary, latency, requests)
     table.insert(parts, string.format('"%d":%d', status, n))
   end
   local e = summary.errors
-  io.write(string.format(
-    'BENCH_RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"mean_us":%.1f,' ..
+  local json = string.format(
+    '{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"mean_us":%.1f,' ..
     '"max_us":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
     '"status_counts":{%s}}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     latency.mean, latency.max, e.connect, e.read, e.write, e.status, e.timeout,
-    table.concat(parts, ",")))
+    table.concat(parts, ","))
+  local path = os.getenv("BENCH_RESULT_FILE")
+  if path then
+    local file = assert(io.open(path, "w"))
+    file:write(json)
+    file:close()
+  else
+    io.write(json)
+  end
 end

@@ -15,11 +15,14 @@
 # comes from 127.0.0.1), and each refresh connection presents the token the previous answer handed
 # it, as a client does: a refresh token is single-use (a second use after the 10 s grace revokes
 # its session), so a fixed token cannot be replayed, and no setting is loosened for the run.
-# Only 127.0.0.1 is contacted; only the processes this script starts are stopped.
+#
+# Runs inside `testkit stack --release --concurrency $BENCH_INSTANCES` (make bench starts it so),
+# which serves the release build on a migrated scratch database, sets BASE_URL, and stops it all
+# afterwards. Only 127.0.0.1 is contacted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source local/postgres.sh
 
+: "${BASE_URL:?BASE_URL is not set: run this inside the stack (make bench, or cargo run -p testkit -- stack --release --concurrency 16 -- bash local/bench-load.sh)}"
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-3}
 INSTANCES=${BENCH_INSTANCES:-16}
@@ -27,7 +30,7 @@ CONCURRENCIES=(1 16)
 OUT_DIR=target/bench
 PASSWORD='Bench-Horse-Battery-42!'
 
-for tool in wrk curl openssl python3 psql; do
+for tool in wrk curl python3; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         case "$tool" in
             wrk) echo "error: wrk not found (the load generator); install it with: apt-get install wrk" >&2 ;;
@@ -36,60 +39,9 @@ for tool in wrk curl openssl python3 psql; do
         exit 1
     fi
 done
-cargo lambda --version >/dev/null 2>&1 || { echo "error: cargo-lambda is not installed; install it with: pip install cargo-lambda" >&2; exit 1; }
 
-WATCH_PID=""
-BENCH_DB=""
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/jwt-auth-bench-load.XXXXXX")
-cleanup() {
-    if [ -n "$WATCH_PID" ]; then
-        # The watch server runs each function instance as its child: stop its whole group.
-        kill -TERM -- "-$WATCH_PID" 2>/dev/null || true
-        wait "$WATCH_PID" 2>/dev/null || true
-    fi
-    [ -n "$BENCH_DB" ] && psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null 2>&1 || true
-    stop_throwaway_postgres
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-
-use_or_start_test_postgres
-
-echo "==> building the release binaries"
-cargo build --release --workspace --bins
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-
-BENCH_DB="bench_load_$(date +%s)_$$"
-psql "$TEST_DATABASE_URL" -qc "CREATE DATABASE $BENCH_DB" >/dev/null
-base=${TEST_DATABASE_URL%%\?*}
-query=${TEST_DATABASE_URL#"$base"}
-case "${base#*://}" in */*) base=${base%/*} ;; esac
-BENCH_DATABASE_URL="$base/$BENCH_DB$query"
-DATABASE_URL=$BENCH_DATABASE_URL "$target_dir/release/migrate"
-
-api_port=""
-for _ in $(seq 1 20); do
-    candidate=$((20000 + RANDOM % 30000))
-    if port_is_free "$candidate"; then api_port=$candidate; break; fi
-done
-[ -n "$api_port" ] || { echo "error: no free port for the API" >&2; exit 1; }
-BASE_URL="http://127.0.0.1:$api_port"
-watch_log="$WORK/watch.log"
-echo "==> serving the release build with cargo lambda watch on $BASE_URL, up to $INSTANCES instances per function"
-DATABASE_URL=$BENCH_DATABASE_URL \
-JWT_PRIVATE_KEY=$(openssl genpkey -algorithm ed25519) \
-RESET_URL="$BASE_URL/reset-password" \
-RATE_LIMIT_SIGNUP=100000000 RATE_LIMIT_SIGNIN=100000000 RATE_LIMIT_FORGOT_PASSWORD=100000000 \
-RUST_LOG=${RUST_LOG:-warn} \
-    setsid cargo lambda watch --release --invoke-address 127.0.0.1 --invoke-port "$api_port" \
-    --ignore-changes --concurrency "$INSTANCES" >"$watch_log" 2>&1 &
-WATCH_PID=$!
-for _ in $(seq 1 1800); do
-    curl -fsS -o /dev/null "$BASE_URL/api/public" 2>/dev/null && break
-    kill -0 "$WATCH_PID" 2>/dev/null || { cat "$watch_log" >&2; echo "error: cargo lambda watch exited" >&2; exit 1; }
-    sleep 1
-done
-curl -fsS -o /dev/null "$BASE_URL/api/public" || { tail -50 "$watch_log" >&2; exit 1; }
+trap 'rm -rf "$WORK"' EXIT
 
 email="bench-$(date +%s)-$$@example.com"
 credentials=$(printf '{"email":"%s","password":"%s"}' "$email" "$PASSWORD")
@@ -120,12 +72,18 @@ accounts() {
     done
 }
 
-# run NAME PATH CONCURRENCY SECONDS [env assignments...]: one wrk run; prints its JSON line.
+# run_wrk PATH CONCURRENCY SECONDS RESULT [env assignments...]: one wrk run, its numbers written
+# by local/bench-load.lua as one JSON line to the file RESULT.
 run_wrk() {
-    local path=$1 concurrency=$2 seconds=$3
-    shift 3
-    env "$@" wrk -t "$concurrency" -c "$concurrency" -d "${seconds}s" --timeout 10s \
-        -s local/bench-load.lua "$BASE_URL$path" | sed -n 's/^BENCH_RESULT //p'
+    local path=$1 concurrency=$2 seconds=$3 result=$4
+    shift 4
+    rm -f "$result"
+    env "$@" BENCH_RESULT_FILE="$result" wrk -t "$concurrency" -c "$concurrency" -d "${seconds}s" \
+        --timeout 10s -s local/bench-load.lua "$BASE_URL$path" >/dev/null
+    if [ ! -s "$result" ]; then
+        echo "error: wrk wrote no result" >&2
+        exit 1
+    fi
 }
 
 results="$WORK/results.jsonl"
@@ -153,11 +111,10 @@ for endpoint in "GET /api/dashboard" "POST /api/signin" "POST /api/refresh"; do
                 warm_settings+=(BENCH_REFRESH_TOKENS="$WORK/warm-chains") ;;
         esac
         echo "==> $endpoint at concurrency $concurrency: ${WARMUP}s warm-up, then ${DURATION}s measured"
-        run_wrk "$path" "$concurrency" "$WARMUP" "${warm_settings[@]}" >/dev/null
-        line=$(run_wrk "$path" "$concurrency" "$DURATION" "${settings[@]}")
-        [ -n "$line" ] || { echo "error: wrk printed no result" >&2; exit 1; }
+        run_wrk "$path" "$concurrency" "$WARMUP" "$WORK/warm-up.json" "${warm_settings[@]}"
+        run_wrk "$path" "$concurrency" "$DURATION" "$WORK/run.json" "${settings[@]}"
         printf '{"endpoint":"%s","concurrency":%d,"duration_s":%d,"wrk":%s}\n' \
-            "$endpoint" "$concurrency" "$DURATION" "$line" >>"$results"
+            "$endpoint" "$concurrency" "$DURATION" "$(cat "$WORK/run.json")" >>"$results"
     done
 done
 

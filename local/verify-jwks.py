@@ -1,20 +1,24 @@
 #!/usr/bin/env python3
 """Verifies the API's access tokens with an independent JWT implementation (PyJWT).
 
-Run by `make test` (local/test.sh) against the running local stack at E2E_BASE_URL: fetches the
+Run by `make test` (testkit) against the running local stack at E2E_BASE_URL: fetches the
 JWKS over HTTP with PyJWT's PyJWKClient, signs a new user in over HTTP, and verifies the access
 token with the key its `kid` names, allowing only the algorithm that key declares and checking
-`iss`, `aud` and `typ`. Prints one line per check and closes with "N passed, M failed".
-Needs PyJWT with its crypto extra: pip install 'PyJWT[crypto]'.
+`iss`, `aud` and `typ`. Prints one line per check and closes with "N passed, M failed";
+with `--junit FILE` it also writes each check as a test case of a JUnit report, which is what
+`make test` counts. Needs PyJWT with its crypto extra: pip install 'PyJWT[crypto]'.
 """
 
+import argparse
 import base64
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
+import xml.etree.ElementTree as ET
 
 import jwt
 from jwt import PyJWKClient
@@ -26,12 +30,31 @@ AUDIENCE = os.environ.get("JWT_AUDIENCE", "jwt-auth-api")
 # Members of a private JWK (RFC 7518 §6): none may ever be served.
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
+# (name, passed, detail, seconds since the previous check) of every check, in order.
 results = []
+_last_check = time.monotonic()
 
 
 def check(name, condition, detail=""):
-    results.append(bool(condition))
+    global _last_check
+    now = time.monotonic()
+    results.append((name, bool(condition), str(detail), now - _last_check))
+    _last_check = now
     print(f"{'ok' if condition else 'not ok'} - {name}{'' if condition else f': {detail}'}")
+
+
+def write_junit(path):
+    """Each check as a <testcase>, a failed one holding a <failure> with its detail."""
+    failures = sum(1 for _, passed, _, _ in results if not passed)
+    suites = ET.Element("testsuites")
+    suite = ET.SubElement(
+        suites, "testsuite", name="verify-jwks", tests=str(len(results)), failures=str(failures)
+    )
+    for name, passed, detail, seconds in results:
+        case = ET.SubElement(suite, "testcase", classname="verify-jwks", name=name, time=f"{seconds:.3f}")
+        if not passed:
+            ET.SubElement(case, "failure", message=detail).text = detail
+    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
 
 
 def request(method, path, body=None, token=None):
@@ -122,11 +145,16 @@ def main():
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Checks the API's access tokens with PyJWT.")
+    parser.add_argument("--junit", metavar="FILE", help="also write the checks as a JUnit report")
+    args = parser.parse_args()
     try:
         main()
     except Exception as error:  # an unexpected failure is a failed check, not a silent pass
         check("the verification ran to the end", False, repr(error))
-    passed = sum(results)
+    passed = sum(1 for _, ok, _, _ in results if ok)
     failed = len(results) - passed
     print(f"jwks: {passed} passed, {failed} failed")
+    if args.junit:
+        write_junit(args.junit)
     sys.exit(1 if failed or not results else 0)

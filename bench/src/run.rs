@@ -80,8 +80,8 @@ pub async fn run(quick: bool) -> anyhow::Result<HandlerRun> {
 
 async fn run_with(plans: &Plans) -> anyhow::Result<HandlerRun> {
     let admin = testkit::database::server()?;
-    let database = ScratchDatabase::create_on(&admin, "bench").await?;
-    let config = bench_config(database.url()).await?;
+    let database = ScratchDatabase::create(&admin, "bench").await?;
+    let config = bench_config(&database.connection_string()).await?;
     auth::db::migrate(&config.database).await?;
     let (db, connection) = database.config().connect(NoTls).await?;
     tokio::spawn(connection);

@@ -35,7 +35,7 @@ impl StatementCounter {
         };
         counter.total().await.context(
             "reading pg_stat_statements (the server must run with \
-             shared_preload_libraries=pg_stat_statements, as local/postgres.sh starts it)",
+             shared_preload_libraries=pg_stat_statements, as the harness's throwaway cluster does)",
         )?;
         Ok(counter)
     }
@@ -75,7 +75,7 @@ mod tests {
     /// as the guard).
     async fn counted_client() -> (StatementCounter, tokio_postgres::Client, ScratchDatabase) {
         let admin = testkit::database::server().unwrap();
-        let database = ScratchDatabase::create_on(&admin, "bench").await.unwrap();
+        let database = ScratchDatabase::create(&admin, "bench").await.unwrap();
         let counter = StatementCounter::connect(&admin, database.name())
             .await
             .unwrap();

@@ -1,15 +1,27 @@
-//! The one test harness, used by the `auth` crate's tests, the benchmark and `make test`:
+//! The one harness every test run, the local stack, the benchmark and the fuzz targets share:
+//! what the shell scripts in `local/` used to do, and what each test binary kept a copy of, once,
+//! in Rust. The scripts are thin entry points into the `testkit` binary (`src/main.rs`); the tests
+//! and the benchmark use the library directly.
 //!
-//! - [`database`]: the PostgreSQL server to test against, and scratch databases that drop
-//!   themselves;
-//! - [`config`]: a test [`auth::config::Config`] built by the real loader from variables;
-//! - [`keys`]: the test signing keys (one file each, under `testkit/keys/`);
-//! - [`requests`]: `lambda_http` requests as API Gateway delivers them;
+//! - [`ports`]: a free loopback port.
+//! - [`cluster`]: a PostgreSQL cluster of our own: throwaway (tests) or persistent (`make dev`).
+//! - [`database`]: the server to test against, and scratch databases that drop themselves.
+//! - [`config`]: a test [`auth::config::Config`], built by the real loader from variables.
+//! - [`keys`]: the test signing keys (one file each, under `testkit/keys/`).
+//! - [`requests`]: `lambda_http` requests as API Gateway delivers them.
 //! - [`outbox`]: the token in an emailed link, read as a person reads their inbox.
+//! - [`process`]: supervised child processes: own process group, log file, readiness, stop.
+//! - [`stack`]: moto, and the functions served by `cargo lambda watch` on a migrated database.
+//! - [`junit`]: counting (and writing) JUnit XML reports.
 #![forbid(unsafe_code)]
 
+pub mod cluster;
 pub mod config;
 pub mod database;
+pub mod junit;
 pub mod keys;
 pub mod outbox;
+pub mod ports;
+pub mod process;
 pub mod requests;
+pub mod stack;

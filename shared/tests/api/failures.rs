@@ -58,7 +58,11 @@ async fn verify_full_never_falls_back_to_an_unverified_or_plain_connection() {
     // The test server offers no TLS (or, on a developer's server, a certificate no public root
     // signs): either way `verify-full` must refuse to connect rather than downgrade.
     let database = migrated_database().await;
-    let config = testkit::config::load(database.url(), &[("DB_SSLMODE", "verify-full")]).await;
+    let config = testkit::config::load(
+        &database.connection_string(),
+        &[("DB_SSLMODE", "verify-full")],
+    )
+    .await;
 
     let error = auth::db::connect(&config.database).await.unwrap_err();
 

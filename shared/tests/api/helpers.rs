@@ -177,7 +177,8 @@ impl TestApp {
     pub async fn spawn_with_mailer(overrides: &[(&str, &str)], mailer: Mailer) -> TestApp {
         let database = migrated_database().await;
         let overrides = owned(overrides);
-        let config = testkit::config::load(database.url(), &borrowed(&overrides)).await;
+        let config =
+            testkit::config::load(&database.connection_string(), &borrowed(&overrides)).await;
         Self::start(config, mailer, overrides, Some(database)).await
     }
 
@@ -210,9 +211,7 @@ impl TestApp {
     /// An app whose database cannot be reached (or refuses it): its `db` is a connection to a
     /// scratch database of its own instead, for the tests that never use it.
     pub async fn unreachable(config: Config) -> TestApp {
-        let spare = ScratchDatabase::create("test")
-            .await
-            .unwrap_or_else(|e| panic!("{e:#}"));
+        let spare = scratch_database().await;
         let (db, connection) = spare.config().connect(NoTls).await.unwrap();
         tokio::spawn(connection);
         TestApp {
@@ -437,10 +436,10 @@ pub async fn fresh_database() -> FreshDatabase {
 
 /// A fresh database with these timeouts, which the migration makes the database's defaults.
 pub async fn fresh_database_with(timeouts: DbTimeouts) -> FreshDatabase {
-    let scratch = ScratchDatabase::create("test")
+    let scratch = scratch_database().await;
+    let mut config = testkit::config::load(&scratch.connection_string(), &[])
         .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
-    let mut config = testkit::config::load(scratch.url(), &[]).await.database;
+        .database;
     config.timeouts = timeouts;
     auth::db::migrate(&config)
         .await
@@ -453,7 +452,15 @@ pub async fn fresh_database_with(timeouts: DbTimeouts) -> FreshDatabase {
 
 /// A connection string for the database `config` connects to.
 fn url_of(config: &DatabaseConfig) -> String {
-    testkit::database::connection_string(&config.url, config.url.get_dbname().unwrap_or_default())
+    testkit::database::connection_string(&config.url)
+}
+
+/// A new, empty database on the test server, dropped with the guard.
+async fn scratch_database() -> ScratchDatabase {
+    let server = testkit::database::server().unwrap_or_else(|e| panic!("{e:#}"));
+    ScratchDatabase::create(&server, "test")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

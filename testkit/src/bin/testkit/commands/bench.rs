@@ -1,0 +1,106 @@
+//! `make bench`: the benchmark (a measurement, not a test), on the PostgreSQL `make test` would
+//! use (a throwaway cluster loads pg_stat_statements, which counts the statements per request):
+//!   1. every handler in process against the floor (`bench run ARGS…`; `--quick` for a tenth);
+//!   2. size, cold start and sign-in memory of the release binaries (local/bench-binaries.sh,
+//!      against the Lambda Runtime API of `cargo lambda watch --only-lambda-apis`);
+//!   3. load through the release stack with wrk (local/bench-load.sh);
+//!   4. the report (`bench report`): the table with every budget judged, target/bench/report.json
+//!      and target/bench/latency.svg.
+//!
+//! `BENCH_SKIP="binaries load"` leaves out steps 2 and/or 3 (the report then says "not
+//! measured"); `BENCH_INSTANCES` (16) is the watch server's instances per function for step 3.
+
+use std::fs;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use testkit::database::TestServer;
+use testkit::process::interrupted;
+use testkit::stack::StackOptions;
+
+use super::stack::with_stack;
+use crate::workspace::{Workspace, handle_signals, run_checked};
+
+pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
+    handle_signals()?;
+    let workspace = Workspace::locate()?;
+    let server = TestServer::find_or_start()?;
+    println!("==> using {}", server.describe());
+    let out = workspace.root.join("target/bench");
+    fs::create_dir_all(&out)?;
+
+    println!("==> building the benchmark (release)");
+    run_checked(
+        workspace
+            .command("cargo")
+            .args(["build", "--quiet", "--release", "-p", "bench"]),
+        "building the benchmark",
+    )?;
+    println!("==> handler cost in process");
+    run_checked(
+        workspace
+            .command("cargo")
+            .args(["run", "--quiet", "--release", "-p", "bench", "--", "run"])
+            .args(args)
+            .env("TEST_DATABASE_URL", server.admin_url()),
+        "bench run",
+    )?;
+
+    let skip = std::env::var("BENCH_SKIP").unwrap_or_default();
+    let instances: u32 = match std::env::var("BENCH_INSTANCES") {
+        Ok(value) => value
+            .parse()
+            .with_context(|| format!("BENCH_INSTANCES={value:?}"))?,
+        Err(_) => 16,
+    };
+    for step in ["binaries", "load"] {
+        // The report picks up whatever JSON is there: a stale file from an earlier run goes
+        // first, so a report never mixes runs.
+        let _ = fs::remove_file(out.join(format!("{step}.json")));
+        if skip.split_whitespace().any(|skipped| skipped == step) {
+            println!("==> {step}: skipped (BENCH_SKIP)");
+            continue;
+        }
+        if interrupted() {
+            bail!("interrupted");
+        }
+        let options = match step {
+            "binaries" => StackOptions {
+                runtime_api_only: true,
+                release: true,
+                database_prefix: "bench_bin".to_owned(),
+                ..StackOptions::default()
+            },
+            _ => StackOptions {
+                release: true,
+                concurrency: Some(instances),
+                // Quiet functions, so logging does not weigh on the measured requests.
+                rust_log: Some(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned())),
+                database_prefix: "bench_load".to_owned(),
+                ..StackOptions::default()
+            },
+        };
+        println!("==> local/bench-{step}.sh");
+        let script = format!("local/bench-{step}.sh");
+        let status = with_stack(&workspace, &server, &options, &["bash".to_owned(), script])?;
+        if !status.success() {
+            bail!("local/bench-{step}.sh failed ({status})");
+        }
+    }
+
+    println!();
+    run_checked(
+        workspace.command("cargo").args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "bench",
+            "--",
+            "report",
+        ]),
+        "bench report",
+    )?;
+    drop(server);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,44 @@
+//! `make check`, the edit-run loop: only the Rust tests, against PostgreSQL, with no moto, no
+//! watch stack, no browser, newman or schemathesis; then the same summary as `make test`.
+
+use std::fs;
+use std::process::ExitCode;
+
+use testkit::database::TestServer;
+
+use crate::summary::Summary;
+use crate::workspace::{Workspace, handle_signals};
+
+/// The tests that need what `make check` does not start: the HTTP stack (the `e2e` binary) and
+/// moto (the AWS tests, and the `logs` binary, whose one test sends reset emails through SES).
+pub const NEEDS_THE_STACK: &str =
+    "binary_id(auth::e2e) | binary_id(auth::logs) | (binary_id(auth::api) & test(/^aws::/))";
+
+pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
+    super::no_arguments("check", args)?;
+    handle_signals()?;
+    let workspace = Workspace::locate()?;
+    let mut summary = Summary::default();
+    let server = match TestServer::find_or_start() {
+        Ok(server) => server,
+        Err(error) => {
+            summary.failed_step("PostgreSQL", &error);
+            return Ok(summary.finish());
+        }
+    };
+    println!("==> using {}", server.describe());
+    let report = workspace.target.join("nextest/default/junit.xml");
+    summary.run(
+        "Rust tests against PostgreSQL, nextest",
+        &report,
+        workspace
+            .command("cargo")
+            .args(["nextest", "run", "--workspace", "--no-fail-fast", "-E"])
+            .arg(format!("not ({NEEDS_THE_STACK})"))
+            .env("TEST_DATABASE_URL", server.admin_url()),
+    );
+    let _ = fs::create_dir_all(workspace.artifacts().join("junit"));
+    let _ = fs::copy(&report, workspace.artifacts().join("junit/check.xml"));
+    drop(server);
+    Ok(summary.finish())
+}

@@ -1,0 +1,231 @@
+//! `make test`: every suite against one PostgreSQL, one moto and one `cargo lambda watch`, each
+//! suite running even when an earlier one failed; then make dev's own path; then the check that
+//! no test database was left behind; then the summary, ending with `N passed, M failed`.
+//!
+//! What the Rust tests are given: `TEST_DATABASE_URL` (a server where the user may CREATE
+//! DATABASE), `MOTO_ENDPOINT_URL`, `E2E_BASE_URL` and `E2E_DATABASE_URL` (the stack and its
+//! database).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use testkit::database::{self, SYSTEM_DATABASES, TestServer};
+use testkit::junit::{self, Case};
+use testkit::stack::{Moto, Stack, StackOptions};
+
+use crate::summary::Summary;
+use crate::workspace::{Workspace, handle_signals, run_checked};
+
+/// Where each suite's JUnit report and each server's log go.
+struct Paths {
+    junit: PathBuf,
+    logs: PathBuf,
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
+    super::no_arguments("test", args)?;
+    handle_signals()?;
+    let workspace = Workspace::locate()?;
+    let artifacts = workspace.artifacts();
+    let paths = Paths {
+        junit: artifacts.join("junit"),
+        logs: artifacts.join("logs"),
+    };
+    // Reports and screenshots of an earlier run must not be taken for this one's.
+    let _ = fs::remove_dir_all(&paths.junit);
+    for screenshot in ["reset-password.png", "reset-password-failure.png"] {
+        let _ = fs::remove_file(artifacts.join(screenshot));
+    }
+    fs::create_dir_all(&paths.junit)?;
+    fs::create_dir_all(&paths.logs)?;
+    let mut summary = Summary::default();
+
+    let server = match TestServer::find_or_start() {
+        Ok(server) => server,
+        Err(error) => {
+            summary.failed_step("PostgreSQL", &error);
+            return Ok(summary.finish());
+        }
+    };
+    println!("==> using {}", server.describe());
+    if let Err(error) = with_server(&workspace, &paths, &server, &mut summary) {
+        summary.failed_step("setup", &error);
+    }
+    if server.throwaway_cluster().is_some() {
+        // Every suite is done and the harness's own databases are dropped: what is left was
+        // left by a test.
+        let report = paths.junit.join("leftovers.xml");
+        let started = Instant::now();
+        let result = no_database_left_behind(&server, &report);
+        summary.record_check("no database left behind", started, result, &report);
+    }
+    drop(server);
+    Ok(summary.finish())
+}
+
+/// Everything that needs the server: moto, the build, the stack, the suites, make dev's path.
+fn with_server(
+    workspace: &Workspace,
+    paths: &Paths,
+    server: &TestServer,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    let moto = match std::env::var("MOTO_ENDPOINT_URL") {
+        Ok(url) => {
+            println!("==> using moto at MOTO_ENDPOINT_URL ({url})");
+            (None, url)
+        }
+        Err(_) => {
+            let moto = Moto::start(&paths.logs.join("moto.log"))?;
+            println!(
+                "==> started moto (AWS API emulator) on {}",
+                moto.endpoint_url()
+            );
+            let url = moto.endpoint_url().to_owned();
+            (Some(moto), url)
+        }
+    };
+
+    println!("==> building every target");
+    run_checked(
+        workspace
+            .command("cargo")
+            .args(["build", "--workspace", "--all-targets"]),
+        "cargo build",
+    )?;
+
+    let watch_log = paths.logs.join("watch.log");
+    println!(
+        "==> serving the functions with cargo lambda watch (log: {})",
+        watch_log.display()
+    );
+    let options = StackOptions {
+        rust_log: Some(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned())),
+        database_prefix: "e2e".to_owned(),
+        ..StackOptions::default()
+    };
+    let stack = Stack::start(&workspace.root, server.admin(), &options, &watch_log)?;
+    println!("==> the stack answers on {}", stack.base_url());
+
+    let environment = [
+        ("TEST_DATABASE_URL", server.admin_url().to_owned()),
+        ("MOTO_ENDPOINT_URL", moto.1.clone()),
+        ("E2E_BASE_URL", stack.base_url()),
+        ("E2E_DATABASE_URL", stack.database().connection_string()),
+    ];
+    let suite = |program: &str| {
+        let mut command = workspace.command(program);
+        command.envs(environment.iter().map(|(k, v)| (k, v)));
+        command
+    };
+
+    let nextest_report = workspace.target.join("nextest/default/junit.xml");
+    let rust_report = paths.junit.join("rust.xml");
+    summary.run(
+        "Rust tests, nextest",
+        &nextest_report,
+        suite("cargo").args(["nextest", "run", "--workspace", "--no-fail-fast"]),
+    );
+    // Kept with the other reports for CI to upload.
+    let _ = fs::copy(&nextest_report, &rust_report);
+
+    let newman_report = paths.junit.join("newman.xml");
+    summary.run(
+        "Postman collection, newman",
+        &newman_report,
+        suite("newman")
+            .args(["run", "postman/jwt-auth-api.postman_collection.json"])
+            .arg("--env-var")
+            .arg(format!("baseUrl={}", stack.base_url()))
+            .args(["--timeout-request", "30000", "--color", "off"])
+            .args(["--disable-unicode", "--reporters", "cli,junit"])
+            .arg("--reporter-junit-export")
+            .arg(&newman_report),
+    );
+
+    let schemathesis_report = paths.junit.join("schemathesis.xml");
+    summary.run(
+        "schemathesis",
+        &schemathesis_report,
+        suite("bash")
+            .arg("local/schemathesis.sh")
+            .env("SCHEMATHESIS_JUNIT", &schemathesis_report),
+    );
+
+    let browser_report = paths.junit.join("browser.xml");
+    summary.run(
+        "browser test, Chromium",
+        &browser_report,
+        suite("node")
+            .args([
+                "--test",
+                "--test-reporter=spec",
+                "--test-reporter-destination=stdout",
+            ])
+            .arg("--test-reporter=junit")
+            .arg(destination(&browser_report))
+            .arg("local/browser/reset-password.test.mjs"),
+    );
+
+    let jwks_report = paths.junit.join("jwks.xml");
+    summary.run(
+        "token verification, PyJWT",
+        &jwks_report,
+        suite("python3")
+            .args(["local/verify-jwks.py", "--junit"])
+            .arg(&jwks_report),
+    );
+
+    // The stack and moto are stopped (the e2e database dropped) before make dev's path, which
+    // builds and serves on its own.
+    drop(stack);
+    drop(moto);
+
+    let dev_report = paths.junit.join("dev.xml");
+    if testkit::process::interrupted() {
+        summary.failed_step("make dev's path", &anyhow::anyhow!("not run: interrupted"));
+    } else {
+        println!("==> make dev's path, from a copy of the checkout");
+        let started = Instant::now();
+        let result = crate::dev_path::run(workspace, &dev_report, &paths.logs);
+        summary.record_check("make dev's path", started, result, &dev_report);
+    }
+    Ok(())
+}
+
+fn destination(path: &Path) -> String {
+    format!("--test-reporter-destination={}", path.display())
+}
+
+/// Lists the databases on the throwaway cluster; any but the system ones is a failed case
+/// naming them.
+fn no_database_left_behind(server: &TestServer, report: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let databases = database::block_on(database::list_databases(server.admin()))
+        .context("listing the databases of the throwaway cluster")?;
+    let left: Vec<&String> = databases
+        .iter()
+        .filter(|name| !SYSTEM_DATABASES.contains(&name.as_str()))
+        .collect();
+    let result = if left.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!(
+            "{} database(s) left behind: {}",
+            left.len(),
+            left.iter()
+                .map(|name| name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    };
+    let case = Case::from_result(
+        "no database left behind",
+        started.elapsed().as_secs_f64(),
+        &result,
+    );
+    junit::write(report, "harness", &[case])
+}

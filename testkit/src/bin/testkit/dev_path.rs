@@ -1,0 +1,298 @@
+//! make dev's path, as a suite of `make test`: `make dev` run the way a user runs it, from a
+//! copy of the checkout, so the user's own `local/.env`, `.local/pg` and ports 5001/5002 are
+//! never touched; then sign-up and sign-in over HTTP, Ctrl-C, and `make down`.
+//!
+//! The copy holds what git would (tracked and untracked-but-not-ignored files, mtimes kept) plus
+//! links to the checkout's `.local/venv` and `local/node_modules`, so bootstrapping installs
+//! nothing; `CARGO_TARGET_DIR` is the checkout's target directory, and since the copy's sources
+//! keep their mtimes and Cargo hashes workspace paths relative to the workspace root, what
+//! `make test` already built is reused rather than rebuilt.
+
+use std::fs::{self, File};
+use std::net::{Ipv4Addr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use nix::sys::signal::Signal;
+use serde_json::{Value, json};
+use testkit::junit::{self, Case};
+use testkit::ports::free_port;
+use testkit::process::{Readiness, Supervised};
+use uuid::Uuid;
+
+use crate::workspace::Workspace;
+
+/// Long enough for `make dev` to build what it needs when nothing can be reused.
+const READY_WITHIN: Duration = Duration::from_secs(20 * 60);
+/// How long Ctrl-C may take to stop the watch server and its functions.
+const STOP_WITHIN: Duration = Duration::from_secs(20);
+
+/// Runs the path, writing one JUnit case per step to `report`; `Err` only when it could not
+/// run at all (the copy failed).
+pub fn run(workspace: &Workspace, report: &Path, logs: &Path) -> anyhow::Result<()> {
+    let copy = Copy::of(workspace)?;
+    let api_port = free_port()?;
+    let postgres_port = loop {
+        let port = free_port()?;
+        if port != api_port {
+            break port;
+        }
+    };
+    let log = logs.join("dev-path.log");
+    println!(
+        "==> make dev in {} (API_PORT={api_port}, POSTGRES_PORT={postgres_port}, log: {})",
+        copy.dir.display(),
+        log.display()
+    );
+    let environment = |command: &mut Command| {
+        command
+            .current_dir(&copy.dir)
+            .env("CARGO_TARGET_DIR", &workspace.target)
+            .env("API_PORT", api_port.to_string())
+            .env("POSTGRES_PORT", postgres_port.to_string())
+            // A make of its own, as a user's: not a sub-make of `make test`.
+            .env_remove("MAKEFLAGS")
+            .env_remove("MAKELEVEL")
+            .env_remove("MFLAGS");
+    };
+    let mut cases = Vec::new();
+
+    let mut make_dev = testkit::process::command("make");
+    make_dev.arg("dev");
+    environment(&mut make_dev);
+    let mut dev = Supervised::spawn("make dev", make_dev, &log)?.with_grace(STOP_WITHIN);
+
+    let base_url = format!("http://127.0.0.1:{api_port}");
+    let started = Instant::now();
+    let ready = dev.wait_ready(
+        &Readiness::Http(format!("{base_url}/api/public")),
+        READY_WITHIN,
+    );
+    let seconds = started.elapsed().as_secs_f64();
+    println!("==> make dev answered after {seconds:.0}s");
+    cases.push(Case::from_result(
+        "make dev serves GET /api/public",
+        seconds,
+        &ready,
+    ));
+    if ready.is_ok() {
+        let started = Instant::now();
+        let journey = sign_up_and_in(&base_url);
+        cases.push(Case::from_result(
+            "sign-up (201) and sign-in (200, an access token) over HTTP",
+            started.elapsed().as_secs_f64(),
+            &journey,
+        ));
+    }
+
+    let started = Instant::now();
+    let stopped = interrupt(&mut dev, api_port);
+    cases.push(Case::from_result(
+        "Ctrl-C stops make dev and its functions",
+        started.elapsed().as_secs_f64(),
+        &stopped,
+    ));
+
+    let started = Instant::now();
+    let down = make_down(&copy.dir, environment, &log, postgres_port);
+    cases.push(Case::from_result(
+        "make down stops its PostgreSQL",
+        started.elapsed().as_secs_f64(),
+        &down,
+    ));
+    junit::write(report, "make dev's path", &cases)
+}
+
+/// Signs a new user up and in; fails unless the answers are 201, then 200 with an access token.
+fn sign_up_and_in(base_url: &str) -> anyhow::Result<()> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let email = format!("dev-path-{}@example.com", Uuid::new_v4().simple());
+    let password = format!("dev path passphrase {}", Uuid::new_v4().simple());
+    let post = |path: &str, body: Value| -> anyhow::Result<(u16, Value)> {
+        let mut response = agent
+            .post(format!("{base_url}{path}"))
+            .send_json(body)
+            .with_context(|| format!("POST {path}"))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .read_json::<Value>()
+            .unwrap_or(Value::Null);
+        Ok((status, body))
+    };
+    let (status, body) = post(
+        "/api/signup",
+        json!({"name": "Dev Path", "email": email, "password": password}),
+    )?;
+    if status != 201 {
+        bail!("POST /api/signup answered {status}: {body}");
+    }
+    let (status, body) = post("/api/signin", json!({"email": email, "password": password}))?;
+    if status != 200 {
+        bail!("POST /api/signin answered {status}: {body}");
+    }
+    match body["access_token"].as_str() {
+        Some(token) if !token.is_empty() => Ok(()),
+        _ => bail!("POST /api/signin answered 200 without an access token: {body}"),
+    }
+}
+
+/// Ctrl-C as a terminal sends it (SIGINT to the whole process group), then SIGTERM if that was
+/// not enough; passes only if SIGINT alone stopped everything and freed the port.
+fn interrupt(dev: &mut Supervised, api_port: u16) -> anyhow::Result<()> {
+    dev.signal(Signal::SIGINT)?;
+    let after_interrupt = dev.wait_timeout(STOP_WITHIN)?;
+    let group_gone = after_interrupt.is_some() && wait_until(STOP_WITHIN, || !dev.group_alive());
+    // SIGTERM, then SIGKILL, to whatever is left; nothing is signalled when all is gone.
+    dev.stop_with(Signal::SIGTERM)?;
+    if !group_gone {
+        bail!(
+            "make dev (or one of its children) was still running {STOP_WITHIN:?} after SIGINT; \
+             the end of its log:\n{}",
+            dev.log_tail(20)
+        );
+    }
+    if TcpStream::connect((Ipv4Addr::LOCALHOST, api_port)).is_ok() {
+        bail!("port {api_port} still accepts connections after make dev stopped");
+    }
+    Ok(())
+}
+
+/// Runs `make down` in the copy, then checks its cluster is stopped and its port closed.
+fn make_down(
+    dir: &Path,
+    environment: impl Fn(&mut Command),
+    log: &Path,
+    postgres_port: u16,
+) -> anyhow::Result<()> {
+    let out = File::options().append(true).create(true).open(log)?;
+    let mut command = testkit::process::command("make");
+    command.arg("down");
+    environment(&mut command);
+    let status = command
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .status()
+        .context("running make down")?;
+    if !status.success() {
+        bail!("make down failed ({status}); see the log");
+    }
+    if dir.join(".local/pg/postmaster.pid").exists() {
+        bail!("the cluster in .local/pg still has a postmaster.pid after make down");
+    }
+    if !wait_until(Duration::from_secs(10), || {
+        TcpStream::connect((Ipv4Addr::LOCALHOST, postgres_port)).is_err()
+    }) {
+        bail!("port {postgres_port} still accepts connections after make down");
+    }
+    Ok(())
+}
+
+/// Polls `condition` until it holds or `timeout` passes; whether it held.
+fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    loop {
+        if condition() {
+            return true;
+        }
+        if started.elapsed() > timeout {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A copy of the checkout in a temporary directory, deleted when dropped.
+struct Copy {
+    dir: PathBuf,
+}
+
+impl Copy {
+    fn of(workspace: &Workspace) -> anyhow::Result<Copy> {
+        let dir = std::env::temp_dir().join(format!("testkit-dev-{}", Uuid::new_v4().simple()));
+        fs::create_dir(&dir)?;
+        let copy = Copy { dir };
+        // The postgres user (as which the cluster runs when we are root) must reach .local/pg.
+        fs::set_permissions(&copy.dir, fs::Permissions::from_mode(0o755))?;
+        let listing = Command::new("git")
+            .args([
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+            ])
+            .current_dir(&workspace.root)
+            .output()
+            .context("running git ls-files")?;
+        if !listing.status.success() {
+            bail!(
+                "git ls-files failed: {}",
+                String::from_utf8_lossy(&listing.stderr)
+            );
+        }
+        let mut files = 0;
+        for name in listing.stdout.split(|byte| *byte == 0) {
+            if name.is_empty() {
+                continue;
+            }
+            let name = std::str::from_utf8(name).context("a file name that is not UTF-8")?;
+            if copy_preserving_mtime(&workspace.root.join(name), &copy.dir.join(name))? {
+                files += 1;
+            }
+        }
+        for tools in [".local/venv", "local/node_modules"] {
+            let source = workspace.root.join(tools);
+            if source.exists() {
+                let link = copy.dir.join(tools);
+                fs::create_dir_all(link.parent().expect("a parent"))?;
+                std::os::unix::fs::symlink(&source, &link)?;
+            }
+        }
+        println!(
+            "==> copied {files} files of the checkout to {}",
+            copy.dir.display()
+        );
+        Ok(copy)
+    }
+}
+
+/// Copies one file (or symlink), keeping its mtime, which Cargo's freshness check compares;
+/// false when the file is gone (deleted but still in the index).
+fn copy_preserving_mtime(source: &Path, target: &Path) -> anyhow::Result<bool> {
+    let Ok(metadata) = fs::symlink_metadata(source) else {
+        return Ok(false);
+    };
+    if let Some(dir) = target.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    if metadata.file_type().is_symlink() {
+        std::os::unix::fs::symlink(fs::read_link(source)?, target)?;
+        return Ok(true);
+    }
+    if !metadata.is_file() {
+        return Ok(false);
+    }
+    fs::copy(source, target).with_context(|| format!("copying {}", source.display()))?;
+    File::options()
+        .write(true)
+        .open(target)?
+        .set_modified(metadata.modified()?)?;
+    Ok(true)
+}
+
+impl Drop for Copy {
+    fn drop(&mut self) {
+        if let Err(error) = fs::remove_dir_all(&self.dir) {
+            eprintln!("warning: removing {}: {error}", self.dir.display());
+        }
+    }
+}

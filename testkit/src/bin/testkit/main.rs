@@ -1,0 +1,54 @@
+//! `testkit`: the harness behind the Makefile's verbs; the scripts in `local/` are thin entry
+//! points into it (after `source local/bootstrap.sh`, which puts the tools on PATH).
+//!
+//! ```text
+//! testkit test                 make test: every suite, then `N passed, M failed`
+//! testkit check                make check: the Rust tests against PostgreSQL only
+//! testkit dev                  make dev: PostgreSQL, migrations, cargo lambda watch (foreground)
+//! testkit down                 make down: stops make dev's PostgreSQL
+//! testkit bench [ARGS…]        make bench: `bench run ARGS…`, the binaries, the load, the report
+//! testkit stack [--release] [--concurrency N] [--runtime-api-only] -- CMD ARGS…
+//!                              CMD against a migrated scratch database and the watch server
+//! ```
+//!
+//! Modules: `commands/` (one per verb, each with `run(args)`), `summary` (suites and their JUnit
+//! counts), `workspace` (paths, foreground children, signals), `dev_path` (make dev as a suite).
+#![forbid(unsafe_code)]
+
+mod commands;
+mod dev_path;
+mod summary;
+mod workspace;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: testkit <test | check | dev | down | bench [ARGS…] | \
+                     stack [--release] [--concurrency N] [--runtime-api-only] -- CMD ARGS…>";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "test" => commands::test::run(rest),
+        "check" => commands::check::run(rest),
+        "dev" => commands::dev::run(rest),
+        "down" => commands::down::run(rest),
+        "bench" => commands::bench::run(rest),
+        "stack" => commands::stack::run(rest),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        other => {
+            eprintln!("testkit: unknown command {other:?}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::FAILURE
+    })
+}

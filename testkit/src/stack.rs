@@ -1,0 +1,215 @@
+//! The local stack beside PostgreSQL: [`Moto`] (the AWS API emulator, on loopback) and the
+//! functions served by `cargo lambda watch` ([`Stack`]) on a migrated scratch database, signing
+//! with a freshly generated Ed25519 key.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use secrecy::ExposeSecret;
+
+use crate::database::ScratchDatabase;
+use crate::ports::free_port;
+use crate::process::{self, Readiness, Supervised};
+
+/// moto_server on a free loopback port: Secrets Manager and SES for the AWS tests, with nothing
+/// leaving the machine. Stopped when dropped.
+pub struct Moto {
+    // Held for its Drop, which stops the server.
+    _process: Supervised,
+    endpoint_url: String,
+}
+
+impl Moto {
+    /// Starts `moto_server -H 127.0.0.1 -p PORT`, its output in `log`; ready when
+    /// `/moto-api/data.json` answers.
+    pub fn start(log: &Path) -> anyhow::Result<Moto> {
+        let port = free_port()?;
+        let mut command = process::command("moto_server");
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        let mut process = Supervised::spawn("moto_server", command, log).context(
+            "moto_server not found; the AWS tests need it. Install it with: \
+             pip install 'moto[server]' (or source local/bootstrap.sh test)",
+        )?;
+        let endpoint_url = format!("http://127.0.0.1:{port}");
+        process.wait_ready(
+            &Readiness::Http(format!("{endpoint_url}/moto-api/data.json")),
+            Duration::from_secs(60),
+        )?;
+        Ok(Moto {
+            _process: process,
+            endpoint_url,
+        })
+    }
+
+    /// Where the SDK should send its requests: `MOTO_ENDPOINT_URL`.
+    pub fn endpoint_url(&self) -> &str {
+        &self.endpoint_url
+    }
+}
+
+/// A new Ed25519 signing key as PKCS#8 PEM, generated in Rust (no openssl).
+pub fn signing_key_pem() -> anyhow::Result<String> {
+    Ok(auth::keys::PrivateKey::generate_ed25519_pem()?
+        .expose_secret()
+        .to_owned())
+}
+
+/// Applies the migrations to `database_url` with the workspace's `migrate` binary, as the
+/// deployment does (built first if needed, in the release profile when `release`).
+pub fn migrate(workspace: &Path, database_url: &str, release: bool) -> anyhow::Result<()> {
+    let mut command = process::command("cargo");
+    command
+        .current_dir(workspace)
+        .args(["run", "--quiet"])
+        .args(release.then_some("--release"))
+        .args(["--bin", "migrate"])
+        .env("DATABASE_URL", database_url)
+        .stdin(Stdio::null());
+    let status = command
+        .status()
+        .with_context(|| format!("running {command:?}"))?;
+    if !status.success() {
+        bail!("migrate failed ({status})");
+    }
+    Ok(())
+}
+
+/// How to serve the functions.
+#[derive(Clone, Debug)]
+pub struct StackOptions {
+    /// Serve the release build (`--release`), as the benchmark measures it.
+    pub release: bool,
+    /// Instances per function the watch server may run (`--concurrency`).
+    pub concurrency: Option<u32>,
+    /// Only the Lambda Runtime API (`--only-lambda-apis`): the caller starts the function
+    /// binaries itself (the cold-start benchmark); nothing is built or served over HTTP.
+    pub runtime_api_only: bool,
+    /// `RUST_LOG` of the functions (unset: whatever the environment says).
+    pub rust_log: Option<String>,
+    /// Prefix of the scratch database's name.
+    pub database_prefix: String,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        StackOptions {
+            release: false,
+            concurrency: None,
+            runtime_api_only: false,
+            rust_log: None,
+            database_prefix: "stack".to_owned(),
+        }
+    }
+}
+
+/// Every function served by `cargo lambda watch` at its production path on a free loopback
+/// port, against a scratch database of its own. Dropping it stops the watch server (its whole
+/// process group: the function instances are its children), then drops the database.
+pub struct Stack {
+    // Field order is drop order: the server goes before its database.
+    watch: Supervised,
+    port: u16,
+    environment: Vec<(String, String)>,
+    database: ScratchDatabase,
+}
+
+impl Stack {
+    /// Creates and migrates a scratch database on the server `admin` connects to, generates a
+    /// signing key, and serves the functions from `workspace`, output in `log`; returns once
+    /// `GET /api/public` answers 200 (or, with `runtime_api_only`, once the port accepts).
+    pub fn start(
+        workspace: &Path,
+        admin: &tokio_postgres::Config,
+        options: &StackOptions,
+        log: &Path,
+    ) -> anyhow::Result<Stack> {
+        let database = ScratchDatabase::create_blocking(admin, &options.database_prefix)?;
+        migrate(workspace, &database.connection_string(), options.release)?;
+        let port = free_port()?;
+        let base_url = format!("http://127.0.0.1:{port}");
+        // Budgets raised: every request comes from 127.0.0.1, and the limits themselves are
+        // tested in shared/tests/api/throttling.rs.
+        let raised = "100000000".to_owned();
+        let environment = vec![
+            ("DATABASE_URL".to_owned(), database.connection_string()),
+            ("JWT_PRIVATE_KEY".to_owned(), signing_key_pem()?),
+            ("RESET_URL".to_owned(), format!("{base_url}/reset-password")),
+            ("RATE_LIMIT_SIGNUP".to_owned(), raised.clone()),
+            ("RATE_LIMIT_SIGNIN".to_owned(), raised.clone()),
+            ("RATE_LIMIT_FORGOT_PASSWORD".to_owned(), raised.clone()),
+            ("RESET_EMAILS_PER_WINDOW".to_owned(), raised),
+        ];
+
+        let mut command = process::command("cargo");
+        command.current_dir(workspace).args(["lambda", "watch"]);
+        command.args([
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &port.to_string(),
+        ]);
+        if options.runtime_api_only {
+            command.arg("--only-lambda-apis");
+        } else {
+            command.arg("--ignore-changes");
+        }
+        command.args(options.release.then_some("--release"));
+        if let Some(concurrency) = options.concurrency {
+            command.args(["--concurrency", &concurrency.to_string()]);
+        }
+        // The functions inherit the watch server's environment. RUST_LOG goes to them alone
+        // (--env-var): in the watch server's own environment it would make cargo-lambda log
+        // every spawn with its whole environment, signing key included.
+        command.envs(environment.iter().map(|(k, v)| (k, v)));
+        command.env_remove("RUST_LOG");
+        if let Some(rust_log) = &options.rust_log {
+            command.arg("--env-var").arg(format!("RUST_LOG={rust_log}"));
+        }
+        let mut watch = Supervised::spawn("cargo lambda watch", command, log)?;
+        let (readiness, deadline) = if options.runtime_api_only {
+            (Readiness::Tcp(port), Duration::from_secs(60))
+        } else {
+            // The first request builds the function it reaches; a release build takes long.
+            let deadline = if options.release { 1800 } else { 600 };
+            (
+                Readiness::Http(format!("{base_url}/api/public")),
+                Duration::from_secs(deadline),
+            )
+        };
+        watch.wait_ready(&readiness, deadline)?;
+        Ok(Stack {
+            watch,
+            port,
+            environment,
+            database,
+        })
+    }
+
+    /// The loopback port it serves on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The functions' environment: `DATABASE_URL`, `JWT_PRIVATE_KEY`, `RESET_URL` and the raised
+    /// budgets.
+    pub fn environment(&self) -> &[(String, String)] {
+        &self.environment
+    }
+
+    /// Its database.
+    pub fn database(&self) -> &ScratchDatabase {
+        &self.database
+    }
+
+    /// The watch server's log file.
+    pub fn log_path(&self) -> &Path {
+        self.watch.log_path()
+    }
+}
