@@ -100,13 +100,6 @@ node=0 nextest=0 rust=0
 need_command() { # command, Debian package
     command -v "$1" >/dev/null 2>&1 || debs+=("$2")
 }
-# Until the Rust harness replaces the shell scripts: local/test.sh and local/bench-*.sh make signing
-# keys with openssl, talk to PostgreSQL with psql and wait for servers with curl.
-need_shell_script_tools() {
-    need_command openssl openssl
-    need_command psql postgresql-client
-    need_command curl curl
-}
 
 for purpose in "${purposes[@]}"; do
     case $purpose in
@@ -116,9 +109,6 @@ for purpose in "${purposes[@]}"; do
         dev)
             requirements+=(lambda)
             [ -n "$postgres" ] || postgres=server-or-docker
-            # Until the Rust harness replaces the shell scripts: local/dev.sh makes the first
-            # signing key with openssl.
-            need_command openssl openssl
             ;;
         check)
             nextest=1
@@ -128,7 +118,8 @@ for purpose in "${purposes[@]}"; do
             requirements+=(lambda test)
             node=1 nextest=1
             postgres=server
-            need_shell_script_tools
+            # local/schemathesis.sh signs its account up with curl.
+            need_command curl curl
             # The browser test of the password-reset page drives Chromium (playwright-core).
             [ -x "${CHROMIUM_PATH:-}" ] || CHROMIUM_PATH=/usr/bin/chromium
             [ -x "$CHROMIUM_PATH" ] || debs+=(chromium)
@@ -142,7 +133,8 @@ for purpose in "${purposes[@]}"; do
         bench)
             requirements+=(lambda)
             postgres=server
-            need_shell_script_tools
+            # local/bench-load.sh sets its accounts up with curl.
+            need_command curl curl
             # wrk drives the load benchmark; zip measures the functions' Lambda archives.
             need_command wrk wrk
             need_command zip zip

@@ -3,8 +3,9 @@
 //
 // Run by `make test` (local/test.sh) against the stack it serves, with:
 //   E2E_BASE_URL       the API, e.g. http://127.0.0.1:34567
-//   E2E_DATABASE_URL   its database, read for the email_outbox row (no endpoint hands out tokens)
-// Needs Debian's chromium at /usr/bin/chromium (apt-get install chromium) and `psql`.
+//   E2E_DATABASE_URL   its database, where the emailed link waits (no endpoint hands out tokens)
+//   TESTKIT            the harness binary, which reads the link out of the outbox
+// Needs Debian's chromium at /usr/bin/chromium (apt-get install chromium).
 // By hand: npm ci --prefix local && npm run --prefix local browser-test
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -18,6 +19,7 @@ import { chromium } from "playwright-core";
 const BASE_URL = (process.env.E2E_BASE_URL ?? "").replace(/\/+$/, "");
 const DATABASE_URL = process.env.E2E_DATABASE_URL ?? "";
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const TESTKIT = process.env.TESTKIT ?? "";
 /** The bound of every single wait: HTTP call, database read, navigation, element. */
 const WAIT_MS = 30_000;
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -54,31 +56,25 @@ async function api(method, path, { body, token } = {}) {
   return { status: response.status, body: json, text };
 }
 
-/** The newest outbox email body for the address, or "" (the address goes in as a psql variable). */
-function newestOutboxBody(email) {
-  return execFileSync(
-    "psql",
-    [DATABASE_URL, "-X", "-At", "-v", "ON_ERROR_STOP=1", "-v", `recipient=${email}`],
-    {
-      input:
-        "SELECT body_text FROM email_outbox WHERE recipient = :'recipient' ORDER BY id DESC LIMIT 1;\n",
-      encoding: "utf8",
-      timeout: WAIT_MS,
-    },
-  );
-}
-
-/** The reset link of the newest email to the address, polled for at most WAIT_MS. */
+/**
+ * The reset link of the newest email to the address, polled for at most WAIT_MS: the outbox is
+ * read by the harness (`testkit outbox-token`), the one reader of emailed links.
+ */
 async function resetLinkFor(email) {
-  const escaped = BASE_URL.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const pattern = new RegExp(`${escaped}/reset-password/[A-Za-z0-9_-]+`);
+  const prefix = `${BASE_URL}/reset-password/`;
   const deadline = Date.now() + WAIT_MS;
   for (;;) {
-    const body = newestOutboxBody(email);
-    const match = body.match(pattern);
-    if (match) return match[0];
-    if (Date.now() > deadline) {
-      throw new Error(`no reset link in email_outbox for ${email} within ${WAIT_MS} ms`);
+    try {
+      const token = execFileSync(TESTKIT, ["outbox-token", DATABASE_URL, email, prefix], {
+        encoding: "utf8",
+        timeout: WAIT_MS,
+        stdio: ["ignore", "pipe", "pipe"],
+      }).trim();
+      if (/^[A-Za-z0-9_-]+$/.test(token)) return prefix + token;
+    } catch (error) {
+      if (Date.now() > deadline) {
+        throw new Error(`no reset link for ${email} within ${WAIT_MS} ms: ${error.stderr ?? error}`);
+      }
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -129,6 +125,7 @@ describe("password reset in a browser", () => {
   before(async () => {
     assert.ok(BASE_URL, "E2E_BASE_URL must be set (make test sets it)");
     assert.ok(DATABASE_URL, "E2E_DATABASE_URL must be set (make test sets it)");
+    assert.ok(TESTKIT, "TESTKIT must name the harness binary (make test sets it)");
     assert.ok(
       existsSync(CHROMIUM),
       `${CHROMIUM} not found: install Chromium with: apt-get install chromium`,

@@ -439,32 +439,6 @@ async fn a_signing_key_secret_holding_anything_else_is_left_alone_and_fails_the_
 }
 
 #[test]
-fn the_migrations_custom_resource_names_the_signing_key_secret() {
-    let event = |properties: Value| {
-        serde_json::from_value::<auth::custom_resource::Event>(serde_json::json!({
-            "RequestType": "Create",
-            "ResponseURL": "http://127.0.0.1:1/response",
-            "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/jwt-auth-api/1",
-            "RequestId": "unique-request-1",
-            "LogicalResourceId": "DatabaseMigrations",
-            "ResourceType": "Custom::DatabaseMigrations",
-            "ResourceProperties": properties,
-        }))
-        .unwrap()
-    };
-    let secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:key-AbCdEf";
-
-    let with = event(serde_json::json!({"ServiceToken": "arn", "SigningKeySecret": secret}));
-    let without = event(serde_json::json!({"ServiceToken": "arn"}));
-
-    assert_eq!(
-        with.resource_properties.signing_key_secret.as_deref(),
-        Some(secret)
-    );
-    assert_eq!(without.resource_properties.signing_key_secret, None);
-}
-
-#[test]
 fn moto_url_is_a_loopback_address() {
     // Tests must never reach real AWS: the emulator is on this machine.
     let url = moto_url();

@@ -130,11 +130,7 @@ async fn create_migrates_the_database_and_reports_success() {
 
 #[tokio::test]
 async fn a_failed_migration_reports_failed_without_details() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = testkit::ports::free_port().unwrap();
     let unreachable = DatabaseConfig {
         url: tokio_postgres::Config::from_str(&format!(
             "postgres://postgres:hunter2@127.0.0.1:{port}/none"
@@ -198,11 +194,7 @@ async fn delete_reports_success_without_touching_the_database() {
 
 #[tokio::test]
 async fn an_unreachable_response_url_is_an_error_so_lambda_retries() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = testkit::ports::free_port().unwrap();
     let url = format!("http://127.0.0.1:{port}/gone");
 
     let result = custom_resource::handle(&event("Delete", &url, None), "stream-3", || async {
@@ -211,4 +203,30 @@ async fn an_unreachable_response_url_is_an_error_so_lambda_retries() {
     .await;
 
     assert!(result.is_err());
+}
+
+#[test]
+fn the_migrations_custom_resource_names_the_signing_key_secret() {
+    let event = |properties: serde_json::Value| {
+        serde_json::from_value::<auth::custom_resource::Event>(serde_json::json!({
+            "RequestType": "Create",
+            "ResponseURL": "http://127.0.0.1:1/response",
+            "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/jwt-auth-api/1",
+            "RequestId": "unique-request-1",
+            "LogicalResourceId": "DatabaseMigrations",
+            "ResourceType": "Custom::DatabaseMigrations",
+            "ResourceProperties": properties,
+        }))
+        .unwrap()
+    };
+    let secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:key-AbCdEf";
+
+    let with = event(serde_json::json!({"ServiceToken": "arn", "SigningKeySecret": secret}));
+    let without = event(serde_json::json!({"ServiceToken": "arn"}));
+
+    assert_eq!(
+        with.resource_properties.signing_key_secret.as_deref(),
+        Some(secret)
+    );
+    assert_eq!(without.resource_properties.signing_key_secret, None);
 }

@@ -3,15 +3,12 @@
 
 use crate::helpers::{PASSWORD, TestApp, migrated_database};
 
-/// A loopback port nothing listens on: bound, then released.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 #[tokio::test]
 async fn unreachable_database_is_503_service_unavailable() {
-    let url = format!("postgres://postgres@127.0.0.1:{}/nowhere", closed_port());
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{}/nowhere",
+        testkit::ports::free_port().unwrap()
+    );
     let config = testkit::config::load(&url, &[("DB_POOL_SIZE", "1")]).await;
     let app = TestApp::unreachable(config).await;
 

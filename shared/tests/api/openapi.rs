@@ -1210,11 +1210,7 @@ fn valid_database_requests(access: &str, refresh: &str) -> Vec<(Endpoint, Reques
 
 /// 503 from every database endpoint when the database cannot be reached.
 async fn exercise_an_unreachable_database(contract: &mut Contract) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = testkit::ports::free_port().unwrap();
     let url = format!("postgres://postgres@127.0.0.1:{port}/x");
     let config = testkit::config::load(&url, &[("DB_POOL_SIZE", "1")]).await;
     let app = TestApp::unreachable(config).await;

@@ -2,8 +2,6 @@
 //! `service_unavailable` within the configured timeouts, no change is left half-written, and the
 //! API recovers as soon as the database is back.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -15,8 +13,8 @@ use futures::future::join_all;
 use lambda_http::http::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::json;
+use testkit::cluster::Cluster;
 use tokio_postgres::NoTls;
-use uuid::Uuid;
 
 use crate::helpers::{
     PASSWORD, TestApp, TestResponse, bearer_request, fresh_database_with, json_request,
@@ -100,167 +98,6 @@ impl Timed {
 // ---------------------------------------------------------------------------------------------
 // The database stopped mid-run
 // ---------------------------------------------------------------------------------------------
-
-/// A PostgreSQL cluster of this test's own, on a free loopback port: the test stops it, which it
-/// must not do to the shared cluster every other test is using. Trust authentication, loopback
-/// only, deleted when dropped.
-struct PrivateCluster {
-    bindir: PathBuf,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl PrivateCluster {
-    fn start() -> PrivateCluster {
-        let dir = std::env::temp_dir().join(format!("auth-outage-{}", Uuid::new_v4().simple()));
-        std::fs::create_dir(&dir).unwrap();
-        if running_as_root() {
-            run(Command::new("chown").arg("postgres").arg(&dir));
-        }
-        let mut cluster = PrivateCluster {
-            bindir: pg_bindir(),
-            dir,
-            port: 0,
-        };
-        run(cluster
-            .command("initdb")
-            .arg("-D")
-            .arg(cluster.dir.join("data"))
-            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]));
-        for _ in 0..5 {
-            cluster.port = free_port();
-            if cluster.pg_ctl_start() {
-                return cluster;
-            }
-        }
-        panic!(
-            "the private cluster did not start: {}",
-            std::fs::read_to_string(cluster.dir.join("server.log")).unwrap_or_default()
-        );
-    }
-
-    /// Starts the cluster on its port; false when it did not come up.
-    fn pg_ctl_start(&self) -> bool {
-        // fsync off: nothing here survives the test, and only the server is killed, never the
-        // machine, so committed transactions still survive an immediate stop.
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
-            self.port,
-            self.dir.display()
-        );
-        self.command("pg_ctl")
-            .arg("-D")
-            .arg(self.dir.join("data"))
-            .arg("-l")
-            .arg(self.dir.join("server.log"))
-            .args(["-w", "-t", "60", "start", "-o", &options])
-            .stdout(Stdio::null())
-            .status()
-            .unwrap()
-            .success()
-    }
-
-    /// Starts the cluster again after a stop, on the same port.
-    fn start_again(&self) {
-        assert!(self.pg_ctl_start(), "the private cluster did not restart");
-    }
-
-    /// Kills the server the way a crash or a failover does: no clean shutdown, sessions cut.
-    fn stop_immediately(&self) {
-        run(&mut self.pg_ctl_stop());
-    }
-
-    fn pg_ctl_stop(&self) -> Command {
-        let mut command = self.command("pg_ctl");
-        command
-            .arg("-D")
-            .arg(self.dir.join("data"))
-            .args(["-w", "stop", "-m", "immediate"]);
-        command
-    }
-
-    fn url(&self, dbname: &str) -> tokio_postgres::Config {
-        tokio_postgres::Config::from_str(&format!(
-            "postgres://postgres@127.0.0.1:{}/{dbname}",
-            self.port
-        ))
-        .unwrap()
-    }
-
-    /// A PostgreSQL program, run as the `postgres` user when the tests run as root (the server
-    /// refuses to run as root).
-    fn command(&self, program: &str) -> Command {
-        let program = self.bindir.join(program);
-        if running_as_root() {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(program);
-            command
-        } else {
-            Command::new(program)
-        }
-    }
-}
-
-impl Drop for PrivateCluster {
-    fn drop(&mut self) {
-        // Fails harmlessly when the server is already down (a test that failed mid-outage).
-        let _ = self.pg_ctl_stop().output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// The newest server binaries: Debian keeps them off PATH, under /usr/lib/postgresql/<major>/bin.
-fn pg_bindir() -> PathBuf {
-    let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let major = entry.file_name().to_str()?.parse().ok()?;
-            let bin = entry.path().join("bin");
-            bin.join("initdb").exists().then_some((major, bin))
-        })
-        .collect();
-    candidates.sort();
-    if let Some((_, bin)) = candidates.pop() {
-        return bin;
-    }
-    let initdb = Command::new("sh")
-        .args(["-c", "command -v initdb"])
-        .output()
-        .unwrap();
-    let path = String::from_utf8(initdb.stdout).unwrap();
-    assert!(
-        !path.trim().is_empty(),
-        "the outage tests start a PostgreSQL of their own: install the server binaries \
-         (initdb, pg_ctl; Debian: apt-get install postgresql)"
-    );
-    PathBuf::from(path.trim()).parent().unwrap().to_owned()
-}
-
-fn running_as_root() -> bool {
-    static ROOT: OnceLock<bool> = OnceLock::new();
-    *ROOT.get_or_init(|| {
-        let id = Command::new("id").arg("-u").output().unwrap();
-        String::from_utf8_lossy(&id.stdout).trim() == "0"
-    })
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-#[track_caller]
-fn run(command: &mut Command) {
-    let output = command.output().unwrap();
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 /// Runs a blocking cluster command off the runtime, so requests keep flowing meanwhile.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
@@ -402,7 +239,9 @@ fn documented(what: &str) -> &'static [(u16, &'static str)] {
 
 #[tokio::test]
 async fn a_database_stopped_mid_run_is_503_leaves_nothing_half_written_and_the_api_recovers() {
-    let cluster = Arc::new(blocking(PrivateCluster::start).await);
+    // A cluster of this test's own: it is stopped, which the shared one every other test is
+    // using must not be.
+    let cluster = Arc::new(blocking(|| Cluster::start().unwrap()).await);
     let (admin, connection) = cluster.url("postgres").connect(NoTls).await.unwrap();
     let driver = tokio::spawn(connection);
     admin.batch_execute("CREATE DATABASE auth").await.unwrap();
@@ -433,7 +272,7 @@ async fn a_database_stopped_mid_run_is_503_leaves_nothing_half_written_and_the_a
     Box::pin(assert_every_endpoint_is_503(&app, &probe)).await;
     blocking({
         let cluster = Arc::clone(&cluster);
-        move || cluster.start_again()
+        move || cluster.start_again().unwrap()
     })
     .await;
     // The very next request is served, on a new connection.
@@ -463,7 +302,7 @@ async fn arrange(app: &TestApp) -> (Vec<Account>, Vec<Account>, Vec<String>) {
 /// when the server was gone.
 async fn traffic_through_a_stop(
     app: &TestApp,
-    cluster: &Arc<PrivateCluster>,
+    cluster: &Arc<Cluster>,
     users: Vec<Account>,
     reset_tokens: Vec<String>,
 ) -> (Vec<Timed>, Instant) {
@@ -482,7 +321,7 @@ async fn traffic_through_a_stop(
     let kill = async {
         tokio::time::sleep(Duration::from_millis(700)).await;
         let cluster = Arc::clone(cluster);
-        blocking(move || cluster.stop_immediately()).await;
+        blocking(move || cluster.stop_immediately().unwrap()).await;
         outage.stopped_at.set(Instant::now()).unwrap();
     };
     let ((users_seen, resets_seen), ()) = futures::join!(traffic, kill);

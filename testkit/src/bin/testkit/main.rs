@@ -9,6 +9,8 @@
 //! testkit bench [ARGS…]        make bench: `bench run ARGS…`, the binaries, the load, the report
 //! testkit stack [--release] [--concurrency N] [--runtime-api-only] -- CMD ARGS…
 //!                              CMD against a migrated scratch database and the watch server
+//! testkit outbox-token DATABASE_URL RECIPIENT LINK_PREFIX
+//!                              the token in the newest emailed link (for the browser test)
 //! ```
 //!
 //! Modules: `commands/` (one per verb, each with `run(args)`), `summary` (suites and their JUnit
@@ -23,7 +25,8 @@ mod workspace;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: testkit <test | check | dev | down | bench [ARGS…] | \
-                     stack [--release] [--concurrency N] [--runtime-api-only] -- CMD ARGS…>";
+                     stack [--release] [--concurrency N] [--runtime-api-only] -- CMD ARGS… | \
+                     outbox-token DATABASE_URL RECIPIENT LINK_PREFIX>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         "down" => commands::down::run(rest),
         "bench" => commands::bench::run(rest),
         "stack" => commands::stack::run(rest),
+        "outbox-token" => commands::outbox::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -1,5 +1,6 @@
 //! `make check`, the edit-run loop: only the Rust tests, against PostgreSQL, with no moto, no
-//! watch stack, no browser, newman or schemathesis; then the same summary as `make test`.
+//! watch stack, no browser, newman or schemathesis; then, as `make test` does, the check that no
+//! test left a database behind, and the same summary.
 
 use std::fs;
 use std::process::ExitCode;
@@ -37,8 +38,10 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             .arg(format!("not ({NEEDS_THE_STACK})"))
             .env("TEST_DATABASE_URL", server.admin_url()),
     );
-    let _ = fs::create_dir_all(workspace.artifacts().join("junit"));
-    let _ = fs::copy(&report, workspace.artifacts().join("junit/check.xml"));
+    let junit = workspace.artifacts().join("junit");
+    let _ = fs::create_dir_all(&junit);
+    let _ = fs::copy(&report, junit.join("check.xml"));
+    super::test::check_no_database_left_behind(&server, &junit, &mut summary);
     drop(server);
     Ok(summary.finish())
 }

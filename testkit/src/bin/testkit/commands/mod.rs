@@ -4,6 +4,7 @@ pub mod bench;
 pub mod check;
 pub mod dev;
 pub mod down;
+pub mod outbox;
 pub mod stack;
 pub mod test;
 

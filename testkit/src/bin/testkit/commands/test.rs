@@ -54,14 +54,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     if let Err(error) = with_server(&workspace, &paths, &server, &mut summary) {
         summary.failed_step("setup", &error);
     }
-    if server.throwaway_cluster().is_some() {
-        // Every suite is done and the harness's own databases are dropped: what is left was
-        // left by a test.
-        let report = paths.junit.join("leftovers.xml");
-        let started = Instant::now();
-        let result = no_database_left_behind(&server, &report);
-        summary.record_check("no database left behind", started, result, &report);
-    }
+    check_no_database_left_behind(&server, &paths.junit, &mut summary);
     drop(server);
     Ok(summary.finish())
 }
@@ -116,9 +109,12 @@ fn with_server(
         ("E2E_BASE_URL", stack.base_url()),
         ("E2E_DATABASE_URL", stack.database().connection_string()),
     ];
+    // The browser test reads the emailed link through this very binary (`outbox-token`).
+    let testkit = std::env::current_exe().context("the testkit binary's path")?;
     let suite = |program: &str| {
         let mut command = workspace.command(program);
         command.envs(environment.iter().map(|(k, v)| (k, v)));
+        command.env("TESTKIT", &testkit);
         command
     };
 
@@ -198,6 +194,17 @@ fn with_server(
 
 fn destination(path: &Path) -> String {
     format!("--test-reporter-destination={}", path.display())
+}
+
+/// On a throwaway cluster, once every suite is done and the harness's own databases are
+/// dropped: what is left was left by a test, and is a failed case naming it.
+pub fn check_no_database_left_behind(server: &TestServer, junit: &Path, summary: &mut Summary) {
+    if server.throwaway_cluster().is_some() {
+        let report = junit.join("leftovers.xml");
+        let started = Instant::now();
+        let result = no_database_left_behind(server, &report);
+        summary.record_check("no database left behind", started, result, &report);
+    }
 }
 
 /// Lists the databases on the throwaway cluster; any but the system ones is a failed case
