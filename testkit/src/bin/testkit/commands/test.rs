@@ -109,8 +109,9 @@ fn with_server(
         ("E2E_BASE_URL", stack.base_url()),
         ("E2E_DATABASE_URL", stack.database().connection_string()),
     ];
-    // The browser test reads the emailed link through this very binary (`outbox-token`).
-    let testkit = std::env::current_exe().context("the testkit binary's path")?;
+    // The browser test reads the emailed link through the harness (`outbox-token`): the binary
+    // the build above made (this process's own file may have been replaced by it).
+    let testkit = workspace.target.join("debug/testkit");
     let suite = |program: &str| {
         let mut command = workspace.command(program);
         command.envs(environment.iter().map(|(k, v)| (k, v)));
