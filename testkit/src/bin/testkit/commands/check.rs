@@ -5,8 +5,6 @@
 use std::fs;
 use std::process::ExitCode;
 
-use testkit::database::TestServer;
-
 use crate::summary::Summary;
 use crate::workspace::{Workspace, handle_signals};
 
@@ -20,14 +18,9 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     handle_signals()?;
     let workspace = Workspace::locate()?;
     let mut summary = Summary::default();
-    let server = match TestServer::find_or_start() {
-        Ok(server) => server,
-        Err(error) => {
-            summary.failed_step("PostgreSQL", &error);
-            return Ok(summary.finish());
-        }
+    let Some(server) = super::test::find_or_start_server(&mut summary) else {
+        return Ok(summary.finish());
     };
-    println!("==> using {}", server.describe());
     let report = workspace.target.join("nextest/default/junit.xml");
     summary.run(
         "Rust tests against PostgreSQL, nextest",

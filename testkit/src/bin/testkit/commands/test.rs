@@ -43,20 +43,29 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     fs::create_dir_all(&paths.logs)?;
     let mut summary = Summary::default();
 
-    let server = match TestServer::find_or_start() {
-        Ok(server) => server,
-        Err(error) => {
-            summary.failed_step("PostgreSQL", &error);
-            return Ok(summary.finish());
-        }
+    let Some(server) = find_or_start_server(&mut summary) else {
+        return Ok(summary.finish());
     };
-    println!("==> using {}", server.describe());
     if let Err(error) = with_server(&workspace, &paths, &server, &mut summary) {
         summary.failed_step("setup", &error);
     }
     check_no_database_left_behind(&server, &paths.junit, &mut summary);
     drop(server);
     Ok(summary.finish())
+}
+
+/// The server to test against ([`TestServer::find_or_start`]), or a failed step saying why.
+pub fn find_or_start_server(summary: &mut Summary) -> Option<TestServer> {
+    match TestServer::find_or_start() {
+        Ok(server) => {
+            println!("==> using {}", server.describe());
+            Some(server)
+        }
+        Err(error) => {
+            summary.failed_step("PostgreSQL", &error);
+            None
+        }
+    }
 }
 
 /// Everything that needs the server: moto, the build, the stack, the suites, make dev's path.
