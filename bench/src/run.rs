@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, ensure};
-use auth::config::Config;
 use auth::domain::Password;
 use auth::keys::PrivateKey;
 use auth::lambda::respond;
@@ -15,7 +14,6 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use testkit::database::ScratchDatabase;
 use testkit::requests::{bearer_request, from_client, raw_request, with_path_parameter};
 use tokio_postgres::NoTls;
 
@@ -23,8 +21,6 @@ use crate::results::{EndpointRun, HandlerRun, Machine};
 use crate::statements::StatementCounter;
 use crate::stats::Summary;
 
-/// As in production: one Lambda instance serves one request at a time over one connection.
-const POOL_SIZE: usize = 1;
 const PASSWORD: &str = "correct horse battery staple";
 /// Where the reset links point (the default `RESET_URL`), followed by the token.
 const RESET_LINK_PREFIX: &str = "http://localhost:5001/reset-password/";
@@ -80,9 +76,9 @@ pub async fn run(quick: bool) -> anyhow::Result<HandlerRun> {
 
 async fn run_with(plans: &Plans) -> anyhow::Result<HandlerRun> {
     let admin = testkit::database::server()?;
-    let database = ScratchDatabase::create(&admin, "bench").await?;
-    let config = bench_config(&database.connection_string()).await?;
-    auth::db::migrate(&config.database).await?;
+    let pem = PrivateKey::generate_ed25519_pem()?;
+    let (database, config) =
+        testkit::config::migrated_database(&admin, "bench", &bench_variables(&pem), |_| {}).await?;
     let (db, connection) = database.config().connect(NoTls).await?;
     tokio::spawn(connection);
     let (counter, statements_unavailable) =
@@ -143,7 +139,7 @@ async fn run_with(plans: &Plans) -> anyhow::Result<HandlerRun> {
             cpu: cpu_model(),
             cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
             postgres,
-            pool_size: POOL_SIZE,
+            pool_size: bench.app.config.database.pool_size,
         },
         floor,
         floor_statements,
@@ -154,24 +150,19 @@ async fn run_with(plans: &Plans) -> anyhow::Result<HandlerRun> {
     })
 }
 
-/// Production settings through the real loader: one connection, an Ed25519 key made for the
-/// run, and budgets high enough that the benchmark's thousands of requests from one address are
+/// Production settings, through the real loader: one connection (as in production, where one
+/// Lambda instance serves one request at a time), an Ed25519 key made for the run, and budgets high enough that the benchmark's thousands of requests from one address are
 /// not throttled.
-async fn bench_config(database_url: &str) -> anyhow::Result<Config> {
-    let pem = PrivateKey::generate_ed25519_pem()?;
-    Ok(testkit::config::load(
-        database_url,
-        &[
-            ("DB_POOL_SIZE", &POOL_SIZE.to_string()),
-            ("JWT_SECRET_KEY", ""),
-            ("JWT_PRIVATE_KEY", pem.expose_secret()),
-            ("RATE_LIMIT_SIGNUP", "1000000"),
-            ("RATE_LIMIT_SIGNIN", "1000000"),
-            ("RATE_LIMIT_FORGOT_PASSWORD", "1000000"),
-            ("RESET_EMAILS_PER_WINDOW", "1000000"),
-        ],
-    )
-    .await)
+fn bench_variables(pem: &SecretString) -> [(&'static str, &str); 7] {
+    [
+        ("DB_POOL_SIZE", "1"),
+        ("JWT_SECRET_KEY", ""),
+        ("JWT_PRIVATE_KEY", pem.expose_secret()),
+        ("RATE_LIMIT_SIGNUP", "1000000"),
+        ("RATE_LIMIT_SIGNIN", "1000000"),
+        ("RATE_LIMIT_FORGOT_PASSWORD", "1000000"),
+        ("RESET_EMAILS_PER_WINDOW", "1000000"),
+    ]
 }
 
 /// The app under test, a direct connection for setting up, and the statement counter.

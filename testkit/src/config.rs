@@ -4,6 +4,7 @@
 use auth::aws::Aws;
 use auth::config::{Config, Environment};
 
+use crate::database::ScratchDatabase;
 use crate::keys::TEST_SECRET;
 
 /// What every test app adds to the production defaults: its database, enough connections for
@@ -36,4 +37,21 @@ pub async fn load(database_url: &str, overrides: &[(&str, &str)]) -> Config {
     )
     .await
     .unwrap_or_else(|e| panic!("the test configuration does not load: {e}"))
+}
+
+/// A fresh database on the server `admin` connects to, named `<prefix>_…`, with the configuration
+/// [`load`] makes for it, changed by `adjust` (timeouts below a second, say: those the migration
+/// makes the database's defaults), and the migrations applied. The database is dropped with the
+/// guard.
+pub async fn migrated_database(
+    admin: &tokio_postgres::Config,
+    prefix: &str,
+    overrides: &[(&str, &str)],
+    adjust: impl FnOnce(&mut Config),
+) -> anyhow::Result<(ScratchDatabase, Config)> {
+    let database = ScratchDatabase::create(admin, prefix).await?;
+    let mut config = load(&database.connection_string(), overrides).await;
+    adjust(&mut config);
+    auth::db::migrate(&config.database).await?;
+    Ok((database, config))
 }

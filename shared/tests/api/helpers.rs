@@ -436,16 +436,14 @@ pub async fn fresh_database() -> FreshDatabase {
 
 /// A fresh database with these timeouts, which the migration makes the database's defaults.
 pub async fn fresh_database_with(timeouts: DbTimeouts) -> FreshDatabase {
-    let scratch = scratch_database().await;
-    let mut config = testkit::config::load(&scratch.connection_string(), &[])
-        .await
-        .database;
-    config.timeouts = timeouts;
-    auth::db::migrate(&config)
-        .await
-        .expect("migrations apply to an empty database");
+    let server = testkit::database::server().unwrap_or_else(|e| panic!("{e:#}"));
+    let (scratch, config) = testkit::config::migrated_database(&server, "test", &[], |config| {
+        config.database.timeouts = timeouts
+    })
+    .await
+    .unwrap_or_else(|e| panic!("a fresh, migrated database: {e:#}"));
     FreshDatabase {
-        config,
+        config: config.database,
         scratch: Arc::new(scratch),
     }
 }
