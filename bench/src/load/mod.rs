@@ -44,6 +44,11 @@ pub fn run(out_dir: &Path) -> anyhow::Result<()> {
     let email = accounts::new_email();
     client.sign_up(&email)?;
     let access_token = client.sign_in(&email)?.access_token;
+    // Every function under load answers once before any run (sign-in has, above): the watch
+    // server starts a function's first instance with `cargo run`, which takes seconds on a busy
+    // machine, and that start belongs to `bench binaries`, not to a warm-up of a few seconds.
+    client.dashboard(&access_token)?;
+    client.refresh(&client.sign_in(&email)?.refresh_token)?;
     let wrk = Wrk {
         script: workspace.root.join("local/bench-load.lua"),
         base_url: settings.base_url.clone(),
@@ -96,6 +101,13 @@ pub fn run(out_dir: &Path) -> anyhow::Result<()> {
                 &feed,
                 &result_file,
             )?;
+            if result.requests == 0 {
+                bail!(
+                    "no request was answered in the {}s run (the watch server's log: {})",
+                    settings.duration_s,
+                    workspace.artifacts().join("logs/stack.log").display()
+                );
+            }
             runs.push(result.record(endpoint, concurrency, settings.duration_s));
         }
     }

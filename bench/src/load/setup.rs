@@ -38,13 +38,25 @@ impl Client {
 
     /// Signs a new account up at `email`.
     pub fn sign_up(&self, email: &str) -> anyhow::Result<()> {
-        self.post(Endpoint::Signup, &accounts::signup_body(email))?;
+        self.send(Endpoint::Signup, None, Some(&accounts::signup_body(email)))?;
+        Ok(())
+    }
+
+    /// `GET /api/dashboard` with `access_token`.
+    pub fn dashboard(&self, access_token: &str) -> anyhow::Result<()> {
+        self.send(Endpoint::Dashboard, Some(access_token), None)?;
+        Ok(())
+    }
+
+    /// `POST /api/refresh` with `refresh_token`, which it spends.
+    pub fn refresh(&self, refresh_token: &str) -> anyhow::Result<()> {
+        self.send(Endpoint::Refresh, Some(refresh_token), None)?;
         Ok(())
     }
 
     /// Signs `email` in (a new session).
     pub fn sign_in(&self, email: &str) -> anyhow::Result<SignedIn> {
-        let body = self.post(Endpoint::Signin, &accounts::signin_body(email))?;
+        let body = self.send(Endpoint::Signin, None, Some(&accounts::signin_body(email)))?;
         let token = |field: &str| {
             body[field]
                 .as_str()
@@ -83,20 +95,37 @@ impl Client {
         write(file, &lines)
     }
 
-    /// POSTs `body` to `endpoint`'s path; its JSON answer, unless the status is not a success.
-    fn post(&self, endpoint: Endpoint, body: &Value) -> anyhow::Result<Value> {
-        let path = endpoint.path();
-        let mut response = self
-            .agent
-            .post(format!("{}{path}", self.base_url))
-            .send_json(body)
-            .with_context(|| format!("POST {path}"))?;
+    /// A request to `endpoint` (its method and path, which has no parameters) with a bearer
+    /// token and a JSON body when given; its JSON answer, unless the status is not a success.
+    fn send(
+        &self,
+        endpoint: Endpoint,
+        bearer: Option<&str>,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
+        let method = endpoint.method_name().unwrap_or("GET");
+        let what = format!("{method} {}", endpoint.path());
+        let mut request = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base_url, endpoint.path()));
+        if let Some(token) = bearer {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let sent = match body {
+            Some(body) => self.agent.run(
+                request
+                    .header("content-type", "application/json")
+                    .body(body.to_string())?,
+            ),
+            None => self.agent.run(request.body(())?),
+        };
+        let mut response = sent.with_context(|| what.clone())?;
         let status = response.status();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         if !status.is_success() {
-            bail!("POST {path} answered {status}: {text}");
+            bail!("{what} answered {status}: {text}");
         }
-        serde_json::from_str(&text).with_context(|| format!("POST {path} answered no JSON: {text}"))
+        serde_json::from_str(&text).with_context(|| format!("{what} answered no JSON: {text}"))
     }
 }
 
