@@ -10,11 +10,12 @@
 //!
 //! Modules: [`size`] (strip and zip), [`events`] (what a function is invoked with and answers),
 //! [`instance`] (one function process on the Runtime API), [`cold_starts`] (each function's first
-//! request, in order).
+//! request, in order), [`sessions`] (those the sign-ins stock).
 
 mod cold_starts;
 mod events;
 mod instance;
+mod sessions;
 mod size;
 
 use std::fmt::Write as _;
