@@ -1,6 +1,6 @@
--- wrk script for local/bench-load.sh: counts responses by status and writes the run's numbers as
--- one JSON line to BENCH_RESULT_FILE (stdout without it). Configured from the environment (wrk
--- runs one Lua state per thread):
+-- wrk script for `bench load` (bench/src/load/): counts responses by status and writes the run's
+-- numbers as one JSON line to BENCH_RESULT_FILE (stdout without it). Configured from the
+-- environment (wrk runs one Lua state per thread):
 --   BENCH_METHOD   request method (GET by default)
 --   BENCH_BODY     request body, sent as JSON (none by default)
 --   BENCH_BODIES   a file of request bodies, one a line: thread N sends line N (sign-in: one

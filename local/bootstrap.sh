@@ -10,7 +10,7 @@
 #   test     cargo-lambda, moto, schemathesis, PyJWT; newman and playwright-core (npm ci);
 #            cargo-nextest; PostgreSQL's server binaries; Chromium; docker-compose where the docker
 #            client has no `docker compose`
-#   bench    cargo-lambda; PostgreSQL's server binaries; wrk, zip
+#   bench    cargo-lambda; PostgreSQL's server binaries; wrk, binutils (strip)
 #   lint     cargo-deny
 #   build    cargo-lambda
 #   ci       all that .ci/run needs: lint, test and bench, and make
@@ -133,11 +133,10 @@ for purpose in "${purposes[@]}"; do
         bench)
             requirements+=(lambda)
             postgres=server
-            # local/bench-load.sh sets its accounts up with curl.
-            need_command curl curl
-            # wrk drives the load benchmark; zip measures the functions' Lambda archives.
+            # wrk drives the load benchmark; `bench binaries` strips each function's binary
+            # (zipping it in process) to measure its Lambda archive.
             need_command wrk wrk
-            need_command zip zip
+            need_command strip binutils
             ;;
         lint) requirements+=(lint) ;;
         build) requirements+=(lambda) ;;

@@ -57,7 +57,7 @@ impl Verdict {
 }
 
 /// Every budget of the issue against the run's numbers; `binaries` and `load` are the JSON that
-/// `local/bench-binaries.sh` and `local/bench-load.sh` wrote, when they ran.
+/// `bench binaries` and `bench load` wrote, when they ran.
 pub fn judge(
     handlers: &HandlerRun,
     binaries: Option<&Value>,

@@ -5,28 +5,40 @@
 //!   through the same router and `respond` as in Lambda, against the floor (a `SELECT 1` round trip plus a
 //!   token verification), with the statements each request runs as PostgreSQL counts them and
 //!   Argon2's cost alone; written to `target/bench/handlers.json`.
+//! - `bench binaries`: every function's release binary, stripped and zipped, its cold and warm
+//!   start through the Lambda Runtime API of `cargo lambda watch --only-lambda-apis`, and a
+//!   sign-in process's peak memory; written to `target/bench/binaries.json`. Inside
+//!   `testkit stack --release --runtime-api-only`.
+//! - `bench load`: wrk against the release stack at concurrency 1 and 16; written to
+//!   `target/bench/load.json`. Inside `testkit stack --release --concurrency N`.
 //! - `bench report`: prints the table (with the release binaries' and the local stack's numbers
-//!   when their scripts wrote them), and writes `target/bench/report.json` and `latency.svg`.
+//!   when those steps wrote them), and writes `target/bench/report.json` and `latency.svg`.
 //!
 //! Modules: [`run`] (the harness, over `testkit`'s scratch database, configuration and
-//! requests), [`statements`] (counting via `pg_stat_statements`), [`stats`] (percentiles), [`results`] (the
-//! JSON written by `run`), [`report`] (table and chart), [`budgets`] (the budgets).
+//! requests), [`statements`] (counting via `pg_stat_statements`), [`stats`] (percentiles and
+//! medians), [`binaries`] and [`load`] (the two steps inside the stack), [`settings`] (their
+//! variables), [`accounts`] (the benchmark's accounts), [`machine`] (the machine measured on),
+//! [`results`] (the JSON each step writes), [`report`] (table and chart), [`budgets`] (the
+//! issue's budgets).
 #![forbid(unsafe_code)]
 
+mod accounts;
+mod binaries;
 mod budgets;
+mod load;
+mod machine;
 mod report;
 mod results;
 mod run;
+mod settings;
 mod statements;
 mod stats;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 /// `target/bench/` of the workspace, wherever the command runs from (and whatever
-/// `CARGO_TARGET_DIR` says: the other bench scripts write here too).
+/// `CARGO_TARGET_DIR` says: `testkit bench` reads it there).
 fn output_dir() -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest_dir
@@ -35,7 +47,7 @@ fn output_dir() -> PathBuf {
         .join("target/bench")
 }
 
-const USAGE: &str = "usage: bench run [--quick] | bench report";
+const USAGE: &str = "usage: bench run [--quick] | bench binaries | bench load | bench report";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,6 +55,8 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["run"] => run(false),
         ["run", "--quick"] => run(true),
+        ["binaries"] => inside_the_stack(binaries::run),
+        ["load"] => inside_the_stack(load::run),
         ["report"] => report::report(&output_dir()),
         _ => {
             eprintln!("{USAGE}");
@@ -65,14 +79,19 @@ fn run(quick: bool) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let result = runtime.block_on(run::run(quick))?;
-    let dir = output_dir();
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("handlers.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&result)?)?;
+    let path = results::write(&output_dir(), "handlers.json", &result)?;
     println!(
         "wrote {} ({} endpoints; `bench report` prints the table)",
         path.display(),
         result.endpoints.len()
     );
     Ok(())
+}
+
+/// Runs `step` with Ctrl-C and SIGTERM caught: the step then stops at its next check, and the
+/// function processes it started are stopped on the way out rather than left running on a stack
+/// that is about to go.
+fn inside_the_stack(step: fn(&Path) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    testkit::process::catch_stop_signals(|_| {})?;
+    step(&output_dir())
 }

@@ -1,6 +1,6 @@
 //! `bench report`: the table, `report.json` and the latency chart, from what the runs wrote
 //! under `target/bench/` (the in-process run's `handlers.json`; the binaries' and the local
-//! stack's `binaries.json` and `load.json` when those scripts ran).
+//! stack's `binaries.json` and `load.json` when those steps ran).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -140,7 +140,7 @@ fn format_count(value: f64) -> String {
     }
 }
 
-/// Renders another script's JSON without knowing its shape in advance: a list of records (or an
+/// Renders another step's JSON without knowing its shape in advance: a list of records (or an
 /// object of named records) becomes a table with a column per field, anything else one line per
 /// field.
 pub fn json_table(title: &str, value: &Value) -> String {

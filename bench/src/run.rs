@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use testkit::requests::{bearer_request, from_client, raw_request, with_path_parameter};
 use tokio_postgres::NoTls;
 
+use crate::machine;
 use crate::results::{EndpointRun, HandlerRun, Machine};
 use crate::statements::StatementCounter;
 use crate::stats::Summary;
@@ -136,8 +137,8 @@ async fn run_with(plans: &Plans) -> anyhow::Result<HandlerRun> {
     .collect();
     Ok(HandlerRun {
         machine: Machine {
-            cpu: cpu_model(),
-            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpu: machine::cpu_model(),
+            cores: machine::cores(),
             postgres,
             pool_size: bench.app.config.database.pool_size,
         },
@@ -495,19 +496,6 @@ fn token(body: &Value, field: &str) -> anyhow::Result<String> {
         .as_str()
         .map(str::to_owned)
         .with_context(|| format!("no {field} in the response"))
-}
-
-/// The CPU's model name from /proc/cpuinfo (Linux), for the report.
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split_once(':'))
-                .map(|(_, name)| name.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 #[cfg(test)]

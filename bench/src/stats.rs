@@ -1,4 +1,4 @@
-//! Percentiles of a run's samples, by sorting: a few thousand samples need no histogram.
+//! Percentiles and medians of a run's samples, by sorting: a few thousand samples need no histogram.
 
 use std::time::Duration;
 
@@ -31,6 +31,19 @@ impl Summary {
     }
 }
 
+/// The median of `values` (the mean of the middle two for an even count), `None` for none: the
+/// cold-start runs are few, and a run count may be even (`BENCH_RUNS`).
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    match sorted.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(sorted[middle]),
+        _ => Some((sorted[middle - 1] + sorted[middle]) / 2.0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +70,13 @@ mod tests {
         assert_eq!((summary.median_ms, summary.p99_ms), (2.0, 3.0));
         let one = Summary::of(&millis(&[7]));
         assert_eq!((one.median_ms, one.p99_ms), (7.0, 7.0));
+    }
+
+    #[test]
+    fn the_median_is_the_middle_value_or_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[9.0, 1.0, 5.0]), Some(5.0), "odd count");
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5), "even count");
+        assert_eq!(median(&[7.0]), Some(7.0), "one run");
+        assert_eq!(median(&[]), None, "no runs");
     }
 }

@@ -3,6 +3,7 @@
 //! in Rust. The scripts are thin entry points into the `testkit` binary (`src/main.rs`); the tests
 //! and the benchmark use the library directly.
 //!
+//! - [`workspace`]: the checkout, its target directory and artifacts, as `cargo metadata` says.
 //! - [`ports`]: a free loopback port.
 //! - [`cluster`]: a PostgreSQL cluster of our own: throwaway (tests) or persistent (`make dev`).
 //! - [`database`]: the server to test against, and scratch databases that drop themselves.
@@ -10,7 +11,8 @@
 //! - [`keys`]: the test signing keys (one file each, under `testkit/keys/`).
 //! - [`requests`]: `lambda_http` requests as API Gateway delivers them.
 //! - [`outbox`]: the token in an emailed link, read as a person reads their inbox.
-//! - [`process`]: supervised child processes: own process group, log file, readiness, stop.
+//! - [`process`]: supervised child processes: own process group, log file, readiness, stop;
+//!   the signals that make a harness clean up first.
 //! - [`stack`]: moto, and the functions served by `cargo lambda watch` on a migrated database.
 //! - [`junit`]: counting (and writing) JUnit XML reports.
 #![forbid(unsafe_code)]
@@ -25,3 +27,4 @@ pub mod ports;
 pub mod process;
 pub mod requests;
 pub mod stack;
+pub mod workspace;

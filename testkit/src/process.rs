@@ -23,6 +23,27 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
+/// Catches SIGINT, SIGTERM and SIGHUP, so a harness stops its children and drops its databases
+/// before exiting instead of dying with them still running; `also` is then called with the
+/// signal's number (to pass it on to a foreground child, say).
+///
+/// A handler thread sets [`INTERRUPTED`]: waits give up, loops stop starting work, and guards
+/// drop on the way out. Children start with the default handlers (exec resets caught signals)
+/// and an untouched signal mask.
+pub fn catch_stop_signals(also: impl Fn(i32) + Send + 'static) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            eprintln!("==> signal {signal}: stopping, cleaning up");
+            also(signal);
+        }
+    });
+    Ok(())
+}
+
 /// A command for `program` without the variables `cargo run` set for the harness itself
 /// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, ...).
 ///

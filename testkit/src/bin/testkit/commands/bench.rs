@@ -1,9 +1,9 @@
 //! `make bench`: the benchmark (a measurement, not a test), on the PostgreSQL `make test` would
 //! use (a throwaway cluster loads pg_stat_statements, which counts the statements per request):
 //!   1. every handler in process against the floor (`bench run ARGS…`; `--quick` for a tenth);
-//!   2. size, cold start and sign-in memory of the release binaries (local/bench-binaries.sh,
-//!      against the Lambda Runtime API of `cargo lambda watch --only-lambda-apis`);
-//!   3. load through the release stack with wrk (local/bench-load.sh);
+//!   2. size, cold start and sign-in memory of the release binaries (`bench binaries`, against
+//!      the Lambda Runtime API of `cargo lambda watch --only-lambda-apis`);
+//!   3. load through the release stack with wrk (`bench load`);
 //!   4. the report (`bench report`): the table with every budget judged, target/bench/report.json
 //!      and target/bench/latency.svg.
 //!
@@ -80,11 +80,13 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
                 ..StackOptions::default()
             },
         };
-        println!("==> local/bench-{step}.sh");
-        let script = format!("local/bench-{step}.sh");
-        let status = with_stack(&workspace, &server, &options, &["bash".to_owned(), script])?;
+        println!("==> bench {step}");
+        // The release binary built above, run directly: a `cargo run` would build again.
+        let bench = workspace.target.join("release/bench");
+        let command = [bench.to_string_lossy().into_owned(), step.to_owned()];
+        let status = with_stack(&workspace, &server, &options, &command)?;
         if !status.success() {
-            bail!("local/bench-{step}.sh failed ({status})");
+            bail!("bench {step} failed ({status})");
         }
     }
 
