@@ -149,7 +149,7 @@ impl App {
         };
         let session_id = Uuid::new_v4();
         let refresh = OpaqueToken::generate()?;
-        let access = self.tokens()?.issue(user.id, session_id)?;
+        let access = self.tokens()?.issue(user.id, session_id, user.email_verified)?;
         store::open_session(
             &db,
             &NewSession {
@@ -194,8 +194,9 @@ impl App {
             Rotated::Issued {
                 session_id,
                 user_id,
+                email_verified,
             } => Ok(TokenPair {
-                access: tokens.issue(user_id, session_id)?,
+                access: tokens.issue(user_id, session_id, email_verified)?,
                 refresh: refresh.plaintext,
             }),
             Rotated::Reused { session_id, .. } => {

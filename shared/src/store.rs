@@ -38,11 +38,14 @@ fn seconds(duration: Duration) -> f64 {
     duration.as_secs_f64()
 }
 
+/// A user from a row with `id`, `name`, `email` and `email_verified` (the SQL of each reader
+/// selects `email_verified_at IS NOT NULL AS email_verified`).
 fn user_from(row: &Row) -> User {
     User {
         id: UserId::from_uuid(row.get("id")),
         name: row.get("name"),
         email: row.get("email"),
+        email_verified: row.get("email_verified"),
     }
 }
 
@@ -56,7 +59,7 @@ pub async fn insert_user(
     let statement = client
         .prepare_cached(
             "INSERT INTO users (name, email, password_hash) VALUES ($1, $2, $3)
-             RETURNING id, name, email",
+             RETURNING id, name, email, email_verified_at IS NOT NULL AS email_verified",
         )
         .await?;
     match client
@@ -123,7 +126,7 @@ pub async fn live_session_user(
 ) -> Result<Option<User>> {
     let statement = client
         .prepare_cached(
-            "SELECT u.id, u.name, u.email
+            "SELECT u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
                AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $3)",

@@ -4,8 +4,9 @@
 //!
 //! Each concern's file reads its own variables, naming each with its default and its parsing in
 //! the one call that reads it: [`database`], [`jwt`] (signing keys and access tokens),
-//! [`sessions`] (refresh tokens), [`reset`] (password reset), [`email`] and [`limits`] (request
-//! budgets). Modules take only their own settings type, never the whole [`Config`].
+//! [`sessions`] (refresh tokens), [`reset`] (password reset), [`verification`] (proven
+//! addresses), [`email`] and [`limits`] (request budgets); [`links`] is how emailed links are
+//! based. Modules take only their own settings type, never the whole [`Config`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
@@ -20,15 +21,19 @@ mod database;
 mod email;
 mod jwt;
 mod limits;
+mod links;
 mod reset;
 mod sessions;
+mod verification;
 
 pub use database::{DatabaseConfig, DbTimeouts, DbTls, SecretSource};
 pub use email::EmailTransport;
 pub use jwt::JwtSettings;
 pub use limits::RateLimits;
-pub use reset::{ResetSettings, ResetUrl};
+pub use links::LinkBase;
+pub use reset::ResetSettings;
 pub use sessions::SessionSettings;
+pub use verification::VerificationSettings;
 
 /// Every variable the API reads, as the loaders read them: each name is written once, in the
 /// call that reads it. Every loader reads all of its variables before it decides anything, so
@@ -47,6 +52,7 @@ pub struct Config {
     pub jwt: JwtSettings,
     pub sessions: SessionSettings,
     pub reset: ResetSettings,
+    pub verification: VerificationSettings,
     pub email: EmailTransport,
     pub limits: RateLimits,
 }
@@ -59,6 +65,7 @@ impl Config {
             jwt: JwtSettings::load(env, aws).await?,
             sessions: SessionSettings::load(env)?,
             reset: ResetSettings::load(env)?,
+            verification: VerificationSettings::load(env, aws).await?,
             email: EmailTransport::load(env)?,
             limits: RateLimits::load(env)?,
         })
@@ -188,6 +195,16 @@ impl Environment {
         ))
     }
 
+    /// A yes/no switch: `true`/`false` (also `1`/`0`, `yes`/`no`), in any case.
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.text(name).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(_) => Err(ConfigError::new(name, "must be true or false")),
+        }
+    }
+
     /// A count of at least 1.
     fn count(&self, name: &'static str, default: u32) -> Result<u32, ConfigError> {
         match self.parsed(name, default, "a whole number")? {
@@ -285,7 +302,7 @@ mod tests {
             config.reset,
             ResetSettings {
                 token_ttl: Duration::from_secs(1800),
-                url: ResetUrl::Fixed("http://localhost:5001/reset-password".into()),
+                url: LinkBase::Fixed("http://localhost:5001/reset-password".into()),
             }
         );
         assert_eq!(config.database.pool_size, 1);

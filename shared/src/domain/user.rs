@@ -20,10 +20,12 @@ impl UserId {
     }
 }
 
-/// The public view of an account: `{"id", "name", "email"}` in responses.
+/// The public view of an account: `{"id", "name", "email", "email_verified"}` in responses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
     pub id: UserId,
     pub name: String,
     pub email: String,
+    /// Whether the address was proven (by the emailed link or code, or a completed reset).
+    pub email_verified: bool,
 }

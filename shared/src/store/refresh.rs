@@ -26,8 +26,13 @@ pub struct Rotation<'a> {
 /// What became of a refresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rotated {
-    /// The replacement was stored for this session.
-    Issued { session_id: Uuid, user_id: UserId },
+    /// The replacement was stored for this session; the new access token says whether the
+    /// user's address is proven.
+    Issued {
+        session_id: Uuid,
+        user_id: UserId,
+        email_verified: bool,
+    },
     /// The token came back after its grace window: someone else holds a copy, so the session
     /// was ended. Nothing was issued.
     Reused { session_id: Uuid, user_id: UserId },
@@ -79,7 +84,9 @@ pub async fn rotate_refresh_token(
                  INSERT INTO auth_events (kind, user_id, session_id, ip, user_agent)
                  SELECT CASE verdict WHEN 'reused' THEN $9 ELSE $8 END, user_id, session_id, $5, $6
                  FROM presented WHERE verdict <> 'refused')
-             SELECT session_id, user_id, verdict FROM presented",
+             SELECT p.session_id, p.user_id, p.verdict,
+                    u.email_verified_at IS NOT NULL AS email_verified
+             FROM presented p JOIN users u ON u.id = p.user_id",
         )
         .await?;
     let row = client
@@ -107,6 +114,7 @@ pub async fn rotate_refresh_token(
         "fresh" | "grace" => Rotated::Issued {
             session_id,
             user_id,
+            email_verified: row.get("email_verified"),
         },
         "reused" => Rotated::Reused {
             session_id,

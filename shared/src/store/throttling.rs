@@ -124,7 +124,8 @@ pub async fn begin_signin(
                               FROM ip WHERE ip.hits <= $3::bigint)
              SELECT ip.hits, ip.resets_in, (attempt.verdict).streak,
                     (attempt.verdict).locked_for, (attempt.verdict).locks,
-                    u.id, u.name, u.email, u.password_hash
+                    u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified,
+                    u.password_hash
              FROM ip LEFT JOIN attempt ON true LEFT JOIN users u ON u.email = $6",
         )
         .await?;

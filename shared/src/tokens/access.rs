@@ -43,6 +43,10 @@ struct AccessClaims {
     jti: Uuid,
     /// Session id: logout, reuse detection and password reset end the session, and with it the token.
     sid: Uuid,
+    /// Whether the user's address was proven when the token was issued. Absent from tokens issued
+    /// before addresses were verified: those read as not proven.
+    #[serde(default)]
+    email_verified: bool,
 }
 
 /// A freshly signed access token.
@@ -60,6 +64,8 @@ pub struct VerifiedAccess {
     pub jti: Uuid,
     /// Seconds since the epoch; a revocation entry is useless after this.
     pub expires_at: u64,
+    /// The `email_verified` claim.
+    pub email_verified: bool,
 }
 
 /// One key a token may name: its `kid`, the algorithm it is pinned to, and how to check it.
@@ -161,7 +167,12 @@ impl AccessTokenSigner {
     }
 
     /// Signs a new access token for a user's session with the current key.
-    pub fn issue(&self, user_id: UserId, session_id: Uuid) -> Result<SignedAccessToken, ApiError> {
+    pub fn issue(
+        &self,
+        user_id: UserId,
+        session_id: Uuid,
+        email_verified: bool,
+    ) -> Result<SignedAccessToken, ApiError> {
         let now = unix_now();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -172,6 +183,7 @@ impl AccessTokenSigner {
             exp: now + self.ttl.as_secs(),
             jti: Uuid::new_v4(),
             sid: session_id,
+            email_verified,
         };
         let header = Header {
             typ: Some(ACCESS_TOKEN_TYPE.into()),
@@ -227,6 +239,7 @@ impl AccessTokenSigner {
             session_id: claims.sid,
             jti: claims.jti,
             expires_at: claims.exp,
+            email_verified: claims.email_verified,
         })
     }
 
@@ -336,7 +349,7 @@ mod tests {
         let tokens = tokens();
         let user = UserId::from_uuid(Uuid::new_v4());
         let session = Uuid::new_v4();
-        let issued = tokens.issue(user, session).unwrap();
+        let issued = tokens.issue(user, session, true).unwrap();
         let verified = tokens.verify(&issued.token).unwrap();
         assert_eq!((verified.user_id, verified.session_id), (user, session));
         assert_eq!(issued.expires_in, Duration::from_secs(900));
@@ -433,6 +446,19 @@ mod tests {
     }
 
     #[test]
+    fn the_email_verified_claim_round_trips_and_reads_false_when_absent() {
+        let tokens = tokens();
+        for verified in [true, false] {
+            let issued = tokens
+                .issue(UserId::from_uuid(Uuid::new_v4()), Uuid::new_v4(), verified)
+                .unwrap();
+            assert_eq!(tokens.verify(&issued.token).unwrap().email_verified, verified);
+        }
+        let older = sign(&claims(serde_json::json!({})), &access_header(), SECRET);
+        assert!(!tokens.verify(&older).unwrap().email_verified);
+    }
+
+    #[test]
     fn unsigned_tokens_are_rejected() {
         let tokens = tokens();
         let body = URL_SAFE_NO_PAD.encode(claims(serde_json::json!({})).to_string());
@@ -452,7 +478,7 @@ mod tests {
             let user = UserId::from_uuid(Uuid::new_v4());
             let session = Uuid::new_v4();
 
-            let issued = tokens.issue(user, session).unwrap();
+            let issued = tokens.issue(user, session, true).unwrap();
 
             let header = jsonwebtoken::decode_header(issued.token.expose_secret()).unwrap();
             assert_eq!(header.alg, algorithm, "{why}");
@@ -484,7 +510,7 @@ mod tests {
     fn tokens_of_a_previous_key_verify_after_rotation_until_it_is_dropped() {
         let before = ring(ED25519_A, &[]);
         let old_token = before
-            .issue(UserId::from_uuid(Uuid::new_v4()), Uuid::new_v4())
+            .issue(UserId::from_uuid(Uuid::new_v4()), Uuid::new_v4(), false)
             .unwrap();
 
         let rotated = ring(ED25519_B, &[ED25519_A_PUBLIC]);
@@ -503,7 +529,7 @@ mod tests {
             "old token, previous key dropped"
         );
         let new_token = rotated
-            .issue(UserId::from_uuid(Uuid::new_v4()), Uuid::new_v4())
+            .issue(UserId::from_uuid(Uuid::new_v4()), Uuid::new_v4(), false)
             .unwrap();
         let new_kid = jsonwebtoken::decode_header(new_token.token.expose_secret())
             .unwrap()

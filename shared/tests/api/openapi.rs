@@ -1218,7 +1218,7 @@ async fn exercise_an_unreachable_database(contract: &mut Contract) {
         .app
         .tokens()
         .unwrap()
-        .issue(UserId::from_uuid(Uuid::new_v4()), Uuid::new_v4())
+        .issue(UserId::from_uuid(Uuid::new_v4()), Uuid::new_v4(), true)
         .unwrap()
         .token
         .expose_secret()
