@@ -32,6 +32,10 @@ pub enum ApiError {
     TokenExpired,
     #[error("Reset token is invalid, expired or already used")]
     InvalidResetToken,
+    #[error("Confirmation link or code is invalid, expired or already used")]
+    InvalidVerificationToken,
+    #[error("Confirm your email address first: follow the link or enter the code we sent you")]
+    EmailNotVerified,
     #[error("No route matches this path")]
     NotFound,
     #[error("No live session of yours has this id")]
@@ -56,9 +60,15 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         use ApiError::*;
         match self {
-            InvalidJson(_) | MissingField(_) | InvalidEmail(_) | InvalidPassword(_)
-            | InvalidName(_) | InvalidResetToken => 400,
+            InvalidJson(_)
+            | MissingField(_)
+            | InvalidEmail(_)
+            | InvalidPassword(_)
+            | InvalidName(_)
+            | InvalidResetToken
+            | InvalidVerificationToken => 400,
             InvalidCredentials | MissingToken | InvalidToken | TokenExpired => 401,
+            EmailNotVerified => 403,
             NotFound | SessionNotFound => 404,
             MethodNotAllowed { .. } => 405,
             EmailTaken => 409,
@@ -87,6 +97,8 @@ impl ApiError {
             InvalidToken => "invalid_token",
             TokenExpired => "token_expired",
             InvalidResetToken => "invalid_reset_token",
+            InvalidVerificationToken => "invalid_verification_token",
+            EmailNotVerified => "email_not_verified",
             NotFound => "not_found",
             SessionNotFound => "session_not_found",
             TooManyAttempts(_) => "too_many_attempts",

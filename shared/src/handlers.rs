@@ -6,10 +6,13 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::domain::{Email, LogoutScope, NewPassword, Password, SessionId, User, UserName};
+use crate::config::LinkBase;
+use crate::domain::{
+    Email, EmailCode, LogoutScope, NewPassword, Password, SessionId, User, UserName,
+};
 use crate::error::ApiError;
 use crate::http::{JsonBody, api_domain, bearer_token, client_info, json_response, path_parameter};
-use crate::service::{App, TokenPair};
+use crate::service::{App, EmailProof, SignedUp, TokenPair};
 
 /// What every handler returns; errors become their JSON response in [`crate::lambda`].
 pub type HandlerResult = Result<Response<Body>, ApiError>;
@@ -52,7 +55,22 @@ pub async fn public(_request: Request) -> HandlerResult {
 
 /// `GET /reset-password/{token}`: the HTML page the emailed link opens.
 pub async fn reset_page(_request: Request) -> HandlerResult {
-    Ok(crate::reset_page::response())
+    Ok(crate::pages::reset())
+}
+
+/// `GET /verify-email`: the HTML page the emailed confirmation link opens (the token is in the
+/// URL's fragment, which reaches no server).
+pub async fn verify_page(_request: Request) -> HandlerResult {
+    Ok(crate::pages::verify())
+}
+
+/// The base of an emailed link for this request: the configured one, or the API's own domain.
+fn link_base(base: &LinkBase, request: &Request) -> Result<String, ApiError> {
+    base.base(api_domain(request).as_deref()).ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!(
+            "a link base is from-request, but the request carries no API domain"
+        ))
+    })
 }
 
 /// Any path no route matches (the API's `$default` route).
@@ -60,19 +78,108 @@ pub async fn not_found(_request: Request) -> HandlerResult {
     Err(ApiError::NotFound)
 }
 
-/// `POST /api/signup` with `{name, email, password}`.
+/// `POST /api/signup` with `{name, email, password}`: 202 and the same message for any address
+/// while addresses must be proven, else 201 with the new user.
 pub async fn signup(app: &App, request: Request) -> HandlerResult {
     let body = JsonBody::from_request(&request)?;
     let name = UserName::parse(body.required("name")?)?;
     let email = Email::parse(body.required("email")?)?;
     let password = NewPassword::parse(body.required("password")?, &email)?;
-    let user = app
-        .signup(name, email, password, &client_info(&request))
-        .await?;
-    tracing::info!(user_id = %user.id.as_uuid(), "account created");
+    let verify_base = link_base(&app.config.verification.url, &request)?;
+    match app
+        .signup(name, email, password, &verify_base, &client_info(&request))
+        .await?
+    {
+        SignedUp::Created(user) => {
+            tracing::info!(user_id = %user.id.as_uuid(), "account created");
+            Ok(json_response(
+                StatusCode::CREATED,
+                &json!({"message": "User created successfully", "user": user}),
+            ))
+        }
+        SignedUp::CheckYourEmail => Ok(json_response(
+            StatusCode::ACCEPTED,
+            &json!({"message": "Check your email to finish signing up."}),
+        )),
+    }
+}
+
+/// `POST /api/verify-email` with `{token}` (from the link) or `{email, code}`.
+pub async fn verify_email(app: &App, request: Request) -> HandlerResult {
+    let body = JsonBody::from_request(&request)?;
+    let proof = match body.optional("token")? {
+        Some(token) if !token.trim().is_empty() => {
+            EmailProof::Token(SecretString::from(token.trim().to_owned()))
+        }
+        _ => EmailProof::Code {
+            email: Email::parse(body.required("email")?)?,
+            code: EmailCode::parse(body.required("code")?)?,
+        },
+    };
+    app.verify_email(proof, &client_info(&request)).await?;
     Ok(json_response(
-        StatusCode::CREATED,
-        &json!({"message": "User created successfully", "user": user}),
+        StatusCode::OK,
+        &json!({"message": "Email address confirmed"}),
+    ))
+}
+
+/// `POST /api/resend-verification` with `{email}`: the same answer whatever the address.
+pub async fn resend_verification(app: &App, request: Request) -> HandlerResult {
+    let body = JsonBody::from_request(&request)?;
+    let email = Email::parse(body.required("email")?)?;
+    let verify_base = link_base(&app.config.verification.url, &request)?;
+    app.resend_verification(email, &verify_base, &client_info(&request))
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": "If that address has an unconfirmed account, a new confirmation email has been sent."}),
+    ))
+}
+
+/// `POST /api/change-password` with an access token as bearer and
+/// `{current_password, new_password}`.
+pub async fn change_password(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let body = JsonBody::from_request(&request)?;
+    // A current password outside the length rules matches no account: a wrong one, unhashed.
+    let current = Password::parse(body.required("current_password")?)
+        .map_err(|_| ApiError::InvalidCredentials)?;
+    let new = Password::parse(body.required("new_password")?)?;
+    app.change_password(&token, current, new, &client_info(&request))
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": "Password changed"}),
+    ))
+}
+
+/// `POST /api/change-email` with an access token as bearer and `{password, new_email}`.
+pub async fn change_email(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let body = JsonBody::from_request(&request)?;
+    let password =
+        Password::parse(body.required("password")?).map_err(|_| ApiError::InvalidCredentials)?;
+    let new = Email::parse(body.required("new_email")?)?;
+    let verify_base = link_base(&app.config.verification.url, &request)?;
+    app.change_email(&token, password, new, &verify_base, &client_info(&request))
+        .await?;
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &json!({"message": "Check the new address to confirm the change."}),
+    ))
+}
+
+/// `DELETE /api/account` with an access token as bearer and `{password}`.
+pub async fn delete_account(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let body = JsonBody::from_request(&request)?;
+    let password =
+        Password::parse(body.required("password")?).map_err(|_| ApiError::InvalidCredentials)?;
+    app.delete_account(&token, password, &client_info(&request))
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": "Account deleted"}),
     ))
 }
 
@@ -184,16 +291,7 @@ pub async fn end_session(app: &App, request: Request) -> HandlerResult {
 pub async fn forgot_password(app: &App, request: Request) -> HandlerResult {
     let body = JsonBody::from_request(&request)?;
     let email = Email::parse(body.required("email")?)?;
-    let reset_base = app
-        .config
-        .reset
-        .url
-        .base(api_domain(&request).as_deref())
-        .ok_or_else(|| {
-            ApiError::Internal(anyhow::anyhow!(
-                "RESET_URL=from-request, but the request carries no API domain"
-            ))
-        })?;
+    let reset_base = link_base(&app.config.reset.url, &request)?;
     app.forgot_password(email, &reset_base, &client_info(&request))
         .await?;
     Ok(json_response(

@@ -28,12 +28,16 @@ pub struct Report {
     pub reset_tokens: u64,
     pub emails_pruned: u64,
     pub throttles: u64,
+    /// Accounts left unconfirmed past `UNVERIFIED_ACCOUNT_TTL`.
+    pub unconfirmed_accounts: u64,
+    /// Expired confirmation links and codes.
+    pub confirmations: u64,
     pub emails_sent: u64,
     pub emails_failed: u64,
 }
 
-/// One run: prune, then retry a batch of unsent emails (reset emails only while their link
-/// could still work).
+/// One run: prune (accounts left unconfirmed too), then retry a batch of unsent emails (only
+/// while a link in them could still work).
 pub async fn sweep(app: &App) -> Result<Report, ApiError> {
     let mut client = app.pool.get().await?;
     let Pruned {
@@ -53,6 +57,9 @@ pub async fn sweep(app: &App) -> Result<Report, ApiError> {
         throttles,
         ..Report::default()
     };
+    // Apart from the pruning above: deleting an account cascades into tables pruned there.
+    (report.unconfirmed_accounts, report.confirmations) =
+        store::prune_unconfirmed(&client, app.config.verification.unverified_account_ttl).await?;
     let transaction = client.transaction().await?;
     // SES is called with these rows locked: the database's default idle-in-transaction limit
     // (set by migrate, sized for requests) could end the session mid-batch, and the batch would
@@ -65,14 +72,14 @@ pub async fn sweep(app: &App) -> Result<Report, ApiError> {
     } else {
         Duration::ZERO
     };
-    let unsent = store::lock_unsent_emails(
-        &transaction,
-        settle,
-        app.config.reset.token_ttl,
-        MAX_ATTEMPTS,
-        BATCH,
-    )
-    .await?;
+    // Past the longest a link in them works, emails are not worth sending.
+    let give_up = app
+        .config
+        .reset
+        .token_ttl
+        .max(app.config.verification.token_ttl);
+    let unsent =
+        store::lock_unsent_emails(&transaction, settle, give_up, MAX_ATTEMPTS, BATCH).await?;
     for email in &unsent {
         if app.mailer.deliver(&transaction, email).await {
             report.emails_sent += 1;

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::handlers::HandlerResult;
 use crate::http::error_response;
 use crate::mail::Mailer;
-use crate::routes::{Handler, Route};
+use crate::routes::{Endpoint, Handler, Route};
 use crate::service::App;
 use crate::{custom_resource, db, janitor, signing_key, telemetry};
 
@@ -43,9 +43,8 @@ fn run_with_app(route: Route) -> Result<(), Error> {
     telemetry::init();
     db::install_crypto_provider();
     runtime()?.block_on(async move {
-        let signs_tokens = route.endpoint.signs_tokens();
         // Leaked on purpose: the state lives as long as the process, and handlers borrow it.
-        let app: &'static App = Box::leak(Box::new(build_app(signs_tokens).await?));
+        let app: &'static App = Box::leak(Box::new(build_app(Some(route.endpoint)).await?));
         lambda_http::run(service_fn(move |request: Request| async move {
             Ok::<_, Error>(respond(route, Some(app), request).await)
         }))
@@ -53,16 +52,27 @@ fn run_with_app(route: Route) -> Result<(), Error> {
     })
 }
 
-/// Configuration (secrets included), pool and mailer, once per cold start.
-async fn build_app(needs_signing_key: bool) -> Result<App, Error> {
+/// Configuration (secrets included), pool and mailer, once per cold start; refused when the
+/// endpoint lacks a key it needs.
+async fn build_app(endpoint: Option<Endpoint>) -> Result<App, Error> {
     let aws = Aws::from_environment();
     let config = Config::load(&Environment::from_process(), &aws).await;
     let config = config.and_then(|config| {
-        if needs_signing_key && config.jwt.keys.is_none() {
+        let Some(endpoint) = endpoint else {
+            return Ok(config);
+        };
+        if endpoint.signs_tokens() && config.jwt.keys.is_none() {
             return Err(ConfigError::new(
                 "JWT_PRIVATE_KEY",
                 "is not set (nor JWT_PRIVATE_KEY_ARN, nor JWT_SECRET_KEY/JWT_SECRET_ARN for \
                  HS256), and this function signs or verifies tokens",
+            ));
+        }
+        if endpoint.uses_code_key() && config.verification.code_key.is_none() {
+            return Err(ConfigError::new(
+                "VERIFICATION_CODE_KEY",
+                "is not set (nor VERIFICATION_CODE_KEY_ARN), and this function makes or checks \
+                 the codes of confirmation emails",
             ));
         }
         Ok(config)
@@ -130,7 +140,7 @@ pub fn run_janitor() -> Result<(), Error> {
     telemetry::init();
     db::install_crypto_provider();
     runtime()?.block_on(async move {
-        let app: &'static App = Box::leak(Box::new(build_app(false).await?));
+        let app: &'static App = Box::leak(Box::new(build_app(None).await?));
         lambda_runtime::run(lambda_runtime::service_fn(
             move |_: LambdaEvent<serde_json::Value>| async move {
                 let report = janitor::sweep(app).await.inspect_err(|e| {

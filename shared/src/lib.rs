@@ -12,7 +12,7 @@
 //! `shared/tests/api/layers.rs` holds every path into the crate to this table):
 //!
 //! 0. [`error`] (the one `ApiError`, a leaf), [`aws`] (secrets and SES clients), [`telemetry`]
-//!    (structured logs), [`reset_page`] (the HTML behind the emailed link);
+//!    (structured logs), [`pages`] (the HTML behind the emailed links);
 //! 1. [`domain`] (parsed request fields), [`keys`] (signing keys parsed from their PEM);
 //! 2. [`config`] (the environment, one settings type per concern), [`hashing`] (Argon2id),
 //!    [`http`] (JSON bodies, bearer tokens, error responses), [`signing_key`] and
@@ -31,6 +31,7 @@ pub mod config;
 pub mod custom_resource;
 pub mod db;
 pub mod domain;
+pub mod emails;
 pub mod error;
 pub mod handlers;
 pub mod hashing;
@@ -39,7 +40,7 @@ pub mod janitor;
 pub mod keys;
 pub mod lambda;
 pub mod mail;
-pub mod reset_page;
+pub mod pages;
 pub mod routes;
 pub mod service;
 pub mod signing_key;

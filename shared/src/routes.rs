@@ -53,23 +53,41 @@ pub enum Endpoint {
     NotFound,
     /// The public keys that verify access tokens (a JWK Set).
     Jwks,
+    /// `POST /api/verify-email`: confirms an address with the emailed link's token or code.
+    VerifyEmail,
+    /// `POST /api/resend-verification`: a new confirmation email.
+    ResendVerification,
+    /// The HTML page behind the emailed confirmation link.
+    VerifyPage,
+    /// `POST /api/change-password`.
+    ChangePassword,
+    /// `POST /api/change-email`: a confirmation to the new address.
+    ChangeEmail,
+    /// `DELETE /api/account`.
+    DeleteAccount,
 }
 
 impl Endpoint {
     /// Every endpoint, in the order of the README's table.
-    pub const ALL: [Endpoint; 14] = [
+    pub const ALL: [Endpoint; 20] = [
         Endpoint::Signup,
+        Endpoint::VerifyEmail,
+        Endpoint::ResendVerification,
         Endpoint::Signin,
         Endpoint::Refresh,
         Endpoint::Dashboard,
         Endpoint::Logout,
         Endpoint::Sessions,
         Endpoint::EndSession,
+        Endpoint::ChangePassword,
+        Endpoint::ChangeEmail,
+        Endpoint::DeleteAccount,
         Endpoint::ForgotPassword,
         Endpoint::ResetPassword,
         Endpoint::Public,
         Endpoint::Root,
         Endpoint::ResetPage,
+        Endpoint::VerifyPage,
         Endpoint::Jwks,
         Endpoint::NotFound,
     ];
@@ -84,9 +102,10 @@ impl Endpoint {
     pub fn method_name(self) -> Option<&'static str> {
         use Endpoint::*;
         match self {
-            Root | Public | Dashboard | Sessions | ResetPage | Jwks => Some("GET"),
-            EndSession => Some("DELETE"),
-            Signup | Signin | Refresh | Logout | ForgotPassword | ResetPassword => Some("POST"),
+            Root | Public | Dashboard | Sessions | ResetPage | VerifyPage | Jwks => Some("GET"),
+            EndSession | DeleteAccount => Some("DELETE"),
+            Signup | Signin | Refresh | Logout | ForgotPassword | ResetPassword | VerifyEmail
+            | ResendVerification | ChangePassword | ChangeEmail => Some("POST"),
             NotFound => None,
         }
     }
@@ -109,6 +128,12 @@ impl Endpoint {
             ResetPage => "/reset-password/{token}",
             NotFound => "/{*proxy}",
             Jwks => "/.well-known/jwks.json",
+            VerifyEmail => "/api/verify-email",
+            ResendVerification => "/api/resend-verification",
+            VerifyPage => "/verify-email",
+            ChangePassword => "/api/change-password",
+            ChangeEmail => "/api/change-email",
+            DeleteAccount => "/api/account",
         }
     }
 
@@ -122,6 +147,7 @@ impl Endpoint {
             Public => Handler::Stateless(|request| Box::pin(handlers::public(request))),
             ResetPage => Handler::Stateless(|request| Box::pin(handlers::reset_page(request))),
             NotFound => Handler::Stateless(|request| Box::pin(handlers::not_found(request))),
+            VerifyPage => Handler::Stateless(|request| Box::pin(handlers::verify_page(request))),
             Signup => Handler::WithApp(|app, request| Box::pin(handlers::signup(app, request))),
             Signin => Handler::WithApp(|app, request| Box::pin(handlers::signin(app, request))),
             Refresh => Handler::WithApp(|app, request| Box::pin(handlers::refresh(app, request))),
@@ -140,6 +166,21 @@ impl Endpoint {
                 Handler::WithApp(|app, request| Box::pin(handlers::reset_password(app, request)))
             }
             Jwks => Handler::WithApp(|app, request| Box::pin(handlers::jwks(app, request))),
+            VerifyEmail => {
+                Handler::WithApp(|app, request| Box::pin(handlers::verify_email(app, request)))
+            }
+            ResendVerification => Handler::WithApp(|app, request| {
+                Box::pin(handlers::resend_verification(app, request))
+            }),
+            ChangePassword => {
+                Handler::WithApp(|app, request| Box::pin(handlers::change_password(app, request)))
+            }
+            ChangeEmail => {
+                Handler::WithApp(|app, request| Box::pin(handlers::change_email(app, request)))
+            }
+            DeleteAccount => {
+                Handler::WithApp(|app, request| Box::pin(handlers::delete_account(app, request)))
+            }
         };
         Route {
             endpoint: self,
@@ -165,6 +206,21 @@ impl Endpoint {
                 | Endpoint::Sessions
                 | Endpoint::EndSession
                 | Endpoint::Jwks
+                | Endpoint::ChangePassword
+                | Endpoint::ChangeEmail
+                | Endpoint::DeleteAccount
+        )
+    }
+
+    /// True for the endpoints that make or check the codes of confirmation emails: only they get
+    /// the key the codes are stored under.
+    pub fn uses_code_key(self) -> bool {
+        matches!(
+            self,
+            Endpoint::Signup
+                | Endpoint::VerifyEmail
+                | Endpoint::ResendVerification
+                | Endpoint::ChangeEmail
         )
     }
 
@@ -186,6 +242,12 @@ impl Endpoint {
             ResetPage => "reset-page",
             NotFound => "not-found",
             Jwks => "jwks",
+            VerifyEmail => "verify-email",
+            ResendVerification => "resend-verification",
+            VerifyPage => "verify-page",
+            ChangePassword => "change-password",
+            ChangeEmail => "change-email",
+            DeleteAccount => "delete-account",
         }
     }
 }

@@ -17,6 +17,7 @@ mod password_reset;
 mod refresh;
 mod sessions;
 mod throttling;
+mod verification;
 
 pub use audit::{Event, EventKind, record_event};
 pub use password_reset::{ResetQueued, ResetRequest, queue_password_reset};
@@ -28,11 +29,16 @@ pub use throttling::{
     Bucket, Budget, Lockout, RequestCount, SigninAttempt, begin_signin, count_request,
     record_signin_failure, whole_seconds,
 };
+pub use verification::{
+    Confirmation, Confirmed, EmailChange, MAX_WRONG_CODES, PasswordChange, Proof, Queued,
+    Registration, Resend, change_password, confirm, delete_account, prune_unconfirmed,
+    refuse_unverified_signin, register, request_email_change, resend,
+};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
 /// Name of the unique index on `users.email` (see the first migration).
-const USERS_EMAIL_KEY: &str = "users_email_key";
+pub(super) const USERS_EMAIL_KEY: &str = "users_email_key";
 
 fn seconds(duration: Duration) -> f64 {
     duration.as_secs_f64()
@@ -148,7 +154,7 @@ pub struct OutboxEmail {
 }
 
 impl OutboxEmail {
-    fn from_row(row: &Row) -> Self {
+    pub(super) fn from_row(row: &Row) -> Self {
         OutboxEmail {
             id: row.get("id"),
             recipient: row.get("recipient"),
@@ -321,7 +327,9 @@ pub async fn consume_reset_token(
     Ok(row.map(|row| UserId::from_uuid(row.get("user_id"))))
 }
 
-/// Sets a new password hash and invalidates the user's other outstanding reset tokens.
+/// Sets a new password hash after a reset and invalidates the user's other outstanding reset
+/// tokens. The reset link reached the address, which proves it: an unconfirmed account is
+/// confirmed, and its pending sign-up confirmation goes.
 pub async fn update_password(
     client: &impl GenericClient,
     user_id: UserId,
@@ -330,9 +338,12 @@ pub async fn update_password(
     let statement = client
         .prepare_cached(
             "WITH other_tokens AS (
-                 UPDATE reset_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL
-             )
-             UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
+                 UPDATE reset_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL),
+                  confirmation AS (
+                 DELETE FROM email_verifications WHERE user_id = $1 AND purpose = 'signup')
+             UPDATE users SET password_hash = $2, updated_at = now(),
+                              email_verified_at = coalesce(email_verified_at, now())
+             WHERE id = $1",
         )
         .await?;
     client

@@ -14,3 +14,5 @@ pub const P256_PUBLIC: &str = include_str!("../keys/p256.pub.pem");
 pub const P384: &str = include_str!("../keys/p384.pem");
 /// The HS256 secret test apps sign with unless told otherwise.
 pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+/// The key test apps store the codes of confirmation emails under.
+pub const TEST_CODE_KEY: &str = "test-verification-code-key-of-32-bytes-at-least";

@@ -41,7 +41,12 @@ mod tests {
             LinkBase::Fixed("https://auth.example.com/reset-password".into())
         );
         let from_request = load(&[DB, ("RESET_URL", "from-request")]).await.unwrap();
-        assert_eq!(from_request.reset.url, LinkBase::FromRequest { page: "reset-password" });
+        assert_eq!(
+            from_request.reset.url,
+            LinkBase::FromRequest {
+                page: "reset-password"
+            }
+        );
         assert_eq!(
             from_request
                 .reset

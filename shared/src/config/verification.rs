@@ -56,11 +56,9 @@ impl VerificationSettings {
             (Some(key), None) => ("VERIFICATION_CODE_KEY", Some(key)),
             (None, Some(arn)) => (
                 "VERIFICATION_CODE_KEY_ARN",
-                Some(
-                    aws.secret_string(arn)
-                        .await
-                        .map_err(|e| ConfigError::new("VERIFICATION_CODE_KEY_ARN", secret_problem(e)))?,
-                ),
+                Some(aws.secret_string(arn).await.map_err(|e| {
+                    ConfigError::new("VERIFICATION_CODE_KEY_ARN", secret_problem(e))
+                })?),
             ),
             (None, None) => ("VERIFICATION_CODE_KEY", None),
         };
@@ -97,7 +95,10 @@ mod tests {
         assert!(defaults.required);
         assert_eq!(defaults.token_ttl, Duration::from_secs(86_400));
         assert_eq!(defaults.resend_interval, Duration::from_secs(60));
-        assert_eq!(defaults.unverified_account_ttl, Duration::from_secs(604_800));
+        assert_eq!(
+            defaults.unverified_account_ttl,
+            Duration::from_secs(604_800)
+        );
         assert_eq!(
             defaults.url,
             LinkBase::Fixed("http://localhost:5001/verify-email".into())
@@ -127,12 +128,18 @@ mod tests {
                 &[DB, KEY, ("REQUIRE_EMAIL_VERIFICATION", "maybe")],
                 "REQUIRE_EMAIL_VERIFICATION",
             ),
-            (&[DB, KEY, ("VERIFICATION_TOKEN_TTL", "0")], "VERIFICATION_TOKEN_TTL"),
+            (
+                &[DB, KEY, ("VERIFICATION_TOKEN_TTL", "0")],
+                "VERIFICATION_TOKEN_TTL",
+            ),
             (
                 &[DB, KEY, ("VERIFICATION_RESEND_INTERVAL", "soon")],
                 "VERIFICATION_RESEND_INTERVAL",
             ),
-            (&[DB, KEY, ("UNVERIFIED_ACCOUNT_TTL", "0")], "UNVERIFIED_ACCOUNT_TTL"),
+            (
+                &[DB, KEY, ("UNVERIFIED_ACCOUNT_TTL", "0")],
+                "UNVERIFIED_ACCOUNT_TTL",
+            ),
             (&[DB, KEY, ("VERIFY_URL", "mailto:x")], "VERIFY_URL"),
             (
                 &[DB, KEY, ("VERIFICATION_CODE_KEY", "short")],
@@ -142,7 +149,10 @@ mod tests {
         for (vars, variable) in cases {
             let error = load(vars).await.unwrap_err();
             assert_eq!(error.variable, *variable, "{error}");
-            assert!(!error.to_string().contains("short"), "no key material: {error}");
+            assert!(
+                !error.to_string().contains("short"),
+                "no key material: {error}"
+            );
         }
     }
 }

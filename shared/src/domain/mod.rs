@@ -1,6 +1,7 @@
 //! Domain types: request fields become these at the edge, and services accept nothing else.
 
 mod client;
+mod code;
 mod common_passwords;
 mod email;
 mod name;
@@ -9,6 +10,7 @@ mod session;
 mod user;
 
 pub use client::{ClientInfo, MAX_USER_AGENT_CHARS};
+pub use code::EmailCode;
 pub use email::{Email, EmailDigest};
 pub use name::UserName;
 pub use password::{NewPassword, Password};

@@ -23,6 +23,18 @@ pub enum EventKind {
     SessionEnded,
     PasswordResetRequested,
     PasswordResetCompleted,
+    /// A sign-up with an address that already has an account: nothing was created.
+    SignupForExistingAddress,
+    /// The right password for an unconfirmed account: refused until the address is proven.
+    SigninUnverified,
+    /// A confirmation email was queued.
+    VerificationSent,
+    EmailVerified,
+    PasswordChanged,
+    EmailChangeRequested,
+    EmailChanged,
+    /// Recorded by account id only: the address goes with the account.
+    AccountDeleted,
 }
 
 impl EventKind {
@@ -40,6 +52,14 @@ impl EventKind {
             SessionEnded => "session_ended",
             PasswordResetRequested => "password_reset_requested",
             PasswordResetCompleted => "password_reset_completed",
+            SignupForExistingAddress => "signup_for_existing_address",
+            SigninUnverified => "signin_unverified",
+            VerificationSent => "verification_sent",
+            EmailVerified => "email_verified",
+            PasswordChanged => "password_changed",
+            EmailChangeRequested => "email_change_requested",
+            EmailChanged => "email_changed",
+            AccountDeleted => "account_deleted",
         }
     }
 }

@@ -19,6 +19,10 @@ pub enum Bucket {
     ForgotPasswordIp,
     /// Reset emails sent to one address.
     ResetEmail,
+    /// `POST /api/resend-verification` per client IP.
+    ResendIp,
+    /// "Someone tried to create an account with your address" notices to one address.
+    AlreadyRegisteredNotice,
 }
 
 impl Bucket {
@@ -28,6 +32,8 @@ impl Bucket {
             Bucket::SigninIp => "signin:ip",
             Bucket::ForgotPasswordIp => "forgot-password:ip",
             Bucket::ResetEmail => "reset-email",
+            Bucket::ResendIp => "resend-verification:ip",
+            Bucket::AlreadyRegisteredNotice => "already-registered-notice",
         }
     }
 }

@@ -452,7 +452,10 @@ mod tests {
             let issued = tokens
                 .issue(UserId::from_uuid(Uuid::new_v4()), Uuid::new_v4(), verified)
                 .unwrap();
-            assert_eq!(tokens.verify(&issued.token).unwrap().email_verified, verified);
+            assert_eq!(
+                tokens.verify(&issued.token).unwrap().email_verified,
+                verified
+            );
         }
         let older = sign(&claims(serde_json::json!({})), &access_header(), SECRET);
         assert!(!tokens.verify(&older).unwrap().email_verified);

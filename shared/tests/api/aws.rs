@@ -119,16 +119,20 @@ async fn configuration_reads_the_signing_key_and_database_credentials_from_secre
     let app = auth::App::new(config, Mailer::Log).unwrap();
     let email = Email::parse("sam@example.com").unwrap();
     let password = auth::domain::NewPassword::parse(PASSWORD, &email).unwrap();
-    let user = app
+    let signed_up = app
         .signup(
             auth::domain::UserName::parse("Secret Sam").unwrap(),
             email,
             password,
+            "http://localhost:5001/verify-email",
             &auth::domain::ClientInfo::default(),
         )
         .await
         .unwrap();
-    assert_eq!(user.email, "sam@example.com");
+    assert!(
+        matches!(signed_up, auth::service::SignedUp::CheckYourEmail),
+        "{signed_up:?}"
+    );
 }
 
 /// `DB_HOST`, `DB_PORT`, `DB_NAME` of a test database, and `DB_SECRET_ARN`, as the template sets them.
@@ -148,6 +152,10 @@ fn database_variables(
             database.url.get_dbname().unwrap().to_owned(),
         ),
         ("DB_SECRET_ARN".into(), secret_arn.to_owned()),
+        (
+            "VERIFICATION_CODE_KEY".into(),
+            testkit::keys::TEST_CODE_KEY.to_owned(),
+        ),
     ]
 }
 
@@ -188,6 +196,7 @@ async fn a_rotated_database_password_is_read_again_from_secrets_manager() {
                 auth::domain::UserName::parse("Rotating Rita").unwrap(),
                 email,
                 password,
+                "http://localhost:5001/verify-email",
                 &auth::domain::ClientInfo::default(),
             )
             .await
@@ -272,7 +281,7 @@ async fn forgot_password_queues_the_reset_link_and_the_janitor_sends_it_through_
     );
     let message = &messages[0];
     assert_eq!(message["source"], from.as_str());
-    assert_eq!(message["subject"], auth::service::RESET_EMAIL_SUBJECT);
+    assert_eq!(message["subject"], auth::emails::RESET_SUBJECT);
     let token = app.reset_token_from_outbox(&recipient).await;
     let link = format!("http://localhost:5001/reset-password/{token}");
     assert!(

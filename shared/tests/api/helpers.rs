@@ -26,6 +26,8 @@ pub use testkit::requests::{
 pub const PASSWORD: &str = "correct horse battery staple";
 /// Where the test apps' reset links point (the default `RESET_URL`).
 pub const RESET_LINK_PREFIX: &str = "http://localhost:5001/reset-password/";
+/// Where the test apps' confirmation links point (the default `VERIFY_URL`), the token after `#`.
+pub const VERIFY_LINK_PREFIX: &str = "http://localhost:5001/verify-email#";
 
 /// The variables of an asymmetric key ring: signs with [`ED25519_A`], still verifies [`P256`]'s
 /// tokens.
@@ -54,6 +56,12 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
+    /// Asserts the status, showing the body otherwise.
+    #[track_caller]
+    pub fn assert_status(&self, status: StatusCode) {
+        assert_eq!(self.status, status, "{}", self.body);
+    }
+
     /// The `error` code of an error body.
     pub fn error(&self) -> &str {
         self.body["error"]
@@ -346,11 +354,65 @@ impl TestApp {
         .await
     }
 
-    /// Signs up `name` with [`PASSWORD`], asserting 201; returns the signup response.
-    pub async fn registered_user(&self, name: &str, email: &str) -> TestResponse {
+    /// Signs up `name` with [`PASSWORD`] and, while addresses must be proven, confirms the
+    /// address with the emailed link as its owner would; returns the user object as sign-in
+    /// shows it.
+    pub async fn registered_user(&self, name: &str, email: &str) -> Value {
         let response = self.signup(name, email, PASSWORD).await;
-        assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
-        response
+        if response.status == StatusCode::CREATED {
+            return response.body["user"].clone();
+        }
+        assert_eq!(response.status, StatusCode::ACCEPTED, "{}", response.body);
+        let stored = email.trim().to_lowercase();
+        let token = self.verification_token_from_outbox(&stored).await;
+        self.verify_email(&json!({ "token": token }))
+            .await
+            .assert_status(StatusCode::OK);
+        let row = self
+            .db
+            .query_one(
+                "SELECT id, name, email, email_verified_at IS NOT NULL AS verified
+                 FROM users WHERE email = $1",
+                &[&stored],
+            )
+            .await
+            .expect("the account exists");
+        json!({
+            "id": row.get::<_, Uuid>("id"),
+            "name": row.get::<_, String>("name"),
+            "email": row.get::<_, String>("email"),
+            "email_verified": row.get::<_, bool>("verified"),
+        })
+    }
+
+    /// `POST /api/verify-email` with this body.
+    pub async fn verify_email(&self, body: &Value) -> TestResponse {
+        self.post_json(Endpoint::VerifyEmail, body).await
+    }
+
+    /// The token of the confirmation link in the newest email queued for `email`.
+    pub async fn verification_token_from_outbox(&self, email: &str) -> String {
+        self.reset_token_from_outbox_at(email, VERIFY_LINK_PREFIX)
+            .await
+    }
+
+    /// The 6-digit code of the newest email queued for `email`: its one six-digit number.
+    pub async fn verification_code_from_outbox(&self, email: &str) -> String {
+        let body: String = self
+            .db
+            .query_one(
+                "SELECT body_text FROM email_outbox WHERE recipient = $1 ORDER BY id DESC LIMIT 1",
+                &[&email],
+            )
+            .await
+            .expect("an email was queued")
+            .get(0);
+        let codes: Vec<&str> = body
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|run| run.len() == 6)
+            .collect();
+        assert_eq!(codes.len(), 1, "one six-digit code: {body}");
+        codes[0].to_owned()
     }
 
     /// Signs up a user "Jane Doe" and signs in; returns the sign-in response.

@@ -145,13 +145,15 @@ fn one_of_each_variant() -> Vec<ApiError> {
         ApiError::SessionNotFound,
         ApiError::TooManyAttempts(3),
         ApiError::RateLimited(60),
+        ApiError::InvalidVerificationToken,
+        ApiError::EmailNotVerified,
         ApiError::MethodNotAllowed { allowed: "GET" },
         ApiError::ServiceUnavailable(anyhow::anyhow!("x")),
         ApiError::Internal(anyhow::anyhow!("x")),
     ]
 }
 
-const VARIANTS: usize = 20;
+const VARIANTS: usize = 22;
 
 /// The variant's position. Exhaustive on purpose: a new variant does not compile until it is
 /// numbered here, and then `one_of_each_variant` must gain it for the test to pass.
@@ -178,6 +180,8 @@ fn variant_index(error: &ApiError) -> usize {
         SessionNotFound => 17,
         TooManyAttempts(_) => 18,
         RateLimited(_) => 19,
+        InvalidVerificationToken => 20,
+        EmailNotVerified => 21,
     }
 }
 

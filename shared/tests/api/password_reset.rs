@@ -87,7 +87,7 @@ async fn a_known_email_queues_exactly_one_email_with_the_reset_link() {
     assert_eq!(row.get::<_, String>("recipient"), "jane@example.com");
     assert_eq!(
         row.get::<_, String>("subject"),
-        auth::service::RESET_EMAIL_SUBJECT
+        auth::emails::RESET_SUBJECT
     );
     assert!(
         row.get::<_, bool>("sent"),

@@ -1,7 +1,14 @@
 //! The API's use cases: one method per endpoint on [`App`], the state built once per cold start.
+//! Sign-in, sessions and password reset are here; proving addresses in [`verification`], the
+//! signed-in user's own account (password, address, deletion) in [`account`].
+
+mod account;
+mod verification;
+
+pub use verification::{EmailProof, SignedUp};
 
 use deadpool_postgres::Pool;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::config::Config;
@@ -9,13 +16,16 @@ use crate::domain::{
     ClientInfo, Email, LogoutScope, NewPassword, Password, SessionId, User, UserName,
 };
 use crate::error::ApiError;
+use crate::hashing::PasswordHashString;
 use crate::mail::Mailer;
 use crate::store::{
-    self, Bucket, Budget, Event, EventKind, Lockout, NewSession, ResetRequest, RevokeReason,
-    Rotated, Rotation, SessionEnd, SessionSummary,
+    self, Bucket, Budget, Event, EventKind, Lockout, NewSession, OutboxEmail, ResetRequest,
+    RevokeReason, Rotated, Rotation, SessionEnd, SessionSummary,
 };
-use crate::tokens::{AccessTokenSigner, OpaqueToken, SignedAccessToken, TokenHash, VerifiedAccess};
-use crate::{db, hashing};
+use crate::tokens::{
+    AccessTokenSigner, CodeKey, OpaqueToken, SignedAccessToken, TokenHash, VerifiedAccess,
+};
+use crate::{db, emails, hashing};
 
 /// Configuration, connection pool, signing keys and mailer: everything a request needs.
 pub struct App {
@@ -24,6 +34,8 @@ pub struct App {
     /// Present when the function was given keys (`JWT_PRIVATE_KEY`/`JWT_PRIVATE_KEY_ARN`, or
     /// `JWT_SECRET_KEY`/`JWT_SECRET_ARN` for HS256).
     tokens: Option<AccessTokenSigner>,
+    /// Present when the function was given `VERIFICATION_CODE_KEY`.
+    code_key: Option<CodeKey>,
     pub mailer: Mailer,
 }
 
@@ -34,18 +46,25 @@ pub struct TokenPair {
     pub refresh: SecretString,
 }
 
-/// Subject line of the password-reset email.
-pub const RESET_EMAIL_SUBJECT: &str = "Reset your password";
+/// An account whose password was just proven: the user, the stored hash it matched, and the
+/// password itself (for a rehash).
+struct Checked {
+    user: User,
+    hash: PasswordHashString,
+    password: Password,
+}
 
 impl App {
     /// Builds the state from configuration; connections are opened lazily, on first use.
     pub fn new(config: Config, mailer: Mailer) -> anyhow::Result<Self> {
         let pool = db::pool(&config.database)?;
         let tokens = AccessTokenSigner::new(&config.jwt);
+        let code_key = config.verification.code_key.clone().map(CodeKey::new);
         Ok(App {
             config,
             pool,
             tokens,
+            code_key,
             mailer,
         })
     }
@@ -60,9 +79,35 @@ impl App {
         })
     }
 
-    /// Creates an account. The client's budget is checked before the (costly) hash; the password
-    /// is hashed before the insert, so a duplicate email costs the same time as a new one.
-    pub async fn signup(
+    /// The key of the emailed codes. Functions that make or check codes refuse to start without
+    /// it (see [`crate::lambda::run`]), so reaching the error here means a wiring mistake.
+    fn code_key(&self) -> Result<&CodeKey, ApiError> {
+        self.code_key.as_ref().ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!(
+                "this function has no VERIFICATION_CODE_KEY configured"
+            ))
+        })
+    }
+
+    /// Delivers emails a request queued, when requests deliver their own (the log); others wait
+    /// in the outbox for the janitor, so that no answer is slower for a known address.
+    async fn deliver_in_request(
+        &self,
+        db: &impl deadpool_postgres::GenericClient,
+        queued: &[OutboxEmail],
+    ) {
+        if self.mailer.delivers_in_request() {
+            for email in queued {
+                self.mailer.deliver(db, email).await;
+            }
+        }
+    }
+
+    /// Creates an account at once, without proving its address (`REQUIRE_EMAIL_VERIFICATION=false`,
+    /// the original API: an address that has an account is 409 `email_taken`). The client's
+    /// budget is checked before the (costly) hash; the password is hashed before the insert, so a
+    /// duplicate email costs the same time as a new one.
+    async fn signup_unverified(
         &self,
         name: UserName,
         email: Email,
@@ -102,13 +147,69 @@ impl App {
         client: &ClientInfo,
     ) -> Result<(User, TokenPair), ApiError> {
         let db = self.pool.get().await?;
+        let Checked {
+            user,
+            hash,
+            password,
+        } = self.check_password(&db, &email, password, client).await?;
+        // Proven by the password, refused until proven by the address (and only then: to someone
+        // without the password this answer never differs from a wrong one's).
+        if self.config.verification.required && !user.email_verified {
+            store::refuse_unverified_signin(&db, user.id, &email, client).await?;
+            return Err(ApiError::EmailNotVerified);
+        }
+        // A hash made with weaker parameters than today's is replaced while the password is at
+        // hand: one more Argon2 run, once per such account.
+        let rehashed = match hashing::needs_rehash(&hash) {
+            true => Some(hashing::hash(password).await?),
+            false => None,
+        };
+        let session_id = Uuid::new_v4();
+        let refresh = OpaqueToken::generate()?;
+        let access = self
+            .tokens()?
+            .issue(user.id, session_id, user.email_verified)?;
+        store::open_session(
+            &db,
+            &NewSession {
+                id: session_id,
+                user_id: user.id,
+                refresh_token: &refresh.hash,
+                ttl: self.config.sessions.refresh_token_ttl,
+                email: email.digest(),
+                client,
+                rehash: rehashed.as_ref().map(|new| (&hash, new)),
+            },
+        )
+        .await?;
+        Ok((
+            user,
+            TokenPair {
+                access,
+                refresh: refresh.plaintext,
+            },
+        ))
+    }
+
+    /// Checks a password as sign-in does, under the same lockout: the attempt is counted before
+    /// the hash is verified (refused without any hashing when the address is locked or the client
+    /// over its budget), and a wrong password, or an address without an account, is recorded as a
+    /// failure and answered `invalid_credentials` after the same work. The first of two
+    /// statements: the caller's next one clears the streak on success.
+    async fn check_password(
+        &self,
+        db: &impl deadpool_postgres::GenericClient,
+        email: &Email,
+        password: Password,
+        client: &ClientInfo,
+    ) -> Result<Checked, ApiError> {
         let limits = &self.config.limits;
         let ip_budget = Budget {
             requests: limits.signin_per_ip,
             window: limits.ip_window,
         };
         let attempt =
-            store::begin_signin(&db, &client.rate_limit_subject(), ip_budget, &email).await?;
+            store::begin_signin(db, &client.rate_limit_subject(), ip_budget, email).await?;
         let locks = match attempt.lockout {
             // Not counted: the client is over its IP budget.
             None => {
@@ -122,54 +223,25 @@ impl App {
             Some(Lockout::Counted { locks }) => locks,
         };
         let (user, hash) = attempt.account.unzip();
-        // A hash made with weaker parameters than today's is replaced while the password is at
-        // hand: one more Argon2 run, once per such account.
-        let upgrade = hash
-            .as_ref()
-            .is_some_and(hashing::needs_rehash)
-            .then(|| password.clone());
-        let verified = hashing::verify(password, hash.clone()).await?;
-        let user = match user {
-            Some(user) if verified => user,
-            user => {
+        let verified = hashing::verify(password.clone(), hash.clone()).await?;
+        match (user, hash) {
+            (Some(user), Some(hash)) if verified => Ok(Checked {
+                user,
+                hash,
+                password,
+            }),
+            (user, _) => {
                 store::record_signin_failure(
-                    &db,
+                    db,
                     &email.digest(),
                     user.map(|u| u.id),
                     locks,
                     client,
                 )
                 .await?;
-                return Err(ApiError::InvalidCredentials);
+                Err(ApiError::InvalidCredentials)
             }
-        };
-        let rehashed = match upgrade {
-            Some(password) => Some(hashing::hash(password).await?),
-            None => None,
-        };
-        let session_id = Uuid::new_v4();
-        let refresh = OpaqueToken::generate()?;
-        let access = self.tokens()?.issue(user.id, session_id, user.email_verified)?;
-        store::open_session(
-            &db,
-            &NewSession {
-                id: session_id,
-                user_id: user.id,
-                refresh_token: &refresh.hash,
-                ttl: self.config.sessions.refresh_token_ttl,
-                email: email.digest(),
-                client,
-                rehash: hash.as_ref().zip(rehashed.as_ref()),
-            },
-        )
-        .await?;
-        Ok((
-            user,
-            TokenPair {
-                access,
-                refresh: refresh.plaintext,
-            },
-        ))
+        }
     }
 
     /// Rotates a refresh token. A token already rotated within the grace window is honoured
@@ -302,13 +374,7 @@ impl App {
         client: &ClientInfo,
     ) -> Result<(), ApiError> {
         let token = OpaqueToken::generate()?;
-        let link = format!("{reset_base}/{}", token.plaintext.expose_secret());
-        let minutes = self.config.reset.token_ttl.as_secs().div_ceil(60);
-        let body = format!(
-            "Someone asked to reset the password of your account.\n\n\
-             Open this link within {minutes} minutes to choose a new password:\n\n{link}\n\n\
-             If it was not you, ignore this email: your password stays as it is."
-        );
+        let message = emails::reset(reset_base, &token.plaintext, self.config.reset.token_ttl);
         let limits = &self.config.limits;
         let db = self.pool.get().await?;
         let queued = store::queue_password_reset(
@@ -317,8 +383,8 @@ impl App {
                 email: &email,
                 token: &token.hash,
                 ttl: self.config.reset.token_ttl,
-                subject: RESET_EMAIL_SUBJECT,
-                body: &body,
+                subject: message.subject,
+                body: &message.body,
                 client,
                 ip_budget: Budget {
                     requests: limits.forgot_password_per_ip,

@@ -1,0 +1,164 @@
+//! The emails the API sends, as subject and plain-text body: written before the statement that
+//! decides whether to queue them, so every path does the same work.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::domain::{Email, EmailCode};
+
+/// An email ready for the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub subject: &'static str,
+    pub body: String,
+}
+
+/// Subject of the password-reset email.
+pub const RESET_SUBJECT: &str = "Reset your password";
+/// Subject of the confirmation email (sign-up, resend, and the new address of a change).
+pub const CONFIRM_SUBJECT: &str = "Confirm your email address";
+/// Subject of the notice to an address that already has an account.
+pub const ALREADY_REGISTERED_SUBJECT: &str = "Someone tried to create an account with your address";
+/// Subject of the notice after a password change.
+pub const PASSWORD_CHANGED_SUBJECT: &str = "Your password was changed";
+/// Subject of the notice to the old address when a change of address is asked for.
+pub const EMAIL_CHANGE_SUBJECT: &str = "A change of your account's email address was requested";
+/// Subject of the goodbye email.
+pub const DELETED_SUBJECT: &str = "Your account was deleted";
+
+fn minutes(duration: Duration) -> u64 {
+    duration.as_secs().div_ceil(60)
+}
+
+/// The reset link `<base>/<token>`, valid for `ttl`.
+pub fn reset(base: &str, token: &SecretString, ttl: Duration) -> Message {
+    let link = format!("{base}/{}", token.expose_secret());
+    Message {
+        subject: RESET_SUBJECT,
+        body: format!(
+            "Someone asked to reset the password of your account.\n\n\
+             Open this link within {} minutes to choose a new password:\n\n{link}\n\n\
+             If it was not you, ignore this email: your password stays as it is.",
+            minutes(ttl)
+        ),
+    }
+}
+
+/// The confirmation link `<base>#<token>` (the token in the fragment never reaches a server log
+/// or a `Referer`) and the code, the only six-digit number in the email.
+pub fn confirm(base: &str, token: &SecretString, code: &EmailCode, ttl: Duration) -> Message {
+    let hours = ttl.as_secs().div_ceil(3600);
+    Message {
+        subject: CONFIRM_SUBJECT,
+        body: format!(
+            "Confirm that this address is yours by opening this link:\n\n{base}#{}\n\n\
+             or by entering this code where you signed up: {}\n\n\
+             The link and the code work once, for {hours} hour(s). If you did not ask for this, \
+             ignore this email: nothing happens without it.",
+            token.expose_secret(),
+            code.as_str(),
+        ),
+    }
+}
+
+/// To an address that already has an account, when someone signs up (or asks to move an account)
+/// with it: no account is created, nothing changes.
+pub fn already_registered() -> Message {
+    Message {
+        subject: ALREADY_REGISTERED_SUBJECT,
+        body: "Someone tried to create an account with this email address, which already has one. \
+               Nothing was changed.\n\n\
+               If it was you, sign in, or reset your password if you forgot it. If it was not, \
+               you can ignore this email."
+            .to_owned(),
+    }
+}
+
+/// After a password change: every other session was ended.
+pub fn password_changed() -> Message {
+    Message {
+        subject: PASSWORD_CHANGED_SUBJECT,
+        body: "The password of your account was just changed, and every other signed-in device \
+               was signed out.\n\n\
+               If it was not you, reset your password now and check your account."
+            .to_owned(),
+    }
+}
+
+/// To the old address, at once, when the account asks to move to `new` (shown masked).
+pub fn email_change_requested(new: &Email) -> Message {
+    Message {
+        subject: EMAIL_CHANGE_SUBJECT,
+        body: format!(
+            "Your account asked to use a new email address, {}. It takes effect once the new \
+             address is confirmed; until then this address stays the account's.\n\n\
+             If it was not you, change your password now.",
+            masked(new)
+        ),
+    }
+}
+
+/// After the account was deleted.
+pub fn deleted() -> Message {
+    Message {
+        subject: DELETED_SUBJECT,
+        body: "Your account and everything in it were deleted. This is the last email you get \
+               from us.\n\nIf it was not you, contact support."
+            .to_owned(),
+    }
+}
+
+/// An address with most of its local part and domain hidden: `j***@e***.com`.
+pub fn masked(email: &Email) -> String {
+    let (local, domain) = email.as_str().rsplit_once('@').expect("an email has an @");
+    let first = |text: &str| text.chars().next().map(String::from).unwrap_or_default();
+    let (host, tld) = domain.rsplit_once('.').unwrap_or((domain, ""));
+    let tld = if tld.is_empty() {
+        String::new()
+    } else {
+        format!(".{tld}")
+    };
+    format!("{}***@{}***{tld}", first(local), first(host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_confirmation_holds_the_link_with_the_token_in_the_fragment_and_one_six_digit_number() {
+        let token = SecretString::from("tok_en-123");
+        let code = EmailCode::parse("004217").unwrap();
+        let message = confirm(
+            "http://localhost:5001/verify-email",
+            &token,
+            &code,
+            Duration::from_secs(86_400),
+        );
+        assert!(
+            message
+                .body
+                .contains("http://localhost:5001/verify-email#tok_en-123"),
+            "{}",
+            message.body
+        );
+        let six_digit_numbers: Vec<&str> = message
+            .body
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|run| run.len() == 6)
+            .collect();
+        assert_eq!(six_digit_numbers, ["004217"], "{}", message.body);
+    }
+
+    #[test]
+    fn addresses_are_masked() {
+        let cases = [
+            ("jane.doe@example.com", "j***@e***.com"),
+            ("a@b.co.uk", "a***@b***.uk"),
+        ];
+        for (address, expected) in cases {
+            assert_eq!(masked(&Email::parse(address).unwrap()), expected);
+        }
+    }
+}

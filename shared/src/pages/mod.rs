@@ -1,0 +1,158 @@
+//! The pages behind the emailed links, each self-contained: the reset form, which posts the new
+//! password to `POST /api/reset-password/{token}`, and the confirmation page, which posts the
+//! token of its URL's fragment to `POST /api/verify-email`.
+//!
+//! The HTML is static (the script reads the token from the URL), so nothing user-supplied is ever
+//! written into it. Its inline style and script are allowed by hash in a strict
+//! `Content-Security-Policy`; no other script, style, font or frame can load, and
+//! `Referrer-Policy: no-referrer` keeps the token out of any other site's logs.
+
+use std::sync::LazyLock;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use sha2::{Digest, Sha256};
+
+/// The style every page shares.
+const STYLE: &str = include_str!("page.css");
+
+/// A page's HTML (with `STYLE` and `SCRIPT` where its style and script go) and script.
+struct Source {
+    template: &'static str,
+    script: &'static str,
+}
+
+const RESET: Source = Source {
+    template: include_str!("reset.html"),
+    script: include_str!("reset.js"),
+};
+
+const VERIFY: Source = Source {
+    template: include_str!("verify.html"),
+    script: include_str!("verify.js"),
+};
+
+/// A page and its CSP, assembled once per cold start.
+struct Page {
+    html: String,
+    csp: String,
+}
+
+static RESET_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&RESET));
+static VERIFY_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&VERIFY));
+
+/// `GET /reset-password/{token}`: the form that sets a new password.
+pub fn reset() -> Response<Body> {
+    RESET_PAGE.response()
+}
+
+/// `GET /verify-email`: the page that confirms an address with the token of its fragment.
+pub fn verify() -> Response<Body> {
+    VERIFY_PAGE.response()
+}
+
+impl Page {
+    fn assemble(source: &Source) -> Page {
+        let hash = |text: &str| {
+            format!(
+                "'sha256-{}'",
+                STANDARD.encode(Sha256::digest(text.as_bytes()))
+            )
+        };
+        let csp = format!(
+            "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; img-src 'none'; \
+         form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
+            hash(source.script),
+            hash(STYLE)
+        );
+        Page {
+            html: source
+                .template
+                .replace("STYLE", STYLE)
+                .replace("SCRIPT", source.script),
+            csp,
+        }
+    }
+
+    /// The HTML response, with the headers that keep it (and the token in its URL) contained.
+    fn response(&self) -> Response<Body> {
+        let mut response = Response::new(Body::Text(self.html.clone()));
+        *response.status_mut() = StatusCode::OK;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(&self.csp).expect("the CSP is ASCII"),
+        );
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(response: &Response<Body>, name: header::HeaderName) -> &str {
+        response.headers()[name].to_str().unwrap()
+    }
+
+    fn pages() -> [(Response<Body>, &'static Source); 2] {
+        [(reset(), &RESET), (verify(), &VERIFY)]
+    }
+
+    #[test]
+    fn every_page_is_self_contained() {
+        for (response, source) in pages() {
+            let Body::Text(html) = response.body() else {
+                panic!("text body")
+            };
+            assert!(
+                html.contains(source.script) && html.contains(STYLE),
+                "style and script are inlined"
+            );
+            for external in ["src=", "href=", "http://", "https://", "@import", "url("] {
+                assert!(
+                    !html.contains(external),
+                    "nothing is loaded from elsewhere: {external}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_csp_allows_exactly_the_inline_script_and_style() {
+        for (response, source) in pages() {
+            let csp = header(&response, header::CONTENT_SECURITY_POLICY);
+            assert!(csp.starts_with("default-src 'none';"), "{csp}");
+            let script_hash = STANDARD.encode(Sha256::digest(source.script.as_bytes()));
+            assert!(
+                csp.contains(&format!("script-src 'sha256-{script_hash}';")),
+                "{csp}"
+            );
+            assert!(
+                !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+                "{csp}"
+            );
+            assert_eq!(header(&response, header::REFERRER_POLICY), "no-referrer");
+            assert_eq!(
+                header(&response, header::CONTENT_TYPE),
+                "text/html; charset=utf-8"
+            );
+        }
+    }
+}
