@@ -131,13 +131,13 @@ pub async fn register(
                       FROM existing WHERE verified),
                   queued AS (
                       INSERT INTO email_outbox (recipient, subject, body_text)
-                      SELECT $1, $11, $12 FROM issued
+                      SELECT $1::text, $11::text, $12::text FROM issued
                       UNION ALL
                       SELECT $1, $13, $14 FROM notice WHERE hits <= 1
                       RETURNING id, recipient, subject, body_text),
                   event AS (
                       INSERT INTO auth_events (kind, user_id, ip, user_agent)
-                      SELECT $15, id, $18, $19 FROM created
+                      SELECT $15, id, $18::inet, $19::text FROM created
                       UNION ALL
                       SELECT $16, id, $18, $19 FROM existing
                       UNION ALL
@@ -430,7 +430,7 @@ pub async fn request_email_change(
                   cleared AS (DELETE FROM signin_failures WHERE email_hash = $11),
                   queued AS (
                       INSERT INTO email_outbox (recipient, subject, body_text)
-                      SELECT $2, $12, $13 FROM issued
+                      SELECT $2::text, $12::text, $13::text FROM issued
                       UNION ALL
                       SELECT $2, $14, $15 FROM notice WHERE hits <= 1
                       UNION ALL

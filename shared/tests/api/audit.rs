@@ -31,8 +31,12 @@ async fn every_security_event_of_a_flow_is_recorded_in_order() {
     );
     assert_eq!(
         app.call(Endpoint::Signup, signup).await.status,
-        StatusCode::CREATED
+        StatusCode::ACCEPTED
     );
+    let confirmation = app.verification_token_from_outbox(JANE).await;
+    app.verify_email(&json!({ "token": confirmation }))
+        .await
+        .assert_status(StatusCode::OK);
     for _ in 0..5 {
         app.signin(JANE, "a wrong password").await;
     }
@@ -68,6 +72,8 @@ async fn every_security_event_of_a_flow_is_recorded_in_order() {
         kinds(&app).await,
         [
             "signup",
+            "verification_sent",
+            "email_verified",
             "signin_failed",
             "signin_failed",
             "signin_failed",
@@ -176,5 +182,9 @@ async fn the_audit_log_cannot_be_changed_or_emptied() {
             "{statement}: {error}"
         );
     }
-    assert_eq!(app.count("SELECT count(*) FROM auth_events").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM auth_events").await,
+        3,
+        "signup, verification_sent, email_verified"
+    );
 }

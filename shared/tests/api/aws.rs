@@ -291,7 +291,7 @@ async fn forgot_password_queues_the_reset_link_and_the_janitor_sends_it_through_
     let row = app
         .db
         .query_one(
-            "SELECT sent_at IS NOT NULL, attempts, last_error FROM email_outbox",
+            "SELECT sent_at IS NOT NULL, attempts, last_error FROM email_outbox WHERE subject = 'Reset your password'",
             &[],
         )
         .await
@@ -330,7 +330,7 @@ async fn an_ses_failure_leaves_the_email_unsent_for_the_next_run() {
     let row = app
         .db
         .query_one(
-            "SELECT sent_at IS NULL, attempts, last_error FROM email_outbox",
+            "SELECT sent_at IS NULL, attempts, last_error FROM email_outbox WHERE subject = 'Reset your password'",
             &[],
         )
         .await
@@ -378,7 +378,7 @@ async fn the_janitor_retries_an_unsent_email_once_ses_accepts_it() {
     let row = app
         .db
         .query_one(
-            "SELECT sent_at IS NOT NULL, attempts FROM email_outbox",
+            "SELECT sent_at IS NOT NULL, attempts FROM email_outbox WHERE subject = 'Reset your password'",
             &[],
         )
         .await

@@ -29,6 +29,9 @@ pub const RESET_LINK_PREFIX: &str = "http://localhost:5001/reset-password/";
 /// Where the test apps' confirmation links point (the default `VERIFY_URL`), the token after `#`.
 pub const VERIFY_LINK_PREFIX: &str = "http://localhost:5001/verify-email#";
 
+/// The original sign-up, without proving addresses: 201 with the user, 409 `email_taken`.
+pub const UNVERIFIED: &[(&str, &str)] = &[("REQUIRE_EMAIL_VERIFICATION", "false")];
+
 /// The variables of an asymmetric key ring: signs with [`ED25519_A`], still verifies [`P256`]'s
 /// tokens.
 pub const KEY_RING: &[(&str, &str)] = &[

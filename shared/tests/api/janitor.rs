@@ -41,7 +41,8 @@ async fn expired_rows_are_deleted_and_live_ones_kept() {
             report.reset_tokens,
             report.emails_pruned
         ),
-        (2, 1, 1, 1)
+        (2, 1, 1, 3),
+        "the reset email and the two confirmation emails"
     );
     assert_eq!(
         app.count("SELECT count(*) FROM sessions").await,

@@ -77,7 +77,7 @@ async fn a_known_email_queues_exactly_one_email_with_the_reset_link() {
     let rows = app
         .db
         .query(
-            "SELECT recipient, subject, body_text, sent_at IS NOT NULL AS sent, attempts FROM email_outbox",
+            "SELECT recipient, subject, body_text, sent_at IS NOT NULL AS sent, attempts FROM email_outbox WHERE subject = 'Reset your password'",
             &[],
         )
         .await
@@ -85,10 +85,7 @@ async fn a_known_email_queues_exactly_one_email_with_the_reset_link() {
     assert_eq!(rows.len(), 1, "exactly one email");
     let row = &rows[0];
     assert_eq!(row.get::<_, String>("recipient"), "jane@example.com");
-    assert_eq!(
-        row.get::<_, String>("subject"),
-        auth::emails::RESET_SUBJECT
-    );
+    assert_eq!(row.get::<_, String>("subject"), auth::emails::RESET_SUBJECT);
     assert!(
         row.get::<_, bool>("sent"),
         "delivered by the log transport right after the commit"
@@ -121,7 +118,11 @@ async fn an_unknown_email_queues_nothing_and_stores_no_token() {
     let response = app.forgot_password("nobody@example.com").await;
 
     assert_eq!(response.status, StatusCode::OK);
-    assert_eq!(app.count("SELECT count(*) FROM email_outbox").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM email_outbox WHERE subject = 'Reset your password'")
+            .await,
+        0
+    );
     assert_eq!(app.count("SELECT count(*) FROM reset_tokens").await, 0);
 }
 
@@ -155,7 +156,7 @@ async fn forgot_password_matches_the_email_in_any_case_and_padding() {
 
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(
-        app.count("SELECT count(*) FROM email_outbox WHERE recipient = 'jane@example.com'")
+        app.count("SELECT count(*) FROM email_outbox WHERE recipient = 'jane@example.com' AND subject = 'Reset your password'")
             .await,
         1
     );
@@ -196,7 +197,11 @@ async fn forgot_password_rejects_invalid_input_and_queues_nothing() {
         let response = app.post_json(Endpoint::ForgotPassword, &body).await;
         response.assert_error_because(status, code, why);
     }
-    assert_eq!(app.count("SELECT count(*) FROM email_outbox").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM email_outbox WHERE subject = 'Reset your password'")
+            .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -487,7 +492,11 @@ async fn using_one_reset_token_invalidates_the_users_other_tokens() {
     let app = TestApp::spawn().await;
     let [first, second] = user_with_two_reset_tokens(&app).await;
     assert_ne!(first, second);
-    assert_eq!(app.count("SELECT count(*) FROM email_outbox").await, 2);
+    assert_eq!(
+        app.count("SELECT count(*) FROM email_outbox WHERE subject = 'Reset your password'")
+            .await,
+        2
+    );
 
     assert_eq!(
         app.reset_password(&second, NEW_PASSWORD).await.status,

@@ -4,11 +4,11 @@ use auth::Endpoint;
 use lambda_http::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, raw_request};
+use crate::helpers::{PASSWORD, TestApp, UNVERIFIED, raw_request};
 
 #[tokio::test]
 async fn signup_creates_the_user_and_stores_only_an_argon2id_hash() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(UNVERIFIED).await;
 
     let response = app
         .signup("  Jane Doe ", " Jane@Example.com ", PASSWORD)
@@ -22,8 +22,12 @@ async fn signup_creates_the_user_and_stores_only_an_argon2id_hash() {
     assert!(uuid::Uuid::parse_str(user["id"].as_str().unwrap()).is_ok());
     assert_eq!(
         user.as_object().unwrap().len(),
-        3,
-        "only id, name and email are exposed"
+        4,
+        "only id, name, email and email_verified are exposed"
+    );
+    assert_eq!(
+        user["email_verified"], false,
+        "without verification, an address is never proven"
     );
     let row = app
         .db
@@ -40,7 +44,7 @@ async fn signup_creates_the_user_and_stores_only_an_argon2id_hash() {
 
 #[tokio::test]
 async fn email_is_case_insensitive_and_a_second_signup_is_409() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(UNVERIFIED).await;
     app.registered_user("John", "john@example.com").await;
 
     let response = app.signup("Other John", "John@EXAMPLE.com", PASSWORD).await;
@@ -51,7 +55,7 @@ async fn email_is_case_insensitive_and_a_second_signup_is_409() {
 
 #[tokio::test]
 async fn invalid_inputs_are_rejected_with_their_codes_and_nothing_is_written() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(UNVERIFIED).await;
     let long_email = format!("{}@example.com", "a".repeat(250));
     let cases = [
         (
@@ -149,7 +153,7 @@ async fn invalid_inputs_are_rejected_with_their_codes_and_nothing_is_written() {
 
 #[tokio::test]
 async fn media_type_and_size_are_checked_before_parsing() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(UNVERIFIED).await;
     let valid = json!({"name": "A", "email": "a@example.com", "password": PASSWORD}).to_string();
     let oversized = format!(
         r#"{{"name":"A","email":"a@example.com","password":"{PASSWORD}","pad":"{}"}}"#,
@@ -213,7 +217,7 @@ async fn media_type_and_size_are_checked_before_parsing() {
 
 #[tokio::test]
 async fn exactly_100_character_names_and_256_character_passwords_are_accepted() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(UNVERIFIED).await;
     let response = app
         .signup(&"é".repeat(100), "max@example.com", &"🔑".repeat(256))
         .await;
@@ -230,7 +234,7 @@ async fn exactly_100_character_names_and_256_character_passwords_are_accepted() 
 
 #[tokio::test]
 async fn a_missing_field_error_names_the_field() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(UNVERIFIED).await;
     for (body, field) in [
         (
             json!({"email": "a@example.com", "password": PASSWORD}),
@@ -255,7 +259,7 @@ async fn a_missing_field_error_names_the_field() {
 #[tokio::test]
 async fn the_readme_password_signs_up_and_in() {
     // The curl examples of the original README use this password: they must keep working.
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(UNVERIFIED).await;
 
     let response = app
         .signup("John Doe", "john@example.com", "SecurePass123")
@@ -268,7 +272,7 @@ async fn the_readme_password_signs_up_and_in() {
 
 #[tokio::test]
 async fn common_passwords_are_refused_in_any_case_and_nothing_is_written() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(UNVERIFIED).await;
     let common = [
         "password123",
         "Password123",
@@ -292,7 +296,7 @@ async fn common_passwords_are_refused_in_any_case_and_nothing_is_written() {
 
 #[tokio::test]
 async fn a_password_containing_the_email_name_is_refused() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(UNVERIFIED).await;
     let cases = [
         ("jane.doe@example.com", "Jane.Doe-1999!", "the local part"),
         (
@@ -321,7 +325,7 @@ async fn a_password_containing_the_email_name_is_refused() {
 
 #[tokio::test]
 async fn a_name_of_one_or_two_characters_does_not_restrict_the_password() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(UNVERIFIED).await;
     for (email, password) in [
         ("a@example.io", "a long passphrase"),
         ("al@example.io", "all along the watchtower"),
