@@ -1,5 +1,8 @@
 //! The benchmark's accounts: new addresses, one password, and the sign-up and sign-in bodies.
 
+use std::str::FromStr;
+
+use anyhow::Context;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -19,4 +22,25 @@ pub fn signup_body(email: &str) -> Value {
 /// The body of `POST /api/signin` for `email`, with the right password.
 pub fn signin_body(email: &str) -> Value {
     json!({"email": email, "password": PASSWORD})
+}
+
+/// Marks the account at `email` confirmed, directly in the stack's database (`DATABASE_URL`): the
+/// benchmark measures sign-in and what follows it, not the confirmation email, whose flow the
+/// tests cover end to end.
+pub fn confirm_in_database(email: &str) -> anyhow::Result<()> {
+    let url = std::env::var("DATABASE_URL").context("DATABASE_URL (the stack's database)")?;
+    let config = tokio_postgres::Config::from_str(&url).context("DATABASE_URL")?;
+    let email = email.to_owned();
+    testkit::database::block_on(async move {
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        let confirmed = client
+            .execute(
+                "UPDATE users SET email_verified_at = now() WHERE email = $1",
+                &[&email],
+            )
+            .await?;
+        anyhow::ensure!(confirmed == 1, "no account at {email} to confirm");
+        Ok(())
+    })
 }

@@ -25,6 +25,8 @@ use crate::stats::Summary;
 const PASSWORD: &str = "correct horse battery staple";
 /// Where the reset links point (the default `RESET_URL`), followed by the token.
 const RESET_LINK_PREFIX: &str = "http://localhost:5001/reset-password/";
+/// Where the confirmation links point (the default `VERIFY_URL`), followed by the token.
+const VERIFY_LINK_PREFIX: &str = "http://localhost:5001/verify-email#";
 
 /// Calls before measuring (statements prepared and cached, pool connected), then calls measured.
 #[derive(Clone, Copy)]
@@ -267,10 +269,15 @@ impl Bench {
         Ok(recording)
     }
 
-    /// Registers `email` (unrecorded).
+    /// Registers `email` and confirms the address with the emailed link, as its owner would
+    /// (unrecorded).
     async fn registered(&self, email: &str) -> anyhow::Result<()> {
         let mut setup = Recording::setup(Endpoint::Signup);
         self.call(&mut setup, signup_request(email)).await?;
+        let token = testkit::outbox::link_token(&self.db, email, VERIFY_LINK_PREFIX).await?;
+        let mut setup = Recording::setup(Endpoint::VerifyEmail);
+        let confirm = json_request(Endpoint::VerifyEmail, &json!({ "token": token }));
+        self.call(&mut setup, confirm).await?;
         Ok(())
     }
 

@@ -56,6 +56,16 @@ pub fn signing_key_pem() -> anyhow::Result<String> {
         .to_owned())
 }
 
+/// A new random secret of 64 hex digits (244 random bits), for keys such as
+/// `VERIFICATION_CODE_KEY`.
+pub fn random_secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
 /// Applies the migrations to `database_url` with the workspace's `migrate` binary, as the
 /// deployment does (built first if needed, in the release profile when `release`).
 pub fn migrate(workspace: &Path, database_url: &str, release: bool) -> anyhow::Result<()> {
@@ -136,6 +146,8 @@ impl Stack {
             ("DATABASE_URL".to_owned(), database.connection_string()),
             ("JWT_PRIVATE_KEY".to_owned(), signing_key_pem()?),
             ("RESET_URL".to_owned(), format!("{base_url}/reset-password")),
+            ("VERIFY_URL".to_owned(), format!("{base_url}/verify-email")),
+            ("VERIFICATION_CODE_KEY".to_owned(), random_secret()),
             ("RATE_LIMIT_SIGNUP".to_owned(), raised.clone()),
             ("RATE_LIMIT_SIGNIN".to_owned(), raised.clone()),
             ("RATE_LIMIT_FORGOT_PASSWORD".to_owned(), raised.clone()),
@@ -197,7 +209,8 @@ impl Stack {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// The functions' environment: `DATABASE_URL`, `JWT_PRIVATE_KEY`, `RESET_URL` and the raised
+    /// The functions' environment: `DATABASE_URL`, `JWT_PRIVATE_KEY`, `VERIFICATION_CODE_KEY`,
+    /// `RESET_URL`, `VERIFY_URL` and the raised
     /// budgets.
     pub fn environment(&self) -> &[(String, String)] {
         &self.environment

@@ -76,7 +76,7 @@ pub fn run(
     let mut first = Some(email.clone());
     runner.measure(
         Endpoint::Signup.function(),
-        Expect::Status(&[201]),
+        Expect::Status(&[202]),
         Repeat::Fresh,
         || {
             let address = first.take().unwrap_or_else(accounts::new_email);
@@ -86,6 +86,7 @@ pub fn run(
         },
     )?;
 
+    accounts::confirm_in_database(&email)?;
     let signin = HttpEvent::to(Endpoint::Signin).json(accounts::signin_body(&email));
     let mut peaks = Vec::new();
     runner.measure_then(

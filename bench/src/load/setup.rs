@@ -36,10 +36,10 @@ impl Client {
         }
     }
 
-    /// Signs a new account up at `email`.
+    /// Signs a new account up at `email`, its address confirmed.
     pub fn sign_up(&self, email: &str) -> anyhow::Result<()> {
         self.send(Endpoint::Signup, None, Some(&accounts::signup_body(email)))?;
-        Ok(())
+        accounts::confirm_in_database(email)
     }
 
     /// `GET /api/dashboard` with `access_token`.

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod account;
 mod audit;
 mod aws;
 mod custom_resource;
@@ -31,3 +32,4 @@ mod signin;
 mod signup;
 mod template;
 mod throttling;
+mod verification;

@@ -230,7 +230,7 @@ fn documented(what: &str) -> &'static [(u16, &'static str)] {
         "refresh" => &[(200, ""), (401, "invalid_token")],
         "dashboard" => &[(200, ""), (401, "invalid_token")],
         "forgot-password" => &[(200, "")],
-        "signup" => &[(201, "")],
+        "signup" => &[(202, "")],
         "logout" => &[(200, ""), (401, "invalid_token")],
         "reset-password" => &[(200, ""), (400, "invalid_reset_token")],
         other => panic!("unknown request {other}"),
@@ -488,6 +488,15 @@ async fn assert_no_half_written_state(app: &TestApp) {
                     OR EXISTS (SELECT 1 FROM sessions s
                                WHERE s.user_id = u.id AND s.created_at < t.used_at
                                  AND s.revoked_at IS NULL))",
+        ),
+        (
+            "an account made by sign-up without its confirmation and its email (one statement)",
+            "SELECT count(*) FROM users u
+             WHERE u.verification_required AND u.email_verified_at IS NULL
+               AND (NOT EXISTS (SELECT 1 FROM email_verifications v WHERE v.user_id = u.id)
+                    OR NOT EXISTS (SELECT 1 FROM email_outbox o
+                                   WHERE o.recipient = u.email
+                                     AND o.subject = 'Confirm your email address'))",
         ),
         (
             "reset tokens and reset emails in different numbers (forgot-password writes both)",

@@ -19,7 +19,7 @@ use std::str::FromStr;
 use anyhow::{Context, bail};
 use testkit::cluster::{Credentials, PersistentCluster};
 use testkit::database::{answers, block_on, docker_engine_answers};
-use testkit::stack::signing_key_pem;
+use testkit::stack::{random_secret, signing_key_pem};
 use uuid::Uuid;
 
 use crate::workspace::{Workspace, run_checked};
@@ -73,6 +73,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         create_pgadmin_file(root, &pgadmin_file)?;
         println!("==> created {PGADMIN_ENV_FILE} with a freshly generated pgAdmin password");
     }
+    add_missing_code_key(&env_file)?;
     let settings = read_env_file(&env_file)?;
     let setting = |name: &str| -> anyhow::Result<String> {
         lookup(&settings, name).with_context(|| format!("{ENV_FILE} has no {name}"))
@@ -183,6 +184,26 @@ fn lookup(settings: &[(String, String)], name: &str) -> Option<String> {
         .map(|(_, value)| value.clone())
 }
 
+/// A `local/.env` made before addresses were verified has no `VERIFICATION_CODE_KEY`, without
+/// which sign-up refuses to start: one is generated and appended, nothing else is touched.
+fn add_missing_code_key(path: &Path) -> anyhow::Result<()> {
+    let settings = read_env_file(path)?;
+    if lookup(&settings, "VERIFICATION_CODE_KEY").is_some_and(|key| !key.trim().is_empty()) {
+        return Ok(());
+    }
+    let mut file = OpenOptions::new()
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    writeln!(
+        file,
+        "\n# Added by make dev: the key the codes of confirmation emails are stored under.\nVERIFICATION_CODE_KEY={}",
+        random_secret()
+    )?;
+    println!("==> added a freshly generated VERIFICATION_CODE_KEY to {ENV_FILE}");
+    Ok(())
+}
+
 /// `local/.env` from `.env.example`: a new signing key on one line (its line breaks written as
 /// `\n`, single-quoted), and the URLs pointing at `ports`. Readable by the owner only.
 fn create_env_file(root: &Path, path: &Path, ports: Ports) -> anyhow::Result<()> {
@@ -215,6 +236,10 @@ fn create_env_file(root: &Path, path: &Path, ports: Ports) -> anyhow::Result<()>
             format!("DATABASE_URL={database_url}")
         } else if line.starts_with("RESET_URL=") {
             format!("RESET_URL=http://localhost:{}/reset-password", ports.api)
+        } else if line.starts_with("VERIFY_URL=") {
+            format!("VERIFY_URL=http://localhost:{}/verify-email", ports.api)
+        } else if line.starts_with("VERIFICATION_CODE_KEY=") {
+            format!("VERIFICATION_CODE_KEY={}", random_secret())
         } else {
             line.to_owned()
         };
