@@ -41,8 +41,18 @@ export SCHEMATHESIS_EMAIL SCHEMATHESIS_PASSWORD
 status=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$E2E_BASE_URL/api/signup" \
     -H 'Content-Type: application/json' \
     -d "{\"name\":\"Schemathesis\",\"email\":\"$SCHEMATHESIS_EMAIL\",\"password\":\"$SCHEMATHESIS_PASSWORD\"}")
-if [ "$status" != 201 ]; then
+if [ "$status" != 202 ]; then
     echo "error: signing up the schemathesis account answered $status" >&2
+    exit 1
+fi
+# Its address confirmed with the emailed link, read by the harness (make test sets TESTKIT).
+: "${TESTKIT:?TESTKIT is not set: local/test.sh runs this through the harness, which sets it}"
+: "${E2E_DATABASE_URL:?E2E_DATABASE_URL is not set: local/test.sh starts the stack and sets it}"
+token=$("$TESTKIT" outbox-token "$E2E_DATABASE_URL" "$SCHEMATHESIS_EMAIL" "$E2E_BASE_URL/verify-email#")
+status=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$E2E_BASE_URL/api/verify-email" \
+    -H 'Content-Type: application/json' -d "{\"token\":\"$token\"}")
+if [ "$status" != 200 ]; then
+    echo "error: confirming the schemathesis account answered $status" >&2
     exit 1
 fi
 

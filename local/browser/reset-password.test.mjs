@@ -1,5 +1,6 @@
-// The password reset as a person does it: the link from the (local) email opened in a real
-// browser, the form filled in and submitted, then sign-in over HTTP with the new password.
+// The emailed links as a person uses them, in a real browser: the confirmation link of a new
+// account (the page confirms the address by itself), and the password reset (the form filled in
+// and submitted, then sign-in over HTTP with the new password).
 //
 // Run by `make test` (local/test.sh) against the stack it serves, with:
 //   E2E_BASE_URL       the API, e.g. http://127.0.0.1:34567
@@ -57,11 +58,10 @@ async function api(method, path, { body, token } = {}) {
 }
 
 /**
- * The reset link of the newest email to the address, polled for at most WAIT_MS: the outbox is
- * read by the harness (`testkit outbox-token`), the one reader of emailed links.
+ * The link starting with `prefix` in the newest email to the address, polled for at most WAIT_MS:
+ * the outbox is read by the harness (`testkit outbox-token`), the one reader of emailed links.
  */
-async function resetLinkFor(email) {
-  const prefix = `${BASE_URL}/reset-password/`;
+async function linkFor(email, prefix) {
   const deadline = Date.now() + WAIT_MS;
   for (;;) {
     try {
@@ -84,7 +84,25 @@ async function signup(email, password) {
   const answer = await api("POST", "/api/signup", {
     body: { name: "Browser Tester", email, password },
   });
-  assert.equal(answer.status, 201, `sign-up: ${answer.text}`);
+  assert.equal(answer.status, 202, `sign-up: ${answer.text}`);
+}
+
+/** Opens the confirmation link of the newest email to the address; returns the page's outcome. */
+async function confirmInBrowser(context, email) {
+  const link = await linkFor(email, `${BASE_URL}/verify-email#`);
+  const page = await context.newPage();
+  const response = await page.goto(link, { waitUntil: "load" });
+  assert.equal(response?.status(), 200);
+  assert.equal(await page.title(), "Confirm your email address");
+  const outcome = page.locator("#outcome.success, #outcome.failure");
+  await outcome.waitFor({ state: "visible", timeout: WAIT_MS });
+  const result = {
+    kind: await outcome.getAttribute("class"),
+    text: (await outcome.textContent()) ?? "",
+    url: page.url(),
+  };
+  await page.close();
+  return result;
 }
 
 async function signin(email, password) {
@@ -116,7 +134,7 @@ async function submitPassword(page, password, confirm, kind, expected) {
   return (await outcome.textContent()) ?? "";
 }
 
-describe("password reset in a browser", () => {
+describe("the emailed links in a browser", () => {
   let context;
   let profile;
   /** Console errors and uncaught exceptions of the test's pages (a CSP violation shows up here). */
@@ -169,16 +187,40 @@ describe("password reset in a browser", () => {
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
+  test("the emailed confirmation link confirms the address, once", { timeout: 180_000 }, async () => {
+    const email = uniqueEmail("confirm");
+    await signup(email, OLD_PASSWORD);
+    const refused = await signin(email, OLD_PASSWORD);
+    assert.equal(refused.status, 403, `sign-in before confirming: ${refused.text}`);
+    assert.equal(refused.body?.error, "email_not_verified");
+
+    const confirmed = await confirmInBrowser(context, email);
+    assert.equal(confirmed.kind, "success", confirmed.text);
+    assert.match(confirmed.text, /confirmed/i);
+    assert.equal(confirmed.url.includes("#"), false, "the token leaves the address bar");
+
+    const signedIn = await signin(email, OLD_PASSWORD);
+    assert.equal(signedIn.status, 200, `sign-in after confirming: ${signedIn.text}`);
+    assert.equal(signedIn.body?.user?.email_verified, true);
+
+    const again = await confirmInBrowser(context, email);
+    assert.equal(again.kind, "failure", "the link works once");
+    assert.match(again.text, /invalid|expired|already used/i);
+
+    assert.deepEqual(pageProblems, [], "no console errors or exceptions on the page");
+  });
+
   test("the emailed link resets the password once, and ends the old sessions", { timeout: 180_000 }, async () => {
     const email = uniqueEmail("reset");
     await signup(email, OLD_PASSWORD);
+    assert.equal((await confirmInBrowser(context, email)).kind, "success");
     const before = await signin(email, OLD_PASSWORD);
     assert.equal(before.status, 200, `sign-in before the reset: ${before.text}`);
 
     const forgot = await api("POST", "/api/forgot-password", { body: { email } });
     assert.equal(forgot.status, 200, forgot.text);
     assert.equal(forgot.text.includes("reset-password/"), false, "the answer carries no link");
-    const link = await resetLinkFor(email);
+    const link = await linkFor(email, `${BASE_URL}/reset-password/`);
     assert.ok(link.startsWith(`${BASE_URL}/reset-password/`), link);
 
     const page = await context.newPage();

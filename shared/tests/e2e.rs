@@ -61,6 +61,30 @@ impl Api {
         Reply { status, body }
     }
 
+    /// The status of an HTML page.
+    fn page(&self, path: &str) -> u16 {
+        let url = format!("{}{path}", self.base);
+        let request = ureq::http::Request::builder()
+            .method("GET")
+            .uri(&url)
+            .body(())
+            .unwrap();
+        let response = self
+            .agent
+            .run(request)
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert!(
+            content_type.starts_with("text/html"),
+            "{path}: {content_type}"
+        );
+        response.status().as_u16()
+    }
+
     fn get(&self, path: &str, token: Option<&str>) -> Reply {
         self.send("GET", path, token, None)
     }
@@ -82,16 +106,16 @@ fn field(reply: &Reply, name: &str) -> String {
         .to_owned()
 }
 
-/// The reset token from the newest email queued for `email`, read from the link in it as its
-/// recipient would; the link must point at the stack under test.
-async fn emailed_reset_token(email: &str, base: &str) -> String {
+/// The token of the link starting `<base><page>` in the newest email queued for `email`, read
+/// as its recipient would: the link must point at the stack under test.
+async fn emailed_token(email: &str, base: &str, page: &str) -> String {
     let url =
         std::env::var("E2E_DATABASE_URL").expect("E2E_DATABASE_URL is not set: run `make test`");
     let (client, connection) = tokio_postgres::connect(&url, NoTls)
         .await
         .expect("E2E database answers");
     tokio::spawn(connection);
-    testkit::outbox::link_token(&client, email, &format!("{base}/reset-password/"))
+    testkit::outbox::link_token(&client, email, &format!("{base}{page}"))
         .await
         .unwrap_or_else(|e| panic!("{e:#}"))
 }
@@ -119,8 +143,22 @@ async fn the_whole_journey_works_over_http() {
         None,
         Some(json!({"name": "E2E User", "email": email, "password": "first password"})),
     );
-    expect(&signup, 201, "signup");
-    assert_eq!(signup.body["user"]["email"], normalised.as_str());
+    expect(&signup, 202, "signup");
+    let refused = api.post(
+        "/api/signin",
+        None,
+        Some(json!({"email": normalised, "password": "first password"})),
+    );
+    expect(&refused, 403, "signin before the address is confirmed");
+    let confirmation = emailed_token(&normalised, &api.base, "/verify-email#").await;
+    let page = api.page("/verify-email");
+    assert_eq!(page, 200, "the confirmation page");
+    let confirmed = api.post(
+        "/api/verify-email",
+        None,
+        Some(json!({ "token": confirmation })),
+    );
+    expect(&confirmed, 200, "verify-email");
 
     let signin = api.post(
         "/api/signin",
@@ -163,7 +201,7 @@ async fn the_whole_journey_works_over_http() {
 
     let forgot = api.post("/api/forgot-password", None, Some(json!({"email": email})));
     expect(&forgot, 200, "forgot-password");
-    let token = emailed_reset_token(&normalised, &api.base).await;
+    let token = emailed_token(&normalised, &api.base, "/reset-password/").await;
     let token = token.as_str();
 
     let reset = api.post(

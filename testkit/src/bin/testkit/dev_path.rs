@@ -13,6 +13,7 @@ use std::net::{Ipv4Addr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -80,9 +81,9 @@ pub fn run(workspace: &Workspace, report: &Path, logs: &Path) -> anyhow::Result<
     ));
     if ready.is_ok() {
         let started = Instant::now();
-        let journey = sign_up_and_in(&base_url);
+        let journey = sign_up_and_in(&base_url, &copy.dir);
         cases.push(Case::from_result(
-            "sign-up (201) and sign-in (200, an access token) over HTTP",
+            "sign-up (202), the emailed link (200) and sign-in (200, an access token) over HTTP",
             started.elapsed().as_secs_f64(),
             &journey,
         ));
@@ -106,8 +107,10 @@ pub fn run(workspace: &Workspace, report: &Path, logs: &Path) -> anyhow::Result<
     junit::write(report, "make dev's path", &cases)
 }
 
-/// Signs a new user up and in; fails unless the answers are 201, then 200 with an access token.
-fn sign_up_and_in(base_url: &str) -> anyhow::Result<()> {
+/// Signs a new user up, confirms the address with the emailed link (read from the outbox of the
+/// copy's database, as `local/.env` names it) and signs in; fails unless the answers are 202, 200,
+/// then 200 with an access token.
+fn sign_up_and_in(base_url: &str, checkout: &Path) -> anyhow::Result<()> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(60)))
@@ -131,8 +134,13 @@ fn sign_up_and_in(base_url: &str) -> anyhow::Result<()> {
         "/api/signup",
         json!({"name": "Dev Path", "email": email, "password": password}),
     )?;
-    if status != 201 {
+    if status != 202 {
         bail!("POST /api/signup answered {status}: {body}");
+    }
+    let token = emailed_confirmation(checkout, &email)?;
+    let (status, body) = post("/api/verify-email", json!({ "token": token }))?;
+    if status != 200 {
+        bail!("POST /api/verify-email answered {status}: {body}");
     }
     let (status, body) = post("/api/signin", json!({"email": email, "password": password}))?;
     if status != 200 {
@@ -142,6 +150,26 @@ fn sign_up_and_in(base_url: &str) -> anyhow::Result<()> {
         Some(token) if !token.is_empty() => Ok(()),
         _ => bail!("POST /api/signin answered 200 without an access token: {body}"),
     }
+}
+
+/// The token of the confirmation link emailed to `email`, from the outbox of the database the
+/// copy's `local/.env` names.
+fn emailed_confirmation(checkout: &Path, email: &str) -> anyhow::Result<String> {
+    let settings =
+        crate::commands::dev::read_env_file(&checkout.join(crate::commands::dev::ENV_FILE))?;
+    let url = settings
+        .iter()
+        .rev()
+        .find(|(name, _)| name == "DATABASE_URL")
+        .map(|(_, value)| value.clone())
+        .context("local/.env has no DATABASE_URL")?;
+    let config = tokio_postgres::Config::from_str(&url).context("DATABASE_URL")?;
+    let email = email.to_owned();
+    testkit::database::block_on(async move {
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        testkit::outbox::link_token(&client, &email, "/verify-email#").await
+    })
 }
 
 /// Ctrl-C as a terminal sends it (SIGINT to the whole process group), then SIGTERM if that was
