@@ -29,5 +29,6 @@ mod routing;
 mod sessions;
 mod signin;
 mod signup;
+mod smtp;
 mod template;
 mod throttling;
