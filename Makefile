@@ -2,8 +2,9 @@
 # scripts in local/ are thin entry points into the harness, testkit/.
 .PHONY: dev down check test fuzz bench lint build
 
-## Run the API on http://localhost:5001 with PostgreSQL on localhost:5002 (Ctrl-C to stop);
-## API_PORT and POSTGRES_PORT choose other ports.
+## Run the API on http://localhost:5001 with PostgreSQL on localhost:5002 and the emails it sends
+## in the inbox at http://127.0.0.1:1080 (Ctrl-C to stop); API_PORT, POSTGRES_PORT, SMTP_PORT and
+## INBOX_PORT choose other ports.
 dev:
 	bash local/dev.sh
 

@@ -5,9 +5,10 @@
 #     source local/bootstrap.sh PURPOSE...
 #
 # PURPOSE    what it installs when missing
-#   dev      cargo-lambda; PostgreSQL's server binaries, unless a Docker engine answers
+#   dev      cargo-lambda; unless a Docker engine answers, PostgreSQL's server binaries and MailDev
+#            (npm ci: make dev's inbox; also with Docker when SMTP_PORT/INBOX_PORT are not 1025/1080)
 #   check    cargo-nextest; PostgreSQL's server binaries
-#   test     cargo-lambda, moto, schemathesis, PyJWT; newman and playwright-core (npm ci);
+#   test     cargo-lambda, moto, schemathesis, PyJWT; newman, playwright-core and MailDev (npm ci);
 #            cargo-nextest; PostgreSQL's server binaries; Chromium; docker-compose where the docker
 #            client has no `docker compose`
 #   bench    cargo-lambda; PostgreSQL's server binaries; wrk, binutils (strip)
@@ -27,7 +28,7 @@
 #     the command to run, and failure;
 #   - cargo-nextest: `cargo install --locked cargo-nextest`.
 # Not installed, must be there: Rust (stable, with cargo), Python 3.10 or later, Node.js 20 or later
-# with npm (test), make; Docker is optional.
+# with npm (test; dev without Docker), make; Docker is optional.
 #
 # Exports, for the caller:
 #   PATH           with <repo>/.local/venv/bin, then <repo>/local/node_modules/.bin, first
@@ -101,6 +102,17 @@ need_command() { # command, Debian package
     command -v "$1" >/dev/null 2>&1 || debs+=("$2")
 }
 
+docker_engine="" # yes or no, once asked
+docker_answers() {
+    if [ -z "$docker_engine" ]; then
+        docker_engine=no
+        if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+            docker_engine=yes
+        fi
+    fi
+    [ "$docker_engine" = yes ]
+}
+
 for purpose in "${purposes[@]}"; do
     case $purpose in
         dev | check | test | bench | lint | build) rust=1 ;;
@@ -109,6 +121,11 @@ for purpose in "${purposes[@]}"; do
         dev)
             requirements+=(lambda)
             [ -n "$postgres" ] || postgres=server-or-docker
+            # make dev's inbox: Mailpit from docker-compose.yml (on its ports), else MailDev from
+            # local/package-lock.json.
+            if ! docker_answers || [ "${SMTP_PORT:-1025}" != 1025 ] || [ "${INBOX_PORT:-1080}" != 1080 ]; then
+                node=1
+            fi
             ;;
         check)
             nextest=1
@@ -151,10 +168,10 @@ if [ "$rust" = 1 ] && ! command -v cargo >/dev/null 2>&1; then
 fi
 
 if [ "$node" = 1 ]; then
-    # newman and the browser test run on Node.js; Debian 12's own nodejs (18) is too old.
+    # newman, the browser test and MailDev run on Node.js; Debian 12's own nodejs (18) is too old.
     node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || true)
     if ! command -v npm >/dev/null 2>&1 || [ -z "$node_major" ] || [ "$node_major" -lt 20 ]; then
-        fail "make test needs Node.js 20 or later with npm (found: $(node --version 2>/dev/null || echo no node)$(command -v npm >/dev/null 2>&1 || echo ', no npm')). Debian 12's nodejs package is 18: install Node.js 20+ from NodeSource (https://github.com/nodesource/distributions) or with nvm (https://github.com/nvm-sh/nvm)"
+        fail "make test (and make dev without Docker) needs Node.js 20 or later with npm (found: $(node --version 2>/dev/null || echo no node)$(command -v npm >/dev/null 2>&1 || echo ', no npm')). Debian 12's nodejs package is 18: install Node.js 20+ from NodeSource (https://github.com/nodesource/distributions) or with nvm (https://github.com/nvm-sh/nvm)"
     fi
 fi
 
@@ -168,7 +185,7 @@ has_pg_server() {
 case $postgres in
     server) has_pg_server || debs+=(postgresql) ;;
     server-or-docker)
-        if ! has_pg_server && ! { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }; then
+        if ! has_pg_server && ! docker_answers; then
             debs+=(postgresql)
         fi
         ;;

@@ -36,6 +36,38 @@ pub struct Report {
     pub emails_failed: u64,
 }
 
+impl Report {
+    /// Whether the run found nothing to delete and nothing to send.
+    pub fn is_idle(&self) -> bool {
+        let Report {
+            sessions,
+            refresh_tokens,
+            revoked_tokens,
+            reset_tokens,
+            emails_pruned,
+            throttles,
+            unconfirmed_accounts,
+            confirmations,
+            emails_sent,
+            emails_failed,
+        } = self;
+        [
+            sessions,
+            refresh_tokens,
+            revoked_tokens,
+            reset_tokens,
+            emails_pruned,
+            throttles,
+            unconfirmed_accounts,
+            confirmations,
+            emails_sent,
+            emails_failed,
+        ]
+        .iter()
+        .all(|count| **count == 0)
+    }
+}
+
 /// One run: prune (accounts left unconfirmed too), then retry a batch of unsent emails (only
 /// while a link in them could still work).
 pub async fn sweep(app: &App) -> Result<Report, ApiError> {
@@ -89,4 +121,23 @@ pub async fn sweep(app: &App) -> Result<Report, ApiError> {
     }
     transaction.commit().await?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_is_idle_only_when_it_did_nothing_at_all() {
+        assert!(Report::default().is_idle());
+        let sent = Report {
+            emails_sent: 1,
+            ..Report::default()
+        };
+        let pruned = Report {
+            throttles: 2,
+            ..Report::default()
+        };
+        assert!(!sent.is_idle() && !pruned.is_idle());
+    }
 }

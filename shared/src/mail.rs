@@ -1,13 +1,21 @@
-//! Email delivery from the transactional outbox: Amazon SES v2 in AWS, the log on a laptop.
+//! Email delivery from the transactional outbox: Amazon SES v2 in AWS; on a laptop an SMTP
+//! server (`make dev`'s MailDev) or the log.
 //!
 //! An email is first committed to `email_outbox` with the change that caused it; delivery comes
-//! after, and records its outcome on the row: by the janitor for SES, in the request for the log
-//! (see [`Mailer::delivers_in_request`]). A failed send never fails a request: the row stays
-//! unsent and the janitor retries it.
+//! after, and records its outcome on the row: by the janitor for SES and SMTP, in the request for
+//! the log (see [`Mailer::delivers_in_request`]). A failed send never fails a request: the row
+//! stays unsent and the janitor retries it.
+
+use std::time::Duration;
 
 use anyhow::Context;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use deadpool_postgres::GenericClient;
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use secrecy::ExposeSecret;
+use uuid::Uuid;
 
 use crate::aws::Aws;
 use crate::config::EmailTransport;
@@ -23,10 +31,22 @@ pub enum Mailer {
         client: aws_sdk_sesv2::Client,
         from: Email,
     },
+    /// To an SMTP server (`SMTP_URL`), one connection per email, from `from`.
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Email,
+    },
 }
+
+/// How long the SMTP server may take over each step (connecting, each command): a server that
+/// stops answering costs the janitor this much per email, not lettre's default minute.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Mailer {
     /// The mailer for a configured transport; SES clients come from the shared AWS configuration.
+    ///
+    /// Panics on an SMTP URL lettre cannot read, which [`EmailTransport`]'s loader refuses
+    /// first: only a transport built by hand can reach that, and it fails at cold start.
     pub async fn new(transport: &EmailTransport, aws: &Aws) -> Self {
         match transport {
             EmailTransport::Log => Mailer::Log,
@@ -34,12 +54,21 @@ impl Mailer {
                 client: aws.ses().await,
                 from: from.clone(),
             },
+            EmailTransport::Smtp { url, from } => Mailer::Smtp {
+                // The error is not shown: it could quote part of the URL, password included.
+                transport: AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+                    .unwrap_or_else(|_| panic!("SMTP_URL is not an SMTP URL"))
+                    .timeout(Some(SMTP_TIMEOUT))
+                    .build(),
+                from: from.clone(),
+            },
         }
     }
 
-    /// Whether requests deliver their own emails. Only the log does: an SES call in the request
-    /// would make the answer to a known email measurably slower than to an unknown one, so SES
-    /// emails wait in the outbox for the janitor (every minute).
+    /// Whether requests deliver their own emails. Only the log does: an SES or SMTP call in the
+    /// request would make the answer to a known email measurably slower than to an unknown one,
+    /// telling which accounts exist, so those emails wait in the outbox for the janitor (every
+    /// minute in AWS, every few seconds under `make dev`).
     pub fn delivers_in_request(&self) -> bool {
         matches!(self, Mailer::Log)
     }
@@ -77,6 +106,14 @@ impl Mailer {
                     .context("SES SendEmail failed")?;
                 Ok(())
             }
+            Mailer::Smtp { transport, from } => {
+                let message = smtp_message(email, from)?;
+                transport
+                    .send(message)
+                    .await
+                    .context("SMTP delivery failed")?;
+                Ok(())
+            }
         }
     }
 
@@ -100,4 +137,31 @@ impl Mailer {
         }
         outcome.is_ok()
     }
+}
+
+/// The queued email as a plain-text message from `from`. Neither address is quoted in an error:
+/// errors are logged and kept on the row.
+fn smtp_message(email: &OutboxEmail, from: &Email) -> anyhow::Result<lettre::Message> {
+    let sender: Mailbox = from
+        .as_str()
+        .parse()
+        .context("EMAIL_FROM is not an address lettre accepts")?;
+    let recipient: Mailbox = email
+        .recipient
+        .parse()
+        .context("the recipient is not an address lettre accepts")?;
+    // In the sender's domain rather than lettre's default (`localhost`, without its `hostname`
+    // feature), as mail filters expect.
+    let domain = from
+        .as_str()
+        .rsplit_once('@')
+        .map_or("localhost", |(_, d)| d);
+    lettre::Message::builder()
+        .message_id(Some(format!("<{}@{domain}>", Uuid::new_v4().simple())))
+        .from(sender)
+        .to(recipient)
+        .subject(&email.subject)
+        .header(ContentType::TEXT_PLAIN)
+        .body(email.body_text.clone())
+        .context("building the SMTP message")
 }

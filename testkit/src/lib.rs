@@ -13,7 +13,8 @@
 //! - [`outbox`]: the token in an emailed link, read as a person reads their inbox.
 //! - [`process`]: supervised child processes: own process group, log file, readiness, stop;
 //!   the signals that make a harness clean up first.
-//! - [`stack`]: moto, and the functions served by `cargo lambda watch` on a migrated database.
+//! - [`stack`]: moto, MailDev (an SMTP server with a web inbox), and the functions served by
+//!   `cargo lambda watch` on a migrated database.
 //! - [`junit`]: counting (and writing) JUnit XML reports.
 #![forbid(unsafe_code)]
 

@@ -1,6 +1,6 @@
-//! Supervised child processes (moto, the watch server, `make dev`): each in its own process
-//! group with its output in a log file, waited for until it is ready, and stopped, group and
-//! all, when dropped.
+//! Supervised child processes (moto, MailDev, the watch server, `make dev`): each in its own
+//! process group with its output in a log file, waited for until it is ready, and stopped, group
+//! and all, when dropped.
 
 use std::fs::{self, File};
 use std::io;

@@ -1,6 +1,6 @@
-//! The local stack beside PostgreSQL: [`Moto`] (the AWS API emulator, on loopback) and the
-//! functions served by `cargo lambda watch` ([`Stack`]) on a migrated scratch database, signing
-//! with a freshly generated Ed25519 key.
+//! The local stack beside PostgreSQL: [`Moto`] (the AWS API emulator, on loopback), [`MailDev`]
+//! (an SMTP server with a web inbox, on loopback) and the functions served by `cargo lambda watch`
+//! ([`Stack`]) on a migrated scratch database, signing with a freshly generated Ed25519 key.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -46,6 +46,76 @@ impl Moto {
     /// Where the SDK should send its requests: `MOTO_ENDPOINT_URL`.
     pub fn endpoint_url(&self) -> &str {
         &self.endpoint_url
+    }
+}
+
+/// MailDev (npm, from `local/package.json`): an SMTP server that keeps what it receives, with a
+/// web inbox and a REST API (`GET /email`: every message, parsed) on a second port. Both listen
+/// on 127.0.0.1 only. Stopped when dropped; the messages stay in its mail directory.
+pub struct MailDev {
+    // Held for its Drop, which stops the server.
+    _process: Supervised,
+    smtp_port: u16,
+    web_port: u16,
+    login: Option<(String, String)>,
+}
+
+/// Where and how [`MailDev`] listens.
+pub struct MailDevOptions<'a> {
+    /// The SMTP port.
+    pub smtp_port: u16,
+    /// The port of the web inbox and its API.
+    pub web_port: u16,
+    /// Where messages are kept (created if missing; the messages in it are shown again).
+    pub mail_dir: &'a Path,
+    /// A user and password SMTP clients must log in with (`--incoming-user/--incoming-pass`);
+    /// none: no login (MailDev then refuses AUTH).
+    pub login: Option<(String, String)>,
+}
+
+impl MailDev {
+    /// Starts `maildev` on 127.0.0.1 (`local/node_modules/.bin` on PATH, as local/bootstrap.sh
+    /// puts it), its output in `log`; ready when the API answers.
+    pub fn start(options: MailDevOptions, log: &Path) -> anyhow::Result<MailDev> {
+        let mut command = process::command("maildev");
+        command
+            .args(["--ip", "127.0.0.1", "--web-ip", "127.0.0.1"])
+            .args(["--smtp", &options.smtp_port.to_string()])
+            .args(["--web", &options.web_port.to_string()])
+            .arg("--mail-directory")
+            .arg(options.mail_dir);
+        if let Some((user, password)) = &options.login {
+            command.args(["--incoming-user", user, "--incoming-pass", password]);
+        }
+        let mut process = Supervised::spawn("maildev", command, log).context(
+            "maildev not found: it comes from local/package.json (npm ci --prefix local, or \
+             source local/bootstrap.sh test)",
+        )?;
+        process.wait_ready(
+            &Readiness::Http(format!("http://127.0.0.1:{}/healthz", options.web_port)),
+            Duration::from_secs(60),
+        )?;
+        Ok(MailDev {
+            _process: process,
+            smtp_port: options.smtp_port,
+            web_port: options.web_port,
+            login: options.login,
+        })
+    }
+
+    /// The API's `SMTP_URL` for it: `smtp://[user:password@]127.0.0.1:PORT`.
+    pub fn smtp_url(&self) -> String {
+        match &self.login {
+            Some((user, password)) => {
+                format!("smtp://{user}:{password}@127.0.0.1:{}", self.smtp_port)
+            }
+            None => format!("smtp://127.0.0.1:{}", self.smtp_port),
+        }
+    }
+
+    /// The web inbox, and the base of its API: `http://127.0.0.1:PORT`.
+    pub fn web_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.web_port)
     }
 }
 

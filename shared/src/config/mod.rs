@@ -416,7 +416,7 @@ mod tests {
                 "DB_STATEMENT_TIMEOUT",
             ),
             (&[DB, KEY, ("RESET_URL", "ftp://x")], "RESET_URL"),
-            (&[DB, KEY, ("EMAIL_TRANSPORT", "smtp")], "EMAIL_TRANSPORT"),
+            (&[DB, KEY, ("EMAIL_TRANSPORT", "pop3")], "EMAIL_TRANSPORT"),
             (&[DB, KEY, ("EMAIL_TRANSPORT", "ses")], "EMAIL_FROM"),
             (
                 &[

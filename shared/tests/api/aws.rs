@@ -13,7 +13,7 @@ use lambda_http::http::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestApp, fresh_database};
+use crate::helpers::{PASSWORD, TestApp, UNVERIFIED, fresh_database};
 
 fn moto_url() -> String {
     std::env::var("MOTO_ENDPOINT_URL").expect(
@@ -259,7 +259,7 @@ async fn forgot_password_queues_the_reset_link_and_the_janitor_sends_it_through_
         &Aws::with_config(sdk),
     )
     .await;
-    let app = TestApp::spawn_with_mailer(&[], mailer).await;
+    let app = TestApp::spawn_with_mailer(UNVERIFIED, mailer).await;
     let recipient = format!("jane-{}@example.com", Uuid::new_v4().simple());
     app.registered_user("Jane", &recipient).await;
 
@@ -316,7 +316,7 @@ async fn an_ses_failure_leaves_the_email_unsent_for_the_next_run() {
     ))
     .unwrap();
     let mailer = Mailer::new(&EmailTransport::Ses { from }, &Aws::with_config(sdk)).await;
-    let app = TestApp::spawn_with_mailer(&[], mailer).await;
+    let app = TestApp::spawn_with_mailer(UNVERIFIED, mailer).await;
     let recipient = format!("jane-{}@example.com", Uuid::new_v4().simple());
     app.registered_user("Jane", &recipient).await;
 
@@ -355,7 +355,7 @@ async fn the_janitor_retries_an_unsent_email_once_ses_accepts_it() {
         &Aws::with_config(sdk.clone()),
     )
     .await;
-    let app = TestApp::spawn_with_mailer(&[], mailer).await;
+    let app = TestApp::spawn_with_mailer(UNVERIFIED, mailer).await;
     let recipient = format!("jane-{}@example.com", Uuid::new_v4().simple());
     app.registered_user("Jane", &recipient).await;
     app.forgot_password(&recipient).await;

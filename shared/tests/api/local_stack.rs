@@ -1,5 +1,6 @@
-//! The laptop stack's files: docker-compose.yml, pgAdmin's server list, `.env.example` and the
-//! README's configuration table stay in step with each other and with the code.
+//! The laptop stack's files: docker-compose.yml (PostgreSQL, pgAdmin, Mailpit), pgAdmin's server
+//! list, `.env.example` and the README's configuration table stay in step with each other and
+//! with the code.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -77,6 +78,27 @@ fn compose_serves_postgres_16_on_5002_and_pgadmin_on_5050() {
         "{servers}"
     );
     assert_eq!(pgadmin["depends_on"]["db"]["condition"], "service_healthy");
+}
+
+#[test]
+fn compose_serves_mailpit_on_make_devs_inbox_ports_and_every_port_on_loopback_only() {
+    let compose = compose();
+    let mailpit = &compose["services"]["mailpit"];
+    let image = mailpit["image"].as_str().unwrap();
+    let (name, tag) = image.split_once(':').expect("the image is pinned by a tag");
+    assert_eq!(name, "axllent/mailpit");
+    assert!(tag.starts_with("v1."), "a version tag, not {tag}");
+    assert_eq!(mailpit["ports"][0], "127.0.0.1:1025:1025", "SMTP");
+    assert_eq!(mailpit["ports"][1], "127.0.0.1:1080:8025", "the web inbox");
+    for (service, settings) in compose["services"].as_object().unwrap() {
+        for port in settings["ports"].as_array().into_iter().flatten() {
+            let port = port.as_str().unwrap();
+            assert!(
+                port.starts_with("127.0.0.1:"),
+                "{service} publishes {port} beyond loopback"
+            );
+        }
+    }
 }
 
 #[test]

@@ -30,6 +30,7 @@ mod routing;
 mod sessions;
 mod signin;
 mod signup;
+mod smtp;
 mod template;
 mod throttling;
 mod verification;

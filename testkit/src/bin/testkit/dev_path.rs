@@ -1,6 +1,7 @@
 //! make dev's path, as a suite of `make test`: `make dev` run the way a user runs it, from a
-//! copy of the checkout, so the user's own `local/.env`, `.local/pg` and ports 5001/5002 are
-//! never touched; then sign-up and sign-in over HTTP, Ctrl-C, and `make down`.
+//! copy of the checkout, so the user's own `local/.env`, `.local/pg`, `.local/maildev` and ports
+//! 5001/5002/1025/1080 are never touched; then sign-up and sign-in over HTTP, a forgot-password
+//! whose email must reach MailDev's inbox, Ctrl-C, and `make down`.
 //!
 //! The copy holds what git would (tracked and untracked-but-not-ignored files, mtimes kept) plus
 //! links to the checkout's `.local/venv` and `local/node_modules`, so bootstrapping installs
@@ -30,21 +31,19 @@ use crate::workspace::Workspace;
 const READY_WITHIN: Duration = Duration::from_secs(20 * 60);
 /// How long Ctrl-C may take to stop the watch server and its functions.
 const STOP_WITHIN: Duration = Duration::from_secs(20);
+/// How long a queued email may take to reach the inbox: make dev runs the janitor every 5 s,
+/// and its first run waits for the watch server to build it.
+const DELIVERED_WITHIN: Duration = Duration::from_secs(5 * 60);
 
 /// Runs the path, writing one JUnit case per step to `report`; `Err` only when it could not
 /// run at all (the copy failed).
 pub fn run(workspace: &Workspace, report: &Path, logs: &Path) -> anyhow::Result<()> {
     let copy = Copy::of(workspace)?;
-    let api_port = free_port()?;
-    let postgres_port = loop {
-        let port = free_port()?;
-        if port != api_port {
-            break port;
-        }
-    };
+    let [api_port, postgres_port, smtp_port, inbox_port] = distinct_free_ports()?;
     let log = logs.join("dev-path.log");
     println!(
-        "==> make dev in {} (API_PORT={api_port}, POSTGRES_PORT={postgres_port}, log: {})",
+        "==> make dev in {} (API_PORT={api_port}, POSTGRES_PORT={postgres_port}, \
+         SMTP_PORT={smtp_port}, INBOX_PORT={inbox_port}, log: {})",
         copy.dir.display(),
         log.display()
     );
@@ -54,6 +53,8 @@ pub fn run(workspace: &Workspace, report: &Path, logs: &Path) -> anyhow::Result<
             .env("CARGO_TARGET_DIR", &workspace.target)
             .env("API_PORT", api_port.to_string())
             .env("POSTGRES_PORT", postgres_port.to_string())
+            .env("SMTP_PORT", smtp_port.to_string())
+            .env("INBOX_PORT", inbox_port.to_string())
             // A make of its own, as a user's: not a sub-make of `make test`.
             .env_remove("MAKEFLAGS")
             .env_remove("MAKELEVEL")
@@ -82,17 +83,30 @@ pub fn run(workspace: &Workspace, report: &Path, logs: &Path) -> anyhow::Result<
     if ready.is_ok() {
         let started = Instant::now();
         let journey = sign_up_and_in(&base_url, &copy.dir);
+        let seconds = started.elapsed().as_secs_f64();
+        let email = journey.as_ref().ok().cloned();
         cases.push(Case::from_result(
             "sign-up (202), the emailed link (200) and sign-in (200, an access token) over HTTP",
-            started.elapsed().as_secs_f64(),
-            &journey,
+            seconds,
+            &journey.map(|_| ()),
         ));
+        if let Some(email) = email {
+            let started = Instant::now();
+            let delivered = reset_email_reaches_the_inbox(&base_url, inbox_port, &email);
+            let seconds = started.elapsed().as_secs_f64();
+            println!("==> the reset email was in MailDev's inbox after {seconds:.0}s");
+            cases.push(Case::from_result(
+                "forgot-password: the reset email reaches MailDev's inbox (sent by the janitor)",
+                seconds,
+                &delivered,
+            ));
+        }
     }
 
     let started = Instant::now();
-    let stopped = interrupt(&mut dev, api_port);
+    let stopped = interrupt(&mut dev, &[api_port, smtp_port, inbox_port]);
     cases.push(Case::from_result(
-        "Ctrl-C stops make dev and its functions",
+        "Ctrl-C stops make dev, its functions and MailDev",
         started.elapsed().as_secs_f64(),
         &stopped,
     ));
@@ -107,15 +121,34 @@ pub fn run(workspace: &Workspace, report: &Path, logs: &Path) -> anyhow::Result<
     junit::write(report, "make dev's path", &cases)
 }
 
-/// Signs a new user up, confirms the address with the emailed link (read from the outbox of the
-/// copy's database, as `local/.env` names it) and signs in; fails unless the answers are 202, 200,
-/// then 200 with an access token.
-fn sign_up_and_in(base_url: &str, checkout: &Path) -> anyhow::Result<()> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+/// `N` loopback ports, free a moment ago and all different.
+fn distinct_free_ports<const N: usize>() -> anyhow::Result<[u16; N]> {
+    let mut ports = [0; N];
+    for i in 0..N {
+        ports[i] = loop {
+            let port = free_port()?;
+            if !ports[..i].contains(&port) {
+                break port;
+            }
+        };
+    }
+    Ok(ports)
+}
+
+/// A client for the local servers, answers of any status returned as they are.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(60)))
         .build()
-        .into();
+        .into()
+}
+
+/// Signs a new user up, confirms the address with the emailed link (read from the outbox of the
+/// copy's database, as `local/.env` names it) and signs in; fails unless the answers are 202, 200,
+/// then 200 with an access token. Returns the user's email.
+fn sign_up_and_in(base_url: &str, checkout: &Path) -> anyhow::Result<String> {
+    let agent = agent();
     let email = format!("dev-path-{}@example.com", Uuid::new_v4().simple());
     let password = format!("dev path passphrase {}", Uuid::new_v4().simple());
     let post = |path: &str, body: Value| -> anyhow::Result<(u16, Value)> {
@@ -147,7 +180,7 @@ fn sign_up_and_in(base_url: &str, checkout: &Path) -> anyhow::Result<()> {
         bail!("POST /api/signin answered {status}: {body}");
     }
     match body["access_token"].as_str() {
-        Some(token) if !token.is_empty() => Ok(()),
+        Some(token) if !token.is_empty() => Ok(email),
         _ => bail!("POST /api/signin answered 200 without an access token: {body}"),
     }
 }
@@ -172,9 +205,70 @@ fn emailed_confirmation(checkout: &Path, email: &str) -> anyhow::Result<String> 
     })
 }
 
+/// Asks for a password reset for `email`, then polls MailDev's API (`GET /email`) until the
+/// reset email is there, as a developer would find it in the inbox: from make dev's sender, with
+/// a link to make dev's reset page.
+fn reset_email_reaches_the_inbox(
+    base_url: &str,
+    inbox_port: u16,
+    email: &str,
+) -> anyhow::Result<()> {
+    let agent = agent();
+    let mut response = agent
+        .post(format!("{base_url}/api/forgot-password"))
+        .send_json(json!({ "email": email }))
+        .context("POST /api/forgot-password")?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        bail!("POST /api/forgot-password answered {status}: {body}");
+    }
+    let inbox = format!("http://127.0.0.1:{inbox_port}/email");
+    let started = Instant::now();
+    let mut seen = Value::Null;
+    while started.elapsed() < DELIVERED_WITHIN {
+        if testkit::process::interrupted() {
+            bail!("interrupted while waiting for the reset email");
+        }
+        if let Ok(mut answer) = agent.get(&inbox).call()
+            && answer.status() == 200
+        {
+            seen = answer
+                .body_mut()
+                .read_json::<Value>()
+                .unwrap_or(Value::Null);
+            let found = seen
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|message| message["to"][0]["address"].as_str() == Some(email));
+            if let Some(message) = found {
+                let text = message["text"].as_str().unwrap_or_default();
+                let link = format!("{base_url}/reset-password/").replace("127.0.0.1", "localhost");
+                if !text.contains(&link) {
+                    bail!("the reset email holds no link to {link}: {message}");
+                }
+                if message["from"][0]["address"]
+                    .as_str()
+                    .is_none_or(str::is_empty)
+                {
+                    bail!("the reset email has no sender: {message}");
+                }
+                return Ok(());
+            }
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    bail!(
+        "no email to {email} in MailDev's inbox ({inbox}) {DELIVERED_WITHIN:?} after \
+         forgot-password; it holds: {seen}"
+    )
+}
+
 /// Ctrl-C as a terminal sends it (SIGINT to the whole process group), then SIGTERM if that was
-/// not enough; passes only if SIGINT alone stopped everything and freed the port.
-fn interrupt(dev: &mut Supervised, api_port: u16) -> anyhow::Result<()> {
+/// not enough; passes only if SIGINT alone stopped everything (MailDev, in a process group of
+/// its own, included) and freed the ports.
+fn interrupt(dev: &mut Supervised, ports: &[u16]) -> anyhow::Result<()> {
     dev.signal(Signal::SIGINT)?;
     let after_interrupt = dev.wait_timeout(STOP_WITHIN)?;
     let group_gone = after_interrupt.is_some() && wait_until(STOP_WITHIN, || !dev.group_alive());
@@ -187,8 +281,10 @@ fn interrupt(dev: &mut Supervised, api_port: u16) -> anyhow::Result<()> {
             dev.log_tail(20)
         );
     }
-    if TcpStream::connect((Ipv4Addr::LOCALHOST, api_port)).is_ok() {
-        bail!("port {api_port} still accepts connections after make dev stopped");
+    for port in ports {
+        if TcpStream::connect((Ipv4Addr::LOCALHOST, *port)).is_ok() {
+            bail!("port {port} still accepts connections after make dev stopped");
+        }
     }
     Ok(())
 }

@@ -4,7 +4,8 @@
 //! ```text
 //! testkit test                 make test: every suite, then `N passed, M failed`
 //! testkit check                make check: the Rust tests against PostgreSQL only
-//! testkit dev                  make dev: PostgreSQL, migrations, cargo lambda watch (foreground)
+//! testkit dev                  make dev: PostgreSQL, an inbox, migrations, cargo lambda watch
+//!                              (foreground), the janitor every few seconds
 //! testkit down                 make down: stops make dev's PostgreSQL
 //! testkit bench [ARGS…]        make bench: `bench run ARGS…`, the binaries, the load, the report
 //! testkit stack [--release] [--concurrency N] [--runtime-api-only] -- CMD ARGS…

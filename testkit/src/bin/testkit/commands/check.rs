@@ -1,6 +1,6 @@
 //! `make check`, the edit-run loop: only the Rust tests, against PostgreSQL, with no moto, no
-//! watch stack, no browser, newman or schemathesis; then, as `make test` does, the check that no
-//! test left a database behind, and the same summary.
+//! MailDev, no watch stack, no browser, newman or schemathesis; then, as `make test` does, the
+//! check that no test left a database behind, and the same summary.
 
 use std::fs;
 use std::process::ExitCode;
@@ -8,10 +8,11 @@ use std::process::ExitCode;
 use crate::summary::Summary;
 use crate::workspace::{Workspace, handle_signals};
 
-/// The tests that need what `make check` does not start: the HTTP stack (the `e2e` binary) and
-/// moto (the AWS tests, and the `logs` binary, whose one test sends reset emails through SES).
-pub const NEEDS_THE_STACK: &str =
-    "binary_id(auth::e2e) | binary_id(auth::logs) | (binary_id(auth::api) & test(/^aws::/))";
+/// The tests that need what `make check` does not start: the HTTP stack (the `e2e` binary), moto
+/// (the AWS tests, and the `logs` binary, whose one test sends reset emails through SES) and
+/// MailDev (the SMTP tests).
+pub const NEEDS_THE_STACK: &str = "binary_id(auth::e2e) | binary_id(auth::logs) | \
+     (binary_id(auth::api) & (test(/^aws::/) | test(/^smtp::/)))";
 
 pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     super::no_arguments("check", args)?;

@@ -1,9 +1,11 @@
-//! `make test`: every suite against one PostgreSQL, one moto and one `cargo lambda watch`, each
-//! suite running even when an earlier one failed; then make dev's own path; then the check that
-//! no test database was left behind; then the summary, ending with `N passed, M failed`.
+//! `make test`: every suite against one PostgreSQL, one moto, one MailDev and one `cargo lambda
+//! watch`, each suite running even when an earlier one failed; then make dev's own path; then the
+//! check that no test database was left behind; then the summary, ending with `N passed, M
+//! failed`.
 //!
 //! What the Rust tests are given: `TEST_DATABASE_URL` (a server where the user may CREATE
-//! DATABASE), `MOTO_ENDPOINT_URL`, `E2E_BASE_URL` and `E2E_DATABASE_URL` (the stack and its
+//! DATABASE), `MOTO_ENDPOINT_URL`, `SMTP_TEST_URL` and `SMTP_TEST_API` (MailDev's SMTP server,
+//! with a login, and its API), `E2E_BASE_URL` and `E2E_DATABASE_URL` (the stack and its
 //! database).
 
 use std::fs;
@@ -14,15 +16,18 @@ use std::time::Instant;
 use anyhow::Context;
 use testkit::database::{self, SYSTEM_DATABASES, TestServer};
 use testkit::junit::{self, Case};
-use testkit::stack::{Moto, Stack, StackOptions};
+use testkit::ports::free_port;
+use testkit::stack::{MailDev, MailDevOptions, Moto, Stack, StackOptions};
+use uuid::Uuid;
 
 use crate::summary::Summary;
 use crate::workspace::{Workspace, handle_signals, run_checked};
 
-/// Where each suite's JUnit report and each server's log go.
+/// Where each suite's JUnit report and each server's log go, and where MailDev keeps messages.
 struct Paths {
     junit: PathBuf,
     logs: PathBuf,
+    inbox: PathBuf,
 }
 
 pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
@@ -33,12 +38,14 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     let paths = Paths {
         junit: artifacts.join("junit"),
         logs: artifacts.join("logs"),
+        inbox: artifacts.join("maildev"),
     };
     // Reports and screenshots of an earlier run must not be taken for this one's.
     let _ = fs::remove_dir_all(&paths.junit);
     for screenshot in ["reset-password.png", "reset-password-failure.png"] {
         let _ = fs::remove_file(artifacts.join(screenshot));
     }
+    let _ = fs::remove_dir_all(&paths.inbox);
     fs::create_dir_all(&paths.junit)?;
     fs::create_dir_all(&paths.logs)?;
     let mut summary = Summary::default();
@@ -68,7 +75,8 @@ pub fn find_or_start_server(summary: &mut Summary) -> Option<TestServer> {
     }
 }
 
-/// Everything that needs the server: moto, the build, the stack, the suites, make dev's path.
+/// Everything that needs the server: moto, MailDev, the build, the stack, the suites, make dev's
+/// path.
 fn with_server(
     workspace: &Workspace,
     paths: &Paths,
@@ -88,6 +96,28 @@ fn with_server(
             );
             let url = moto.endpoint_url().to_owned();
             (Some(moto), url)
+        }
+    };
+
+    let smtp = match (
+        std::env::var("SMTP_TEST_URL"),
+        std::env::var("SMTP_TEST_API"),
+    ) {
+        (Ok(url), Ok(api)) => {
+            println!(
+                "==> using the SMTP server at SMTP_TEST_URL, its API at SMTP_TEST_API ({api})"
+            );
+            (None, url, api)
+        }
+        _ => {
+            let maildev = start_maildev(paths)?;
+            println!(
+                "==> started MailDev (SMTP server) on {}, its API on {}",
+                maildev.smtp_url().rsplit('@').next().unwrap_or_default(),
+                maildev.web_url()
+            );
+            let (url, api) = (maildev.smtp_url(), maildev.web_url());
+            (Some(maildev), url, api)
         }
     };
 
@@ -115,6 +145,8 @@ fn with_server(
     let environment = [
         ("TEST_DATABASE_URL", server.admin_url().to_owned()),
         ("MOTO_ENDPOINT_URL", moto.1.clone()),
+        ("SMTP_TEST_URL", smtp.1.clone()),
+        ("SMTP_TEST_API", smtp.2.clone()),
         ("E2E_BASE_URL", stack.base_url()),
         ("E2E_DATABASE_URL", stack.database().connection_string()),
     ];
@@ -185,10 +217,11 @@ fn with_server(
             .arg(&jwks_report),
     );
 
-    // The stack and moto are stopped (the e2e database dropped) before make dev's path, which
-    // builds and serves on its own.
+    // The stack, moto and MailDev are stopped (the e2e database dropped) before make dev's path,
+    // which builds and serves on its own.
     drop(stack);
     drop(moto);
+    drop(smtp);
 
     let dev_report = paths.junit.join("dev.xml");
     if testkit::process::interrupted() {
@@ -200,6 +233,30 @@ fn with_server(
         summary.record_check("make dev's path", started, result, &dev_report);
     }
     Ok(())
+}
+
+/// MailDev on two free loopback ports, with a login the tests must use (a fresh password, so a
+/// test that finds it in a log or an error knows where it came from).
+fn start_maildev(paths: &Paths) -> anyhow::Result<MailDev> {
+    let smtp_port = free_port()?;
+    let web_port = loop {
+        let port = free_port()?;
+        if port != smtp_port {
+            break port;
+        }
+    };
+    MailDev::start(
+        MailDevOptions {
+            smtp_port,
+            web_port,
+            mail_dir: &paths.inbox,
+            login: Some((
+                "testkit".to_owned(),
+                format!("smtp-{}", Uuid::new_v4().simple()),
+            )),
+        },
+        &paths.logs.join("maildev.log"),
+    )
 }
 
 fn destination(path: &Path) -> String {
