@@ -12,10 +12,11 @@ use serde_yaml_ng::Value;
 
 const WORKSPACE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
-/// Functions that use no database, secret or VPC.
-const STATELESS: [&str; 4] = ["root", "public", "reset-page", "not-found"];
+/// Functions that use no database, secret or VPC (also what `Endpoint::needs_app` says, checked
+/// below).
+const STATELESS: [&str; 5] = ["root", "public", "reset-page", "verify-page", "not-found"];
 /// Functions that sign or verify JWTs or publish their keys (also what `Endpoint::signs_tokens` says, checked below).
-const TOKEN_FUNCTIONS: [&str; 7] = [
+const TOKEN_FUNCTIONS: [&str; 10] = [
     "signin",
     "refresh",
     "dashboard",
@@ -23,12 +24,40 @@ const TOKEN_FUNCTIONS: [&str; 7] = [
     "sessions",
     "end-session",
     "jwks",
+    "change-password",
+    "change-email",
+    "delete-account",
 ];
+/// Functions that make or check the codes of confirmation emails, and so read the key they are
+/// stored under (also what `Endpoint::uses_code_key` says, checked below).
+const CODE_KEY_FUNCTIONS: [&str; 4] = [
+    "signup",
+    "verify-email",
+    "resend-verification",
+    "change-email",
+];
+/// Functions that email a confirmation link: they build it from `VERIFY_URL` and store it for
+/// `VERIFICATION_TOKEN_TTL`, at most one per `VERIFICATION_RESEND_INTERVAL`.
+const CONFIRMATION_SENDERS: [&str; 3] = ["signup", "resend-verification", "change-email"];
+/// Functions whose answer `REQUIRE_EMAIL_VERIFICATION` decides: sign-up (202 alike, or 201/409)
+/// and sign-in (403 for an unconfirmed account, or not).
+const VERIFICATION_SWITCHED: [&str; 2] = ["signup", "signin"];
 /// Functions that send email through SES: the janitor only. Requests queue their emails, so a
 /// known email is not answered slower than an unknown one.
 const EMAIL_SENDERS: [&str; 1] = ["janitor"];
 /// Functions that queue or send emails for SES: they are told `EMAIL_TRANSPORT=ses`.
-const EMAIL_QUEUERS: [&str; 2] = ["forgot-password", "janitor"];
+const EMAIL_QUEUERS: [&str; 7] = [
+    "forgot-password",
+    "signup",
+    "resend-verification",
+    "change-password",
+    "change-email",
+    "delete-account",
+    "janitor",
+];
+/// Functions that read `RESET_TOKEN_TTL`: forgot-password stores the token for it, and the
+/// janitor stops sending a reset email once its link has expired.
+const RESET_TTL_READERS: [&str; 2] = ["forgot-password", "janitor"];
 /// Functions outside the HTTP API: the migrations custom resource and the scheduled janitor.
 const BACKGROUND: [&str; 2] = ["migrate", "janitor"];
 
@@ -407,7 +436,160 @@ fn the_signing_key_secret_starts_empty_and_only_the_migrations_resource_fills_it
 }
 
 #[test]
-fn only_the_janitor_can_send_email_and_forgot_password_queues_it() {
+fn only_code_key_functions_can_read_the_code_key_secret() {
+    let template = template();
+    let functions = functions(&template);
+    let expected: BTreeSet<&str> = CODE_KEY_FUNCTIONS.into_iter().collect();
+    let code_endpoints: BTreeSet<&str> = Endpoint::ALL
+        .into_iter()
+        .filter(|e| e.uses_code_key())
+        .map(|e| e.function())
+        .collect();
+    assert_eq!(code_endpoints, expected, "Endpoint::uses_code_key agrees");
+    let with_variable: BTreeSet<&str> = functions
+        .iter()
+        .filter(|f| f.environment().contains_key("VERIFICATION_CODE_KEY_ARN"))
+        .map(Function::binary)
+        .collect();
+    let with_permission: BTreeSet<&str> = functions
+        .iter()
+        .filter(|f| mentions(&f.properties()["Policies"], "VerificationCodeKey"))
+        .map(Function::binary)
+        .collect();
+    assert_eq!(
+        with_variable, expected,
+        "functions given VERIFICATION_CODE_KEY_ARN"
+    );
+    assert_eq!(
+        with_permission, expected,
+        "functions allowed to read VerificationCodeKey"
+    );
+    for function in &functions {
+        assert!(
+            !function.environment().contains_key("VERIFICATION_CODE_KEY"),
+            "{}: the key itself never sits in the environment",
+            function.logical_id
+        );
+    }
+    for binary in CODE_KEY_FUNCTIONS {
+        let function = function(&functions, binary);
+        assert!(
+            is_ref_to(
+                function.environment()["VERIFICATION_CODE_KEY_ARN"],
+                "VerificationCodeKey"
+            ),
+            "{binary}: VERIFICATION_CODE_KEY_ARN is !Ref VerificationCodeKey"
+        );
+        // The grant is the SAM policy template scoped to the secret, not a wildcard.
+        let grants: Vec<&Value> = function.properties()["Policies"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter(|policy| mentions(policy, "VerificationCodeKey"))
+            .collect();
+        assert_eq!(grants.len(), 1, "{binary}: one grant");
+        assert!(
+            is_ref_to(
+                &grants[0]["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"],
+                "VerificationCodeKey"
+            ),
+            "{binary}: read-only access to that one secret"
+        );
+    }
+}
+
+#[test]
+fn the_code_key_secret_is_random_text_secrets_manager_generates() {
+    let template = template();
+    let secret = &template["Resources"]["VerificationCodeKey"];
+    assert_eq!(secret["Type"].as_str(), Some("AWS::SecretsManager::Secret"));
+    assert!(
+        secret["Properties"].get("SecretString").is_none(),
+        "no key is written into the template"
+    );
+    let generate = &secret["Properties"]["GenerateSecretString"];
+    let length = generate["PasswordLength"]
+        .as_u64()
+        .expect("GenerateSecretString.PasswordLength");
+    // The loader requires 32 bytes; 48 random characters are about 280 bits even from a small
+    // alphabet.
+    assert!(length >= 48, "PasswordLength {length}");
+    for key in ["SecretStringTemplate", "GenerateStringKey"] {
+        assert!(
+            generate.get(key).is_none(),
+            "the secret is the key itself, not a JSON document ({key})"
+        );
+    }
+    let functions = functions(&template);
+    assert!(
+        !mentions(
+            &function(&functions, "migrate").properties()["Policies"],
+            "VerificationCodeKey"
+        ),
+        "nothing writes it: CloudFormation generated it"
+    );
+}
+
+#[test]
+fn verification_settings_reach_exactly_the_functions_that_read_them() {
+    let template = template();
+    let functions = functions(&template);
+    assert_eq!(
+        template["Parameters"]["RequireEmailVerification"]["Default"].as_str(),
+        Some("true"),
+        "addresses are proven unless the stack says otherwise"
+    );
+    for function in &functions {
+        let binary = function.binary();
+        let id = &function.logical_id;
+        let env = function.environment();
+
+        let switched = VERIFICATION_SWITCHED.contains(&binary);
+        assert_eq!(
+            env.contains_key("REQUIRE_EMAIL_VERIFICATION"),
+            switched,
+            "{id}: REQUIRE_EMAIL_VERIFICATION"
+        );
+        if switched {
+            assert!(
+                is_ref_to(
+                    env["REQUIRE_EMAIL_VERIFICATION"],
+                    "RequireEmailVerification"
+                ),
+                "{id}: from the RequireEmailVerification parameter"
+            );
+        }
+
+        let sends = CONFIRMATION_SENDERS.contains(&binary);
+        for variable in ["VERIFY_URL", "VERIFICATION_RESEND_INTERVAL"] {
+            assert_eq!(env.contains_key(variable), sends, "{id}: {variable}");
+        }
+        // The janitor stops sending a confirmation once its link has expired.
+        assert_eq!(
+            env.contains_key("VERIFICATION_TOKEN_TTL"),
+            sends || binary == "janitor",
+            "{id}: VERIFICATION_TOKEN_TTL"
+        );
+        assert_eq!(
+            env.contains_key("UNVERIFIED_ACCOUNT_TTL"),
+            binary == "janitor",
+            "{id}: UNVERIFIED_ACCOUNT_TTL"
+        );
+        if sends {
+            // Without the parameter, the domain of the request (the default VERIFY_URL would
+            // send people to localhost).
+            let (tag, branches) = tagged(env["VERIFY_URL"])
+                .unwrap_or_else(|| panic!("{id}: VERIFY_URL is !If [HasVerifyUrl, ...]"));
+            assert_eq!(tag, "If", "{id}: VERIFY_URL");
+            assert_eq!(branches[0].as_str(), Some("HasVerifyUrl"), "{id}");
+            assert!(is_ref_to(&branches[1], "VerifyUrl"), "{id}");
+            assert_eq!(branches[2].as_str(), Some("from-request"), "{id}");
+        }
+    }
+}
+
+#[test]
+fn only_the_janitor_can_send_email_and_requests_queue_it() {
     let template = template();
     let functions = functions(&template);
     let senders: BTreeSet<&str> = functions
@@ -432,10 +614,9 @@ fn only_the_janitor_can_send_email_and_forgot_password_queues_it() {
             "{}: RESET_URL",
             function.logical_id
         );
-        // The janitor stops sending a reset email once its link has expired.
         assert_eq!(
             env.contains_key("RESET_TOKEN_TTL"),
-            EMAIL_QUEUERS.contains(&function.binary()),
+            RESET_TTL_READERS.contains(&function.binary()),
             "{}: RESET_TOKEN_TTL",
             function.logical_id
         );
@@ -467,6 +648,16 @@ fn stateless_functions_get_no_vpc_no_policies_and_no_database() {
             "Globals.Function.{key} would reach the stateless functions too"
         );
     }
+    let stateless_endpoints: BTreeSet<&str> = Endpoint::ALL
+        .into_iter()
+        .filter(|endpoint| !endpoint.needs_app())
+        .map(|endpoint| endpoint.function())
+        .collect();
+    assert_eq!(
+        stateless_endpoints,
+        STATELESS.into_iter().collect(),
+        "the route table's stateless endpoints"
+    );
     for binary in STATELESS {
         let function = function(&functions, binary);
         let endpoint = auth::Endpoint::ALL

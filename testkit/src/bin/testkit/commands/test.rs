@@ -11,9 +11,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
 use testkit::database::{self, SYSTEM_DATABASES, TestServer};
 use testkit::junit::{self, Case};
 use testkit::ports::free_port;
@@ -171,18 +172,22 @@ fn with_server(
     let _ = fs::copy(&nextest_report, &rust_report);
 
     let newman_report = paths.junit.join("newman.xml");
-    summary.run(
-        "Postman collection, newman",
-        &newman_report,
-        suite("newman")
-            .args(["run", "postman/jwt-auth-api.postman_collection.json"])
-            .arg("--env-var")
-            .arg(format!("baseUrl={}", stack.base_url()))
-            .args(["--timeout-request", "30000", "--color", "off"])
-            .args(["--disable-unicode", "--reporters", "cli,junit"])
-            .arg("--reporter-junit-export")
-            .arg(&newman_report),
-    );
+    match PostmanAccounts::confirmed_on(&stack) {
+        Ok(accounts) => summary.run(
+            "Postman collection, newman",
+            &newman_report,
+            suite("newman")
+                .args(["run", "postman/jwt-auth-api.postman_collection.json"])
+                .arg("--env-var")
+                .arg(format!("baseUrl={}", stack.base_url()))
+                .args(accounts.env_vars())
+                .args(["--timeout-request", "30000", "--color", "off"])
+                .args(["--disable-unicode", "--reporters", "cli,junit"])
+                .arg("--reporter-junit-export")
+                .arg(&newman_report),
+        ),
+        Err(error) => summary.failed_step("Postman collection, newman", &error),
+    }
 
     let schemathesis_report = paths.junit.join("schemathesis.xml");
     summary.run(
@@ -257,6 +262,86 @@ fn start_maildev(paths: &Paths) -> anyhow::Result<MailDev> {
         },
         &paths.logs.join("maildev.log"),
     )
+}
+
+/// The two accounts the Postman collection is given, their addresses already confirmed (a
+/// Postman run cannot read email): `email` signs in and changes its password and address,
+/// `delete_email` is deleted by the collection's last requests.
+struct PostmanAccounts {
+    name: &'static str,
+    email: String,
+    delete_email: String,
+    password: String,
+}
+
+impl PostmanAccounts {
+    /// Signs both up over HTTP and confirms each with the link of its confirmation email, read
+    /// from the stack's outbox as its owner would read it.
+    fn confirmed_on(stack: &Stack) -> anyhow::Result<PostmanAccounts> {
+        let run = Uuid::new_v4().simple().to_string();
+        let accounts = PostmanAccounts {
+            name: "Newman Tester",
+            email: format!("newman-confirmed-{run}@example.com"),
+            delete_email: format!("newman-deleted-{run}@example.com"),
+            password: format!("postman passphrase {}", Uuid::new_v4().simple()),
+        };
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let base_url = stack.base_url();
+        let post = |path: &str, body: Value| -> anyhow::Result<(u16, Value)> {
+            let mut response = agent
+                .post(format!("{base_url}{path}"))
+                .send_json(body)
+                .with_context(|| format!("POST {path}"))?;
+            let status = response.status().as_u16();
+            let body = response
+                .body_mut()
+                .read_json::<Value>()
+                .unwrap_or(Value::Null);
+            Ok((status, body))
+        };
+        let database = stack.database().connection_string();
+        for email in [&accounts.email, &accounts.delete_email] {
+            let (status, body) = post(
+                "/api/signup",
+                json!({"name": accounts.name, "email": email, "password": accounts.password}),
+            )?;
+            // The collection expects addresses to be proven (REQUIRE_EMAIL_VERIFICATION=true).
+            if status != 202 {
+                bail!("signing up {email} for newman answered {status}: {body}");
+            }
+            let token = database::block_on(async {
+                let (client, connection) =
+                    tokio_postgres::connect(&database, tokio_postgres::NoTls)
+                        .await
+                        .context("connecting to the stack's database")?;
+                tokio::spawn(connection);
+                // Whatever VERIFY_URL the stack has, the token follows this in the link.
+                testkit::outbox::link_token(&client, email, "/verify-email#").await
+            })?;
+            let (status, body) = post("/api/verify-email", json!({ "token": token }))?;
+            if status != 200 {
+                bail!("confirming {email} for newman answered {status}: {body}");
+            }
+        }
+        Ok(accounts)
+    }
+
+    /// The collection's variables, as newman's `--env-var` arguments.
+    fn env_vars(&self) -> Vec<String> {
+        [
+            ("name", self.name),
+            ("email", &self.email),
+            ("delete_email", &self.delete_email),
+            ("password", &self.password),
+        ]
+        .into_iter()
+        .flat_map(|(name, value)| ["--env-var".to_owned(), format!("{name}={value}")])
+        .collect()
+    }
 }
 
 fn destination(path: &Path) -> String {
