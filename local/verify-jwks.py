@@ -2,7 +2,9 @@
 """Verifies the API's access tokens with an independent JWT implementation (PyJWT).
 
 Run by `make test` (testkit) against the running local stack at E2E_BASE_URL: fetches the
-JWKS over HTTP with PyJWT's PyJWKClient, signs a new user in over HTTP, and verifies the access
+JWKS over HTTP with PyJWT's PyJWKClient, signs a new user up (confirming the address with the
+emailed link, which the harness binary $TESTKIT reads from the outbox of E2E_DATABASE_URL) and in
+over HTTP, and verifies the access
 token with the key its `kid` names, allowing only the algorithm that key declares and checking
 `iss`, `aud` and `typ`. Prints one line per check and closes with "N passed, M failed";
 with `--junit FILE` it also writes each check as a test case of a JUnit report, which is what
@@ -13,6 +15,7 @@ import argparse
 import base64
 import json
 import os
+import subprocess
 import sys
 import time
 import urllib.error
@@ -91,7 +94,15 @@ def main():
     email = f"jwks-{uuid.uuid4().hex}@example.com"
     password = "correct horse battery staple"
     status, _, body = request("POST", "/api/signup", {"name": "Jwks Check", "email": email, "password": password})
-    check("sign-up over HTTP", status == 201, body)
+    check("sign-up over HTTP", status == 202, body)
+    token = subprocess.run(
+        [os.environ["TESTKIT"], "outbox-token", os.environ["E2E_DATABASE_URL"], email, f"{BASE_URL}/verify-email#"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
+    status, _, body = request("POST", "/api/verify-email", {"token": token})
+    check("the address confirmed with the emailed link", status == 200, body)
     status, _, body = request("POST", "/api/signin", {"email": email, "password": password})
     check("sign-in over HTTP", status == 200, body)
     token = (body or {}).get("access_token", "")

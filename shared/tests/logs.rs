@@ -290,7 +290,10 @@ async fn a_whole_journey_logs_no_password_token_or_hash() {
         .iter()
         .filter(|line| line.contains("\"request handled\""))
         .count();
-    assert_eq!(handled, 14, "one line per request of the journey");
+    assert_eq!(
+        handled, 15,
+        "one line per request of the journey (the confirmation of the address included)"
+    );
     for line in &lines {
         let parsed: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));

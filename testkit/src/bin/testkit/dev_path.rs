@@ -237,11 +237,10 @@ fn reset_email_reaches_the_inbox(
                 .body_mut()
                 .read_json::<Value>()
                 .unwrap_or(Value::Null);
-            let found = seen
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|message| message["to"][0]["address"].as_str() == Some(email));
+            let found = seen.as_array().into_iter().flatten().find(|message| {
+                message["to"][0]["address"].as_str() == Some(email)
+                    && message["subject"].as_str() == Some(auth::emails::RESET_SUBJECT)
+            });
             if let Some(message) = found {
                 let text = message["text"].as_str().unwrap_or_default();
                 let link = format!("{base_url}/reset-password/").replace("127.0.0.1", "localhost");
