@@ -1,7 +1,7 @@
 //! Any string through the domain parsers: a value, or each parser's own documented code.
 #![no_main]
 
-use auth::domain::{Email, Password, UserName};
+use auth::domain::{Email, EmailCode, Password, UserName};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|raw: &str| {
@@ -18,6 +18,13 @@ fuzz_target!(|raw: &str| {
             "{}",
             e.code()
         );
+    }
+    match EmailCode::parse(raw) {
+        Ok(code) => assert!(
+            code.as_str().len() == 6 && code.as_str().bytes().all(|b| b.is_ascii_digit()),
+            "{code:?}"
+        ),
+        Err(e) => assert_eq!(e.code(), "invalid_verification_token"),
     }
     match UserName::parse(raw) {
         Ok(name) => assert!(!name.as_str().chars().any(char::is_control)),

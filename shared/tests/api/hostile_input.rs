@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{LazyLock, Mutex};
 
 use auth::Endpoint;
-use auth::domain::{Email, Password, UserName};
+use auth::domain::{Email, EmailCode, Password, UserName};
 use auth::http::{JsonBody, MAX_BODY_BYTES, bearer_token};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -598,9 +598,10 @@ fn domain_parsers_take_any_string_and_answer_their_own_code() {
         1 => valid_email(),
         1 => valid_name(),
         1 => valid_password(),
+        1 => " ?[0-9]{5,7}\n?".boxed(),
     ];
     check(
-        "Email, Password and UserName on arbitrary strings",
+        "Email, Password, UserName and EmailCode on arbitrary strings",
         PURE_CASES,
         input,
         |raw| {
@@ -624,6 +625,14 @@ fn domain_parsers_take_any_string_and_answer_their_own_code() {
                     "{}",
                     e.code()
                 );
+            }
+            match EmailCode::parse(&raw) {
+                Ok(code) => prop_assert!(
+                    code.as_str().len() == 6 && code.as_str().bytes().all(|b| b.is_ascii_digit()),
+                    "{:?}",
+                    code
+                ),
+                Err(e) => prop_assert_eq!(e.code(), "invalid_verification_token"),
             }
             Ok(())
         },
@@ -1095,6 +1104,215 @@ fn forgot_password_answers_only_documented_errors_to_any_body() {
         &[
             (200, None),
             (400, Some("invalid_email")),
+            (400, Some("invalid_json")),
+            (400, Some("missing_field")),
+            (413, Some("payload_too_large")),
+            (415, Some("unsupported_media_type")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+#[test]
+fn resend_verification_answers_only_documented_errors_to_any_body() {
+    let seen = fuzz_body_endpoint(Endpoint::ResendVerification, vec![("email", valid_email())]);
+    assert_reached(
+        &seen,
+        &[
+            (200, None),
+            (400, Some("invalid_email")),
+            (400, Some("invalid_json")),
+            (400, Some("missing_field")),
+            (413, Some("payload_too_large")),
+            (415, Some("unsupported_media_type")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+#[test]
+fn verify_email_answers_only_documented_errors_to_any_body() {
+    let runtime = runtime();
+    let app = runtime.block_on(TestApp::spawn());
+    // Two accounts waiting for confirmation: one link and one code to succeed with (each once).
+    let (by_link, by_code) = ("fuzz-link@example.com", "fuzz-code@example.com");
+    for email in [by_link, by_code] {
+        runtime
+            .block_on(app.signup("Fuzz", email, PASSWORD))
+            .assert_status(lambda_http::http::StatusCode::ACCEPTED);
+    }
+    let token = runtime.block_on(app.verification_token_from_outbox(by_link));
+    let code = runtime.block_on(app.verification_code_from_outbox(by_code));
+    let fields = vec![
+        (
+            "token",
+            prop_oneof![3 => "[A-Za-z0-9_-]{43}".boxed(), 1 => Just(token).boxed()].boxed(),
+        ),
+        (
+            "email",
+            prop_oneof![2 => valid_email(), 1 => Just(by_code.to_owned()).boxed()].boxed(),
+        ),
+        (
+            "code",
+            prop_oneof![2 => "[0-9]{6}".boxed(), 1 => Just(code).boxed(), 1 => " ?[0-9]{5,7} ?".boxed()]
+                .boxed(),
+        ),
+    ];
+    // The token usually absent or blank, so the code's path is taken as often.
+    let fields = fields
+        .into_iter()
+        .map(|(name, valid)| {
+            let valid = if name == "token" {
+                prop_oneof![1 => valid, 1 => Just(" ".to_owned()).boxed()].boxed()
+            } else {
+                valid
+            };
+            (name, valid)
+        })
+        .collect();
+    let path = Endpoint::VerifyEmail.path();
+    let seen = fuzz_endpoint(
+        &app,
+        &runtime,
+        Endpoint::VerifyEmail,
+        (
+            method(Method::POST),
+            content_type().prop_map(|c| c.map(Bytes)),
+            hostile_body(fields).prop_map(Bytes),
+        ),
+        |(method, content_type, body)| {
+            request(method.clone(), path, content_type.as_deref(), None, body)
+        },
+    );
+    assert_reached(
+        &seen,
+        &[
+            (200, None),
+            (400, Some("invalid_verification_token")),
+            (400, Some("invalid_email")),
+            (400, Some("invalid_json")),
+            (400, Some("missing_field")),
+            (413, Some("payload_too_large")),
+            (415, Some("unsupported_media_type")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+/// The endpoints that act on the bearer's account once its password is given: arbitrary
+/// methods, content types, near-genuine tokens and bodies (the password mostly wrong, so the
+/// lockout is met too, sometimes the right one).
+fn fuzz_account_endpoint(
+    endpoint: Endpoint,
+    email: &str,
+    fields: Vec<(&'static str, BoxedStrategy<String>)>,
+) -> BTreeMap<Answer, usize> {
+    let runtime = runtime();
+    let app = runtime.block_on(TestApp::spawn());
+    // An address to move to that already has an account.
+    runtime.block_on(app.registered_user("Known User", "known@example.com"));
+    let genuine = signed_in(&app, &runtime, email);
+    let fields: Vec<_> = fields
+        .into_iter()
+        .map(|(name, valid)| {
+            let valid = if name.ends_with("password") && name != "new_password" {
+                prop_oneof![3 => valid, 1 => Just(PASSWORD.to_owned())].boxed()
+            } else if name == "new_email" {
+                prop_oneof![3 => valid, 1 => Just("known@example.com".to_owned())].boxed()
+            } else {
+                valid
+            };
+            (name, valid)
+        })
+        .collect();
+    let authorization = prop_oneof![
+        6 => Just(format!("Bearer {}", genuine.access).into_bytes()),
+        1 => near_jwt_authorization(&genuine.access),
+    ];
+    let path = endpoint.path();
+    let own = endpoint.method().unwrap();
+    fuzz_endpoint(
+        &app,
+        &runtime,
+        endpoint,
+        (
+            method(own),
+            prop::option::weighted(0.95, authorization.prop_map(Bytes)),
+            content_type().prop_map(|c| c.map(Bytes)),
+            hostile_body(fields).prop_map(Bytes),
+        ),
+        |(method, authorization, content_type, body)| {
+            request(
+                method.clone(),
+                path,
+                content_type.as_deref(),
+                authorization.as_deref(),
+                body,
+            )
+        },
+    )
+}
+
+#[test]
+fn change_password_answers_only_documented_errors_to_any_token_and_body() {
+    let seen = fuzz_account_endpoint(
+        Endpoint::ChangePassword,
+        "fuzz-change-password@example.com",
+        vec![
+            ("current_password", valid_password()),
+            ("new_password", valid_password()),
+        ],
+    );
+    assert_reached(
+        &seen,
+        &[
+            (401, Some("invalid_credentials")),
+            (401, Some("missing_token")),
+            (401, Some("invalid_token")),
+            (400, Some("invalid_json")),
+            (400, Some("missing_field")),
+            (413, Some("payload_too_large")),
+            (415, Some("unsupported_media_type")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+#[test]
+fn change_email_answers_only_documented_errors_to_any_token_and_body() {
+    let seen = fuzz_account_endpoint(
+        Endpoint::ChangeEmail,
+        "fuzz-change-email@example.com",
+        vec![("password", valid_password()), ("new_email", valid_email())],
+    );
+    assert_reached(
+        &seen,
+        &[
+            (401, Some("invalid_credentials")),
+            (401, Some("missing_token")),
+            (401, Some("invalid_token")),
+            (400, Some("invalid_json")),
+            (400, Some("missing_field")),
+            (413, Some("payload_too_large")),
+            (415, Some("unsupported_media_type")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+#[test]
+fn delete_account_answers_only_documented_errors_to_any_token_and_body() {
+    let seen = fuzz_account_endpoint(
+        Endpoint::DeleteAccount,
+        "fuzz-delete-account@example.com",
+        vec![("password", valid_password())],
+    );
+    assert_reached(
+        &seen,
+        &[
+            (401, Some("invalid_credentials")),
+            (401, Some("missing_token")),
+            (401, Some("invalid_token")),
             (400, Some("invalid_json")),
             (400, Some("missing_field")),
             (413, Some("payload_too_large")),

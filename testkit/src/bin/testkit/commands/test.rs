@@ -210,7 +210,7 @@ fn with_server(
             ])
             .arg("--test-reporter=junit")
             .arg(destination(&browser_report))
-            .arg("local/browser/reset-password.test.mjs"),
+            .arg("local/browser/pages.test.mjs"),
     );
 
     let jwks_report = paths.junit.join("jwks.xml");

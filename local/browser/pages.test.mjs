@@ -7,7 +7,7 @@
 //   E2E_DATABASE_URL   its database, where the emailed link waits (no endpoint hands out tokens)
 //   TESTKIT            the harness binary, which reads the link out of the outbox
 // Needs Debian's chromium at /usr/bin/chromium (apt-get install chromium).
-// By hand: npm ci --prefix local && npm run --prefix local browser-test
+// By hand, with those three set: npm ci --prefix local && npm run --prefix local browser-test
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
