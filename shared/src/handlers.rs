@@ -183,7 +183,8 @@ pub async fn delete_account(app: &App, request: Request) -> HandlerResult {
     ))
 }
 
-/// `POST /api/signin` with `{email, password}`.
+/// `POST /api/signin` with `{email, password}` and, optionally, the `device_token` of this
+/// client's last sign-in to the account.
 pub async fn signin(app: &App, request: Request) -> HandlerResult {
     let body = JsonBody::from_request(&request)?;
     let email = Email::parse(body.required("email")?)?;
@@ -191,14 +192,19 @@ pub async fn signin(app: &App, request: Request) -> HandlerResult {
     // and no hash is spent on it.
     let password =
         Password::parse(body.required("password")?).map_err(|_| ApiError::InvalidCredentials)?;
-    let (user, tokens) = app.signin(email, password, &client_info(&request)).await?;
-    tracing::info!(user_id = %user.id.as_uuid(), "signed in");
+    // Any string: one that is not a live device token of this account only earns no exemption.
+    let device = body.optional("device_token")?.map(SecretString::from);
+    let signed_in = app
+        .signin(email, password, device.as_ref(), &client_info(&request))
+        .await?;
+    tracing::info!(user_id = %signed_in.user.id.as_uuid(), "signed in");
     Ok(json_response(
         StatusCode::OK,
         &SigninResponse {
             message: "Sign-in successful",
-            tokens: (&tokens).into(),
-            user: &user,
+            tokens: (&signed_in.tokens).into(),
+            device_token: signed_in.device_token.expose_secret(),
+            user: &signed_in.user,
         },
     ))
 }
@@ -208,6 +214,8 @@ struct SigninResponse<'a> {
     message: &'static str,
     #[serde(flatten)]
     tokens: TokenFields<'a>,
+    /// For this client's next sign-in to the account.
+    device_token: &'a str,
     user: &'a User,
 }
 

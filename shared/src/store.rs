@@ -7,7 +7,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::domain::{Email, User, UserId, UserName};
+use crate::domain::{Email, EmailDigest, User, UserId, UserName};
 use crate::error::ApiError;
 use crate::hashing::PasswordHashString;
 use crate::tokens::TokenHash;
@@ -26,8 +26,8 @@ pub use sessions::{
     NewSession, SessionEnd, SessionSummary, end_session, list_sessions, open_session,
 };
 pub use throttling::{
-    Bucket, Budget, Lockout, RequestCount, SigninAttempt, begin_signin, count_request,
-    record_signin_failure, whole_seconds,
+    Bucket, Budget, Lockout, LockoutScopes, RequestCount, SigninAttempt, begin_signin,
+    count_request, record_signin_failure, whole_seconds,
 };
 pub use verification::{
     Confirmation, Confirmed, EmailChange, MAX_WRONG_CODES, PasswordChange, Proof, Queued,
@@ -224,7 +224,7 @@ pub struct Pruned {
     pub revoked_tokens: u64,
     pub reset_tokens: u64,
     pub emails: u64,
-    /// Ended rate-limit windows and forgotten sign-in failure streaks.
+    /// Ended rate-limit windows, forgotten sign-in failure streaks and expired device tokens.
     pub throttles: u64,
 }
 
@@ -250,13 +250,15 @@ pub async fn prune_expired(client: &impl GenericClient, keep: Duration) -> Resul
                   streaks AS (DELETE FROM signin_failures
                               WHERE expires_at < now()
                                 AND (locked_until IS NULL OR locked_until < now())
-                              RETURNING 1)
+                              RETURNING 1),
+                  devices AS (DELETE FROM signin_devices WHERE expires_at < now() RETURNING 1)
              SELECT (SELECT count(*) FROM ended) AS sessions,
                     (SELECT count(*) FROM refresh) AS refresh_tokens,
                     (SELECT count(*) FROM revoked) AS revoked_tokens,
                     (SELECT count(*) FROM reset) AS reset_tokens,
                     (SELECT count(*) FROM emails) AS emails,
-                    (SELECT count(*) FROM windows) + (SELECT count(*) FROM streaks) AS throttles",
+                    (SELECT count(*) FROM windows) + (SELECT count(*) FROM streaks)
+                    + (SELECT count(*) FROM devices) AS throttles",
         )
         .await?;
     let row = client.query_one(&statement, &[&seconds(keep)]).await?;
@@ -327,12 +329,14 @@ pub async fn consume_reset_token(
     Ok(row.map(|row| UserId::from_uuid(row.get("user_id"))))
 }
 
-/// Sets a new password hash after a reset and invalidates the user's other outstanding reset
-/// tokens. The reset link reached the address, which proves it: an unconfirmed account is
-/// confirmed, and its pending sign-up confirmation goes.
+/// Sets a new password hash after a reset, invalidates the user's other outstanding reset
+/// tokens and clears every failure streak of the address (whoever caused them no longer knows
+/// a password that works). The reset link reached the address, which proves it: an unconfirmed
+/// account is confirmed, and its pending sign-up confirmation goes.
 pub async fn update_password(
     client: &impl GenericClient,
     user_id: UserId,
+    email: &EmailDigest,
     password_hash: &PasswordHashString,
 ) -> Result<()> {
     let statement = client
@@ -340,14 +344,22 @@ pub async fn update_password(
             "WITH other_tokens AS (
                  UPDATE reset_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL),
                   confirmation AS (
-                 DELETE FROM email_verifications WHERE user_id = $1 AND purpose = 'signup')
+                 DELETE FROM email_verifications WHERE user_id = $1 AND purpose = 'signup'),
+                  streaks AS (DELETE FROM signin_failures WHERE email_hash = $3)
              UPDATE users SET password_hash = $2, updated_at = now(),
                               email_verified_at = coalesce(email_verified_at, now())
              WHERE id = $1",
         )
         .await?;
     client
-        .execute(&statement, &[&user_id.as_uuid(), &password_hash.as_str()])
+        .execute(
+            &statement,
+            &[
+                &user_id.as_uuid(),
+                &password_hash.as_str(),
+                &email.0.as_slice(),
+            ],
+        )
         .await?;
     Ok(())
 }

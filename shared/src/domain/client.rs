@@ -21,4 +21,41 @@ impl ClientInfo {
         self.ip
             .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
     }
+
+    /// The network the lockout counts this client's failures under: its IPv4 address, or the /64
+    /// of its IPv6 address (one subscriber's usual allocation, which a client can hop within at
+    /// will).
+    pub fn network(&self) -> String {
+        match self.ip.map(|ip| ip.to_canonical()) {
+            Some(IpAddr::V4(v4)) => v4.to_string(),
+            Some(IpAddr::V6(v6)) => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+            None => "unknown".to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn network(ip: &str) -> String {
+        ClientInfo {
+            ip: Some(ip.parse().unwrap()),
+            user_agent: None,
+        }
+        .network()
+    }
+
+    #[test]
+    fn a_network_is_an_ipv4_address_or_an_ipv6_slash_64() {
+        assert_eq!(network("203.0.113.7"), "203.0.113.7");
+        assert_eq!(network("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(network("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(network("2001:db8:1:2:ffff::1"), "2001:db8:1:2::/64");
+        assert_ne!(network("2001:db8:1:3::1"), network("2001:db8:1:2::1"));
+        assert_eq!(ClientInfo::default().network(), "unknown");
+    }
 }

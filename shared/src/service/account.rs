@@ -31,7 +31,9 @@ impl App {
         let email = Self::stored_email(&user.email)?;
         let new = NewPassword::for_account(new, &email)?;
         let db = self.pool.get().await?;
-        let checked = self.check_password(&db, &email, current, client).await?;
+        let checked = self
+            .check_password(&db, &email, current, None, client)
+            .await?;
         let new_hash = hashing::hash(new.into_password()).await?;
         let notice = store::change_password(
             &db,
@@ -68,7 +70,9 @@ impl App {
         let (access, user) = self.authenticate(token).await?;
         let current = Self::stored_email(&user.email)?;
         let db = self.pool.get().await?;
-        self.check_password(&db, &current, password, client).await?;
+        let checked = self
+            .check_password(&db, &current, password, None, client)
+            .await?;
         let confirmation = self.new_confirmation(&new, verify_base)?;
         let queued = store::request_email_change(
             &db,
@@ -76,6 +80,7 @@ impl App {
                 user_id: user.id,
                 session_id: access.session_id,
                 current: &current,
+                scopes: &checked.scopes,
                 new: &new,
                 confirmation: confirmation.stored(self),
                 taken_notice: &emails::already_registered(),
@@ -101,7 +106,8 @@ impl App {
         let (_, user) = self.authenticate(token).await?;
         let email = Self::stored_email(&user.email)?;
         let db = self.pool.get().await?;
-        self.check_password(&db, &email, password, client).await?;
+        self.check_password(&db, &email, password, None, client)
+            .await?;
         let goodbye =
             store::delete_account(&db, user.id, &email, &emails::deleted(), client).await?;
         // Gone meanwhile (a concurrent deletion): the same answer, the account is gone.

@@ -19,8 +19,8 @@ use crate::error::ApiError;
 use crate::hashing::PasswordHashString;
 use crate::mail::Mailer;
 use crate::store::{
-    self, Bucket, Budget, Event, EventKind, Lockout, NewSession, OutboxEmail, ResetRequest,
-    RevokeReason, Rotated, Rotation, SessionEnd, SessionSummary,
+    self, Bucket, Budget, Event, EventKind, Lockout, LockoutScopes, NewSession, OutboxEmail,
+    ResetRequest, RevokeReason, Rotated, Rotation, SessionEnd, SessionSummary,
 };
 use crate::tokens::{
     AccessTokenSigner, CodeKey, OpaqueToken, SignedAccessToken, TokenHash, VerifiedAccess,
@@ -46,12 +46,23 @@ pub struct TokenPair {
     pub refresh: SecretString,
 }
 
-/// An account whose password was just proven: the user, the stored hash it matched, and the
-/// password itself (for a rehash).
+/// An account whose password was just proven: the user, the stored hash it matched, the
+/// password itself (for a rehash) and the failure streaks the attempt was counted under (for the
+/// success to clear).
 struct Checked {
     user: User,
     hash: PasswordHashString,
     password: Password,
+    scopes: LockoutScopes,
+}
+
+/// A successful sign-in: the account, its tokens, and the device token that exempts this client
+/// from the lockout others cause on the account's next sign-in.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub user: User,
+    pub tokens: TokenPair,
+    pub device_token: SecretString,
 }
 
 impl App {
@@ -139,23 +150,29 @@ impl App {
     /// Checks credentials and opens a session, in two statements. Unknown email and wrong
     /// password are the same error after the same work (one Argon2 verification, the same
     /// statements); a client over its budget or an email locked out is refused before any hashing.
-    /// The lockout rule is the database's (see [`store::begin_signin`]).
+    /// A device token from this account's earlier sign-in exempts the client from the locks that
+    /// other clients caused. The lockout rule is the database's (see [`store::begin_signin`]).
     pub async fn signin(
         &self,
         email: Email,
         password: Password,
+        device: Option<&SecretString>,
         client: &ClientInfo,
-    ) -> Result<(User, TokenPair), ApiError> {
+    ) -> Result<SignedIn, ApiError> {
         let db = self.pool.get().await?;
+        let presented = device.map(TokenHash::of);
         let Checked {
             user,
             hash,
             password,
-        } = self.check_password(&db, &email, password, client).await?;
+            scopes,
+        } = self
+            .check_password(&db, &email, password, presented.as_ref(), client)
+            .await?;
         // Proven by the password, refused until proven by the address (and only then: to someone
         // without the password this answer never differs from a wrong one's).
         if self.config.verification.required && !user.email_verified {
-            store::refuse_unverified_signin(&db, user.id, &email, client).await?;
+            store::refuse_unverified_signin(&db, user.id, &email, &scopes, client).await?;
             return Err(ApiError::EmailNotVerified);
         }
         // A hash made with weaker parameters than today's is replaced while the password is at
@@ -166,6 +183,7 @@ impl App {
         };
         let session_id = Uuid::new_v4();
         let refresh = OpaqueToken::generate()?;
+        let device = OpaqueToken::generate()?;
         let access = self
             .tokens()?
             .issue(user.id, session_id, user.email_verified)?;
@@ -177,30 +195,36 @@ impl App {
                 refresh_token: &refresh.hash,
                 ttl: self.config.sessions.refresh_token_ttl,
                 email: email.digest(),
+                scopes: &scopes,
+                device: &device.hash,
+                replaces_device: presented.as_ref(),
                 client,
                 rehash: rehashed.as_ref().map(|new| (&hash, new)),
             },
         )
         .await?;
-        Ok((
+        Ok(SignedIn {
             user,
-            TokenPair {
+            tokens: TokenPair {
                 access,
                 refresh: refresh.plaintext,
             },
-        ))
+            device_token: device.plaintext,
+        })
     }
 
-    /// Checks a password as sign-in does, under the same lockout: the attempt is counted before
-    /// the hash is verified (refused without any hashing when the address is locked or the client
-    /// over its budget), and a wrong password, or an address without an account, is recorded as a
-    /// failure and answered `invalid_credentials` after the same work. The first of two
-    /// statements: the caller's next one clears the streak on success.
+    /// Checks a password as sign-in does, under the same lockout: the attempt is admitted before
+    /// the hash is verified (refused without any hashing when a streak it counts under is locked
+    /// or the client over its budget), and a wrong password, or an address without an account,
+    /// is counted and recorded as a failure and answered `invalid_credentials` after the same
+    /// work. The first of two statements: the caller's next one clears the attempt's streaks on
+    /// success.
     async fn check_password(
         &self,
         db: &impl deadpool_postgres::GenericClient,
         email: &Email,
         password: Password,
+        device: Option<&TokenHash>,
         client: &ClientInfo,
     ) -> Result<Checked, ApiError> {
         let limits = &self.config.limits;
@@ -208,9 +232,8 @@ impl App {
             requests: limits.signin_per_ip,
             window: limits.ip_window,
         };
-        let attempt =
-            store::begin_signin(db, &client.rate_limit_subject(), ip_budget, email).await?;
-        let locks = match attempt.lockout {
+        let attempt = store::begin_signin(db, client, ip_budget, email, device).await?;
+        match attempt.lockout {
             // Not counted: the client is over its IP budget.
             None => {
                 return Err(ApiError::RateLimited(store::whole_seconds(
@@ -220,8 +243,8 @@ impl App {
             Some(Lockout::Locked { seconds }) => {
                 return Err(ApiError::TooManyAttempts(store::whole_seconds(seconds)));
             }
-            Some(Lockout::Counted { locks }) => locks,
-        };
+            Some(Lockout::Admitted) => {}
+        }
         let (user, hash) = attempt.account.unzip();
         let verified = hashing::verify(password.clone(), hash.clone()).await?;
         match (user, hash) {
@@ -229,13 +252,14 @@ impl App {
                 user,
                 hash,
                 password,
+                scopes: attempt.scopes,
             }),
             (user, _) => {
                 store::record_signin_failure(
                     db,
                     &email.digest(),
+                    &attempt.scopes,
                     user.map(|u| u.id),
-                    locks,
                     client,
                 )
                 .await?;
@@ -432,7 +456,7 @@ impl App {
         let user_id = store::consume_reset_token(&transaction, &hash)
             .await?
             .ok_or(ApiError::InvalidResetToken)?;
-        store::update_password(&transaction, user_id, &password_hash).await?;
+        store::update_password(&transaction, user_id, &email.digest(), &password_hash).await?;
         store::revoke_all_sessions(&transaction, user_id, RevokeReason::PasswordReset).await?;
         store::record_event(
             &transaction,

@@ -8,10 +8,15 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::audit::EventKind;
+use super::throttling::LockoutScopes;
 use super::{Result, RevokeReason, seconds};
 use crate::domain::{ClientInfo, EmailDigest, UserId};
 use crate::hashing::PasswordHashString;
 use crate::tokens::TokenHash;
+
+/// How long a device token exempts its client from the lockout others cause, unless it is used
+/// (and replaced) before.
+pub const DEVICE_TOKEN_TTL: Duration = Duration::from_secs(180 * 24 * 60 * 60);
 
 /// A new session and its first refresh token, from a successful sign-in.
 #[derive(Debug)]
@@ -20,8 +25,13 @@ pub struct NewSession<'a> {
     pub user_id: UserId,
     pub refresh_token: &'a TokenHash,
     pub ttl: Duration,
-    /// Whose failure streak the success clears.
+    /// Whose failure streaks the success clears, and which of them.
     pub email: EmailDigest,
+    pub scopes: &'a LockoutScopes,
+    /// The device token handed out with the session, for the account's next sign-in from this
+    /// client, and the one it replaces (the one presented, if any).
+    pub device: &'a TokenHash,
+    pub replaces_device: Option<&'a TokenHash>,
     pub client: &'a ClientInfo,
     /// A stronger hash of the password just verified, to replace `(old, new)` when the stored
     /// one's parameters are weaker than today's.
@@ -29,8 +39,9 @@ pub struct NewSession<'a> {
 }
 
 /// The second statement of a successful sign-in, all of it at once: opens the session with its
-/// refresh token, clears the email's failure streak, upgrades the password hash when asked (only
-/// if unchanged meanwhile, so a concurrent reset wins) and records the event.
+/// refresh token, clears the attempt's failure streaks, keeps the new device token (in place of
+/// the presented one; the account's newest twenty survive), upgrades the password hash when
+/// asked (only if unchanged meanwhile, so a concurrent reset wins) and records the event.
 pub async fn open_session(client: &impl GenericClient, session: &NewSession<'_>) -> Result<()> {
     let statement = client
         .prepare_cached(
@@ -40,14 +51,22 @@ pub async fn open_session(client: &impl GenericClient, session: &NewSession<'_>)
                   token AS (
                  INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
                  VALUES ($3, $1, now() + make_interval(secs => $4))),
-                  cleared AS (DELETE FROM signin_failures WHERE email_hash = $5),
+                  device AS (
+                 INSERT INTO signin_devices (token_hash, user_id, expires_at)
+                 VALUES ($12, $2, now() + make_interval(secs => $14))),
+                  replaced AS (
+                 DELETE FROM signin_devices
+                 WHERE user_id = $2
+                   AND (token_hash = $13
+                        OR token_hash IN (SELECT token_hash FROM signin_devices WHERE user_id = $2
+                                          ORDER BY created_at DESC OFFSET 19))),
                   rehashed AS (
                  UPDATE users SET password_hash = $9
                  WHERE id = $2 AND $9::text IS NOT NULL AND password_hash = $8),
                   event AS (
                  INSERT INTO auth_events (kind, user_id, email_hash, session_id, ip, user_agent)
                  VALUES ($10, $2, NULL, $1, $7, $6))
-             SELECT 1",
+             SELECT end_signin_attempt($5, $11, true)",
         )
         .await?;
     let (old_hash, new_hash) = session
@@ -68,6 +87,10 @@ pub async fn open_session(client: &impl GenericClient, session: &NewSession<'_>)
                 &old_hash,
                 &new_hash,
                 &EventKind::SigninSucceeded.as_str(),
+                &session.scopes.0,
+                &session.device.0.as_slice(),
+                &session.replaces_device.map(|hash| hash.0.as_slice()),
+                &seconds(DEVICE_TOKEN_TTL),
             ],
         )
         .await?;

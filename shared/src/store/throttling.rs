@@ -1,5 +1,5 @@
 //! Throttling state in PostgreSQL, shared by every Lambda instance: per-IP request budgets and the
-//! per-email sign-in lockout, whose rule is the SQL function `count_signin_attempt`.
+//! sign-in lockout, whose rule is the SQL functions `begin_signin_attempt` and `end_signin_attempt`.
 
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use super::{Result, seconds, user_from};
 use crate::domain::{ClientInfo, Email, EmailDigest, User, UserId};
 use crate::error::ApiError;
 use crate::hashing::PasswordHashString;
+use crate::tokens::TokenHash;
 
 /// A budget counted per client IP (or per email, for reset emails) in fixed windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,61 +100,87 @@ pub struct SigninAttempt {
     /// The attempt as the lockout rule judged it; `None` when it was not counted because the
     /// client is over its IP budget (`hits` exceeds the budget).
     pub lockout: Option<Lockout>,
+    /// The streaks the attempt is counted under, to finish it with ([`record_signin_failure`],
+    /// or the success's statement).
+    pub scopes: LockoutScopes,
     pub account: Option<(User, PasswordHashString)>,
 }
 
-/// The lockout rule's verdict on one attempt (see `count_signin_attempt` in
-/// `migrations/V3__signin_lockout_rule.sql`, the one place the rule is written).
+/// The lockout rule's verdict on one attempt (see `begin_signin_attempt` in
+/// `migrations/V5__lockout_per_network_and_device.sql`, the one place the rule is written).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Lockout {
-    /// The address was locked: refused, not counted, for this many more seconds.
+    /// Refused, not counted: a scope it would count under is locked (or already has as many
+    /// attempts in flight as it has failures left) for this many more seconds.
     Locked { seconds: f64 },
-    /// Counted as a failure until the password proves otherwise; `locks` when this failure
-    /// locks the address.
-    Counted { locks: bool },
+    /// Admitted: pending until [`record_signin_failure`] counts it or a success clears it.
+    Admitted,
+}
+
+/// The failure streaks an attempt is counted under, as the database chose them: the device's
+/// own, when a valid device token of the account came with it, else the client network's and
+/// the account-wide one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LockoutScopes(pub Vec<String>);
+
+impl LockoutScopes {
+    /// Whether a device token exempted the attempt from the network and account-wide locks.
+    pub fn trusted_device(&self) -> bool {
+        self.0.iter().any(|scope| scope.starts_with("device:"))
+    }
 }
 
 /// The first of a sign-in's two statements: counts the request against the client's IP budget,
-/// then (within the budget) counts the attempt under the lockout rule, and fetches the account.
+/// then (within the budget) admits the attempt under the lockout rule, in the scopes its device
+/// token (if valid for this account) or its network puts it in, and fetches the account.
 pub async fn begin_signin(
     client: &impl GenericClient,
-    ip_subject: &str,
+    info: &ClientInfo,
     ip_budget: Budget,
     email: &Email,
+    device: Option<&TokenHash>,
 ) -> Result<SigninAttempt> {
     let statement = client
         .prepare_cached(
-            // The select list runs only for an `ip` row within the budget, and once: the
-            // function's result is kept whole and its fields read from it.
+            // `attempt` runs only for an `ip` row within the budget, and once: the function's
+            // result is kept whole and its fields read from it.
             "WITH ip AS (SELECT hits, resets_in FROM hit_rate_limit($4, $1, $2)),
-                  attempt AS (SELECT count_signin_attempt($5) AS verdict
-                              FROM ip WHERE ip.hits <= $3::bigint)
-             SELECT ip.hits, ip.resets_in, (attempt.verdict).streak,
-                    (attempt.verdict).locked_for, (attempt.verdict).locks,
-                    u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified,
-                    u.password_hash
-             FROM ip LEFT JOIN attempt ON true LEFT JOIN users u ON u.email = $6",
+                  account AS (SELECT id, name, email, email_verified_at IS NOT NULL AS email_verified,
+                                     password_hash
+                              FROM users WHERE email = $6),
+                  scopes AS (
+                      SELECT CASE WHEN EXISTS (
+                                      SELECT 1 FROM signin_devices d JOIN account a ON a.id = d.user_id
+                                      WHERE d.token_hash = $7 AND d.expires_at > now())
+                                  THEN ARRAY['device:' || encode(substr($7, 1, 16), 'hex')]
+                                  ELSE ARRAY['account', 'net:' || $8]
+                             END AS list),
+                  attempt AS (SELECT begin_signin_attempt($5, scopes.list) AS verdict
+                              FROM ip, scopes WHERE ip.hits <= $3::bigint)
+             SELECT ip.hits, ip.resets_in, scopes.list AS scopes,
+                    (attempt.verdict).admitted, (attempt.verdict).wait, a.*
+             FROM ip CROSS JOIN scopes LEFT JOIN attempt ON true LEFT JOIN account a ON true",
         )
         .await?;
     let row = client
         .query_one(
             &statement,
             &[
-                &ip_subject,
+                &info.rate_limit_subject(),
                 &seconds(ip_budget.window),
                 &i64::from(ip_budget.requests),
                 &Bucket::SigninIp.as_str(),
                 &email.digest().0.as_slice(),
                 &email.as_str(),
+                &device.map(|hash| hash.0.as_slice()),
+                &info.network(),
             ],
         )
         .await?;
-    let lockout = match (row.get::<_, Option<i32>>("streak"), row.get("locked_for")) {
-        (_, Some(seconds)) => Some(Lockout::Locked { seconds }),
-        (Some(_), None) => Some(Lockout::Counted {
-            locks: row.get("locks"),
-        }),
-        (None, None) => None,
+    let lockout = match (row.get::<_, Option<bool>>("admitted"), row.get("wait")) {
+        (Some(true), _) => Some(Lockout::Admitted),
+        (Some(false), Some(seconds)) => Some(Lockout::Locked { seconds }),
+        _ => None,
     };
     let account = row.get::<_, Option<uuid::Uuid>>("id").map(|_| {
         (
@@ -167,41 +194,40 @@ pub async fn begin_signin(
             resets_in: row.get("resets_in"),
         },
         lockout,
+        scopes: LockoutScopes(row.get("scopes")),
         account,
     })
 }
 
-/// Records a failed sign-in in the audit log, and the lockout it started when it did.
+/// Counts a failed sign-in in its streaks and records it in the audit log, with the lockout it
+/// started when it did.
 pub async fn record_signin_failure(
     client: &impl GenericClient,
     email: &EmailDigest,
+    scopes: &LockoutScopes,
     user_id: Option<UserId>,
-    locks: bool,
     info: &ClientInfo,
 ) -> Result<()> {
     let statement = client
         .prepare_cached(
-            "INSERT INTO auth_events (kind, user_id, email_hash, ip, user_agent)
-             SELECT kind, $2, $3, $4, $5 FROM unnest($1::text[]) AS kind",
+            "WITH ended AS (SELECT end_signin_attempt($3, $6, false) AS locked)
+             INSERT INTO auth_events (kind, user_id, email_hash, ip, user_agent)
+             SELECT kind, $2, $3, $4, $5
+             FROM ended, unnest(CASE WHEN ended.locked THEN ARRAY[$1, $7]
+                                     ELSE ARRAY[$1] END) AS kind",
         )
         .await?;
-    let kinds: &[&str] = if locks {
-        &[
-            EventKind::SigninFailed.as_str(),
-            EventKind::Lockout.as_str(),
-        ]
-    } else {
-        &[EventKind::SigninFailed.as_str()]
-    };
     client
         .execute(
             &statement,
             &[
-                &kinds,
+                &EventKind::SigninFailed.as_str(),
                 &user_id.map(|id| id.as_uuid()),
                 &email.0.as_slice(),
                 &info.ip,
                 &info.user_agent,
+                &scopes.0,
+                &EventKind::Lockout.as_str(),
             ],
         )
         .await?;

@@ -8,7 +8,7 @@ use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::audit::EventKind;
-use super::throttling::{Bucket, Budget, RequestCount};
+use super::throttling::{Bucket, Budget, LockoutScopes, RequestCount};
 use super::{OutboxEmail, Result, USERS_EMAIL_KEY, seconds};
 use crate::domain::{ClientInfo, Email, UserId, UserName};
 use crate::emails::Message;
@@ -394,9 +394,10 @@ async fn drop_confirmation(client: &impl GenericClient, proof: Proof<'_>) -> Res
 pub struct EmailChange<'a> {
     pub user_id: UserId,
     pub session_id: Uuid,
-    /// The address the account has now: told at once, and its failure streak cleared (the
-    /// password was just proven).
+    /// The address the account has now: told at once, and the attempt's failure streaks
+    /// cleared (the password was just proven).
     pub current: &'a Email,
+    pub scopes: &'a LockoutScopes,
     pub new: &'a Email,
     pub confirmation: Confirmation<'a>,
     /// To the new address when it already has an account, at most once per window.
@@ -427,7 +428,7 @@ pub async fn request_email_change(
                   notice AS (
                       SELECT (hit_rate_limit($8, $9, $10)).hits AS hits
                       WHERE EXISTS (SELECT 1 FROM taken)),
-                  cleared AS (DELETE FROM signin_failures WHERE email_hash = $11),
+                  cleared AS (SELECT end_signin_attempt($11, $22, true)),
                   queued AS (
                       INSERT INTO email_outbox (recipient, subject, body_text)
                       SELECT $2::text, $12::text, $13::text FROM issued
@@ -438,7 +439,7 @@ pub async fn request_email_change(
                       RETURNING id, recipient, subject, body_text),
                   event AS (
                       INSERT INTO auth_events (kind, user_id, session_id, ip, user_agent)
-                      VALUES ($19, $1, $3, $20, $21))
+                      SELECT $19, $1, $3, $20, $21 FROM cleared)
              SELECT id, recipient, subject, body_text FROM queued"
         ))
         .await?;
@@ -468,6 +469,7 @@ pub async fn request_email_change(
                 &EventKind::EmailChangeRequested.as_str(),
                 &change.client.ip,
                 &change.client.user_agent,
+                &change.scopes.0,
             ],
         )
         .await?;
@@ -586,17 +588,19 @@ pub async fn delete_account(
 }
 
 /// The second statement of a sign-in with the right password to an unconfirmed account: the
-/// failure streak is cleared (the password was right) and the refusal recorded.
+/// attempt's failure streaks are cleared (the password was right) and the refusal recorded.
 pub async fn refuse_unverified_signin(
     client: &impl GenericClient,
     user_id: UserId,
     email: &Email,
+    scopes: &LockoutScopes,
     info: &ClientInfo,
 ) -> Result<()> {
     let statement = client
         .prepare_cached(
-            "WITH cleared AS (DELETE FROM signin_failures WHERE email_hash = $2)
-             INSERT INTO auth_events (kind, user_id, ip, user_agent) VALUES ($1, $3, $4, $5)",
+            "WITH cleared AS (SELECT end_signin_attempt($2, $6, true))
+             INSERT INTO auth_events (kind, user_id, ip, user_agent)
+             SELECT $1, $3, $4, $5 FROM cleared",
         )
         .await?;
     client
@@ -608,6 +612,7 @@ pub async fn refuse_unverified_signin(
                 &user_id.as_uuid(),
                 &info.ip,
                 &info.user_agent,
+                &scopes.0,
             ],
         )
         .await?;

@@ -460,9 +460,20 @@ impl TestApp {
 
     /// `POST /api/signin` as API Gateway delivers it from the client address `ip`.
     pub async fn signin_from(&self, ip: &str, email: &str, password: &str) -> TestResponse {
+        self.signin_on_device(ip, email, password, None).await
+    }
+
+    /// `POST /api/signin` from `ip`, presenting `device_token` when given.
+    pub async fn signin_on_device(
+        &self,
+        ip: &str,
+        email: &str,
+        password: &str,
+        device_token: Option<&str>,
+    ) -> TestResponse {
         let request = json_request(
             Endpoint::Signin.path(),
-            &json!({"email": email, "password": password}),
+            &json!({"email": email, "password": password, "device_token": device_token}),
         );
         self.call(Endpoint::Signin, from_client(request, ip, "test-agent/1.0"))
             .await

@@ -19,6 +19,7 @@ mod jwks;
 mod layers;
 mod lints;
 mod local_stack;
+mod lockout;
 mod logout;
 mod openapi;
 mod outage;

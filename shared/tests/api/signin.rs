@@ -20,12 +20,18 @@ async fn signin_returns_the_documented_body_with_a_token_pair() {
         response.sorted_keys(),
         [
             "access_token",
+            "device_token",
             "expires_in",
             "message",
             "refresh_token",
             "token_type",
             "user"
         ]
+    );
+    assert_eq!(
+        response.str("device_token").len(),
+        43,
+        "256 bits, base64url"
     );
     assert_eq!(response.str("message"), "Sign-in successful");
     assert_eq!(response.str("token_type"), "Bearer");

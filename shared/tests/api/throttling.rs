@@ -24,15 +24,15 @@ fn retry_after(response: &TestResponse) -> u64 {
         .unwrap()
 }
 
-/// Sets the failure streak of `email` as if `failures` failed attempts had just happened, the
-/// lock (if any) already over.
+/// Sets the failure streak of `email` from clients without an address (the tests' default
+/// network) as if `failures` failed attempts had just happened, the lock (if any) already over.
 async fn arrange_streak(app: &TestApp, email: &str, failures: i32) {
     let digest = auth::domain::Email::parse(email).unwrap().digest();
     app.db
         .execute(
-            "INSERT INTO signin_failures (email_hash, failures, locked_until, expires_at)
-             VALUES ($1, $2, now() - interval '1 second', now() + interval '1 day')
-             ON CONFLICT (email_hash) DO UPDATE
+            "INSERT INTO signin_failures (email_hash, scope, failures, locked_until, expires_at)
+             VALUES ($1, 'net:unknown', $2, now() - interval '1 second', now() + interval '1 day')
+             ON CONFLICT (email_hash, scope) DO UPDATE
              SET failures = $2, locked_until = now() - interval '1 second'",
             &[&digest.0.as_slice(), &failures],
         )
@@ -51,7 +51,7 @@ async fn end_lock(app: &TestApp) {
 }
 
 #[tokio::test]
-async fn five_failures_lock_the_account_even_against_the_right_password() {
+async fn five_failures_lock_the_network_out_even_against_the_right_password() {
     let app = TestApp::spawn().await;
     app.registered_user("Jane", JANE).await;
     for attempt in 1..=5 {
@@ -337,7 +337,10 @@ async fn the_janitor_prunes_ended_windows_and_forgotten_streaks_only() {
 
     let report = auth::janitor::sweep(&app.app).await.unwrap();
 
-    assert_eq!(report.throttles, 2, "one window, one streak");
+    assert_eq!(
+        report.throttles, 3,
+        "one window, one address's two streaks (its network's and its account-wide one)"
+    );
     assert_eq!(app.count("SELECT count(*) FROM rate_limits").await, 0);
-    assert_eq!(app.count("SELECT count(*) FROM signin_failures").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM signin_failures").await, 2);
 }
