@@ -194,6 +194,7 @@ impl App {
                 user_id: user.id,
                 refresh_token: &refresh.hash,
                 ttl: self.config.sessions.refresh_token_ttl,
+                max_lifetime: self.config.sessions.max_lifetime,
                 email: email.digest(),
                 scopes: &scopes,
                 device: &device.hash,

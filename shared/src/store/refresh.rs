@@ -41,9 +41,12 @@ pub enum Rotated {
 }
 
 /// Rotates a refresh token in one round trip, with no transaction around it: a single statement
-/// is atomic. The presented token's row is locked first (`FOR UPDATE`), so concurrent refreshes
-/// of one token queue up, and the later ones see it already rotated, within grace. A fresh token
-/// is marked used and replaced; within grace it is replaced again; after grace the session ends.
+/// is atomic. The presented token's row and its session's are locked first (`FOR UPDATE`), so
+/// concurrent refreshes of one session queue up and each sees the one before, committed. A fresh
+/// token (unused, and the session's one live token) is marked used and replaced; within grace a
+/// used token is replaced again. Either way the replacement becomes the session's live token,
+/// so at most one exists: presenting a superseded one, or a used one after grace, is reuse and
+/// ends the session. The session's expiry moves forward, never past its absolute lifetime.
 /// Every branch that writes also records its audit event.
 pub async fn rotate_refresh_token(
     client: &impl GenericClient,
@@ -52,28 +55,34 @@ pub async fn rotate_refresh_token(
     let statement = client
         .prepare_cached(
             "WITH presented AS MATERIALIZED (
-                 SELECT t.session_id, s.user_id,
+                 SELECT t.session_id, s.user_id, s.max_expires_at,
                         CASE WHEN t.expires_at <= now() OR s.revoked_at IS NOT NULL
                                   OR s.expires_at <= now() THEN 'refused'
-                             WHEN t.used_at IS NULL THEN 'fresh'
+                             WHEN t.used_at IS NULL
+                                  AND t.token_hash = coalesce(s.refresh_token_hash, t.token_hash)
+                                  THEN 'fresh'
+                             -- Unused, yet not the session's: superseded by a later rotation.
+                             WHEN t.used_at IS NULL THEN 'reused'
                              WHEN t.used_at > clock_timestamp() - make_interval(secs => $2)
                                   THEN 'grace'
                              ELSE 'reused' END AS verdict
                  FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
                  WHERE t.token_hash = $1
-                 FOR UPDATE OF t),
+                 FOR UPDATE OF t, s),
                   used AS (
                  UPDATE refresh_tokens SET used_at = clock_timestamp()
                  WHERE token_hash = $1 AND used_at IS NULL
                    AND EXISTS (SELECT 1 FROM presented WHERE verdict = 'fresh')),
                   issued AS (
                  INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
-                 SELECT $3, session_id, now() + make_interval(secs => $4)
+                 SELECT $3, session_id, least(now() + make_interval(secs => $4), max_expires_at)
                  FROM presented WHERE verdict IN ('fresh', 'grace')
                  RETURNING session_id),
                   extended AS (
                  UPDATE sessions
-                 SET expires_at = greatest(expires_at, now() + make_interval(secs => $4)),
+                 SET expires_at = least(greatest(expires_at, now() + make_interval(secs => $4)),
+                                        max_expires_at),
+                     refresh_token_hash = $3,
                      last_used_at = now()
                  WHERE id IN (SELECT session_id FROM issued)),
                   ended AS (

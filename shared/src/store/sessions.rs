@@ -24,7 +24,10 @@ pub struct NewSession<'a> {
     pub id: Uuid,
     pub user_id: UserId,
     pub refresh_token: &'a TokenHash,
+    /// How long the session lives unused (each refresh starts it again)...
     pub ttl: Duration,
+    /// ...and how long it lives at most, refreshed or not.
+    pub max_lifetime: Duration,
     /// Whose failure streaks the success clears, and which of them.
     pub email: EmailDigest,
     pub scopes: &'a LockoutScopes,
@@ -46,11 +49,13 @@ pub async fn open_session(client: &impl GenericClient, session: &NewSession<'_>)
     let statement = client
         .prepare_cached(
             "WITH opened AS (
-                 INSERT INTO sessions (id, user_id, expires_at, user_agent, ip)
-                 VALUES ($1, $2, now() + make_interval(secs => $4), $6, $7)),
+                 INSERT INTO sessions (id, user_id, expires_at, max_expires_at,
+                                       refresh_token_hash, user_agent, ip)
+                 VALUES ($1, $2, now() + make_interval(secs => least($4::float8, $15::float8)),
+                         now() + make_interval(secs => $15), $3, $6, $7)),
                   token AS (
                  INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
-                 VALUES ($3, $1, now() + make_interval(secs => $4))),
+                 VALUES ($3, $1, now() + make_interval(secs => least($4::float8, $15::float8)))),
                   device AS (
                  INSERT INTO signin_devices (token_hash, user_id, expires_at)
                  VALUES ($12, $2, now() + make_interval(secs => $14))),
@@ -91,6 +96,7 @@ pub async fn open_session(client: &impl GenericClient, session: &NewSession<'_>)
                 &session.device.0.as_slice(),
                 &session.replaces_device.map(|hash| hash.0.as_slice()),
                 &seconds(DEVICE_TOKEN_TTL),
+                &seconds(session.max_lifetime),
             ],
         )
         .await?;

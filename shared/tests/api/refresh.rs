@@ -69,7 +69,7 @@ async fn refresh_rotates_the_token_and_returns_a_working_pair() {
 }
 
 #[tokio::test]
-async fn the_old_token_within_the_grace_window_still_works_and_the_session_stays_alive() {
+async fn the_old_token_within_the_grace_window_still_works_and_supersedes_the_first_rotation() {
     let app = TestApp::spawn().await;
     let signin = app.signed_in_user("jane@example.com").await;
     let old_refresh = signin.str("refresh_token");
@@ -89,16 +89,117 @@ async fn the_old_token_within_the_grace_window_still_works_and_the_session_stays
         let response = app.dashboard(&token).await;
         assert_eq!(response.status, StatusCode::OK, "{why}: {}", response.body);
     }
+    assert_eq!(live_refresh_tokens(&app, session_id).await, 1);
+    let next = app.refresh(&replay.str("refresh_token")).await;
     assert_eq!(
-        app.refresh(&rotated.str("refresh_token")).await.status,
-        StatusCode::OK,
-        "the first rotation's refresh token still works"
-    );
-    assert_eq!(
-        app.refresh(&replay.str("refresh_token")).await.status,
+        next.status,
         StatusCode::OK,
         "the replay's refresh token works"
     );
+}
+
+/// A thief who replays a rotated token inside the grace window gets a branch of the session; the
+/// branch it supersedes is the victim's, whose next refresh is then reuse: the whole session
+/// ends, the thief's branch with it.
+#[tokio::test]
+async fn a_replay_inside_the_grace_window_cannot_fork_the_session() {
+    let app = TestApp::spawn().await;
+    let signin = app.signed_in_user("jane@example.com").await;
+    let stolen = signin.str("refresh_token");
+    let (_, session_id) = jti_and_sid(&signin.str("access_token"));
+    let victim = app.refresh(&stolen).await;
+    assert_eq!(victim.status, StatusCode::OK);
+    let thief = app.refresh(&stolen).await;
+    assert_eq!(thief.status, StatusCode::OK);
+
+    app.refresh(&victim.str("refresh_token"))
+        .await
+        .assert_invalid_token("the superseded branch");
+
+    assert_eq!(
+        session_state(&app, session_id).await,
+        (true, Some("refresh_token_reuse".to_owned()))
+    );
+    app.refresh(&thief.str("refresh_token"))
+        .await
+        .assert_invalid_token("the thief's branch ended with the session");
+    app.dashboard(&thief.str("access_token"))
+        .await
+        .assert_invalid_token("the thief's access token");
+}
+
+/// Refresh tokens of the session that a refresh would accept as fresh.
+async fn live_refresh_tokens(app: &TestApp, session_id: Uuid) -> i64 {
+    app.db
+        .query_one(
+            "SELECT count(*) FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+             WHERE s.id = $1 AND t.used_at IS NULL AND t.expires_at > now()
+               AND t.token_hash = coalesce(s.refresh_token_hash, t.token_hash)",
+            &[&session_id],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn refreshes_never_carry_a_session_past_its_absolute_lifetime() {
+    let app = TestApp::spawn_with(&[("SESSION_MAX_LIFETIME", "3600")]).await;
+    let signin = app.signed_in_user("jane@example.com").await;
+    let (_, session_id) = jti_and_sid(&signin.str("access_token"));
+    let expiry = |column: &'static str| {
+        let app = &app;
+        async move {
+            let row = app
+                .db
+                .query_one(
+                    &format!(
+                        "SELECT extract(epoch FROM {column} - created_at)::float8 FROM sessions WHERE id = $1"
+                    ),
+                    &[&session_id],
+                )
+                .await
+                .unwrap();
+            row.get::<_, f64>(0)
+        }
+    };
+    assert!((3599.0..3601.0).contains(&expiry("max_expires_at").await));
+    assert!(
+        expiry("expires_at").await <= 3601.0,
+        "the week-long refresh TTL is capped by the hour-long lifetime"
+    );
+    let refreshed = app.refresh(&signin.str("refresh_token")).await;
+    assert_eq!(refreshed.status, StatusCode::OK);
+    assert!(expiry("expires_at").await <= 3601.0);
+
+    // Fifty-nine minutes later (the clock moved by moving the session back), a refresh works
+    // but extends nothing; once the hour is up, the session is over.
+    app.db
+        .execute(
+            "UPDATE sessions SET created_at = created_at - interval '59 minutes',
+                                 expires_at = expires_at - interval '59 minutes',
+                                 max_expires_at = max_expires_at - interval '59 minutes'
+             WHERE id = $1",
+            &[&session_id],
+        )
+        .await
+        .unwrap();
+    let late = app.refresh(&refreshed.str("refresh_token")).await;
+    assert_eq!(late.status, StatusCode::OK, "{}", late.body);
+    assert!(expiry("expires_at").await <= 3601.0);
+    app.db
+        .execute(
+            "UPDATE sessions SET created_at = created_at - interval '2 minutes',
+                                 expires_at = expires_at - interval '2 minutes',
+                                 max_expires_at = max_expires_at - interval '2 minutes'
+             WHERE id = $1",
+            &[&session_id],
+        )
+        .await
+        .unwrap();
+    app.refresh(&late.str("refresh_token"))
+        .await
+        .assert_invalid_token("past the session's absolute lifetime");
 }
 
 #[tokio::test]
@@ -198,6 +299,11 @@ async fn twenty_concurrent_refreshes_of_one_token_all_succeed_within_the_grace_w
             .await,
         1,
         "only the presented token is marked used"
+    );
+    assert_eq!(
+        live_refresh_tokens(&app, session_id).await,
+        1,
+        "one live refresh token: the last rotation's"
     );
     for response in &responses {
         assert_eq!(

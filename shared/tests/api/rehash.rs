@@ -125,6 +125,7 @@ async fn a_rehash_never_overwrites_a_password_changed_since_sign_in_read_it() {
             user_id: auth::domain::UserId::from_uuid(user_id),
             refresh_token: &OpaqueToken::generate().unwrap().hash,
             ttl: std::time::Duration::from_secs(60),
+            max_lifetime: std::time::Duration::from_secs(600),
             email: Email::parse(EMAIL).unwrap().digest(),
             scopes: &store::LockoutScopes(vec!["account".into(), "net:unknown".into()]),
             device: &OpaqueToken::generate().unwrap().hash,
