@@ -295,6 +295,7 @@ mod tests {
             config.sessions,
             SessionSettings {
                 refresh_token_ttl: Duration::from_secs(604_800),
+                max_lifetime: Duration::from_secs(30 * 24 * 60 * 60),
                 refresh_reuse_grace: Duration::from_secs(10),
             }
         );
