@@ -127,10 +127,16 @@ def main():
             algorithms=[algorithm],
             audience=AUDIENCE,
             issuer=ISSUER,
-            options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub"]},
+            options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "client_id"]},
         )
         check("PyJWT verifies the signature, exp, nbf, iss and aud", True)
         check("the token is the signed-in user's", claims.get("sub") == user_id, (claims, user_id))
+        # RFC 9068 §2.2: an at+jwt access token carries iss, exp, aud, sub, client_id, iat, jti.
+        check(
+            "the token has RFC 9068's required claims, client_id included",
+            all(claims.get(name) for name in ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")),
+            claims,
+        )
     except jwt.InvalidTokenError as error:
         check("PyJWT verifies the signature, exp, nbf, iss and aud", False, repr(error))
 

@@ -18,6 +18,9 @@ pub struct JwtSettings {
     pub keys: Option<JwtKeys>,
     pub issuer: String,
     pub audience: String,
+    /// `JWT_CLIENT_ID`: the `client_id` claim of access tokens (RFC 9068 §2.2); the audience by
+    /// default.
+    pub client_id: String,
     pub access_token_ttl: Duration,
 }
 
@@ -32,6 +35,7 @@ impl JwtSettings {
         let secret_arn = env.text("JWT_SECRET_ARN");
         let issuer = env.text_or("JWT_ISSUER", "jwt-auth-api");
         let audience = env.text_or("JWT_AUDIENCE", "jwt-auth-api");
+        let client_id = env.text_or("JWT_CLIENT_ID", &audience);
         let access_token_ttl = env.seconds("ACCESS_TOKEN_TTL", 900)?;
 
         let both = |first: &str, second: &str| {
@@ -85,6 +89,7 @@ impl JwtSettings {
             keys,
             issuer,
             audience,
+            client_id,
             access_token_ttl,
         })
     }

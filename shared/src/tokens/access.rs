@@ -41,6 +41,10 @@ struct AccessClaims {
     nbf: u64,
     exp: u64,
     jti: Uuid,
+    /// The client the token was issued to (RFC 9068 §2.2 requires it in `at+jwt` tokens).
+    /// Absent from tokens issued before it was added: those still verify.
+    #[serde(default)]
+    client_id: String,
     /// Session id: logout, reuse detection and password reset end the session, and with it the token.
     sid: Uuid,
     /// Whether the user's address was proven when the token was issued. Absent from tokens issued
@@ -89,6 +93,7 @@ pub struct AccessTokenSigner {
     jwks: JwkSet,
     issuer: String,
     audience: String,
+    client_id: String,
     ttl: Duration,
 }
 
@@ -162,6 +167,7 @@ impl AccessTokenSigner {
             jwks,
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
+            client_id: settings.client_id.clone(),
             ttl: settings.access_token_ttl,
         })
     }
@@ -182,6 +188,7 @@ impl AccessTokenSigner {
             nbf: now,
             exp: now + self.ttl.as_secs(),
             jti: Uuid::new_v4(),
+            client_id: self.client_id.clone(),
             sid: session_id,
             email_verified,
         };
@@ -283,6 +290,7 @@ mod tests {
             keys: Some(keys),
             issuer: "issuer".into(),
             audience: "audience".into(),
+            client_id: "client".into(),
             access_token_ttl: Duration::from_secs(900),
         }
     }

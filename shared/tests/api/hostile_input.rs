@@ -715,7 +715,16 @@ fn signed_in(app: &TestApp, runtime: &tokio::runtime::Runtime, email: &str) -> G
 /// Claims around a genuine access token's, each kept, dropped or replaced by a hostile value.
 fn near_claims(genuine: Value) -> impl Strategy<Value = Value> {
     let names = [
-        "iss", "aud", "sub", "iat", "nbf", "exp", "jti", "sid", "typ",
+        "iss",
+        "aud",
+        "sub",
+        "iat",
+        "nbf",
+        "exp",
+        "jti",
+        "sid",
+        "client_id",
+        "typ",
     ];
     let mutation = prop_oneof![
         6 => Just(None),

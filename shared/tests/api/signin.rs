@@ -62,6 +62,10 @@ async fn access_token_is_a_typed_hs256_jwt_and_refresh_token_is_43_url_safe_char
     assert_eq!(claims["sub"], signin.body["user"]["id"]);
     assert_eq!(claims["iss"], "jwt-auth-api");
     assert_eq!(claims["aud"], "jwt-auth-api");
+    assert_eq!(
+        claims["client_id"], "jwt-auth-api",
+        "RFC 9068 §2.2: at+jwt tokens name their client (the audience by default)"
+    );
     let (iat, exp) = (
         claims["iat"].as_u64().unwrap(),
         claims["exp"].as_u64().unwrap(),
@@ -299,4 +303,18 @@ async fn only_the_sha256_of_the_refresh_token_is_stored() {
         .await,
         0
     );
+}
+
+#[tokio::test]
+async fn the_client_id_claim_is_configurable() {
+    let app = TestApp::spawn_with(&[("JWT_CLIENT_ID", "example-web-app")]).await;
+    let signin = app.signed_in_user("jane@example.com").await;
+
+    let claims = jwt_part(&signin.str("access_token"), 1);
+
+    assert_eq!(claims["client_id"], "example-web-app");
+    assert_eq!(claims["aud"], "jwt-auth-api");
+    app.dashboard(&signin.str("access_token"))
+        .await
+        .assert_status(StatusCode::OK);
 }
