@@ -1,5 +1,5 @@
-//! The janitor: on a schedule, deletes rows that can no longer matter and sends (or retries)
-//! queued emails.
+//! The janitor: on a schedule, deletes rows that can no longer matter (audit events past their
+//! retention too) and sends (or retries) queued emails.
 
 use std::time::Duration;
 
@@ -32,6 +32,8 @@ pub struct Report {
     pub unconfirmed_accounts: u64,
     /// Expired confirmation links and codes.
     pub confirmations: u64,
+    /// Audit events past `AUDIT_RETENTION_DAYS`.
+    pub audit_events: u64,
     pub emails_sent: u64,
     pub emails_failed: u64,
 }
@@ -48,6 +50,7 @@ impl Report {
             throttles,
             unconfirmed_accounts,
             confirmations,
+            audit_events,
             emails_sent,
             emails_failed,
         } = self;
@@ -60,6 +63,7 @@ impl Report {
             throttles,
             unconfirmed_accounts,
             confirmations,
+            audit_events,
             emails_sent,
             emails_failed,
         ]
@@ -92,6 +96,8 @@ pub async fn sweep(app: &App) -> Result<Report, ApiError> {
     // Apart from the pruning above: deleting an account cascades into tables pruned there.
     (report.unconfirmed_accounts, report.confirmations) =
         store::prune_unconfirmed(&client, app.config.verification.unverified_account_ttl).await?;
+    report.audit_events =
+        store::prune_audit_events(&client, app.config.retention.audit_events).await?;
     let transaction = client.transaction().await?;
     // SES is called with these rows locked: the database's default idle-in-transaction limit
     // (set by migrate, sized for requests) could end the session mid-batch, and the batch would

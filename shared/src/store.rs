@@ -228,6 +228,17 @@ pub struct Pruned {
     pub throttles: u64,
 }
 
+/// Deletes the audit events older than `keep` (the database refuses to go under 30 days, see
+/// `migrations/V7__audit_retention.sql`); returns how many went.
+pub async fn prune_audit_events(client: &impl GenericClient, keep: Duration) -> Result<u64> {
+    let statement = client
+        .prepare_cached("SELECT prune_auth_events($1)")
+        .await?;
+    let days = i32::try_from(keep.as_secs() / 86_400).unwrap_or(i32::MAX);
+    let row = client.query_one(&statement, &[&days]).await?;
+    Ok(row.get::<_, i64>(0) as u64)
+}
+
 /// Deletes what can no longer matter: expired tokens and revocations, sessions that ended or
 /// expired more than `keep` ago (kept that long for audit), outbox rows older than `keep` (their
 /// bodies hold reset links), ended rate-limit windows and forgotten failure streaks. The audit

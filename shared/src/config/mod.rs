@@ -23,6 +23,7 @@ mod jwt;
 mod limits;
 mod links;
 mod reset;
+mod retention;
 mod sessions;
 mod verification;
 
@@ -32,6 +33,7 @@ pub use jwt::JwtSettings;
 pub use limits::RateLimits;
 pub use links::LinkBase;
 pub use reset::ResetSettings;
+pub use retention::{MIN_AUDIT_RETENTION_DAYS, Retention};
 pub use sessions::SessionSettings;
 pub use verification::VerificationSettings;
 
@@ -55,6 +57,7 @@ pub struct Config {
     pub verification: VerificationSettings,
     pub email: EmailTransport,
     pub limits: RateLimits,
+    pub retention: Retention,
 }
 
 impl Config {
@@ -68,6 +71,7 @@ impl Config {
             verification: VerificationSettings::load(env, aws).await?,
             email: EmailTransport::load(env)?,
             limits: RateLimits::load(env)?,
+            retention: Retention::load(env)?,
         })
     }
 }

@@ -71,3 +71,70 @@ async fn expired_rows_are_deleted_and_live_ones_kept() {
         "nothing left to prune"
     );
 }
+
+/// Inserts one audit event `days` old.
+async fn event_aged(app: &TestApp, days: i32) {
+    app.db
+        .execute(
+            "INSERT INTO auth_events (kind, occurred_at) VALUES ('signin_failed', now() - make_interval(days => $1))",
+            &[&days],
+        )
+        .await
+        .unwrap();
+}
+
+async fn event_ages(app: &TestApp) -> Vec<i32> {
+    app.db
+        .query(
+            "SELECT extract(day FROM now() - occurred_at)::int FROM auth_events ORDER BY occurred_at",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn audit_events_are_kept_for_their_retention_and_no_less_than_thirty_days() {
+    let app = TestApp::spawn().await;
+    for days in [400, 366, 364, 40, 1] {
+        event_aged(&app, days).await;
+    }
+
+    let report = auth::janitor::sweep(&app.app).await.unwrap();
+
+    assert_eq!(report.audit_events, 2, "a year by default");
+    assert_eq!(event_ages(&app).await, [364, 40, 1]);
+    let monthly = app.redeployed(&[("AUDIT_RETENTION_DAYS", "30")]).await;
+    assert_eq!(
+        auth::janitor::sweep(&monthly.app)
+            .await
+            .unwrap()
+            .audit_events,
+        2
+    );
+    assert_eq!(event_ages(&app).await, [1]);
+    // The database's own floor, whatever the caller asks for.
+    event_aged(&app, 20).await;
+    let pruned: i64 = app
+        .db
+        .query_one("SELECT prune_auth_events(0)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(pruned, 0);
+    assert_eq!(event_ages(&app).await, [20, 1]);
+}
+
+#[tokio::test]
+async fn outside_the_pruning_function_the_audit_trail_stays_append_only() {
+    let app = TestApp::spawn().await;
+    event_aged(&app, 400).await;
+
+    let refused = app.db.execute("DELETE FROM auth_events", &[]).await;
+
+    assert!(refused.is_err(), "a plain DELETE of even a year-old event");
+    assert_eq!(event_ages(&app).await, [400]);
+}
