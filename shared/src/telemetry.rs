@@ -37,32 +37,65 @@ where
         .with_span_list(true)
         .with_target(false);
     tracing_subscriber::registry()
-        .with(without_statement_parameters(filter))
+        .with(without_credentials(filter))
         .with(format)
         .try_init()
         .map_err(Into::into)
 }
 
-/// tokio-postgres logs every statement with its parameters at debug: password hashes, token
-/// hashes, the reset email with its link. Its logs stay at info and above whatever `RUST_LOG`
-/// asks for, for the crate and for each of its modules named in `RUST_LOG`.
-fn without_statement_parameters(filter: Targets) -> Targets {
-    const DRIVER: &str = "tokio_postgres";
-    let at_most_info = |level: LevelFilter| level.min(LevelFilter::INFO);
-    let driver_level = filter
-        .iter()
-        .find(|(target, _)| *target == DRIVER)
-        .map_or(LevelFilter::INFO, |(_, level)| at_most_info(level));
+/// Crates whose most verbose logs can carry credentials, and the most verbose level each may log
+/// at, whatever `RUST_LOG` asks: tokio-postgres logs every statement with its parameters at debug
+/// (password hashes, token hashes, a queued email's link); the Lambda runtime logs the raw event
+/// at trace (a password in the body, the `Authorization` header, a reset token in the path); the
+/// AWS SDK, its HTTP stack and lettre log requests and responses at trace (a secret's value, an
+/// SMTP login).
+const CAPPED: &[(&str, LevelFilter)] = &[
+    ("tokio_postgres", LevelFilter::INFO),
+    ("lambda_runtime", LevelFilter::DEBUG),
+    ("lambda_runtime_api_client", LevelFilter::DEBUG),
+    ("lambda_http", LevelFilter::DEBUG),
+    ("aws_config", LevelFilter::DEBUG),
+    ("aws_runtime", LevelFilter::DEBUG),
+    ("aws_sigv4", LevelFilter::DEBUG),
+    ("aws_smithy_runtime", LevelFilter::DEBUG),
+    ("aws_smithy_runtime_api", LevelFilter::DEBUG),
+    ("aws_smithy_http", LevelFilter::DEBUG),
+    ("aws_smithy_http_client", LevelFilter::DEBUG),
+    ("aws_sdk_secretsmanager", LevelFilter::DEBUG),
+    ("aws_sdk_sesv2", LevelFilter::DEBUG),
+    ("hyper", LevelFilter::DEBUG),
+    ("hyper_util", LevelFilter::DEBUG),
+    ("h2", LevelFilter::DEBUG),
+    ("lettre", LevelFilter::DEBUG),
+];
+
+/// `filter` with each [`CAPPED`] crate held at its cap: for the crate and for each of its
+/// modules named in `RUST_LOG`.
+fn without_credentials(filter: Targets) -> Targets {
+    let cap_of = |target: &str| {
+        CAPPED
+            .iter()
+            .find(|(krate, _)| {
+                target == *krate
+                    || target
+                        .strip_prefix(krate)
+                        .is_some_and(|rest| rest.starts_with("::"))
+            })
+            .map(|(_, cap)| *cap)
+    };
+    let default = filter.default_level().unwrap_or(LevelFilter::OFF);
     let capped = filter.iter().map(|(target, level)| {
-        if target.starts_with(DRIVER) {
-            (target.to_owned(), at_most_info(level))
-        } else {
-            (target.to_owned(), level)
-        }
+        let level = cap_of(target).map_or(level, |cap| level.min(cap));
+        (target.to_owned(), level)
     });
-    let rebuilt = Targets::new()
-        .with_targets(capped)
-        .with_target(DRIVER, driver_level);
+    let mut rebuilt = Targets::new().with_targets(capped);
+    for (krate, cap) in CAPPED {
+        let asked = filter
+            .iter()
+            .find(|(target, _)| target == krate)
+            .map_or(default, |(_, level)| level);
+        rebuilt = rebuilt.with_target(*krate, asked.min(*cap));
+    }
     match filter.default_level() {
         Some(level) => rebuilt.with_default(level),
         None => rebuilt,
@@ -75,7 +108,7 @@ mod tests {
     use tracing::Level;
 
     fn capped(directives: &str) -> Targets {
-        without_statement_parameters(directives.parse().expect("valid directives"))
+        without_credentials(directives.parse().expect("valid directives"))
     }
 
     #[test]
@@ -102,6 +135,29 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn no_crate_that_logs_payloads_or_credentials_logs_at_trace_whatever_rust_log_asks() {
+        for directives in [
+            "trace",
+            "lambda_runtime=trace,trace",
+            "info,lambda_runtime::layers::api_response=trace",
+            "aws_smithy_runtime::client::orchestrator=trace",
+            "lettre=trace,hyper=trace,h2=trace,aws_sdk_sesv2=trace",
+        ] {
+            let filter = capped(directives);
+            for (krate, _) in CAPPED {
+                for target in [krate.to_string(), format!("{krate}::some::module")] {
+                    assert!(
+                        !filter.would_enable(&target, &Level::TRACE),
+                        "{directives}: {target} at trace"
+                    );
+                }
+            }
+        }
+        assert!(capped("trace").would_enable("lambda_runtime", &Level::DEBUG));
+        assert!(capped("trace").would_enable("auth::handlers", &Level::TRACE));
     }
 
     #[test]
