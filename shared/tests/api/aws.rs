@@ -405,13 +405,21 @@ async fn the_signing_key_is_generated_into_its_empty_secret_once_and_read_from_t
     let first = signing_key::ensure(&aws, &arn).await.unwrap();
     let second = signing_key::ensure(&aws, &arn).await.unwrap();
 
-    let Ensured::Generated { kid } = first else {
+    let Ensured::Generated { kid, public_key } = first else {
         panic!("an empty secret gets a new key, not {first:?}")
     };
     assert_eq!(
         second,
-        Ensured::Kept { kid: kid.clone() },
+        Ensured::Kept {
+            kid: kid.clone(),
+            public_key: public_key.clone()
+        },
         "a key is never replaced"
+    );
+    assert_eq!(
+        auth::keys::PublicKey::from_pem(&public_key).unwrap().kid(),
+        kid,
+        "the public half the verifying functions are given"
     );
     let env = Environment::from_pairs([
         ("DATABASE_URL", "postgres://u@localhost/db"),

@@ -12,13 +12,14 @@ use serde_yaml_ng::Value;
 
 const WORKSPACE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
-/// Functions that use no database, secret or VPC (also what `Endpoint::needs_app` says, checked
-/// below).
+/// Functions that use no database, key, secret or VPC (also what `Endpoint::needs_app` and the
+/// route table say, checked below).
 const STATELESS: [&str; 5] = ["root", "public", "reset-page", "verify-page", "not-found"];
-/// Functions that sign or verify JWTs or publish their keys (also what `Endpoint::signs_tokens` says, checked below).
-const TOKEN_FUNCTIONS: [&str; 10] = [
-    "signin",
-    "refresh",
+/// Functions that sign access tokens, and so read the private key (`Endpoint::issues_tokens`).
+const SIGNERS: [&str; 2] = ["signin", "refresh"];
+/// Functions that verify access tokens or publish the keys that do: the public keys only, from
+/// the migrations resource (`Endpoint::verifies_tokens`).
+const VERIFIERS: [&str; 8] = [
     "dashboard",
     "logout",
     "sessions",
@@ -28,6 +29,46 @@ const TOKEN_FUNCTIONS: [&str; 10] = [
     "change-email",
     "delete-account",
 ];
+/// Each function's access, as its code needs it: the secrets it may read (by the template's
+/// names; `MasterUserSecret` is the RDS-managed master secret, the database login), whether it sits in the VPC (it talks to the database through the
+/// proxy), and the other actions its policies allow. Every function of the template is here.
+const ACCESS: &[(&str, &[&str], bool, &[&str])] = &[
+    ("root", &[], false, &[]),
+    ("public", &[], false, &[]),
+    ("reset-page", &[], false, &[]),
+    ("verify-page", &[], false, &[]),
+    ("not-found", &[], false, &[]),
+    // The public keys come in the environment: no secret, no database, no VPC.
+    ("jwks", &[], false, &[]),
+    ("signup", &[MASTER, CODE_KEY], true, &[]),
+    ("verify-email", &[MASTER, CODE_KEY], true, &[]),
+    ("resend-verification", &[MASTER, CODE_KEY], true, &[]),
+    ("signin", &[MASTER, SIGNING_KEY], true, &[]),
+    ("refresh", &[MASTER, SIGNING_KEY], true, &[]),
+    ("dashboard", &[MASTER], true, &[]),
+    ("logout", &[MASTER], true, &[]),
+    ("sessions", &[MASTER], true, &[]),
+    ("end-session", &[MASTER], true, &[]),
+    ("change-password", &[MASTER], true, &[]),
+    ("change-email", &[MASTER, CODE_KEY], true, &[]),
+    ("delete-account", &[MASTER], true, &[]),
+    ("forgot-password", &[MASTER], true, &[]),
+    ("reset-password", &[MASTER], true, &[]),
+    ("janitor", &[MASTER], true, &["ses:SendEmail"]),
+    // The owner: migrates, fills the signing key.
+    (
+        "migrate",
+        &[MASTER, SIGNING_KEY],
+        true,
+        &[
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:PutSecretValue",
+        ],
+    ),
+];
+const MASTER: &str = "MasterUserSecret";
+const SIGNING_KEY: &str = "JwtSigningKey";
+const CODE_KEY: &str = "VerificationCodeKey";
 /// Functions that make or check the codes of confirmation emails, and so read the key they are
 /// stored under (also what `Endpoint::uses_code_key` says, checked below).
 const CODE_KEY_FUNCTIONS: [&str; 4] = [
@@ -331,60 +372,185 @@ fn every_template_function_builds_a_workspace_crate() {
     );
 }
 
+/// The secrets a function's policies name, by [`ACCESS`]'s names, and the actions they allow
+/// besides `secretsmanager:GetSecretValue`.
+fn grants(function: &Function) -> (BTreeSet<&'static str>, BTreeSet<String>) {
+    let policies = &function.properties()["Policies"];
+    let secrets = [MASTER, SIGNING_KEY, CODE_KEY]
+        .into_iter()
+        .filter(|secret| mentions(policies, secret))
+        .collect();
+    let mut actions = BTreeSet::new();
+    policy_actions(policies, &mut actions);
+    actions.remove("secretsmanager:GetSecretValue");
+    (secrets, actions)
+}
+
+/// Every `Action` of the policy statements inside `value`.
+fn policy_actions(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Sequence(items) => items.iter().for_each(|item| policy_actions(item, out)),
+        Value::Mapping(map) => {
+            for (key, item) in map {
+                if key.as_str() == Some("Action") {
+                    let mut found = Vec::new();
+                    strings(item, &mut found);
+                    out.extend(found);
+                } else {
+                    policy_actions(item, out);
+                }
+            }
+        }
+        // The SAM policy template AWSSecretsManagerGetSecretValuePolicy allows just that.
+        _ => {}
+    }
+}
+
 #[test]
-fn only_token_functions_can_read_the_jwt_secret() {
+fn each_function_gets_exactly_the_access_its_code_uses() {
     let template = template();
     let functions = functions(&template);
-    let with_variable: BTreeSet<&str> = functions
-        .iter()
-        .filter(|f| f.environment().contains_key("JWT_PRIVATE_KEY_ARN"))
-        .map(Function::binary)
-        .collect();
-    // `migrate` fills the empty secret on the first deploy (checked below), and reads no token.
-    let with_permission: BTreeSet<&str> = functions
-        .iter()
-        .filter(|f| mentions(&f.properties()["Policies"], "JwtSigningKey"))
-        .map(Function::binary)
-        .filter(|binary| *binary != "migrate")
-        .collect();
-    let expected: BTreeSet<&str> = TOKEN_FUNCTIONS.into_iter().collect();
-    let signing_endpoints: BTreeSet<&str> = Endpoint::ALL
-        .into_iter()
-        .filter(|e| e.signs_tokens())
-        .map(|e| e.function())
-        .collect();
-    assert_eq!(signing_endpoints, expected, "Endpoint::signs_tokens agrees");
+    let listed: BTreeSet<&str> = ACCESS.iter().map(|(binary, ..)| *binary).collect();
+    let declared: BTreeSet<&str> = functions.iter().map(Function::binary).collect();
     assert_eq!(
-        with_variable, expected,
-        "functions given JWT_PRIVATE_KEY_ARN"
+        listed, declared,
+        "ACCESS lists every function of the template"
     );
-    assert_eq!(
-        with_permission, expected,
-        "functions allowed to read JwtSigningKey"
-    );
-    for binary in TOKEN_FUNCTIONS {
+    for (binary, secrets, in_vpc, actions) in ACCESS {
         let function = function(&functions, binary);
-        assert!(
-            is_ref_to(
-                function.environment()["JWT_PRIVATE_KEY_ARN"],
-                "JwtSigningKey"
-            ),
-            "{binary}: JWT_PRIVATE_KEY_ARN is !Ref JwtSigningKey"
+        let id = &function.logical_id;
+        let (granted, allowed) = grants(function);
+        assert_eq!(
+            granted,
+            secrets.iter().copied().collect(),
+            "{id}: the secrets it may read"
         );
-        assert!(
-            is_ref_to(
-                function.environment()["JWT_PREVIOUS_PUBLIC_KEYS"],
-                "JwtPreviousPublicKeys"
-            ),
-            "{binary}: the previous keys of a rotation"
+        assert_eq!(
+            allowed,
+            actions.iter().map(|a| a.to_string()).collect(),
+            "{id}: the actions besides reading secrets"
         );
-        for variable in ["JWT_ISSUER", "JWT_AUDIENCE"] {
+        assert_eq!(
+            function.properties().get("VpcConfig").is_some(),
+            *in_vpc,
+            "{id}: in the VPC"
+        );
+        // A secret it may read is one it is told about, and the other way round.
+        let env = function.environment();
+        // migrate is told the signing-key secret by the custom resource's event instead.
+        let event = &template["Resources"]["DatabaseMigrations"]["Properties"]["SigningKeySecret"];
+        let told: BTreeSet<&str> = [MASTER, SIGNING_KEY, CODE_KEY]
+            .into_iter()
+            .filter(|secret| {
+                env.values().any(|value| mentions(value, secret))
+                    || (*binary == "migrate" && is_ref_to(event, secret))
+            })
+            .collect();
+        assert_eq!(told, granted, "{id}: the secrets its environment names");
+        for policy in function.properties()["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
             assert!(
-                function.environment().contains_key(variable),
-                "{binary}: {variable}"
+                !mentions(policy, "*"),
+                "{id}: no wildcard in a policy: {policy:?}"
             );
         }
     }
+}
+
+/// The functions of the endpoints `test` holds for.
+fn endpoint_functions(test: fn(Endpoint) -> bool) -> BTreeSet<&'static str> {
+    Endpoint::ALL
+        .into_iter()
+        .filter(|e| test(*e))
+        .map(|e| e.function())
+        .collect()
+}
+
+/// The functions whose environment sets `variable`.
+fn given<'a>(functions: &'a [Function<'a>], variable: &str) -> BTreeSet<&'a str> {
+    functions
+        .iter()
+        .filter(|f| f.environment().contains_key(variable))
+        .map(Function::binary)
+        .collect()
+}
+
+#[test]
+fn only_the_signing_functions_read_the_private_key() {
+    let template = template();
+    let functions = functions(&template);
+    assert_eq!(
+        endpoint_functions(Endpoint::issues_tokens),
+        SIGNERS.into_iter().collect(),
+        "Endpoint::issues_tokens agrees"
+    );
+    assert_eq!(
+        given(&functions, "JWT_PRIVATE_KEY_ARN"),
+        SIGNERS.into_iter().collect(),
+        "functions given JWT_PRIVATE_KEY_ARN"
+    );
+    for binary in SIGNERS {
+        let env = function(&functions, binary).environment();
+        assert!(
+            is_ref_to(env["JWT_PRIVATE_KEY_ARN"], SIGNING_KEY),
+            "{binary}: JWT_PRIVATE_KEY_ARN is !Ref JwtSigningKey"
+        );
+        for variable in ["JWT_ISSUER", "JWT_AUDIENCE", "ACCESS_TOKEN_TTL"] {
+            assert!(env.contains_key(variable), "{binary}: {variable}");
+        }
+        // They sign and never verify an access token: no previous keys, no public key.
+        for variable in ["JWT_PUBLIC_KEY", "JWT_PREVIOUS_PUBLIC_KEYS"] {
+            assert!(!env.contains_key(variable), "{binary}: {variable}");
+        }
+    }
+}
+
+#[test]
+fn verifying_functions_get_the_public_keys_only() {
+    let template = template();
+    let functions = functions(&template);
+    assert_eq!(
+        endpoint_functions(Endpoint::verifies_tokens),
+        VERIFIERS.into_iter().collect(),
+        "Endpoint::verifies_tokens agrees"
+    );
+    assert_eq!(
+        given(&functions, "JWT_PUBLIC_KEY"),
+        VERIFIERS.into_iter().collect(),
+        "functions given JWT_PUBLIC_KEY"
+    );
+    for binary in VERIFIERS {
+        let env = function(&functions, binary).environment();
+        // The public half, as the migrations resource read it from the signing-key secret.
+        let (tag, target) = tagged(env["JWT_PUBLIC_KEY"])
+            .unwrap_or_else(|| panic!("{binary}: JWT_PUBLIC_KEY is !GetAtt"));
+        assert_eq!(
+            (tag.as_str(), target.as_str()),
+            ("GetAtt", Some("DatabaseMigrations.SigningPublicKey")),
+            "{binary}: JWT_PUBLIC_KEY"
+        );
+        assert!(
+            is_ref_to(env["JWT_PREVIOUS_PUBLIC_KEYS"], "JwtPreviousPublicKeys"),
+            "{binary}: the previous keys of a rotation"
+        );
+        assert!(!env.contains_key("JWT_PRIVATE_KEY_ARN"), "{binary}");
+        if binary != "jwks" {
+            for variable in ["JWT_ISSUER", "JWT_AUDIENCE"] {
+                assert!(env.contains_key(variable), "{binary}: {variable}");
+            }
+        }
+    }
+    // A rotation changes the previous keys: the resource runs again and reads the new key.
+    assert!(
+        is_ref_to(
+            &template["Resources"]["DatabaseMigrations"]["Properties"]["PreviousPublicKeys"],
+            "JwtPreviousPublicKeys"
+        ),
+        "DatabaseMigrations reruns when a rotation changes JwtPreviousPublicKeys"
+    );
 }
 
 #[test]
@@ -650,7 +816,12 @@ fn stateless_functions_get_no_vpc_no_policies_and_no_database() {
     }
     let stateless_endpoints: BTreeSet<&str> = Endpoint::ALL
         .into_iter()
-        .filter(|endpoint| !endpoint.needs_app())
+        .filter(|endpoint| {
+            matches!(
+                endpoint.route().handler,
+                auth::routes::Handler::Stateless(_)
+            )
+        })
         .map(|endpoint| endpoint.function())
         .collect();
     assert_eq!(
@@ -666,7 +837,7 @@ fn stateless_functions_get_no_vpc_no_policies_and_no_database() {
             .unwrap_or_else(|| panic!("{binary} is an endpoint"));
         assert!(
             !endpoint.needs_app(),
-            "the route table agrees that {binary} is stateless"
+            "the route table agrees that {binary} needs no database"
         );
         for key in ["VpcConfig", "Policies", "Role", "Environment"] {
             assert!(
@@ -690,7 +861,19 @@ fn database_functions_get_the_proxy_settings_and_wait_for_migrations() {
     for function in &functions {
         let binary = function.binary();
         let id = &function.logical_id;
-        if STATELESS.contains(&binary) {
+        let in_vpc = ACCESS
+            .iter()
+            .any(|(name, _, vpc, _)| *name == binary && *vpc);
+        let uses_database = Endpoint::ALL
+            .into_iter()
+            .any(|e| e.function() == binary && e.needs_app())
+            || BACKGROUND.contains(&binary);
+        assert_eq!(
+            in_vpc, uses_database,
+            "{id}: in the VPC exactly when it uses the database"
+        );
+        if !uses_database {
+            assert!(!env_has_database(function), "{id}: no database settings");
             continue;
         }
         let env = function.environment();
@@ -714,13 +897,6 @@ fn database_functions_get_the_proxy_settings_and_wait_for_migrations() {
         );
         assert_eq!(env["DB_SSLMODE"].as_str(), Some("verify-full"), "{id}");
         assert_eq!(env["DB_POOL_SIZE"].as_str(), Some("1"), "{id}");
-        assert!(
-            mentions(
-                &function.properties()["Policies"],
-                "Database.MasterUserSecret.SecretArn"
-            ),
-            "{id}: may read the database secret"
-        );
         let vpc = &function.properties()["VpcConfig"];
         assert!(
             vpc["SecurityGroupIds"]
@@ -738,8 +914,10 @@ fn database_functions_get_the_proxy_settings_and_wait_for_migrations() {
                 "{id}: runs the migrations"
             );
         } else {
+            // A `!GetAtt DatabaseMigrations.…` (the verifiers' public key) orders it as well.
             assert!(
-                function.depends_on().contains(&"DatabaseMigrations"),
+                function.depends_on().contains(&"DatabaseMigrations")
+                    || mentions(function.properties(), "DatabaseMigrations."),
                 "{id}: waits for the schema (DependsOn: DatabaseMigrations)"
             );
         }
@@ -763,6 +941,10 @@ fn database_functions_get_the_proxy_settings_and_wait_for_migrations() {
         function(&functions, "migrate").properties()["AutoPublishAlias"].as_str(),
         Some("live")
     );
+}
+
+fn env_has_database(function: &Function) -> bool {
+    function.environment().keys().any(|k| k.starts_with("DB_"))
 }
 
 #[test]
