@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, Response, service_fn};
 use tracing::Instrument;
 
 use crate::aws::Aws;
-use crate::config::{Config, ConfigError, DatabaseConfig, Environment, JwtSettings};
+use crate::config::{Config, ConfigError, DatabaseConfig, Environment, JwtSettings, RuntimeRole};
 use crate::error::ApiError;
 use crate::handlers::HandlerResult;
 use crate::http::error_response;
@@ -192,10 +192,18 @@ async fn answer_custom_resource(
     Ok(custom_resource::handle(&event.payload, log_stream, migrate).await?)
 }
 
+/// The migrations, then the functions' login role when one is configured ([`RuntimeRole`]).
 async fn migrate_from_environment() -> anyhow::Result<Vec<String>> {
-    let config =
-        DatabaseConfig::load(&Environment::from_process(), &Aws::from_environment()).await?;
-    db::migrate(&config).await
+    let env = Environment::from_process();
+    let aws = Aws::from_environment();
+    let config = DatabaseConfig::load(&env, &aws).await?;
+    let runtime_role = RuntimeRole::load(&env, &aws).await?;
+    let applied = db::migrate(&config).await?;
+    match runtime_role {
+        Some(role) => db::ensure_runtime_role(&config, &role).await?,
+        None => tracing::info!("no runtime role configured: the functions log in as this user"),
+    }
+    Ok(applied)
 }
 
 /// The `janitor` function, on a schedule: prunes expired rows and retries unsent emails.

@@ -27,6 +27,7 @@ mod refresh;
 mod rehash;
 mod reset_page;
 mod routing;
+mod runtime_role;
 mod sessions;
 mod signin;
 mod signup;

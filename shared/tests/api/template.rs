@@ -30,7 +30,8 @@ const VERIFIERS: [&str; 8] = [
     "delete-account",
 ];
 /// Each function's access, as its code needs it: the secrets it may read (by the template's
-/// names; `MasterUserSecret` is the RDS-managed master secret, the database login), whether it sits in the VPC (it talks to the database through the
+/// names; `MasterUserSecret` is the RDS-managed master secret, `DatabaseRuntimeSecret` the
+/// functions' own login), whether it sits in the VPC (it talks to the database through the
 /// proxy), and the other actions its policies allow. Every function of the template is here.
 const ACCESS: &[(&str, &[&str], bool, &[&str])] = &[
     ("root", &[], false, &[]),
@@ -40,25 +41,25 @@ const ACCESS: &[(&str, &[&str], bool, &[&str])] = &[
     ("not-found", &[], false, &[]),
     // The public keys come in the environment: no secret, no database, no VPC.
     ("jwks", &[], false, &[]),
-    ("signup", &[MASTER, CODE_KEY], true, &[]),
-    ("verify-email", &[MASTER, CODE_KEY], true, &[]),
-    ("resend-verification", &[MASTER, CODE_KEY], true, &[]),
-    ("signin", &[MASTER, SIGNING_KEY], true, &[]),
-    ("refresh", &[MASTER, SIGNING_KEY], true, &[]),
-    ("dashboard", &[MASTER], true, &[]),
-    ("logout", &[MASTER], true, &[]),
-    ("sessions", &[MASTER], true, &[]),
-    ("end-session", &[MASTER], true, &[]),
-    ("change-password", &[MASTER], true, &[]),
-    ("change-email", &[MASTER, CODE_KEY], true, &[]),
-    ("delete-account", &[MASTER], true, &[]),
-    ("forgot-password", &[MASTER], true, &[]),
-    ("reset-password", &[MASTER], true, &[]),
-    ("janitor", &[MASTER], true, &["ses:SendEmail"]),
-    // The owner: migrates, fills the signing key.
+    ("signup", &[RUNTIME, CODE_KEY], true, &[]),
+    ("verify-email", &[RUNTIME, CODE_KEY], true, &[]),
+    ("resend-verification", &[RUNTIME, CODE_KEY], true, &[]),
+    ("signin", &[RUNTIME, SIGNING_KEY], true, &[]),
+    ("refresh", &[RUNTIME, SIGNING_KEY], true, &[]),
+    ("dashboard", &[RUNTIME], true, &[]),
+    ("logout", &[RUNTIME], true, &[]),
+    ("sessions", &[RUNTIME], true, &[]),
+    ("end-session", &[RUNTIME], true, &[]),
+    ("change-password", &[RUNTIME], true, &[]),
+    ("change-email", &[RUNTIME, CODE_KEY], true, &[]),
+    ("delete-account", &[RUNTIME], true, &[]),
+    ("forgot-password", &[RUNTIME], true, &[]),
+    ("reset-password", &[RUNTIME], true, &[]),
+    ("janitor", &[RUNTIME], true, &["ses:SendEmail"]),
+    // The owner: migrates, creates the runtime login from its secret, fills the signing key.
     (
         "migrate",
-        &[MASTER, SIGNING_KEY],
+        &[MASTER, RUNTIME, SIGNING_KEY],
         true,
         &[
             "secretsmanager:DescribeSecret",
@@ -67,6 +68,7 @@ const ACCESS: &[(&str, &[&str], bool, &[&str])] = &[
     ),
 ];
 const MASTER: &str = "MasterUserSecret";
+const RUNTIME: &str = "DatabaseRuntimeSecret";
 const SIGNING_KEY: &str = "JwtSigningKey";
 const CODE_KEY: &str = "VerificationCodeKey";
 /// Functions that make or check the codes of confirmation emails, and so read the key they are
@@ -376,7 +378,7 @@ fn every_template_function_builds_a_workspace_crate() {
 /// besides `secretsmanager:GetSecretValue`.
 fn grants(function: &Function) -> (BTreeSet<&'static str>, BTreeSet<String>) {
     let policies = &function.properties()["Policies"];
-    let secrets = [MASTER, SIGNING_KEY, CODE_KEY]
+    let secrets = [MASTER, RUNTIME, SIGNING_KEY, CODE_KEY]
         .into_iter()
         .filter(|secret| mentions(policies, secret))
         .collect();
@@ -439,7 +441,7 @@ fn each_function_gets_exactly_the_access_its_code_uses() {
         let env = function.environment();
         // migrate is told the signing-key secret by the custom resource's event instead.
         let event = &template["Resources"]["DatabaseMigrations"]["Properties"]["SigningKeySecret"];
-        let told: BTreeSet<&str> = [MASTER, SIGNING_KEY, CODE_KEY]
+        let told: BTreeSet<&str> = [MASTER, RUNTIME, SIGNING_KEY, CODE_KEY]
             .into_iter()
             .filter(|secret| {
                 env.values().any(|value| mentions(value, secret))
@@ -551,6 +553,74 @@ fn verifying_functions_get_the_public_keys_only() {
         ),
         "DatabaseMigrations reruns when a rotation changes JwtPreviousPublicKeys"
     );
+}
+
+#[test]
+fn the_functions_log_in_with_a_runtime_role_the_proxy_serves() {
+    let template = template();
+    let resources = &template["Resources"];
+    let secret = &resources[RUNTIME];
+    assert_eq!(secret["Type"].as_str(), Some("AWS::SecretsManager::Secret"));
+    let generate = &secret["Properties"]["GenerateSecretString"];
+    let document: serde_json::Value = serde_json::from_str(
+        generate["SecretStringTemplate"]
+            .as_str()
+            .expect("SecretStringTemplate is a JSON string"),
+    )
+    .unwrap();
+    assert!(
+        document["username"].is_string(),
+        "the role's name is in the secret"
+    );
+    assert_eq!(generate["GenerateStringKey"].as_str(), Some("password"));
+    assert!(generate["PasswordLength"].as_u64().unwrap_or(0) >= 32);
+
+    // RDS Proxy logs in with both: the owner for migrate, the runtime role for the rest.
+    let proxy = &resources["DatabaseProxy"]["Properties"];
+    let served: Vec<&Value> = proxy["Auth"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|auth| &auth["SecretArn"])
+        .collect();
+    assert_eq!(served.len(), 2, "two logins");
+    assert!(
+        served
+            .iter()
+            .any(|arn| mentions(arn, "Database.MasterUserSecret.SecretArn"))
+    );
+    assert!(served.iter().any(|arn| is_ref_to(arn, RUNTIME)));
+    let role = &resources["DatabaseProxyRole"]["Properties"]["Policies"];
+    assert!(mentions(role, "Database.MasterUserSecret.SecretArn") && mentions(role, RUNTIME));
+
+    let functions = functions(&template);
+    for function in &functions {
+        let env = function.environment();
+        let Some(secret) = env.get("DB_SECRET_ARN") else {
+            continue;
+        };
+        if function.binary() == "migrate" {
+            assert!(
+                mentions(secret, "Database.MasterUserSecret.SecretArn"),
+                "migrate: the owner"
+            );
+            assert!(
+                is_ref_to(env["DB_RUNTIME_SECRET_ARN"], RUNTIME),
+                "migrate: the role it creates"
+            );
+        } else {
+            assert!(
+                is_ref_to(secret, RUNTIME),
+                "{}: the runtime role",
+                function.logical_id
+            );
+            assert!(
+                !env.contains_key("DB_RUNTIME_SECRET_ARN"),
+                "{}",
+                function.logical_id
+            );
+        }
+    }
 }
 
 #[test]
@@ -890,10 +960,6 @@ fn database_functions_get_the_proxy_settings_and_wait_for_migrations() {
         assert!(
             mentions(env["DB_HOST"], "DatabaseProxy.Endpoint"),
             "{id}: DB_HOST is the RDS Proxy endpoint"
-        );
-        assert!(
-            mentions(env["DB_SECRET_ARN"], "Database.MasterUserSecret.SecretArn"),
-            "{id}: DB_SECRET_ARN is the RDS-managed secret"
         );
         assert_eq!(env["DB_SSLMODE"].as_str(), Some("verify-full"), "{id}");
         assert_eq!(env["DB_POOL_SIZE"].as_str(), Some("1"), "{id}");
