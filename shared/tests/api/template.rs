@@ -1100,3 +1100,146 @@ fn every_function_is_watched_by_an_errors_alarm_of_at_most_ten_metrics() {
         );
     }
 }
+
+/// The routes anyone may write to without a token: each one costs a database round trip or an
+/// Argon2 hash, so each gets a tight throttle of its own.
+const PUBLIC_WRITES: [&str; 6] = [
+    "signup",
+    "signin",
+    "verify-email",
+    "resend-verification",
+    "forgot-password",
+    "reset-password",
+];
+/// The routes that verify a token (and the JWKS their verifiers fetch): roomy.
+const VERIFICATION: [&str; 9] = [
+    "refresh",
+    "dashboard",
+    "logout",
+    "sessions",
+    "end-session",
+    "change-password",
+    "change-email",
+    "delete-account",
+    "jwks",
+];
+
+/// The API Gateway route key of an endpoint: `METHOD /path`, or `$default` for the catch-all.
+fn route_key(endpoint: Endpoint) -> String {
+    match expected_route(endpoint) {
+        (path, _) if path == "$default" => path,
+        (path, method) => format!("{method} {path}"),
+    }
+}
+
+/// A parameter's default, as a number.
+fn default_of(template: &Value, parameter: &str) -> u64 {
+    template["Parameters"][parameter]["Default"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("parameter {parameter} has a numeric default"))
+}
+
+#[test]
+fn every_route_has_a_throttle_of_its_own() {
+    // One stage-wide throttle is shared by every caller and route: a flood of /api/public or of
+    // 404s would get every sign-in answered 429 before the per-IP budgets ever count.
+    let template = template();
+    let settings = template["Resources"]["HttpApi"]["Properties"]["RouteSettings"]
+        .as_mapping()
+        .expect("HttpApi.RouteSettings: one throttle per route");
+    let keys: BTreeSet<String> = settings
+        .keys()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    let expected: BTreeSet<String> = Endpoint::ALL.into_iter().map(route_key).collect();
+    assert_eq!(
+        keys, expected,
+        "a throttle for every route, and only for routes"
+    );
+    let classes = [
+        ("PublicWrite", &PUBLIC_WRITES[..]),
+        ("Verification", &VERIFICATION[..]),
+    ];
+    for endpoint in Endpoint::ALL {
+        let key = route_key(endpoint);
+        let class = classes
+            .iter()
+            .find(|(_, members)| members.contains(&endpoint.function()))
+            .map_or("PublicRead", |(class, _)| *class);
+        for (property, limit) in [
+            ("ThrottlingBurstLimit", "BurstLimit"),
+            ("ThrottlingRateLimit", "RateLimit"),
+        ] {
+            assert!(
+                is_ref_to(
+                    &settings[key.as_str()][property],
+                    &format!("{class}Throttling{limit}")
+                ),
+                "{key}: {property} is !Ref {class}Throttling{limit}"
+            );
+        }
+    }
+    for limit in ["BurstLimit", "RateLimit"] {
+        let write = default_of(&template, &format!("PublicWriteThrottling{limit}"));
+        let read = default_of(&template, &format!("PublicReadThrottling{limit}"));
+        let verification = default_of(&template, &format!("VerificationThrottling{limit}"));
+        assert!(
+            write < verification && read < verification,
+            "{limit}: tight on public writes ({write}) and reads ({read}), roomy on verification \
+             ({verification})"
+        );
+    }
+}
+
+#[test]
+fn cloudfront_and_waf_are_optional_and_off_by_default() {
+    let template = template();
+    let parameter = &template["Parameters"]["EdgeProtection"];
+    assert_eq!(
+        parameter["Default"].as_str(),
+        Some("false"),
+        "off by default"
+    );
+    let resources = template["Resources"].as_mapping().unwrap();
+    let of_type = |kind: &str| -> Vec<&Value> {
+        resources
+            .values()
+            .filter(|r| r["Type"].as_str() == Some(kind))
+            .collect()
+    };
+    let acls = of_type("AWS::WAFv2::WebACL");
+    assert_eq!(acls.len(), 1, "one web ACL");
+    let acl = acls[0];
+    assert_eq!(acl["Condition"].as_str(), Some("UseEdgeProtection"));
+    assert_eq!(acl["Properties"]["Scope"].as_str(), Some("CLOUDFRONT"));
+    let rules = acl["Properties"]["Rules"].as_sequence().unwrap();
+    assert!(
+        rules.iter().any(|rule| {
+            let rate = &rule["Statement"]["RateBasedStatement"];
+            rate["AggregateKeyType"].as_str() == Some("IP")
+                && is_ref_to(&rate["Limit"], "EdgeRateLimitPerIp")
+                && rule["Action"].get("Block").is_some()
+        }),
+        "a rate-based rule per IP that blocks"
+    );
+    let distributions = of_type("AWS::CloudFront::Distribution");
+    assert_eq!(distributions.len(), 1, "one distribution");
+    assert_eq!(
+        distributions[0]["Condition"].as_str(),
+        Some("UseEdgeProtection")
+    );
+    assert!(
+        mentions(
+            &distributions[0]["Properties"]["DistributionConfig"]["WebACLId"],
+            "Arn"
+        ),
+        "the distribution is behind the web ACL"
+    );
+    // Behind CloudFront, the API answers only through it: the execute-api URL is switched off.
+    let disabled = &template["Resources"]["HttpApi"]["Properties"]["DisableExecuteApiEndpoint"];
+    let (tag, branches) = tagged(disabled).expect("DisableExecuteApiEndpoint is !If");
+    assert_eq!(tag, "If");
+    assert_eq!(branches[0].as_str(), Some("UseEdgeProtection"));
+    assert_eq!(branches[1].as_bool(), Some(true));
+    assert_eq!(branches[2].as_bool(), Some(false));
+}
