@@ -1243,3 +1243,46 @@ fn cloudfront_and_waf_are_optional_and_off_by_default() {
     assert_eq!(branches[1].as_bool(), Some(true));
     assert_eq!(branches[2].as_bool(), Some(false));
 }
+
+#[test]
+fn the_database_grows_its_storage_and_a_low_free_storage_alarms() {
+    let template = template();
+    let database = &template["Resources"]["Database"]["Properties"];
+    let allocated: u64 = database["AllocatedStorage"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        is_ref_to(
+            &database["MaxAllocatedStorage"],
+            "DatabaseMaxAllocatedStorage"
+        ),
+        "storage autoscaling, up to the DatabaseMaxAllocatedStorage parameter"
+    );
+    assert!(default_of(&template, "DatabaseMaxAllocatedStorage") > allocated);
+    let resources = template["Resources"].as_mapping().unwrap();
+    let alarm = resources
+        .values()
+        .find(|r| {
+            r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                && r["Properties"]["MetricName"].as_str() == Some("FreeStorageSpace")
+        })
+        .expect("an alarm on FreeStorageSpace");
+    let properties = &alarm["Properties"];
+    assert_eq!(properties["Namespace"].as_str(), Some("AWS/RDS"));
+    assert_eq!(
+        properties["ComparisonOperator"].as_str(),
+        Some("LessThanThreshold")
+    );
+    let dimension = &properties["Dimensions"][0];
+    assert_eq!(dimension["Name"].as_str(), Some("DBInstanceIdentifier"));
+    assert!(is_ref_to(&dimension["Value"], "Database"));
+    // To the alarm topic, like every other alarm.
+    for actions in ["AlarmActions", "OKActions"] {
+        assert_eq!(
+            properties[actions], template["Resources"]["Api5xxAlarm"]["Properties"][actions],
+            "{actions} as the other alarms"
+        );
+    }
+}
