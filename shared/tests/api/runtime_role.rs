@@ -10,9 +10,8 @@ use auth::config::{DatabaseConfig, RuntimeRole};
 use auth::db::runtime_role::RUNTIME_GRANTS;
 use lambda_http::http::{Method, StatusCode, header};
 use serde_json::json;
-use testkit::database::{ScratchDatabase, block_on, connection_string};
+use testkit::database::{ScratchDatabase, ScratchRole, connection_string};
 use tokio_postgres::NoTls;
-use uuid::Uuid;
 
 use crate::helpers::{PASSWORD, TestApp, bearer_request, json_request};
 
@@ -20,44 +19,40 @@ use crate::helpers::{PASSWORD, TestApp, bearer_request, json_request};
 /// whole cluster, and the tests run in parallel); the database, then the role, are dropped with
 /// this.
 struct RuntimeDatabase {
-    scratch: Option<ScratchDatabase>,
-    admin: tokio_postgres::Config,
-    role: RuntimeRole,
     /// The migrating user's (the owner's) settings.
     owner: DatabaseConfig,
+    role: RuntimeRole,
+    // Field order is drop order: the database, which holds the role's grants, first.
+    scratch: ScratchDatabase,
+    role_guard: ScratchRole,
 }
 
 impl RuntimeDatabase {
     async fn new() -> RuntimeDatabase {
         let admin = testkit::database::server().unwrap_or_else(|e| panic!("{e:#}"));
         let scratch = ScratchDatabase::create(&admin, "test").await.unwrap();
+        let guard = ScratchRole::for_database(&scratch);
         let owner = testkit::config::load(&scratch.connection_string(), &[])
             .await
             .database;
         let role = RuntimeRole {
-            name: format!("{}_runtime", scratch.name()),
-            password: Uuid::new_v4().simple().to_string().into(),
+            name: guard.name().to_owned(),
+            password: guard.password().into(),
         };
-        let database = RuntimeDatabase {
-            scratch: Some(scratch),
-            admin,
-            role,
+        auth::db::migrate(&owner).await.unwrap();
+        auth::db::ensure_runtime_role(&owner, &role).await.unwrap();
+        RuntimeDatabase {
             owner,
-        };
-        auth::db::migrate(&database.owner).await.unwrap();
-        auth::db::ensure_runtime_role(&database.owner, &database.role)
-            .await
-            .unwrap();
-        database
+            role,
+            scratch,
+            role_guard: guard,
+        }
     }
 
     /// The settings of a function: the owner's, logged in as the runtime role.
     async fn runtime(&self) -> DatabaseConfig {
-        use secrecy::ExposeSecret;
-        let mut url = self.owner.url.clone();
-        url.user(&self.role.name)
-            .password(self.role.password.expose_secret());
-        testkit::config::load(&connection_string(&url), &[])
+        let login = self.role_guard.login(&self.scratch);
+        testkit::config::load(&connection_string(&login), &[])
             .await
             .database
     }
@@ -67,22 +62,6 @@ impl RuntimeDatabase {
         let (client, connection) = self.runtime().await.url.connect(NoTls).await.unwrap();
         tokio::spawn(connection);
         client
-    }
-}
-
-impl Drop for RuntimeDatabase {
-    fn drop(&mut self) {
-        drop(self.scratch.take());
-        let drop_role = format!("DROP ROLE IF EXISTS \"{}\"", self.role.name);
-        let admin = self.admin.clone();
-        let dropped = block_on(async move {
-            let (client, connection) = admin.connect(NoTls).await?;
-            tokio::spawn(connection);
-            client.batch_execute(&drop_role).await
-        });
-        if let Err(error) = dropped {
-            eprintln!("warning: role {} was not dropped: {error}", self.role.name);
-        }
     }
 }
 
