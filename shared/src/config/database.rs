@@ -87,6 +87,24 @@ struct DatabaseSecret {
 }
 
 impl SecretSource {
+    /// The secret `arn` (named by `variable`) and the credentials in it now; an error names the
+    /// variable.
+    async fn read(
+        variable: &str,
+        arn: &str,
+        aws: &Aws,
+    ) -> Result<(Self, String, SecretString), ConfigError> {
+        let source = SecretSource {
+            arn: arn.to_owned(),
+            aws: aws.clone(),
+        };
+        let (user, password) = source
+            .credentials()
+            .await
+            .map_err(|e| ConfigError::new(variable, secret_problem(e)))?;
+        Ok((source, user, password))
+    }
+
     /// The current user name and password in the secret (RDS-managed secret format).
     pub async fn credentials(&self) -> anyhow::Result<(String, SecretString)> {
         let secret = self.aws.secret_string(&self.arn).await?;
@@ -125,14 +143,8 @@ impl RuntimeRole {
         let (variable, name, password) = match (secret_arn, user, password) {
             (None, None, None) => return Ok(None),
             (Some(arn), None, None) => {
-                let source = SecretSource {
-                    arn: arn.to_owned(),
-                    aws: aws.clone(),
-                };
-                let (name, password) = source
-                    .credentials()
-                    .await
-                    .map_err(|e| ConfigError::new("DB_RUNTIME_SECRET_ARN", secret_problem(e)))?;
+                let (_, name, password) =
+                    SecretSource::read("DB_RUNTIME_SECRET_ARN", arn, aws).await?;
                 ("DB_RUNTIME_SECRET_ARN", name, password)
             }
             (None, Some(user), Some(password)) => ("DB_RUNTIME_USER", user.to_owned(), password),
@@ -206,14 +218,8 @@ impl DatabaseConfig {
                 let name = name.ok_or_else(|| {
                     ConfigError::new("DB_NAME", "is not set (needed with DB_SECRET_ARN)")
                 })?;
-                let source = SecretSource {
-                    arn: arn.to_owned(),
-                    aws: aws.clone(),
-                };
-                let (user, password) = source
-                    .credentials()
-                    .await
-                    .map_err(|e| ConfigError::new("DB_SECRET_ARN", secret_problem(e)))?;
+                let (source, user, password) =
+                    SecretSource::read("DB_SECRET_ARN", arn, aws).await?;
                 credentials_secret = Some(source);
                 let mut url = tokio_postgres::Config::new();
                 url.host(host).port(port).dbname(name).user(&user);
