@@ -1312,3 +1312,22 @@ fn checkov_runs_over_the_template_and_every_finding_left_is_justified() {
         );
     }
 }
+
+#[test]
+fn samconfig_overrides_only_parameters_the_template_has() {
+    let template = template();
+    let samconfig = std::fs::read_to_string(format!("{WORKSPACE_DIR}/samconfig.toml")).unwrap();
+    let overrides: Vec<&str> = samconfig
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("parameter_overrides = "))
+        .flat_map(|list| list.trim_matches('"').split_whitespace())
+        .map(|pair| pair.split('=').next().unwrap())
+        .collect();
+    assert!(!overrides.is_empty(), "samconfig.toml overrides parameters");
+    for name in overrides {
+        assert!(
+            template["Parameters"].get(name).is_some(),
+            "samconfig.toml overrides {name}, which template.yaml does not have"
+        );
+    }
+}
