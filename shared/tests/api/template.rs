@@ -1331,3 +1331,30 @@ fn samconfig_overrides_only_parameters_the_template_has() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_variable_the_template_sets_is_one_the_code_reads() {
+    // A misspelt variable (JWT_PUBLIC_KEYS, say) would leave a function with a default instead.
+    let read = auth::config::variables().await;
+    let template = template();
+    let globals = template["Globals"]["Function"]["Environment"]["Variables"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    for function in functions(&template) {
+        let names = function
+            .environment()
+            .into_keys()
+            .chain(globals.iter().cloned())
+            .collect::<BTreeSet<_>>();
+        for name in names {
+            assert!(
+                read.contains(name.as_str()) || name == "RUST_LOG",
+                "{}: {name} is read by no loader",
+                function.logical_id
+            );
+        }
+    }
+}
