@@ -67,7 +67,8 @@ fn run_with_keys(route: Route) -> Result<(), Error> {
             .await
             .and_then(|settings| missing_keys(route.endpoint, &settings).map_or(Ok(settings), Err))
             .inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
-        let keys = AccessTokenSigner::new(&settings).ok_or("no keys")?;
+        // Never `None` here: `missing_keys` refused to start without keys.
+        let keys = AccessTokenSigner::new(&settings).ok_or("JWT_PUBLIC_KEY is not set")?;
         // Leaked on purpose, as the app is below.
         let keys: &'static AccessTokenSigner = Box::leak(Box::new(keys));
         lambda_http::run(service_fn(move |request: Request| async move {
@@ -322,6 +323,55 @@ async fn handle(route: Route, state: State<'_>, request: Request) -> HandlerResu
                 "{} was started without its state",
                 route.endpoint.function()
             )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::keys::tests::{ED25519_A, ED25519_A_PUBLIC};
+    use crate::keys::{JwtKeys, PrivateKey, PublicKey};
+
+    fn settings(keys: Option<JwtKeys>) -> JwtSettings {
+        JwtSettings {
+            keys,
+            issuer: "issuer".into(),
+            audience: "audience".into(),
+            access_token_ttl: Duration::from_secs(900),
+        }
+    }
+
+    #[test]
+    fn signers_need_the_private_key_and_verifiers_the_public_one() {
+        let private = || JwtKeys::Asymmetric {
+            signing: PrivateKey::from_pem(ED25519_A).unwrap(),
+            previous: vec![],
+        };
+        let public = || JwtKeys::Public {
+            current: PublicKey::from_pem(ED25519_A_PUBLIC).unwrap(),
+            previous: vec![],
+        };
+        let cases = [
+            (Endpoint::Signin, Some(private()), None),
+            (Endpoint::Refresh, Some(public()), Some("JWT_PRIVATE_KEY")),
+            (Endpoint::Signin, None, Some("JWT_PRIVATE_KEY")),
+            (Endpoint::Dashboard, Some(public()), None),
+            (Endpoint::Dashboard, Some(private()), None),
+            (Endpoint::Jwks, Some(public()), None),
+            (Endpoint::Jwks, None, Some("JWT_PUBLIC_KEY")),
+            (Endpoint::Logout, None, Some("JWT_PUBLIC_KEY")),
+            (Endpoint::Signup, None, None),
+        ];
+        for (endpoint, keys, expected) in cases {
+            let missing = missing_keys(endpoint, &settings(keys));
+            assert_eq!(
+                missing.as_ref().map(|e| e.variable.as_str()),
+                expected,
+                "{endpoint:?}: {missing:?}"
+            );
         }
     }
 }
