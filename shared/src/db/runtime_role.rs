@@ -9,6 +9,7 @@
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
+use tokio_postgres::error::SqlState;
 
 use super::MigrationSession;
 use crate::config::{DatabaseConfig, RuntimeRole};
@@ -67,8 +68,14 @@ pub async fn ensure(config: &DatabaseConfig, role: &RuntimeRole) -> anyhow::Resu
     let created = !exists
         && match run_formatted(client, &set_password("CREATE"), &verifier).await {
             Ok(()) => true,
-            // Created meanwhile by a deploy of another database of the cluster: set it instead.
-            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_OBJECT) => false,
+            // Created meanwhile by a deploy of another database of the cluster: set it instead
+            // (a race on the catalog's unique index shows as a unique violation).
+            Err(e)
+                if e.code() == Some(&SqlState::DUPLICATE_OBJECT)
+                    || e.code() == Some(&SqlState::UNIQUE_VIOLATION) =>
+            {
+                false
+            }
             Err(e) => return Err(e).context("creating the runtime role"),
         };
     if !created {
