@@ -16,7 +16,8 @@
 #   build    cargo-lambda
 #   ci       all that .ci/run needs: lint, test and bench, and make
 #   workflows, template  the CI linters of local/check-workflows.sh and local/check-template.sh,
-#            each in a venv of its own (.local/venv-ci, .local/venv-sam: their dependencies clash)
+#            each in a venv of its own (.local/venv-ci, .local/venv-sam and .local/venv-checkov:
+#            their dependencies clash)
 #
 # Where things go:
 #   - Python tools: into the project's virtualenv .local/venv (never the user's global Python),
@@ -157,7 +158,9 @@ for purpose in "${purposes[@]}"; do
             ;;
         lint) requirements+=(lint) ;;
         build) requirements+=(lambda) ;;
-        workflows | template) requirements+=("$purpose") ;;
+        workflows) requirements+=(workflows) ;;
+        # cfn-lint and the SAM CLI; checkov in a venv of its own (its dependencies clash with SAM's).
+        template) requirements+=(template checkov) ;;
     esac
 done
 # .ci/run ends with `make test`.

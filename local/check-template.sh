@@ -4,13 +4,17 @@
 #   2. sam validate --lint (AWS's own lint of the SAM template, no AWS call);
 #   3. the SAM transform, run locally, leaves no circular dependency between resources (a cycle
 #      through the HTTP API's OpenAPI body slips past both linters);
+#   3b. checkov, static analysis of the template's security settings: no failed check; each check
+#      the template does not meet is skipped inline with its reason (`# checkov:skip=CKV_...:why`
+#      beside the resource);
 #   4. with SAM_BUILD=1, `sam build` (cargo lambda, release, arm64): SAM_BUILD_FUNCTION=<LogicalId>
 #      builds one function only; SAM_BUILD_ARCH=x86_64 builds a throwaway x86_64 copy of the
 #      template instead, to check the build pipeline on a machine without the aarch64 Rust target
 #      (those binaries are not for deploying).
 # cfn-lint and the SAM CLI are installed from PyPI, at the versions pinned in
-# local/requirements/template.txt, into .local/venv-sam by local/bootstrap.sh (with SAM_BUILD=1,
-# also cargo-lambda into .local/venv, as for `make build`).
+# local/requirements/template.txt, into .local/venv-sam, and checkov (local/requirements/
+# checkov.txt) into .local/venv-checkov, by local/bootstrap.sh (with SAM_BUILD=1, also
+# cargo-lambda into .local/venv, as for `make build`).
 # The route table, permissions and environment of the functions are checked by the Rust test
 # shared/tests/api/template.rs, part of `make test`.
 set -euo pipefail
@@ -123,6 +127,12 @@ for name in resources:
         visit(name, [name])
 print(f"{len(resources)} resources after the transform, no cycle")
 PY
+
+echo "==> checkov $(.local/venv-checkov/bin/checkov --version) template.yaml"
+# --skip-download: no guideline or policy download (the checks ship with the package); fails on
+# any failed check, and lists the skipped ones with their reasons.
+"${offline[@]}" .local/venv-checkov/bin/checkov --file template.yaml --framework cloudformation \
+    --skip-download --compact --quiet --output cli
 
 if [ "${SAM_BUILD:-0}" = 1 ]; then
     arch=${SAM_BUILD_ARCH:-arm64}

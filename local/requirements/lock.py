@@ -8,6 +8,7 @@ and frozen, so a package two files share gets one version. Each file then keeps 
 frozen set its own requirements pull in (pip's dry-run report, constrained by the freeze).
 
     python3 local/requirements/lock.py           # after editing a `# requires:` line
+    python3 local/requirements/lock.py checkov   # only the venvs of the files named (checkov.txt)
 
 Run it with the Python the venvs are made with (python3 on PATH; the pins are resolved for its
 version). It needs PyPI, and writes nothing but the requirement files and a temporary directory.
@@ -66,6 +67,13 @@ def main():
     by_venv = {}
     for path, (_, venv_dir, _) in files.items():
         by_venv.setdefault(venv_dir, []).append(path)
+    # Named files: only their venvs are resolved again, so the other files keep their pins.
+    named = set(sys.argv[1:])
+    unknown = named - {path.stem for path in files}
+    if unknown:
+        sys.exit(f"error: no such requirement file: {', '.join(sorted(unknown))}")
+    if named:
+        by_venv = {v: ps for v, ps in by_venv.items() if named & {p.stem for p in ps}}
 
     with tempfile.TemporaryDirectory(prefix="requirements-lock.") as tmp:
         for venv_dir, paths in by_venv.items():

@@ -7,8 +7,10 @@
 //! stack never hangs on the database.
 //!
 //! With a `SigningKeySecret` property, Create/Update also make sure that secret holds the
-//! access-token signing key, generating one into it if it is empty ([`crate::signing_key`]); the
-//! token functions depend on this resource, so they never start before their key exists.
+//! access-token signing key, generating one into it if it is empty ([`crate::signing_key`]), and
+//! answer its public half as the `SigningPublicKey` attribute, which the template hands to the
+//! functions that only verify tokens; the token functions depend on this resource, so they never
+//! start before their key exists.
 
 use std::future::Future;
 
@@ -65,6 +67,26 @@ pub struct Response {
 pub struct ResponseData {
     #[serde(rename = "Applied")]
     pub applied: String,
+    /// The public half of the signing key (PEM; empty without `SigningKeySecret`): the template
+    /// hands it to the functions that verify tokens, which never read the private key.
+    #[serde(rename = "SigningPublicKey")]
+    pub signing_public_key: String,
+}
+
+/// What Create/Update did: the migrations applied, and the signing key's public half.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub applied: Vec<String>,
+    pub signing_public_key: Option<String>,
+}
+
+impl From<Vec<String>> for Outcome {
+    fn from(applied: Vec<String>) -> Self {
+        Outcome {
+            applied,
+            signing_public_key: None,
+        }
+    }
 }
 
 /// One resource for the life of the stack: updates never replace it, so CloudFormation never
@@ -73,17 +95,23 @@ const PHYSICAL_ID: &str = "database-migrations";
 
 /// Answers one event: runs `migrate` for Create/Update, then PUTs the outcome to CloudFormation.
 /// Returns an error only when the answer itself could not be delivered (Lambda then retries).
-pub async fn handle<F, Fut>(event: &Event, log_stream: &str, migrate: F) -> anyhow::Result<Response>
+pub async fn handle<F, Fut, T>(
+    event: &Event,
+    log_stream: &str,
+    migrate: F,
+) -> anyhow::Result<Response>
 where
     F: FnOnce() -> Fut,
-    Fut: Future<Output = anyhow::Result<Vec<String>>>,
+    Fut: Future<Output = anyhow::Result<T>>,
+    T: Into<Outcome>,
 {
     let outcome = match event.request_type {
-        RequestType::Delete => Ok(Vec::new()),
-        RequestType::Create | RequestType::Update => migrate().await,
+        RequestType::Delete => Ok(Outcome::default()),
+        RequestType::Create | RequestType::Update => migrate().await.map(Into::into),
     };
-    let (status, reason, applied) = match outcome {
-        Ok(applied) => {
+    let (status, reason, outcome) = match outcome {
+        Ok(outcome) => {
+            let applied = &outcome.applied;
             tracing::info!(request_type = ?event.request_type, ?applied, "custom resource succeeded");
             (
                 "SUCCESS",
@@ -92,7 +120,7 @@ where
                     event.request_type,
                     applied.len()
                 ),
-                applied,
+                outcome,
             )
         }
         Err(error) => {
@@ -101,7 +129,7 @@ where
             (
                 "FAILED",
                 format!("Migration failed; see CloudWatch log stream {log_stream}"),
-                Vec::new(),
+                Outcome::default(),
             )
         }
     };
@@ -116,7 +144,8 @@ where
         request_id: event.request_id.clone(),
         logical_resource_id: event.logical_resource_id.clone(),
         data: ResponseData {
-            applied: applied.join(","),
+            applied: outcome.applied.join(","),
+            signing_public_key: outcome.signing_public_key.unwrap_or_default(),
         },
     };
     let body = serde_json::to_string(&response).context("encoding the response")?;

@@ -1,5 +1,5 @@
-//! Database plumbing: the connection pool, the embedded migrations, and driver errors classified
-//! into [`ApiError`]s.
+//! Database plumbing: the connection pool, the embedded migrations, the functions' login role
+//! ([`runtime_role`]), and driver errors classified into [`ApiError`]s.
 
 use std::sync::RwLock;
 
@@ -16,6 +16,10 @@ use crate::error::ApiError;
 mod embedded {
     refinery::embed_migrations!("../migrations");
 }
+
+pub mod runtime_role;
+
+pub use runtime_role::ensure as ensure_runtime_role;
 
 /// Advisory lock taken around migrations so two deploys (or two `make dev`s) cannot migrate at once.
 pub const MIGRATION_LOCK_KEY: i64 = 0x6a77_7461_7574_6801;
@@ -64,28 +68,15 @@ fn with_connect_timeout(config: &DatabaseConfig) -> tokio_postgres::Config {
 /// Applies every pending migration from `migrations/`, then makes the configured timeouts the
 /// database's defaults; returns the versions applied.
 pub async fn migrate(config: &DatabaseConfig) -> anyhow::Result<Vec<String>> {
-    let (mut client, connection) = connect(config).await?;
-    // This session may wait for another deploy's lock and build indexes: the defaults set below
-    // (by an earlier deploy) are for requests, not for migrations.
-    client
-        .batch_execute("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0")
-        .await
-        .context("lifting the request timeouts for the migration session")?;
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
-        .await
-        .context("taking the migration lock")?;
-    let report = embedded::migrations::runner().run_async(&mut client).await;
+    let mut session = MigrationSession::open(config).await?;
+    let report = embedded::migrations::runner()
+        .run_async(&mut session.client)
+        .await;
     let defaults = match &report {
-        Ok(_) => set_timeout_defaults(&client, &config.timeouts).await,
+        Ok(_) => set_timeout_defaults(&session.client, &config.timeouts).await,
         Err(_) => Ok(()),
     };
-    // Unlocking is best effort: the lock dies with the session anyway.
-    let _ = client
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
-        .await;
-    drop(client);
-    let _ = connection.await;
+    session.close().await;
     let report = report.context("applying migrations")?;
     defaults?;
     Ok(report
@@ -93,6 +84,40 @@ pub async fn migrate(config: &DatabaseConfig) -> anyhow::Result<Vec<String>> {
         .iter()
         .map(|m| m.to_string())
         .collect())
+}
+
+/// A session of the migrating user that holds the migration lock, so two deploys (or two
+/// `make dev`s) never change one database's schema or grants at once.
+pub(crate) struct MigrationSession {
+    pub client: tokio_postgres::Client,
+    connection: tokio::task::JoinHandle<()>,
+}
+
+impl MigrationSession {
+    pub async fn open(config: &DatabaseConfig) -> anyhow::Result<Self> {
+        let (client, connection) = connect(config).await?;
+        // This session may wait for another deploy's lock and build indexes: the defaults set by
+        // an earlier deploy are for requests, not for migrations.
+        client
+            .batch_execute("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0")
+            .await
+            .context("lifting the request timeouts for the migration session")?;
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+            .await
+            .context("taking the migration lock")?;
+        Ok(MigrationSession { client, connection })
+    }
+
+    /// Unlocks and ends the session. Unlocking is best effort: the lock dies with the session.
+    pub async fn close(self) {
+        let _ = self
+            .client
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+            .await;
+        drop(self.client);
+        let _ = self.connection.await;
+    }
 }
 
 /// Makes the statement timeout a default of the database, so the server itself cancels a

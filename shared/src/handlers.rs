@@ -13,6 +13,7 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::http::{JsonBody, api_domain, bearer_token, client_info, json_response, path_parameter};
 use crate::service::{App, EmailProof, SignedUp, TokenPair};
+use crate::tokens::AccessTokenSigner;
 
 /// What every handler returns; errors become their JSON response in [`crate::lambda`].
 pub type HandlerResult = Result<Response<Body>, ApiError>;
@@ -327,8 +328,8 @@ pub async fn reset_password(app: &App, request: Request) -> HandlerResult {
 
 /// `GET /.well-known/jwks.json`: the public keys that verify access tokens, current key first
 /// (RFC 7517). Empty with HS256: a shared secret is never published.
-pub async fn jwks(app: &App, _request: Request) -> HandlerResult {
-    let mut response = json_response(StatusCode::OK, app.jwks()?);
+pub async fn jwks(keys: &AccessTokenSigner, _request: Request) -> HandlerResult {
+    let mut response = json_response(StatusCode::OK, keys.jwks());
     // Verifiers may cache the set; ten minutes keeps a rotated-in key from waiting long.
     response.headers_mut().insert(
         lambda_http::http::header::CACHE_CONTROL,

@@ -6,6 +6,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::pkcs8::spki::EncodePublicKey;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
 use jsonwebtoken::jwk::{
@@ -45,11 +46,22 @@ pub enum JwtKeys {
         signing: PrivateKey,
         previous: Vec<PublicKey>,
     },
+    /// `JWT_PUBLIC_KEY`: verify only, with the signing key's public half and `previous`. What
+    /// the functions that check tokens or publish the JWKS hold: never the private key.
+    Public {
+        current: PublicKey,
+        previous: Vec<PublicKey>,
+    },
     /// `JWT_SECRET_KEY`: HS256 with one shared secret, for simple setups. Publishes no key.
     Hs256(SecretString),
 }
 
 impl JwtKeys {
+    /// Whether these keys can sign (a private key or the HS256 secret), not only verify.
+    pub fn signs(&self) -> bool {
+        !matches!(self, JwtKeys::Public { .. })
+    }
+
     /// An HS256 secret, refused when shorter than the hash output.
     pub fn hs256(secret: SecretString) -> Result<Self, KeyError> {
         if secret.expose_secret().len() < MIN_SECRET_BYTES {
@@ -65,6 +77,11 @@ impl std::fmt::Debug for JwtKeys {
             JwtKeys::Asymmetric { signing, previous } => f
                 .debug_struct("Asymmetric")
                 .field("signing", signing)
+                .field("previous", previous)
+                .finish(),
+            JwtKeys::Public { current, previous } => f
+                .debug_struct("Public")
+                .field("current", current)
                 .field("previous", previous)
                 .finish(),
             JwtKeys::Hs256(_) => f.write_str("Hs256(..)"),
@@ -143,6 +160,8 @@ pub struct PublicKey {
     /// The public members only, with `kid`, `alg` and `use`: exactly what the JWKS serves.
     jwk: Box<Jwk>,
     decoding: DecodingKey,
+    /// SubjectPublicKeyInfo PEM (`BEGIN PUBLIC KEY`), as [`Self::from_pem`] reads it.
+    pem: String,
 }
 
 impl std::fmt::Debug for PublicKey {
@@ -207,8 +226,15 @@ impl PublicKey {
         &self.decoding
     }
 
+    /// The key as a SubjectPublicKeyInfo PEM: what the deploy hands the verifying functions
+    /// (`JWT_PUBLIC_KEY`), so that only the signing functions read the private key.
+    pub fn pem(&self) -> &str {
+        &self.pem
+    }
+
     fn ed25519(key: &ed25519_dalek::VerifyingKey) -> Self {
         PublicKey::from_parameters(
+            spki_pem(key.to_public_key_pem(LineEnding::LF)),
             Algorithm::EdDSA,
             AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
                 key_type: OctetKeyPairType::OctetKeyPair,
@@ -225,6 +251,7 @@ impl PublicKey {
             URL_SAFE_NO_PAD.encode(c.expect("an uncompressed point has both coordinates"))
         };
         PublicKey::from_parameters(
+            spki_pem(key.to_public_key_pem(LineEnding::LF)),
             Algorithm::ES256,
             AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
                 key_type: EllipticCurveKeyType::EC,
@@ -235,7 +262,7 @@ impl PublicKey {
         )
     }
 
-    fn from_parameters(algorithm: Algorithm, parameters: AlgorithmParameters) -> Self {
+    fn from_parameters(pem: String, algorithm: Algorithm, parameters: AlgorithmParameters) -> Self {
         let mut jwk = Jwk {
             common: CommonParameters::default(),
             algorithm: parameters,
@@ -257,8 +284,14 @@ impl PublicKey {
             kid,
             jwk: Box::new(jwk),
             decoding,
+            pem,
         }
     }
+}
+
+/// Encoding a valid key as PEM fails only on allocation: no configured key can make it fail.
+fn spki_pem(pem: Result<String, ed25519_dalek::pkcs8::spki::Error>) -> String {
+    pem.expect("a valid public key encodes as SubjectPublicKeyInfo PEM")
 }
 
 /// Env files hold one line per variable: a PEM there has its line breaks written as `\n`, and
@@ -389,6 +422,19 @@ pub(crate) mod tests {
             list(&format!("{ED25519_A_PUBLIC}x{P256_PUBLIC}")),
             Err(KeyError::NotAPublicKey(2))
         ));
+    }
+
+    #[test]
+    fn a_public_key_round_trips_through_its_pem() {
+        for (private, public) in [(ED25519_A, ED25519_A_PUBLIC), (P256, P256_PUBLIC)] {
+            let derived = PrivateKey::from_pem(private).unwrap();
+            let pem = derived.public_key().pem();
+
+            assert_eq!(pem.trim(), public.trim(), "openssl's own public PEM");
+            let read = PublicKey::from_pem(pem).unwrap();
+            assert_eq!(read.kid(), derived.public_key().kid());
+            assert_eq!(read.algorithm(), derived.public_key().algorithm());
+        }
     }
 
     #[test]

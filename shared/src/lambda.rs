@@ -8,13 +8,14 @@ use lambda_http::{Body, Request, Response, service_fn};
 use tracing::Instrument;
 
 use crate::aws::Aws;
-use crate::config::{Config, ConfigError, DatabaseConfig, Environment};
+use crate::config::{Config, ConfigError, DatabaseConfig, Environment, JwtSettings, RuntimeRole};
 use crate::error::ApiError;
 use crate::handlers::HandlerResult;
 use crate::http::error_response;
 use crate::mail::Mailer;
 use crate::routes::{Endpoint, Handler, Route};
 use crate::service::App;
+use crate::tokens::AccessTokenSigner;
 use crate::{custom_resource, db, janitor, signing_key, telemetry};
 
 pub use lambda_http::Error;
@@ -28,15 +29,53 @@ pub use lambda_http::Error;
 pub fn run(route: Route) -> Result<(), Error> {
     match route.handler {
         Handler::Stateless(_) => run_stateless(route),
+        Handler::WithKeys(_) => run_with_keys(route),
         Handler::WithApp(_) => run_with_app(route),
+    }
+}
+
+/// What a function holds for its handler: nothing, the keys that verify tokens, or the [`App`].
+#[derive(Clone, Copy)]
+pub enum State<'a> {
+    None,
+    Keys(&'a AccessTokenSigner),
+    App(&'a App),
+}
+
+/// The tests and the benchmark answer every route with an app (or none, for stateless routes).
+impl<'a> From<Option<&'a App>> for State<'a> {
+    fn from(app: Option<&'a App>) -> Self {
+        app.map_or(State::None, State::App)
     }
 }
 
 fn run_stateless(route: Route) -> Result<(), Error> {
     telemetry::init();
     runtime()?.block_on(lambda_http::run(service_fn(
-        move |request: Request| async move { Ok::<_, Error>(respond(route, None, request).await) },
+        move |request: Request| async move {
+            Ok::<_, Error>(respond(route, State::None, request).await)
+        },
     )))
+}
+
+/// The JWKS: the public keys from the environment (`JWT_PUBLIC_KEY`), no database and no secret.
+fn run_with_keys(route: Route) -> Result<(), Error> {
+    telemetry::init();
+    db::install_crypto_provider();
+    runtime()?.block_on(async move {
+        let settings = JwtSettings::load(&Environment::from_process(), &Aws::from_environment())
+            .await
+            .and_then(|settings| missing_keys(route.endpoint, &settings).map_or(Ok(settings), Err))
+            .inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
+        // Never `None` here: `missing_keys` refused to start without keys.
+        let keys = AccessTokenSigner::new(&settings).ok_or("JWT_PUBLIC_KEY is not set")?;
+        // Leaked on purpose, as the app is below.
+        let keys: &'static AccessTokenSigner = Box::leak(Box::new(keys));
+        lambda_http::run(service_fn(move |request: Request| async move {
+            Ok::<_, Error>(respond(route, State::Keys(keys), request).await)
+        }))
+        .await
+    })
 }
 
 fn run_with_app(route: Route) -> Result<(), Error> {
@@ -46,7 +85,7 @@ fn run_with_app(route: Route) -> Result<(), Error> {
         // Leaked on purpose: the state lives as long as the process, and handlers borrow it.
         let app: &'static App = Box::leak(Box::new(build_app(Some(route.endpoint)).await?));
         lambda_http::run(service_fn(move |request: Request| async move {
-            Ok::<_, Error>(respond(route, Some(app), request).await)
+            Ok::<_, Error>(respond(route, State::App(app), request).await)
         }))
         .await
     })
@@ -61,12 +100,8 @@ async fn build_app(endpoint: Option<Endpoint>) -> Result<App, Error> {
         let Some(endpoint) = endpoint else {
             return Ok(config);
         };
-        if endpoint.signs_tokens() && config.jwt.keys.is_none() {
-            return Err(ConfigError::new(
-                "JWT_PRIVATE_KEY",
-                "is not set (nor JWT_PRIVATE_KEY_ARN, nor JWT_SECRET_KEY/JWT_SECRET_ARN for \
-                 HS256), and this function signs or verifies tokens",
-            ));
+        if let Some(missing) = missing_keys(endpoint, &config.jwt) {
+            return Err(missing);
         }
         if endpoint.uses_code_key() && config.verification.code_key.is_none() {
             return Err(ConfigError::new(
@@ -80,6 +115,28 @@ async fn build_app(endpoint: Option<Endpoint>) -> Result<App, Error> {
     let config = config.inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
     let mailer = Mailer::new(&config.email, &aws).await;
     Ok(App::new(config, mailer)?)
+}
+
+/// Why the endpoint's function cannot start with these keys: one that signs tokens needs the
+/// private key (or the HS256 secret), one that verifies them at least the public key.
+fn missing_keys(endpoint: Endpoint, settings: &JwtSettings) -> Option<ConfigError> {
+    match &settings.keys {
+        Some(keys) if endpoint.issues_tokens() && !keys.signs() => Some(ConfigError::new(
+            "JWT_PRIVATE_KEY",
+            "is not set (JWT_PUBLIC_KEY only verifies), and this function signs tokens",
+        )),
+        None if endpoint.issues_tokens() => Some(ConfigError::new(
+            "JWT_PRIVATE_KEY",
+            "is not set (nor JWT_PRIVATE_KEY_ARN, nor JWT_SECRET_KEY/JWT_SECRET_ARN for HS256), \
+             and this function signs tokens",
+        )),
+        None if endpoint.verifies_tokens() => Some(ConfigError::new(
+            "JWT_PUBLIC_KEY",
+            "is not set (nor JWT_PRIVATE_KEY, nor JWT_SECRET_KEY for HS256), and this function \
+             verifies tokens or publishes their keys",
+        )),
+        _ => None,
+    }
 }
 
 /// The `migrate` binary: in Lambda, the handler of the CloudFormation custom resource that
@@ -116,10 +173,17 @@ async fn answer_custom_resource(
     let migrate = || async move {
         let steps = async {
             let applied = migrate_from_environment().await?;
-            if let Some(secret) = signing_key_secret {
-                signing_key::ensure(&Aws::from_environment(), &secret).await?;
-            }
-            Ok(applied)
+            let signing_public_key = match signing_key_secret {
+                Some(secret) => {
+                    let ensured = signing_key::ensure(&Aws::from_environment(), &secret).await?;
+                    Some(ensured.public_key().to_owned())
+                }
+                None => None,
+            };
+            Ok(custom_resource::Outcome {
+                applied,
+                signing_public_key,
+            })
         };
         tokio::time::timeout(budget, steps)
             .await
@@ -129,10 +193,18 @@ async fn answer_custom_resource(
     Ok(custom_resource::handle(&event.payload, log_stream, migrate).await?)
 }
 
+/// The migrations, then the functions' login role when one is configured ([`RuntimeRole`]).
 async fn migrate_from_environment() -> anyhow::Result<Vec<String>> {
-    let config =
-        DatabaseConfig::load(&Environment::from_process(), &Aws::from_environment()).await?;
-    db::migrate(&config).await
+    let env = Environment::from_process();
+    let aws = Aws::from_environment();
+    let config = DatabaseConfig::load(&env, &aws).await?;
+    let runtime_role = RuntimeRole::load(&env, &aws).await?;
+    let applied = db::migrate(&config).await?;
+    match runtime_role {
+        Some(role) => db::ensure_runtime_role(&config, &role).await?,
+        None => tracing::info!("no runtime role configured: the functions log in as this user"),
+    }
+    Ok(applied)
 }
 
 /// The `janitor` function, on a schedule: prunes expired rows and retries unsent emails.
@@ -179,7 +251,12 @@ const REQUEST_DEADLINE: Duration = Duration::from_secs(8);
 /// call this too, with `Endpoint::X.route()`): checks the method, runs the route's handler within
 /// the request deadline, turns errors into JSON responses and logs one line with the outcome.
 /// Never fails: a Lambda error would reach the client as an opaque 502.
-pub async fn respond(route: Route, app: Option<&App>, request: Request) -> Response<Body> {
+pub async fn respond<'a>(
+    route: Route,
+    state: impl Into<State<'a>>,
+    request: Request,
+) -> Response<Body> {
+    let state = state.into();
     let endpoint = route.endpoint;
     let started = Instant::now();
     let method = request.method().clone();
@@ -190,7 +267,7 @@ pub async fn respond(route: Route, app: Option<&App>, request: Request) -> Respo
             Some(allowed) if allowed != method.as_str() => {
                 Err(ApiError::MethodNotAllowed { allowed })
             }
-            _ => tokio::time::timeout(REQUEST_DEADLINE, handle(route, app, request))
+            _ => tokio::time::timeout(REQUEST_DEADLINE, handle(route, state, request))
                 .await
                 .unwrap_or_else(|_| {
                     Err(ApiError::ServiceUnavailable(anyhow::anyhow!(
@@ -235,13 +312,67 @@ pub async fn respond(route: Route, app: Option<&App>, request: Request) -> Respo
 }
 
 /// Runs the route's handler, with the state when it needs it.
-async fn handle(route: Route, app: Option<&App>, request: Request) -> HandlerResult {
-    match (route.handler, app) {
+async fn handle(route: Route, state: State<'_>, request: Request) -> HandlerResult {
+    match (route.handler, state) {
         (Handler::Stateless(handler), _) => handler(request).await,
-        (Handler::WithApp(handler), Some(app)) => handler(app, request).await,
-        (Handler::WithApp(_), None) => Err(ApiError::Internal(anyhow::anyhow!(
-            "{} was started without its state",
-            route.endpoint.function()
-        ))),
+        (Handler::WithKeys(handler), State::Keys(keys)) => handler(keys, request).await,
+        (Handler::WithKeys(handler), State::App(app)) => handler(app.tokens()?, request).await,
+        (Handler::WithApp(handler), State::App(app)) => handler(app, request).await,
+        (Handler::WithKeys(_) | Handler::WithApp(_), _) => {
+            Err(ApiError::Internal(anyhow::anyhow!(
+                "{} was started without its state",
+                route.endpoint.function()
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::keys::tests::{ED25519_A, ED25519_A_PUBLIC};
+    use crate::keys::{JwtKeys, PrivateKey, PublicKey};
+
+    fn settings(keys: Option<JwtKeys>) -> JwtSettings {
+        JwtSettings {
+            keys,
+            issuer: "issuer".into(),
+            audience: "audience".into(),
+            client_id: "client".into(),
+            access_token_ttl: Duration::from_secs(900),
+        }
+    }
+
+    #[test]
+    fn signers_need_the_private_key_and_verifiers_the_public_one() {
+        let private = || JwtKeys::Asymmetric {
+            signing: PrivateKey::from_pem(ED25519_A).unwrap(),
+            previous: vec![],
+        };
+        let public = || JwtKeys::Public {
+            current: PublicKey::from_pem(ED25519_A_PUBLIC).unwrap(),
+            previous: vec![],
+        };
+        let cases = [
+            (Endpoint::Signin, Some(private()), None),
+            (Endpoint::Refresh, Some(public()), Some("JWT_PRIVATE_KEY")),
+            (Endpoint::Signin, None, Some("JWT_PRIVATE_KEY")),
+            (Endpoint::Dashboard, Some(public()), None),
+            (Endpoint::Dashboard, Some(private()), None),
+            (Endpoint::Jwks, Some(public()), None),
+            (Endpoint::Jwks, None, Some("JWT_PUBLIC_KEY")),
+            (Endpoint::Logout, None, Some("JWT_PUBLIC_KEY")),
+            (Endpoint::Signup, None, None),
+        ];
+        for (endpoint, keys, expected) in cases {
+            let missing = missing_keys(endpoint, &settings(keys));
+            assert_eq!(
+                missing.as_ref().map(|e| e.variable.as_str()),
+                expected,
+                "{endpoint:?}: {missing:?}"
+            );
+        }
     }
 }

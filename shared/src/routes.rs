@@ -11,6 +11,7 @@ use lambda_http::http::Method;
 
 use crate::handlers::{self, HandlerResult};
 use crate::service::App;
+use crate::tokens::AccessTokenSigner;
 
 /// A handler's answer, boxed so that every handler has one type.
 pub type Handling<'a> = Pin<Box<dyn Future<Output = HandlerResult> + Send + 'a>>;
@@ -20,6 +21,8 @@ pub type Handling<'a> = Pin<Box<dyn Future<Output = HandlerResult> + Send + 'a>>
 pub enum Handler {
     /// Needs no state: the function builds none (no configuration, pool or keys).
     Stateless(fn(Request) -> Handling<'static>),
+    /// Needs the keys that verify access tokens and nothing else: no database, no secret.
+    WithKeys(for<'a> fn(&'a AccessTokenSigner, Request) -> Handling<'a>),
     /// Needs the function's [`App`].
     WithApp(for<'a> fn(&'a App, Request) -> Handling<'a>),
 }
@@ -165,7 +168,7 @@ impl Endpoint {
             ResetPassword => {
                 Handler::WithApp(|app, request| Box::pin(handlers::reset_password(app, request)))
             }
-            Jwks => Handler::WithApp(|app, request| Box::pin(handlers::jwks(app, request))),
+            Jwks => Handler::WithKeys(|keys, request| Box::pin(handlers::jwks(keys, request))),
             VerifyEmail => {
                 Handler::WithApp(|app, request| Box::pin(handlers::verify_email(app, request)))
             }
@@ -188,20 +191,23 @@ impl Endpoint {
         }
     }
 
-    /// False for the endpoints that answer without the database or keys (`/`, `/api/public`, the
-    /// reset page, the 404 catch-all): their functions build no state at all.
+    /// False for the endpoints that answer without the database (`/`, `/api/public`, the pages,
+    /// the 404 catch-all, the JWKS): their functions build no pool and read no database secret.
     pub fn needs_app(self) -> bool {
         matches!(self.route().handler, Handler::WithApp(_))
     }
 
-    /// True for the endpoints that issue or verify access tokens, or publish the keys that
-    /// verify them: only they get the signing keys.
-    pub fn signs_tokens(self) -> bool {
+    /// True for the endpoints that sign access tokens: only their functions read the private key.
+    pub fn issues_tokens(self) -> bool {
+        matches!(self, Endpoint::Signin | Endpoint::Refresh)
+    }
+
+    /// True for the endpoints that verify access tokens, or publish the keys that verify them:
+    /// their functions get the public keys only (`JWT_PUBLIC_KEY`), never the private key.
+    pub fn verifies_tokens(self) -> bool {
         matches!(
             self,
-            Endpoint::Signin
-                | Endpoint::Refresh
-                | Endpoint::Dashboard
+            Endpoint::Dashboard
                 | Endpoint::Logout
                 | Endpoint::Sessions
                 | Endpoint::EndSession

@@ -8,13 +8,23 @@ use secrecy::ExposeSecret;
 use crate::aws::Aws;
 use crate::keys::PrivateKey;
 
-/// What [`ensure`] found or did; the `kid` names the key without revealing it.
+/// What [`ensure`] found or did; the `kid` names the key without revealing it, `public_key` is
+/// its public half as a PEM, which the deploy hands the functions that only verify tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ensured {
     /// The secret was empty; a new Ed25519 key was put in it.
-    Generated { kid: String },
+    Generated { kid: String, public_key: String },
     /// The secret already held a usable key; left as it was.
-    Kept { kid: String },
+    Kept { kid: String, public_key: String },
+}
+
+impl Ensured {
+    /// The public half of the key in the secret (SubjectPublicKeyInfo PEM).
+    pub fn public_key(&self) -> &str {
+        match self {
+            Ensured::Generated { public_key, .. } | Ensured::Kept { public_key, .. } => public_key,
+        }
+    }
 }
 
 /// Makes sure the secret `secret_id` holds a signing key: generates an Ed25519 key when the secret
@@ -41,13 +51,14 @@ pub async fn ensure(aws: &Aws, secret_id: &str) -> anyhow::Result<Ensured> {
         )?;
         let kid = key.public_key().kid().to_owned();
         tracing::info!(%kid, "signing key already in Secrets Manager; kept");
-        return Ok(Ensured::Kept { kid });
+        return Ok(Ensured::Kept {
+            kid,
+            public_key: key.public_key().pem().to_owned(),
+        });
     }
     let pem = PrivateKey::generate_ed25519_pem()?;
-    let kid = PrivateKey::from_pem(pem.expose_secret())?
-        .public_key()
-        .kid()
-        .to_owned();
+    let key = PrivateKey::from_pem(pem.expose_secret())?;
+    let kid = key.public_key().kid().to_owned();
     client
         .put_secret_value()
         .secret_id(secret_id)
@@ -57,5 +68,8 @@ pub async fn ensure(aws: &Aws, secret_id: &str) -> anyhow::Result<Ensured> {
         .map_err(aws_sdk_secretsmanager::Error::from)
         .context("PutSecretValue failed")?;
     tracing::info!(%kid, "generated a new Ed25519 signing key into Secrets Manager");
-    Ok(Ensured::Generated { kid })
+    Ok(Ensured::Generated {
+        kid,
+        public_key: key.public_key().pem().to_owned(),
+    })
 }

@@ -8,6 +8,10 @@
 //! and `MOTO_ENDPOINT_URL` (reset emails go through SES, as in AWS: the local stack's
 //! `EMAIL_TRANSPORT=log` writes the reset link to the log on purpose, and is not used here).
 
+// The helpers' `TestApp::spawn` future is deep (a runtime role, migrations, keys): its layout
+// needs more than the default query depth in this crate.
+#![recursion_limit = "256"]
+
 #[path = "api/helpers.rs"]
 #[allow(dead_code, unused_imports)]
 mod helpers;

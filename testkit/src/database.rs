@@ -418,6 +418,58 @@ impl Drop for ScratchDatabase {
     }
 }
 
+/// The name and password of a login role for one scratch database's functions, which `migrate`
+/// creates (`DB_RUNTIME_USER`, `DB_RUNTIME_PASSWORD`); dropped when the guard is. Roles belong
+/// to the whole cluster, so each database gets one of its own, named after it. Drop the database
+/// first: its grants keep the role from being dropped.
+pub struct ScratchRole {
+    name: String,
+    password: String,
+    admin: Config,
+}
+
+impl ScratchRole {
+    /// A role for `database`, `<database>_runtime` with a random password (not created here).
+    pub fn for_database(database: &ScratchDatabase) -> ScratchRole {
+        ScratchRole {
+            name: format!("{}_runtime", database.name()),
+            password: Uuid::new_v4().simple().to_string(),
+            admin: database.admin.clone(),
+        }
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its password.
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
+    /// `database`'s connection, logged in as this role.
+    pub fn login(&self, database: &ScratchDatabase) -> Config {
+        let mut config = database.config().clone();
+        config.user(&self.name).password(self.password.as_str());
+        config
+    }
+}
+
+impl Drop for ScratchRole {
+    fn drop(&mut self) {
+        let drop_role = format!("DROP ROLE IF EXISTS {}", quote_identifier(&self.name));
+        let dropped = block_on(async {
+            let client = connect(&self.admin).await?;
+            client.batch_execute(&drop_role).await?;
+            anyhow::Ok(())
+        });
+        if let Err(error) = dropped {
+            eprintln!("warning: role {} was not dropped: {error:#}", self.name);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

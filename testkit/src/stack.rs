@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use secrecy::ExposeSecret;
 
-use crate::database::ScratchDatabase;
+use crate::database::{ScratchDatabase, ScratchRole, connection_string};
 use crate::ports::free_port;
 use crate::process::{self, Readiness, Supervised};
 
@@ -138,7 +138,13 @@ pub fn random_secret() -> String {
 
 /// Applies the migrations to `database_url` with the workspace's `migrate` binary, as the
 /// deployment does (built first if needed, in the release profile when `release`).
-pub fn migrate(workspace: &Path, database_url: &str, release: bool) -> anyhow::Result<()> {
+/// With `runtime_role`, `migrate` also creates that login role for the functions, as in AWS.
+pub fn migrate(
+    workspace: &Path,
+    database_url: &str,
+    runtime_role: Option<&ScratchRole>,
+    release: bool,
+) -> anyhow::Result<()> {
     let mut command = process::command("cargo");
     command
         .current_dir(workspace)
@@ -147,6 +153,11 @@ pub fn migrate(workspace: &Path, database_url: &str, release: bool) -> anyhow::R
         .args(["--bin", "migrate"])
         .env("DATABASE_URL", database_url)
         .stdin(Stdio::null());
+    if let Some(role) = runtime_role {
+        command
+            .env("DB_RUNTIME_USER", role.name())
+            .env("DB_RUNTIME_PASSWORD", role.password());
+    }
     let status = command
         .status()
         .with_context(|| format!("running {command:?}"))?;
@@ -193,6 +204,8 @@ pub struct Stack {
     port: u16,
     environment: Vec<(String, String)>,
     database: ScratchDatabase,
+    /// The functions' login, dropped after the database that holds its grants.
+    role: ScratchRole,
 }
 
 impl Stack {
@@ -206,14 +219,24 @@ impl Stack {
         log: &Path,
     ) -> anyhow::Result<Stack> {
         let database = ScratchDatabase::create_blocking(admin, &options.database_prefix)?;
-        migrate(workspace, &database.connection_string(), options.release)?;
+        // The functions log in as a role with only the DML the code runs, as in AWS.
+        let role = ScratchRole::for_database(&database);
+        migrate(
+            workspace,
+            &database.connection_string(),
+            Some(&role),
+            options.release,
+        )?;
         let port = free_port()?;
         let base_url = format!("http://127.0.0.1:{port}");
         // Budgets raised: every request comes from 127.0.0.1, and the limits themselves are
         // tested in shared/tests/api/throttling.rs.
         let raised = "100000000".to_owned();
         let environment = vec![
-            ("DATABASE_URL".to_owned(), database.connection_string()),
+            (
+                "DATABASE_URL".to_owned(),
+                connection_string(&role.login(&database)),
+            ),
             ("JWT_PRIVATE_KEY".to_owned(), signing_key_pem()?),
             ("RESET_URL".to_owned(), format!("{base_url}/reset-password")),
             ("VERIFY_URL".to_owned(), format!("{base_url}/verify-email")),
@@ -266,6 +289,7 @@ impl Stack {
             port,
             environment,
             database,
+            role,
         })
     }
 
@@ -279,16 +303,22 @@ impl Stack {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// The functions' environment: `DATABASE_URL`, `JWT_PRIVATE_KEY`, `VERIFICATION_CODE_KEY`,
+    /// The functions' environment: `DATABASE_URL` (the runtime role's login), `JWT_PRIVATE_KEY`,
+    /// `VERIFICATION_CODE_KEY`,
     /// `RESET_URL`, `VERIFY_URL` and the raised
     /// budgets.
     pub fn environment(&self) -> &[(String, String)] {
         &self.environment
     }
 
-    /// Its database.
+    /// Its database (the owner's connection).
     pub fn database(&self) -> &ScratchDatabase {
         &self.database
+    }
+
+    /// The functions' login role.
+    pub fn role(&self) -> &ScratchRole {
+        &self.role
     }
 
     /// The watch server's log file.

@@ -1,6 +1,8 @@
 //! Where the database is, how connections to it are secured, and how long a request waits on it:
-//! `DATABASE_URL` (or the RDS-managed secret `DB_SECRET_ARN` with `DB_HOST`, `DB_PORT`,
-//! `DB_NAME`), `DB_SSLMODE`, `DB_POOL_SIZE`, `DB_CONNECT_TIMEOUT`, `DB_STATEMENT_TIMEOUT`.
+//! `DATABASE_URL` (or the secret `DB_SECRET_ARN` with `DB_HOST`, `DB_PORT`, `DB_NAME`),
+//! `DB_SSLMODE`, `DB_POOL_SIZE`, `DB_CONNECT_TIMEOUT`, `DB_STATEMENT_TIMEOUT`; and, for `migrate`
+//! only, the login the functions use ([`RuntimeRole`]: `DB_RUNTIME_SECRET_ARN`, or
+//! `DB_RUNTIME_USER` and `DB_RUNTIME_PASSWORD`).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -85,12 +87,99 @@ struct DatabaseSecret {
 }
 
 impl SecretSource {
+    /// The secret `arn` (named by `variable`) and the credentials in it now; an error names the
+    /// variable.
+    async fn read(
+        variable: &str,
+        arn: &str,
+        aws: &Aws,
+    ) -> Result<(Self, String, SecretString), ConfigError> {
+        let source = SecretSource {
+            arn: arn.to_owned(),
+            aws: aws.clone(),
+        };
+        let (user, password) = source
+            .credentials()
+            .await
+            .map_err(|e| ConfigError::new(variable, secret_problem(e)))?;
+        Ok((source, user, password))
+    }
+
     /// The current user name and password in the secret (RDS-managed secret format).
     pub async fn credentials(&self) -> anyhow::Result<(String, SecretString)> {
         let secret = self.aws.secret_string(&self.arn).await?;
         let secret: DatabaseSecret = serde_json::from_str(secret.expose_secret())
             .map_err(|_| anyhow::anyhow!("the secret is not JSON with username and password"))?;
         Ok((secret.username, secret.password))
+    }
+}
+
+/// The login role every function but `migrate` uses: `migrate` creates it (or sets its password)
+/// and grants it exactly the DML the code runs, and nothing that alters a table (see
+/// [`crate::db::ensure_runtime_role`]). Roles belong to the whole PostgreSQL cluster, not to one
+/// database: two databases of one cluster need two names.
+#[derive(Clone)]
+pub struct RuntimeRole {
+    pub name: String,
+    pub password: SecretString,
+}
+
+impl std::fmt::Debug for RuntimeRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeRole")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RuntimeRole {
+    /// `DB_RUNTIME_SECRET_ARN` (a secret with `username` and `password`, the format RDS Proxy
+    /// reads), or `DB_RUNTIME_USER` with `DB_RUNTIME_PASSWORD`; `None` when neither is set (the
+    /// functions then log in as the migrating user, as a bare local database may).
+    pub async fn load(env: &Environment, aws: &Aws) -> Result<Option<Self>, ConfigError> {
+        let secret_arn = env.text("DB_RUNTIME_SECRET_ARN");
+        let user = env.text("DB_RUNTIME_USER");
+        let password = env.secret("DB_RUNTIME_PASSWORD");
+        let (variable, name, password) = match (secret_arn, user, password) {
+            (None, None, None) => return Ok(None),
+            (Some(arn), None, None) => {
+                let (_, name, password) =
+                    SecretSource::read("DB_RUNTIME_SECRET_ARN", arn, aws).await?;
+                ("DB_RUNTIME_SECRET_ARN", name, password)
+            }
+            (None, Some(user), Some(password)) => ("DB_RUNTIME_USER", user.to_owned(), password),
+            (Some(_), _, _) => {
+                return Err(ConfigError::new(
+                    "DB_RUNTIME_SECRET_ARN",
+                    "set DB_RUNTIME_SECRET_ARN or DB_RUNTIME_USER and DB_RUNTIME_PASSWORD, not both",
+                ));
+            }
+            (None, None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "DB_RUNTIME_USER",
+                    "is not set (needed with DB_RUNTIME_PASSWORD)",
+                ));
+            }
+            (None, Some(_), None) => {
+                return Err(ConfigError::new(
+                    "DB_RUNTIME_PASSWORD",
+                    "is not set (needed with DB_RUNTIME_USER)",
+                ));
+            }
+        };
+        // Written into SQL as an identifier: plain lower-case names only.
+        let plain = name.len() <= 63
+            && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !plain || name.starts_with("pg_") {
+            return Err(ConfigError::new(
+                variable,
+                "the role name must be lower-case letters, digits and _ (at most 63, not pg_...)",
+            ));
+        }
+        Ok(Some(RuntimeRole { name, password }))
     }
 }
 
@@ -129,14 +218,8 @@ impl DatabaseConfig {
                 let name = name.ok_or_else(|| {
                     ConfigError::new("DB_NAME", "is not set (needed with DB_SECRET_ARN)")
                 })?;
-                let source = SecretSource {
-                    arn: arn.to_owned(),
-                    aws: aws.clone(),
-                };
-                let (user, password) = source
-                    .credentials()
-                    .await
-                    .map_err(|e| ConfigError::new("DB_SECRET_ARN", secret_problem(e)))?;
+                let (source, user, password) =
+                    SecretSource::read("DB_SECRET_ARN", arn, aws).await?;
                 credentials_secret = Some(source);
                 let mut url = tokio_postgres::Config::new();
                 url.host(host).port(port).dbname(name).user(&user);
@@ -218,6 +301,70 @@ mod tests {
             variable_wins.database.timeouts.connect,
             Duration::from_secs(1)
         );
+    }
+
+    #[tokio::test]
+    async fn the_runtime_role_is_named_with_its_password_or_not_at_all() {
+        let load = |vars: &'static [(&'static str, &'static str)]| async move {
+            RuntimeRole::load(
+                &Environment::from_pairs(vars.iter().copied()),
+                &Aws::from_environment(),
+            )
+            .await
+        };
+        assert!(
+            load(&[]).await.unwrap().is_none(),
+            "none: the migrating user"
+        );
+        let role = load(&[
+            ("DB_RUNTIME_USER", "auth_runtime"),
+            ("DB_RUNTIME_PASSWORD", "s3cret"),
+        ])
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(role.name, "auth_runtime");
+        assert_eq!(role.password.expose_secret(), "s3cret");
+        assert!(!format!("{role:?}").contains("s3cret"));
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("DB_RUNTIME_USER", "auth_runtime")],
+                "DB_RUNTIME_PASSWORD",
+            ),
+            (&[("DB_RUNTIME_PASSWORD", "x")], "DB_RUNTIME_USER"),
+            (
+                &[("DB_RUNTIME_USER", "Auth"), ("DB_RUNTIME_PASSWORD", "x")],
+                "DB_RUNTIME_USER",
+            ),
+            (
+                &[("DB_RUNTIME_USER", "a\"b"), ("DB_RUNTIME_PASSWORD", "x")],
+                "DB_RUNTIME_USER",
+            ),
+            (
+                &[
+                    ("DB_RUNTIME_USER", "pg_monitor"),
+                    ("DB_RUNTIME_PASSWORD", "x"),
+                ],
+                "DB_RUNTIME_USER",
+            ),
+            (
+                &[
+                    ("DB_RUNTIME_SECRET_ARN", "arn:aws:secretsmanager:x"),
+                    ("DB_RUNTIME_USER", "a"),
+                    ("DB_RUNTIME_PASSWORD", "x"),
+                ],
+                "DB_RUNTIME_SECRET_ARN",
+            ),
+        ];
+        for (vars, variable) in cases {
+            let error = RuntimeRole::load(
+                &Environment::from_pairs(vars.iter().copied()),
+                &Aws::from_environment(),
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(error.variable, *variable, "{vars:?}: {error}");
+        }
     }
 
     #[tokio::test]

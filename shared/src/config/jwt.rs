@@ -1,6 +1,7 @@
 //! The access tokens' settings: the signing keys (`JWT_PRIVATE_KEY` or `JWT_PRIVATE_KEY_ARN`
-//! with `JWT_PREVIOUS_PUBLIC_KEYS`, or an HS256 `JWT_SECRET_KEY`/`JWT_SECRET_ARN`), `JWT_ISSUER`,
-//! `JWT_AUDIENCE` and `ACCESS_TOKEN_TTL`.
+//! with `JWT_PREVIOUS_PUBLIC_KEYS`, or an HS256 `JWT_SECRET_KEY`/`JWT_SECRET_ARN`), or, for the
+//! functions that only verify tokens or publish the JWKS, the public half `JWT_PUBLIC_KEY`;
+//! `JWT_ISSUER`, `JWT_AUDIENCE` and `ACCESS_TOKEN_TTL`.
 
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ impl JwtSettings {
     pub async fn load(env: &Environment, aws: &Aws) -> Result<Self, ConfigError> {
         let private_key = env.secret("JWT_PRIVATE_KEY");
         let private_key_arn = env.text("JWT_PRIVATE_KEY_ARN");
+        let public_key = env.text("JWT_PUBLIC_KEY");
         let previous_public_keys = env.text("JWT_PREVIOUS_PUBLIC_KEYS");
         let secret_key = env.secret("JWT_SECRET_KEY");
         let secret_arn = env.text("JWT_SECRET_ARN");
@@ -41,7 +43,7 @@ impl JwtSettings {
         let both = |first: &str, second: &str| {
             ConfigError::new(second, format!("set {first} or {second}, not both"))
         };
-        let asymmetric = private_key.is_some() || private_key_arn.is_some();
+        let asymmetric = private_key.is_some() || private_key_arn.is_some() || public_key.is_some();
         let hs256 = secret_key.is_some() || secret_arn.is_some();
         if asymmetric && hs256 {
             return Err(ConfigError::new(
@@ -52,10 +54,27 @@ impl JwtSettings {
         if !asymmetric && previous_public_keys.is_some() {
             return Err(ConfigError::new(
                 "JWT_PREVIOUS_PUBLIC_KEYS",
-                "needs JWT_PRIVATE_KEY (or JWT_PRIVATE_KEY_ARN): previous keys belong to a key ring",
+                "needs JWT_PRIVATE_KEY (or JWT_PRIVATE_KEY_ARN, or JWT_PUBLIC_KEY): previous keys \
+                 belong to a key ring",
             ));
         }
-        let keys = if asymmetric {
+        let previous = match previous_public_keys {
+            Some(pems) => PublicKey::from_pem_list(pems)
+                .map_err(|e| ConfigError::new("JWT_PREVIOUS_PUBLIC_KEYS", e.to_string()))?,
+            None => Vec::new(),
+        };
+        let keys = if let Some(pem) = public_key {
+            if private_key.is_some() || private_key_arn.is_some() {
+                return Err(both("JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY"));
+            }
+            let current = PublicKey::from_pem(pem).map_err(|_| {
+                ConfigError::new(
+                    "JWT_PUBLIC_KEY",
+                    "is not a PEM public key (BEGIN PUBLIC KEY) for Ed25519 or P-256",
+                )
+            })?;
+            Some(JwtKeys::Public { current, previous })
+        } else if asymmetric {
             let (variable, pem) = match (private_key, private_key_arn) {
                 (Some(_), Some(_)) => return Err(both("JWT_PRIVATE_KEY", "JWT_PRIVATE_KEY_ARN")),
                 (Some(pem), None) => ("JWT_PRIVATE_KEY", pem),
@@ -67,11 +86,6 @@ impl JwtSettings {
             };
             let signing = PrivateKey::from_pem(pem.expose_secret())
                 .map_err(|e| ConfigError::new(variable, e.to_string()))?;
-            let previous = match previous_public_keys {
-                Some(pems) => PublicKey::from_pem_list(pems)
-                    .map_err(|e| ConfigError::new("JWT_PREVIOUS_PUBLIC_KEYS", e.to_string()))?,
-                None => Vec::new(),
-            };
             Some(JwtKeys::Asymmetric { signing, previous })
         } else {
             let secret = match (secret_key, secret_arn) {
@@ -106,7 +120,7 @@ mod tests {
     use super::super::tests::{DB, KEY, load};
     use super::super::{Config, ConfigError};
     use crate::keys::JwtKeys;
-    use crate::keys::tests::{ED25519_A, ED25519_B_PUBLIC};
+    use crate::keys::tests::{ED25519_A, ED25519_A_PUBLIC, ED25519_B_PUBLIC};
 
     fn kids(config: &Config) -> Vec<String> {
         match &config.jwt.keys {
@@ -157,6 +171,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_public_key_alone_verifies_without_the_private_key() {
+        let config = load(&[
+            DB,
+            ("JWT_PUBLIC_KEY", &ED25519_A_PUBLIC.replace('\n', "\\n")),
+            ("JWT_PREVIOUS_PUBLIC_KEYS", ED25519_B_PUBLIC),
+        ])
+        .await
+        .unwrap();
+        match &config.jwt.keys {
+            Some(JwtKeys::Public { current, previous }) => {
+                assert_eq!(current.kid(), "75bMrcNTHG280StTrBynAM10un9rIIMlnKkOaYelV2U");
+                assert_eq!(previous.len(), 1);
+            }
+            other => panic!("a verify-only ring, not {other:?}"),
+        }
+    }
+
+    #[tokio::test]
     async fn each_bad_key_setting_is_named_in_the_error() {
         let private = ("JWT_PRIVATE_KEY", ED25519_A);
         let cases: &[(&[(&str, &str)], &str)] = &[
@@ -186,6 +218,15 @@ mod tests {
                 &[DB, private, ("JWT_PREVIOUS_PUBLIC_KEYS", ED25519_A)],
                 "JWT_PREVIOUS_PUBLIC_KEYS",
             ),
+            (
+                &[DB, private, ("JWT_PUBLIC_KEY", ED25519_B_PUBLIC)],
+                "JWT_PUBLIC_KEY",
+            ),
+            (
+                &[DB, KEY, ("JWT_PUBLIC_KEY", ED25519_B_PUBLIC)],
+                "JWT_SECRET_KEY",
+            ),
+            (&[DB, ("JWT_PUBLIC_KEY", ED25519_A)], "JWT_PUBLIC_KEY"),
         ];
         for (vars, variable) in cases {
             let error: ConfigError = load(vars).await.unwrap_err();

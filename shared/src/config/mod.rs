@@ -27,7 +27,7 @@ mod retention;
 mod sessions;
 mod verification;
 
-pub use database::{DatabaseConfig, DbTimeouts, DbTls, SecretSource};
+pub use database::{DatabaseConfig, DbTimeouts, DbTls, RuntimeRole, SecretSource};
 pub use email::EmailTransport;
 pub use jwt::JwtSettings;
 pub use limits::RateLimits;
@@ -44,6 +44,8 @@ pub async fn variables() -> BTreeSet<&'static str> {
     let env = Environment::from_pairs([("DATABASE_URL", "postgres://localhost/any")]);
     // No ARN is set, so nothing is fetched; the outcome does not matter, the names read do.
     let _ = Config::load(&env, &Aws::from_environment()).await;
+    // `migrate`'s own: the login role it prepares for the functions.
+    let _ = RuntimeRole::load(&env, &Aws::from_environment()).await;
     env.names_read()
 }
 

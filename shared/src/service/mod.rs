@@ -317,11 +317,6 @@ impl App {
         Ok((claims, user))
     }
 
-    /// The public keys tokens are verified with (empty with HS256: its secret is never published).
-    pub fn jwks(&self) -> Result<&jsonwebtoken::jwk::JwkSet, ApiError> {
-        Ok(self.tokens()?.jwks())
-    }
-
     /// The user behind a valid access token of a live session.
     pub async fn dashboard(&self, token: &SecretString) -> Result<User, ApiError> {
         self.authenticate(token).await.map(|(_, user)| user)

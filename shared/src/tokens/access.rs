@@ -22,7 +22,7 @@ use uuid::Uuid;
 use crate::config::JwtSettings;
 use crate::domain::UserId;
 use crate::error::ApiError;
-use crate::keys::JwtKeys;
+use crate::keys::{JwtKeys, PublicKey};
 
 /// JWT `typ` of access tokens (RFC 9068): a refresh or reset token can never pass for one.
 const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -80,10 +80,12 @@ struct VerificationKey {
     validation: Validation,
 }
 
-/// Signs and verifies access tokens with the key ring; built once per cold start.
+/// Signs and verifies access tokens with the key ring; built once per cold start. Built from a
+/// public key alone (`JWT_PUBLIC_KEY`), it verifies and publishes but cannot sign.
 pub struct AccessTokenSigner {
-    encoding: EncodingKey,
-    /// The `alg` and `kid` headers of every new token.
+    /// `None` for a verify-only ring: the functions that check tokens never hold the private key.
+    encoding: Option<EncodingKey>,
+    /// The `alg` and `kid` headers of every new token (the current key's).
     algorithm: Algorithm,
     kid: String,
     /// The current key first, then the previous ones.
@@ -111,35 +113,33 @@ impl AccessTokenSigner {
             validation.leeway = LEEWAY_SECONDS;
             validation
         };
-        let (encoding, algorithm, kid, ring, jwks) = match keys {
-            JwtKeys::Asymmetric { signing, previous } => {
-                let mut public_keys = vec![signing.public_key()];
-                for key in previous {
-                    if public_keys.iter().all(|k| k.kid() != key.kid()) {
-                        public_keys.push(key);
-                    }
+        let public_ring = |current: &PublicKey, previous: &[PublicKey]| {
+            let mut public_keys = vec![current];
+            for key in previous {
+                if public_keys.iter().all(|k| k.kid() != key.kid()) {
+                    public_keys.push(key);
                 }
-                let ring = public_keys
-                    .iter()
-                    .map(|key| VerificationKey {
-                        kid: key.kid().to_owned(),
-                        algorithm: key.algorithm(),
-                        decoding: key.decoding_key().clone(),
-                        validation: validation(key.algorithm()),
-                    })
-                    .collect();
-                let jwks = JwkSet {
-                    keys: public_keys.iter().map(|key| key.jwk().clone()).collect(),
-                };
-                let public = signing.public_key();
-                (
-                    signing.encoding_key().clone(),
-                    public.algorithm(),
-                    public.kid().to_owned(),
-                    ring,
-                    jwks,
-                )
             }
+            let ring = public_keys
+                .iter()
+                .map(|key| VerificationKey {
+                    kid: key.kid().to_owned(),
+                    algorithm: key.algorithm(),
+                    decoding: key.decoding_key().clone(),
+                    validation: validation(key.algorithm()),
+                })
+                .collect();
+            let jwks = JwkSet {
+                keys: public_keys.iter().map(|key| key.jwk().clone()).collect(),
+            };
+            (current.algorithm(), current.kid().to_owned(), ring, jwks)
+        };
+        let (encoding, (algorithm, kid, ring, jwks)) = match keys {
+            JwtKeys::Asymmetric { signing, previous } => (
+                Some(signing.encoding_key().clone()),
+                public_ring(signing.public_key(), previous),
+            ),
+            JwtKeys::Public { current, previous } => (None, public_ring(current, previous)),
             JwtKeys::Hs256(secret) => {
                 let secret = secret.expose_secret().as_bytes();
                 let kid = hs256_kid(secret);
@@ -150,11 +150,8 @@ impl AccessTokenSigner {
                     validation: validation(Algorithm::HS256),
                 }];
                 (
-                    EncodingKey::from_secret(secret),
-                    Algorithm::HS256,
-                    kid,
-                    ring,
-                    JwkSet::default(),
+                    Some(EncodingKey::from_secret(secret)),
+                    (Algorithm::HS256, kid, ring, JwkSet::default()),
                 )
             }
         };
@@ -197,7 +194,13 @@ impl AccessTokenSigner {
             kid: Some(self.kid.clone()),
             ..Header::new(self.algorithm)
         };
-        let token = jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(|e| {
+        let encoding = self.encoding.as_ref().ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!(
+                "this function holds the public key only (JWT_PUBLIC_KEY): it verifies tokens, \
+                 it does not sign them"
+            ))
+        })?;
+        let token = jsonwebtoken::encode(&header, &claims, encoding).map_err(|e| {
             ApiError::Internal(anyhow::Error::new(e).context("signing access token"))
         })?;
         Ok(SignedAccessToken {
@@ -350,6 +353,30 @@ mod tests {
     /// An HS256 access-token header without `kid`, as tokens were before keys had ids.
     fn access_header() -> Header {
         header(Algorithm::HS256, None)
+    }
+
+    #[test]
+    fn the_public_key_alone_verifies_and_publishes_but_cannot_sign() {
+        let signer = ring(ED25519_A, &[P256_PUBLIC]);
+        let verifier = AccessTokenSigner::new(&settings(JwtKeys::Public {
+            current: PublicKey::from_pem(ED25519_A_PUBLIC).unwrap(),
+            previous: vec![PublicKey::from_pem(P256_PUBLIC).unwrap()],
+        }))
+        .unwrap();
+        let user = UserId::from_uuid(Uuid::new_v4());
+        let token = signer.issue(user, Uuid::new_v4(), true).unwrap().token;
+
+        assert_eq!(verifier.verify(&token).unwrap().user_id, user);
+        assert_eq!(verifier.current_kid(), signer.current_kid());
+        assert_eq!(
+            serde_json::to_value(verifier.jwks()).unwrap(),
+            serde_json::to_value(signer.jwks()).unwrap(),
+            "the same JWKS, current key first"
+        );
+        assert!(matches!(
+            verifier.issue(user, Uuid::new_v4(), true),
+            Err(ApiError::Internal(_))
+        ));
     }
 
     #[test]

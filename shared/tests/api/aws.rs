@@ -79,6 +79,27 @@ fn sent_to(recipient: &str) -> Vec<Value> {
 }
 
 #[tokio::test]
+async fn migrate_reads_the_runtime_role_from_its_secret() {
+    // As CloudFormation generates DatabaseRuntimeSecret: the username of the template, a password.
+    let sdk = moto().await;
+    let arn = create_secret(
+        &sdk,
+        r#"{"username": "auth_runtime", "password": "generated"}"#,
+    )
+    .await;
+    let env = Environment::from_pairs([("DB_RUNTIME_SECRET_ARN", arn.as_str())]);
+
+    let role = auth::config::RuntimeRole::load(&env, &Aws::with_config(sdk))
+        .await
+        .unwrap()
+        .expect("a runtime role");
+
+    use secrecy::ExposeSecret;
+    assert_eq!(role.name, "auth_runtime");
+    assert_eq!(role.password.expose_secret(), "generated");
+}
+
+#[tokio::test]
 async fn configuration_reads_the_signing_key_and_database_credentials_from_secrets_manager() {
     let sdk = moto().await;
     let jwt_secret = "a-signing-key-from-secrets-manager-of-48-bytes!!";
@@ -405,13 +426,21 @@ async fn the_signing_key_is_generated_into_its_empty_secret_once_and_read_from_t
     let first = signing_key::ensure(&aws, &arn).await.unwrap();
     let second = signing_key::ensure(&aws, &arn).await.unwrap();
 
-    let Ensured::Generated { kid } = first else {
+    let Ensured::Generated { kid, public_key } = first else {
         panic!("an empty secret gets a new key, not {first:?}")
     };
     assert_eq!(
         second,
-        Ensured::Kept { kid: kid.clone() },
+        Ensured::Kept {
+            kid: kid.clone(),
+            public_key: public_key.clone()
+        },
         "a key is never replaced"
+    );
+    assert_eq!(
+        auth::keys::PublicKey::from_pem(&public_key).unwrap().kid(),
+        kid,
+        "the public half the verifying functions are given"
     );
     let env = Environment::from_pairs([
         ("DATABASE_URL", "postgres://u@localhost/db"),

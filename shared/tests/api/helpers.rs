@@ -2,6 +2,7 @@
 //! it), configured by the real loader, and calls to the real handlers through the same router
 //! and `respond` as in Lambda. The pieces come from `testkit`, shared with the benchmark.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use auth::config::{Config, DatabaseConfig, DbTimeouts};
@@ -11,7 +12,7 @@ use auth::{App, Endpoint};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::http::{HeaderMap, Method, StatusCode, header};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use testkit::database::ScratchDatabase;
 use tokio_postgres::NoTls;
@@ -340,6 +341,13 @@ impl TestApp {
             bearer_request(Method::POST, "/api/logout", access_token),
         )
         .await
+    }
+
+    /// `DELETE /api/sessions/{id}` with the access token as bearer.
+    pub async fn end_session(&self, access_token: &str, id: &str) -> TestResponse {
+        let request = bearer_request(Method::DELETE, &format!("/api/sessions/{id}"), access_token)
+            .with_path_parameters(HashMap::from([("id".to_owned(), id.to_owned())]));
+        self.call(Endpoint::EndSession, request).await
     }
 
     /// `POST /api/forgot-password` for `email`.

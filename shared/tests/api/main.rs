@@ -3,6 +3,10 @@
 //! Needs `TEST_DATABASE_URL` (a role allowed to create databases); `make test` starts a throwaway
 //! cluster and sets it.
 
+// `TestApp::spawn`'s future is deep (a runtime role, migrations, keys): its layout needs more
+// than the default query depth.
+#![recursion_limit = "256"]
+
 mod helpers;
 
 mod account;
@@ -28,6 +32,7 @@ mod refresh;
 mod rehash;
 mod reset_page;
 mod routing;
+mod runtime_role;
 mod sessions;
 mod signin;
 mod signup;

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use auth::domain::{Email, LogoutScope, NewPassword, Password, UserId, UserName};
 use auth::http::{JsonBody, MAX_BODY_BYTES, error_response};
-use auth::lambda::respond;
+use auth::lambda::{State, respond};
 use auth::{ApiError, Endpoint};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use lambda_http::http::{HeaderValue, Method, header};
@@ -1661,7 +1661,7 @@ async fn the_catch_all_answers_the_documented_not_found_response() {
             .uri("/no/such/path")
             .body(Body::Empty)
             .unwrap();
-        let response = respond(Endpoint::NotFound.route(), None, request).await;
+        let response = respond(Endpoint::NotFound.route(), State::None, request).await;
         assert_eq!(response.status(), 404);
         let Body::Text(text) = response.into_body() else {
             panic!("a text body")

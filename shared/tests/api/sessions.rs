@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 
 use auth::Endpoint;
-use lambda_http::RequestExt;
 use lambda_http::http::{Method, StatusCode};
 use serde_json::json;
 
@@ -17,12 +16,6 @@ async fn sessions(app: &TestApp, access: &str) -> TestResponse {
         bearer_request(Method::GET, "/api/sessions", access),
     )
     .await
-}
-
-async fn end_session(app: &TestApp, access: &str, id: &str) -> TestResponse {
-    let request = bearer_request(Method::DELETE, &format!("/api/sessions/{id}"), access)
-        .with_path_parameters(HashMap::from([("id".to_owned(), id.to_owned())]));
-    app.call(Endpoint::EndSession, request).await
 }
 
 async fn logout_with(app: &TestApp, access: &str, body: serde_json::Value) -> TestResponse {
@@ -114,7 +107,9 @@ async fn ending_another_session_kills_its_tokens_and_only_them() {
     let phone = app.signin(JANE, PASSWORD).await;
     let (_, phone_id) = crate::helpers::jti_and_sid(&phone.str("access_token"));
 
-    let ended = end_session(&app, &laptop.str("access_token"), &phone_id.to_string()).await;
+    let ended = app
+        .end_session(&laptop.str("access_token"), &phone_id.to_string())
+        .await;
 
     assert_eq!(ended.status, StatusCode::OK, "{}", ended.body);
     assert_eq!(ended.body, json!({"message": "Session ended"}));
@@ -128,7 +123,7 @@ async fn ending_another_session_kills_its_tokens_and_only_them() {
         app.dashboard(&laptop.str("access_token")).await.status,
         StatusCode::OK
     );
-    end_session(&app, &laptop.str("access_token"), &phone_id.to_string())
+    app.end_session(&laptop.str("access_token"), &phone_id.to_string())
         .await
         .assert_error(404, "session_not_found");
 }
@@ -146,7 +141,7 @@ async fn another_users_unknown_or_malformed_session_ids_are_not_found_and_untouc
         uuid::Uuid::new_v4().to_string(),
         "not-a-uuid".to_owned(),
     ] {
-        end_session(&app, &jane, &id)
+        app.end_session(&jane, &id)
             .await
             .assert_error(404, "session_not_found");
     }
@@ -155,7 +150,7 @@ async fn another_users_unknown_or_malformed_session_ids_are_not_found_and_untouc
         StatusCode::OK,
         "Bob's session survived Jane's attempt"
     );
-    end_session(&app, "not-a-token", &bob_session.to_string())
+    app.end_session("not-a-token", &bob_session.to_string())
         .await
         .assert_invalid_token("no valid token, no deletion");
 }

@@ -12,13 +12,14 @@ use serde_yaml_ng::Value;
 
 const WORKSPACE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
-/// Functions that use no database, secret or VPC (also what `Endpoint::needs_app` says, checked
-/// below).
+/// Functions that use no database, key, secret or VPC (also what `Endpoint::needs_app` and the
+/// route table say, checked below).
 const STATELESS: [&str; 5] = ["root", "public", "reset-page", "verify-page", "not-found"];
-/// Functions that sign or verify JWTs or publish their keys (also what `Endpoint::signs_tokens` says, checked below).
-const TOKEN_FUNCTIONS: [&str; 10] = [
-    "signin",
-    "refresh",
+/// Functions that sign access tokens, and so read the private key (`Endpoint::issues_tokens`).
+const SIGNERS: [&str; 2] = ["signin", "refresh"];
+/// Functions that verify access tokens or publish the keys that do: the public keys only, from
+/// the migrations resource (`Endpoint::verifies_tokens`).
+const VERIFIERS: [&str; 8] = [
     "dashboard",
     "logout",
     "sessions",
@@ -28,6 +29,48 @@ const TOKEN_FUNCTIONS: [&str; 10] = [
     "change-email",
     "delete-account",
 ];
+/// Each function's access, as its code needs it: the secrets it may read (by the template's
+/// names; `MasterUserSecret` is the RDS-managed master secret, `DatabaseRuntimeSecret` the
+/// functions' own login), whether it sits in the VPC (it talks to the database through the
+/// proxy), and the other actions its policies allow. Every function of the template is here.
+const ACCESS: &[(&str, &[&str], bool, &[&str])] = &[
+    ("root", &[], false, &[]),
+    ("public", &[], false, &[]),
+    ("reset-page", &[], false, &[]),
+    ("verify-page", &[], false, &[]),
+    ("not-found", &[], false, &[]),
+    // The public keys come in the environment: no secret, no database, no VPC.
+    ("jwks", &[], false, &[]),
+    ("signup", &[RUNTIME, CODE_KEY], true, &[]),
+    ("verify-email", &[RUNTIME, CODE_KEY], true, &[]),
+    ("resend-verification", &[RUNTIME, CODE_KEY], true, &[]),
+    ("signin", &[RUNTIME, SIGNING_KEY], true, &[]),
+    ("refresh", &[RUNTIME, SIGNING_KEY], true, &[]),
+    ("dashboard", &[RUNTIME], true, &[]),
+    ("logout", &[RUNTIME], true, &[]),
+    ("sessions", &[RUNTIME], true, &[]),
+    ("end-session", &[RUNTIME], true, &[]),
+    ("change-password", &[RUNTIME], true, &[]),
+    ("change-email", &[RUNTIME, CODE_KEY], true, &[]),
+    ("delete-account", &[RUNTIME], true, &[]),
+    ("forgot-password", &[RUNTIME], true, &[]),
+    ("reset-password", &[RUNTIME], true, &[]),
+    ("janitor", &[RUNTIME], true, &["ses:SendEmail"]),
+    // The owner: migrates, creates the runtime login from its secret, fills the signing key.
+    (
+        "migrate",
+        &[MASTER, RUNTIME, SIGNING_KEY],
+        true,
+        &[
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:PutSecretValue",
+        ],
+    ),
+];
+const MASTER: &str = "MasterUserSecret";
+const RUNTIME: &str = "DatabaseRuntimeSecret";
+const SIGNING_KEY: &str = "JwtSigningKey";
+const CODE_KEY: &str = "VerificationCodeKey";
 /// Functions that make or check the codes of confirmation emails, and so read the key they are
 /// stored under (also what `Endpoint::uses_code_key` says, checked below).
 const CODE_KEY_FUNCTIONS: [&str; 4] = [
@@ -331,57 +374,250 @@ fn every_template_function_builds_a_workspace_crate() {
     );
 }
 
+/// The secrets a function's policies name, by [`ACCESS`]'s names, and the actions they allow
+/// besides `secretsmanager:GetSecretValue`.
+fn grants(function: &Function) -> (BTreeSet<&'static str>, BTreeSet<String>) {
+    let policies = &function.properties()["Policies"];
+    let secrets = [MASTER, RUNTIME, SIGNING_KEY, CODE_KEY]
+        .into_iter()
+        .filter(|secret| mentions(policies, secret))
+        .collect();
+    let mut actions = BTreeSet::new();
+    policy_actions(policies, &mut actions);
+    actions.remove("secretsmanager:GetSecretValue");
+    (secrets, actions)
+}
+
+/// Every `Action` of the policy statements inside `value`.
+fn policy_actions(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Sequence(items) => items.iter().for_each(|item| policy_actions(item, out)),
+        Value::Mapping(map) => {
+            for (key, item) in map {
+                if key.as_str() == Some("Action") {
+                    let mut found = Vec::new();
+                    strings(item, &mut found);
+                    out.extend(found);
+                } else {
+                    policy_actions(item, out);
+                }
+            }
+        }
+        // The SAM policy template AWSSecretsManagerGetSecretValuePolicy allows just that.
+        _ => {}
+    }
+}
+
 #[test]
-fn only_token_functions_can_read_the_jwt_secret() {
+fn each_function_gets_exactly_the_access_its_code_uses() {
     let template = template();
     let functions = functions(&template);
-    let with_variable: BTreeSet<&str> = functions
-        .iter()
-        .filter(|f| f.environment().contains_key("JWT_PRIVATE_KEY_ARN"))
-        .map(Function::binary)
-        .collect();
-    // `migrate` fills the empty secret on the first deploy (checked below), and reads no token.
-    let with_permission: BTreeSet<&str> = functions
-        .iter()
-        .filter(|f| mentions(&f.properties()["Policies"], "JwtSigningKey"))
-        .map(Function::binary)
-        .filter(|binary| *binary != "migrate")
-        .collect();
-    let expected: BTreeSet<&str> = TOKEN_FUNCTIONS.into_iter().collect();
-    let signing_endpoints: BTreeSet<&str> = Endpoint::ALL
-        .into_iter()
-        .filter(|e| e.signs_tokens())
-        .map(|e| e.function())
-        .collect();
-    assert_eq!(signing_endpoints, expected, "Endpoint::signs_tokens agrees");
+    let listed: BTreeSet<&str> = ACCESS.iter().map(|(binary, ..)| *binary).collect();
+    let declared: BTreeSet<&str> = functions.iter().map(Function::binary).collect();
     assert_eq!(
-        with_variable, expected,
+        listed, declared,
+        "ACCESS lists every function of the template"
+    );
+    for (binary, secrets, in_vpc, actions) in ACCESS {
+        let function = function(&functions, binary);
+        let id = &function.logical_id;
+        let (granted, allowed) = grants(function);
+        assert_eq!(
+            granted,
+            secrets.iter().copied().collect(),
+            "{id}: the secrets it may read"
+        );
+        assert_eq!(
+            allowed,
+            actions.iter().map(|a| a.to_string()).collect(),
+            "{id}: the actions besides reading secrets"
+        );
+        assert_eq!(
+            function.properties().get("VpcConfig").is_some(),
+            *in_vpc,
+            "{id}: in the VPC"
+        );
+        // A secret it may read is one it is told about, and the other way round.
+        let env = function.environment();
+        // migrate is told the signing-key secret by the custom resource's event instead.
+        let event = &template["Resources"]["DatabaseMigrations"]["Properties"]["SigningKeySecret"];
+        let told: BTreeSet<&str> = [MASTER, RUNTIME, SIGNING_KEY, CODE_KEY]
+            .into_iter()
+            .filter(|secret| {
+                env.values().any(|value| mentions(value, secret))
+                    || (*binary == "migrate" && is_ref_to(event, secret))
+            })
+            .collect();
+        assert_eq!(told, granted, "{id}: the secrets its environment names");
+        for policy in function.properties()["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                !mentions(policy, "*"),
+                "{id}: no wildcard in a policy: {policy:?}"
+            );
+        }
+    }
+}
+
+/// The functions of the endpoints `test` holds for.
+fn endpoint_functions(test: fn(Endpoint) -> bool) -> BTreeSet<&'static str> {
+    Endpoint::ALL
+        .into_iter()
+        .filter(|e| test(*e))
+        .map(|e| e.function())
+        .collect()
+}
+
+/// The functions whose environment sets `variable`.
+fn given<'a>(functions: &'a [Function<'a>], variable: &str) -> BTreeSet<&'a str> {
+    functions
+        .iter()
+        .filter(|f| f.environment().contains_key(variable))
+        .map(Function::binary)
+        .collect()
+}
+
+#[test]
+fn only_the_signing_functions_read_the_private_key() {
+    let template = template();
+    let functions = functions(&template);
+    assert_eq!(
+        endpoint_functions(Endpoint::issues_tokens),
+        SIGNERS.into_iter().collect(),
+        "Endpoint::issues_tokens agrees"
+    );
+    assert_eq!(
+        given(&functions, "JWT_PRIVATE_KEY_ARN"),
+        SIGNERS.into_iter().collect(),
         "functions given JWT_PRIVATE_KEY_ARN"
     );
-    assert_eq!(
-        with_permission, expected,
-        "functions allowed to read JwtSigningKey"
-    );
-    for binary in TOKEN_FUNCTIONS {
-        let function = function(&functions, binary);
+    for binary in SIGNERS {
+        let env = function(&functions, binary).environment();
         assert!(
-            is_ref_to(
-                function.environment()["JWT_PRIVATE_KEY_ARN"],
-                "JwtSigningKey"
-            ),
+            is_ref_to(env["JWT_PRIVATE_KEY_ARN"], SIGNING_KEY),
             "{binary}: JWT_PRIVATE_KEY_ARN is !Ref JwtSigningKey"
         );
+        for variable in ["JWT_ISSUER", "JWT_AUDIENCE", "ACCESS_TOKEN_TTL"] {
+            assert!(env.contains_key(variable), "{binary}: {variable}");
+        }
+        // They sign and never verify an access token: no previous keys, no public key.
+        for variable in ["JWT_PUBLIC_KEY", "JWT_PREVIOUS_PUBLIC_KEYS"] {
+            assert!(!env.contains_key(variable), "{binary}: {variable}");
+        }
+    }
+}
+
+#[test]
+fn verifying_functions_get_the_public_keys_only() {
+    let template = template();
+    let functions = functions(&template);
+    assert_eq!(
+        endpoint_functions(Endpoint::verifies_tokens),
+        VERIFIERS.into_iter().collect(),
+        "Endpoint::verifies_tokens agrees"
+    );
+    assert_eq!(
+        given(&functions, "JWT_PUBLIC_KEY"),
+        VERIFIERS.into_iter().collect(),
+        "functions given JWT_PUBLIC_KEY"
+    );
+    for binary in VERIFIERS {
+        let env = function(&functions, binary).environment();
+        // The public half, as the migrations resource read it from the signing-key secret.
+        let (tag, target) = tagged(env["JWT_PUBLIC_KEY"])
+            .unwrap_or_else(|| panic!("{binary}: JWT_PUBLIC_KEY is !GetAtt"));
+        assert_eq!(
+            (tag.as_str(), target.as_str()),
+            ("GetAtt", Some("DatabaseMigrations.SigningPublicKey")),
+            "{binary}: JWT_PUBLIC_KEY"
+        );
         assert!(
-            is_ref_to(
-                function.environment()["JWT_PREVIOUS_PUBLIC_KEYS"],
-                "JwtPreviousPublicKeys"
-            ),
+            is_ref_to(env["JWT_PREVIOUS_PUBLIC_KEYS"], "JwtPreviousPublicKeys"),
             "{binary}: the previous keys of a rotation"
         );
-        for variable in ["JWT_ISSUER", "JWT_AUDIENCE"] {
+        assert!(!env.contains_key("JWT_PRIVATE_KEY_ARN"), "{binary}");
+        if binary != "jwks" {
+            for variable in ["JWT_ISSUER", "JWT_AUDIENCE"] {
+                assert!(env.contains_key(variable), "{binary}: {variable}");
+            }
+        }
+    }
+    // A rotation changes the previous keys: the resource runs again and reads the new key.
+    assert!(
+        is_ref_to(
+            &template["Resources"]["DatabaseMigrations"]["Properties"]["PreviousPublicKeys"],
+            "JwtPreviousPublicKeys"
+        ),
+        "DatabaseMigrations reruns when a rotation changes JwtPreviousPublicKeys"
+    );
+}
+
+#[test]
+fn the_functions_log_in_with_a_runtime_role_the_proxy_serves() {
+    let template = template();
+    let resources = &template["Resources"];
+    let secret = &resources[RUNTIME];
+    assert_eq!(secret["Type"].as_str(), Some("AWS::SecretsManager::Secret"));
+    let generate = &secret["Properties"]["GenerateSecretString"];
+    let document: serde_json::Value = serde_json::from_str(
+        generate["SecretStringTemplate"]
+            .as_str()
+            .expect("SecretStringTemplate is a JSON string"),
+    )
+    .unwrap();
+    assert!(
+        document["username"].is_string(),
+        "the role's name is in the secret"
+    );
+    assert_eq!(generate["GenerateStringKey"].as_str(), Some("password"));
+    assert!(generate["PasswordLength"].as_u64().unwrap_or(0) >= 32);
+
+    // RDS Proxy logs in with both: the owner for migrate, the runtime role for the rest.
+    let proxy = &resources["DatabaseProxy"]["Properties"];
+    let served: Vec<&Value> = proxy["Auth"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|auth| &auth["SecretArn"])
+        .collect();
+    assert_eq!(served.len(), 2, "two logins");
+    assert!(
+        served
+            .iter()
+            .any(|arn| mentions(arn, "Database.MasterUserSecret.SecretArn"))
+    );
+    assert!(served.iter().any(|arn| is_ref_to(arn, RUNTIME)));
+    let role = &resources["DatabaseProxyRole"]["Properties"]["Policies"];
+    assert!(mentions(role, "Database.MasterUserSecret.SecretArn") && mentions(role, RUNTIME));
+
+    let functions = functions(&template);
+    for function in &functions {
+        let env = function.environment();
+        let Some(secret) = env.get("DB_SECRET_ARN") else {
+            continue;
+        };
+        if function.binary() == "migrate" {
             assert!(
-                function.environment().contains_key(variable),
-                "{binary}: {variable}"
+                mentions(secret, "Database.MasterUserSecret.SecretArn"),
+                "migrate: the owner"
+            );
+            assert!(
+                is_ref_to(env["DB_RUNTIME_SECRET_ARN"], RUNTIME),
+                "migrate: the role it creates"
+            );
+        } else {
+            assert!(
+                is_ref_to(secret, RUNTIME),
+                "{}: the runtime role",
+                function.logical_id
+            );
+            assert!(
+                !env.contains_key("DB_RUNTIME_SECRET_ARN"),
+                "{}",
+                function.logical_id
             );
         }
     }
@@ -650,7 +886,12 @@ fn stateless_functions_get_no_vpc_no_policies_and_no_database() {
     }
     let stateless_endpoints: BTreeSet<&str> = Endpoint::ALL
         .into_iter()
-        .filter(|endpoint| !endpoint.needs_app())
+        .filter(|endpoint| {
+            matches!(
+                endpoint.route().handler,
+                auth::routes::Handler::Stateless(_)
+            )
+        })
         .map(|endpoint| endpoint.function())
         .collect();
     assert_eq!(
@@ -666,7 +907,7 @@ fn stateless_functions_get_no_vpc_no_policies_and_no_database() {
             .unwrap_or_else(|| panic!("{binary} is an endpoint"));
         assert!(
             !endpoint.needs_app(),
-            "the route table agrees that {binary} is stateless"
+            "the route table agrees that {binary} needs no database"
         );
         for key in ["VpcConfig", "Policies", "Role", "Environment"] {
             assert!(
@@ -690,7 +931,19 @@ fn database_functions_get_the_proxy_settings_and_wait_for_migrations() {
     for function in &functions {
         let binary = function.binary();
         let id = &function.logical_id;
-        if STATELESS.contains(&binary) {
+        let in_vpc = ACCESS
+            .iter()
+            .any(|(name, _, vpc, _)| *name == binary && *vpc);
+        let uses_database = Endpoint::ALL
+            .into_iter()
+            .any(|e| e.function() == binary && e.needs_app())
+            || BACKGROUND.contains(&binary);
+        assert_eq!(
+            in_vpc, uses_database,
+            "{id}: in the VPC exactly when it uses the database"
+        );
+        if !uses_database {
+            assert!(!env_has_database(function), "{id}: no database settings");
             continue;
         }
         let env = function.environment();
@@ -708,19 +961,8 @@ fn database_functions_get_the_proxy_settings_and_wait_for_migrations() {
             mentions(env["DB_HOST"], "DatabaseProxy.Endpoint"),
             "{id}: DB_HOST is the RDS Proxy endpoint"
         );
-        assert!(
-            mentions(env["DB_SECRET_ARN"], "Database.MasterUserSecret.SecretArn"),
-            "{id}: DB_SECRET_ARN is the RDS-managed secret"
-        );
         assert_eq!(env["DB_SSLMODE"].as_str(), Some("verify-full"), "{id}");
         assert_eq!(env["DB_POOL_SIZE"].as_str(), Some("1"), "{id}");
-        assert!(
-            mentions(
-                &function.properties()["Policies"],
-                "Database.MasterUserSecret.SecretArn"
-            ),
-            "{id}: may read the database secret"
-        );
         let vpc = &function.properties()["VpcConfig"];
         assert!(
             vpc["SecurityGroupIds"]
@@ -738,8 +980,10 @@ fn database_functions_get_the_proxy_settings_and_wait_for_migrations() {
                 "{id}: runs the migrations"
             );
         } else {
+            // A `!GetAtt DatabaseMigrations.…` (the verifiers' public key) orders it as well.
             assert!(
-                function.depends_on().contains(&"DatabaseMigrations"),
+                function.depends_on().contains(&"DatabaseMigrations")
+                    || mentions(function.properties(), "DatabaseMigrations."),
                 "{id}: waits for the schema (DependsOn: DatabaseMigrations)"
             );
         }
@@ -763,6 +1007,10 @@ fn database_functions_get_the_proxy_settings_and_wait_for_migrations() {
         function(&functions, "migrate").properties()["AutoPublishAlias"].as_str(),
         Some("live")
     );
+}
+
+fn env_has_database(function: &Function) -> bool {
+    function.environment().keys().any(|k| k.starts_with("DB_"))
 }
 
 #[test]
@@ -850,5 +1098,263 @@ fn every_function_is_watched_by_an_errors_alarm_of_at_most_ten_metrics() {
             "{}: in no errors alarm",
             function.logical_id
         );
+    }
+}
+
+/// The routes anyone may write to without a token: each one costs a database round trip or an
+/// Argon2 hash, so each gets a tight throttle of its own.
+const PUBLIC_WRITES: [&str; 6] = [
+    "signup",
+    "signin",
+    "verify-email",
+    "resend-verification",
+    "forgot-password",
+    "reset-password",
+];
+/// The routes that verify a token (and the JWKS their verifiers fetch): roomy.
+const VERIFICATION: [&str; 9] = [
+    "refresh",
+    "dashboard",
+    "logout",
+    "sessions",
+    "end-session",
+    "change-password",
+    "change-email",
+    "delete-account",
+    "jwks",
+];
+
+/// The API Gateway route key of an endpoint: `METHOD /path`, or `$default` for the catch-all.
+fn route_key(endpoint: Endpoint) -> String {
+    match expected_route(endpoint) {
+        (path, _) if path == "$default" => path,
+        (path, method) => format!("{method} {path}"),
+    }
+}
+
+/// A parameter's default, as a number.
+fn default_of(template: &Value, parameter: &str) -> u64 {
+    template["Parameters"][parameter]["Default"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("parameter {parameter} has a numeric default"))
+}
+
+#[test]
+fn every_route_has_a_throttle_of_its_own() {
+    // One stage-wide throttle is shared by every caller and route: a flood of /api/public or of
+    // 404s would get every sign-in answered 429 before the per-IP budgets ever count.
+    let template = template();
+    let settings = template["Resources"]["HttpApi"]["Properties"]["RouteSettings"]
+        .as_mapping()
+        .expect("HttpApi.RouteSettings: one throttle per route");
+    let keys: BTreeSet<String> = settings
+        .keys()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    let expected: BTreeSet<String> = Endpoint::ALL.into_iter().map(route_key).collect();
+    assert_eq!(
+        keys, expected,
+        "a throttle for every route, and only for routes"
+    );
+    let classes = [
+        ("PublicWrite", &PUBLIC_WRITES[..]),
+        ("Verification", &VERIFICATION[..]),
+    ];
+    for endpoint in Endpoint::ALL {
+        let key = route_key(endpoint);
+        let class = classes
+            .iter()
+            .find(|(_, members)| members.contains(&endpoint.function()))
+            .map_or("PublicRead", |(class, _)| *class);
+        for (property, limit) in [
+            ("ThrottlingBurstLimit", "BurstLimit"),
+            ("ThrottlingRateLimit", "RateLimit"),
+        ] {
+            assert!(
+                is_ref_to(
+                    &settings[key.as_str()][property],
+                    &format!("{class}Throttling{limit}")
+                ),
+                "{key}: {property} is !Ref {class}Throttling{limit}"
+            );
+        }
+    }
+    for limit in ["BurstLimit", "RateLimit"] {
+        let write = default_of(&template, &format!("PublicWriteThrottling{limit}"));
+        let read = default_of(&template, &format!("PublicReadThrottling{limit}"));
+        let verification = default_of(&template, &format!("VerificationThrottling{limit}"));
+        assert!(
+            write < verification && read < verification,
+            "{limit}: tight on public writes ({write}) and reads ({read}), roomy on verification \
+             ({verification})"
+        );
+    }
+}
+
+#[test]
+fn cloudfront_and_waf_are_optional_and_off_by_default() {
+    let template = template();
+    let parameter = &template["Parameters"]["EdgeProtection"];
+    assert_eq!(
+        parameter["Default"].as_str(),
+        Some("false"),
+        "off by default"
+    );
+    let resources = template["Resources"].as_mapping().unwrap();
+    let of_type = |kind: &str| -> Vec<&Value> {
+        resources
+            .values()
+            .filter(|r| r["Type"].as_str() == Some(kind))
+            .collect()
+    };
+    let acls = of_type("AWS::WAFv2::WebACL");
+    assert_eq!(acls.len(), 1, "one web ACL");
+    let acl = acls[0];
+    assert_eq!(acl["Condition"].as_str(), Some("UseEdgeProtection"));
+    assert_eq!(acl["Properties"]["Scope"].as_str(), Some("CLOUDFRONT"));
+    let rules = acl["Properties"]["Rules"].as_sequence().unwrap();
+    assert!(
+        rules.iter().any(|rule| {
+            let rate = &rule["Statement"]["RateBasedStatement"];
+            rate["AggregateKeyType"].as_str() == Some("IP")
+                && is_ref_to(&rate["Limit"], "EdgeRateLimitPerIp")
+                && rule["Action"].get("Block").is_some()
+        }),
+        "a rate-based rule per IP that blocks"
+    );
+    let distributions = of_type("AWS::CloudFront::Distribution");
+    assert_eq!(distributions.len(), 1, "one distribution");
+    assert_eq!(
+        distributions[0]["Condition"].as_str(),
+        Some("UseEdgeProtection")
+    );
+    assert!(
+        mentions(
+            &distributions[0]["Properties"]["DistributionConfig"]["WebACLId"],
+            "Arn"
+        ),
+        "the distribution is behind the web ACL"
+    );
+    // Behind CloudFront, the API answers only through it: the execute-api URL is switched off.
+    let disabled = &template["Resources"]["HttpApi"]["Properties"]["DisableExecuteApiEndpoint"];
+    let (tag, branches) = tagged(disabled).expect("DisableExecuteApiEndpoint is !If");
+    assert_eq!(tag, "If");
+    assert_eq!(branches[0].as_str(), Some("UseEdgeProtection"));
+    assert_eq!(branches[1].as_bool(), Some(true));
+    assert_eq!(branches[2].as_bool(), Some(false));
+}
+
+#[test]
+fn the_database_grows_its_storage_and_a_low_free_storage_alarms() {
+    let template = template();
+    let database = &template["Resources"]["Database"]["Properties"];
+    let allocated: u64 = database["AllocatedStorage"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        is_ref_to(
+            &database["MaxAllocatedStorage"],
+            "DatabaseMaxAllocatedStorage"
+        ),
+        "storage autoscaling, up to the DatabaseMaxAllocatedStorage parameter"
+    );
+    assert!(default_of(&template, "DatabaseMaxAllocatedStorage") > allocated);
+    let resources = template["Resources"].as_mapping().unwrap();
+    let alarm = resources
+        .values()
+        .find(|r| {
+            r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                && r["Properties"]["MetricName"].as_str() == Some("FreeStorageSpace")
+        })
+        .expect("an alarm on FreeStorageSpace");
+    let properties = &alarm["Properties"];
+    assert_eq!(properties["Namespace"].as_str(), Some("AWS/RDS"));
+    assert_eq!(
+        properties["ComparisonOperator"].as_str(),
+        Some("LessThanThreshold")
+    );
+    let dimension = &properties["Dimensions"][0];
+    assert_eq!(dimension["Name"].as_str(), Some("DBInstanceIdentifier"));
+    assert!(is_ref_to(&dimension["Value"], "Database"));
+    // To the alarm topic, like every other alarm.
+    for actions in ["AlarmActions", "OKActions"] {
+        assert_eq!(
+            properties[actions], template["Resources"]["Api5xxAlarm"]["Properties"][actions],
+            "{actions} as the other alarms"
+        );
+    }
+}
+
+#[test]
+fn checkov_runs_over_the_template_and_every_finding_left_is_justified() {
+    let script =
+        std::fs::read_to_string(format!("{WORKSPACE_DIR}/local/check-template.sh")).unwrap();
+    assert!(
+        script.contains("checkov --file template.yaml"),
+        "local/check-template.sh runs checkov over the template"
+    );
+    let text = std::fs::read_to_string(format!("{WORKSPACE_DIR}/template.yaml")).unwrap();
+    let skips: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("# checkov:skip="))
+        .collect();
+    assert!(
+        !skips.is_empty(),
+        "the template's accepted findings are inline"
+    );
+    for skip in skips {
+        let (check, reason) = skip.split_once(':').unwrap_or((skip, ""));
+        assert!(
+            check.starts_with("CKV_AWS_") && reason.split_whitespace().count() >= 3,
+            "checkov:skip={skip}: a check id and a reason"
+        );
+    }
+}
+
+#[test]
+fn samconfig_overrides_only_parameters_the_template_has() {
+    let template = template();
+    let samconfig = std::fs::read_to_string(format!("{WORKSPACE_DIR}/samconfig.toml")).unwrap();
+    let overrides: Vec<&str> = samconfig
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("parameter_overrides = "))
+        .flat_map(|list| list.trim_matches('"').split_whitespace())
+        .map(|pair| pair.split('=').next().unwrap())
+        .collect();
+    assert!(!overrides.is_empty(), "samconfig.toml overrides parameters");
+    for name in overrides {
+        assert!(
+            template["Parameters"].get(name).is_some(),
+            "samconfig.toml overrides {name}, which template.yaml does not have"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_variable_the_template_sets_is_one_the_code_reads() {
+    // A misspelt variable (JWT_PUBLIC_KEYS, say) would leave a function with a default instead.
+    let read = auth::config::variables().await;
+    let template = template();
+    let globals = template["Globals"]["Function"]["Environment"]["Variables"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    for function in functions(&template) {
+        let names = function
+            .environment()
+            .into_keys()
+            .chain(globals.iter().cloned())
+            .collect::<BTreeSet<_>>();
+        for name in names {
+            assert!(
+                read.contains(name.as_str()) || name == "RUST_LOG",
+                "{}: {name} is read by no loader",
+                function.logical_id
+            );
+        }
     }
 }
