@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use lambda_http::http::{HeaderValue, header};
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Body, Request, Response, service_fn};
 use tracing::Instrument;
@@ -260,9 +261,10 @@ pub async fn respond<'a>(
     let endpoint = route.endpoint;
     let started = Instant::now();
     let method = request.method().clone();
+    let over_https = served_over_https(&request);
     // The route, not the raw path: a reset token in the URL must not reach the logs.
     let span = tracing::info_span!("request", function = endpoint.function(), %method, route = endpoint.path());
-    async move {
+    let mut response = async move {
         let result = match endpoint.method_name() {
             Some(allowed) if allowed != method.as_str() => {
                 Err(ApiError::MethodNotAllowed { allowed })
@@ -308,7 +310,27 @@ pub async fn respond<'a>(
         }
     }
     .instrument(span)
-    .await
+    .await;
+    if over_https {
+        response.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(STRICT_TRANSPORT_SECURITY),
+        );
+    }
+    response
+}
+
+/// Two years, this host and its subdomains: browsers that once reached the API over HTTPS never
+/// try plain HTTP (and its interceptable redirect) again.
+const STRICT_TRANSPORT_SECURITY: &str = "max-age=63072000; includeSubDomains";
+
+/// Whether the client reached us over HTTPS, as API Gateway says in `X-Forwarded-Proto` (always,
+/// in AWS). `cargo lambda watch` serves plain HTTP and says nothing: no HSTS there.
+fn served_over_https(request: &Request) -> bool {
+    request
+        .headers()
+        .get("x-forwarded-proto")
+        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"))
 }
 
 /// Runs the route's handler, with the state when it needs it.

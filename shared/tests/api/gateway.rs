@@ -2,9 +2,9 @@
 //! bodies are decoded and `{token}` path parameters arrive.
 
 use auth::Endpoint;
-use lambda_http::http::StatusCode;
+use lambda_http::http::{StatusCode, header};
 
-use crate::helpers::TestApp;
+use crate::helpers::{PASSWORD, TestApp};
 
 fn event(name: &str) -> String {
     std::fs::read_to_string(format!(
@@ -106,4 +106,35 @@ async fn from_request_without_a_gateway_domain_refuses_rather_than_mail_a_bad_li
         0
     );
     assert_eq!(app.count("SELECT count(*) FROM reset_tokens").await, 0);
+}
+
+#[tokio::test]
+async fn every_answer_over_https_carries_hsts_and_none_over_plain_http() {
+    let app = TestApp::spawn().await;
+    let over_https = |method: &str| {
+        let mut event: serde_json::Value =
+            serde_json::from_str(&event("signup_apigw_v2.json")).unwrap();
+        event["requestContext"]["http"]["method"] = method.into();
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    };
+
+    let created = app.call(Endpoint::Signup, over_https("POST")).await;
+    let refused = app.call(Endpoint::Signup, over_https("GET")).await;
+    let plain = app.signup("Plain", "plain@example.com", PASSWORD).await;
+
+    for (response, why) in [(&created, "a success"), (&refused, "an error")] {
+        assert_eq!(
+            response.headers[header::STRICT_TRANSPORT_SECURITY],
+            "max-age=63072000; includeSubDomains",
+            "{why}: {}",
+            response.body
+        );
+    }
+    assert_eq!(refused.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(
+        !plain
+            .headers
+            .contains_key(header::STRICT_TRANSPORT_SECURITY),
+        "no X-Forwarded-Proto: https (cargo lambda watch serves plain HTTP)"
+    );
 }
