@@ -1,7 +1,8 @@
 //! No secret reaches the logs: a whole journey (and its usual failures) runs through the real
 //! `respond` with every log line captured at TRACE, in the functions' JSON format, from every
 //! thread; then no line may hold a password, a token (whole, or its JWT payload or signature),
-//! an Argon2 hash or a token hash as the database stores it.
+//! an Argon2 hash or a token hash as the database stores it. And a real function binary, under
+//! the real Lambda runtime at `RUST_LOG=trace`, logs nothing of the event it answers.
 //!
 //! Its own test binary: the subscriber is process-global, so the connection tasks, the blocking
 //! pool (Argon2) and the dependencies' `log` records are all captured. Needs `TEST_DATABASE_URL`
@@ -303,9 +304,11 @@ async fn a_whole_journey_logs_no_password_token_or_hash() {
             serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
         assert!(parsed["level"].is_string(), "{line}");
     }
+    // Everything was asked for: the dependencies' debug lines came through (their trace lines,
+    // which can hold payloads, are held back by the functions' filter).
     assert!(
-        lines.iter().any(|l| l.contains("\"level\":\"TRACE\"")),
-        "TRACE lines were captured"
+        lines.iter().any(|l| l.contains("\"level\":\"DEBUG\"")),
+        "DEBUG lines were captured"
     );
 
     // The detector finds what it looks for: a canary in the same forms is caught.
@@ -329,4 +332,207 @@ async fn a_whole_journey_logs_no_password_token_or_hash() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// The Lambda Runtime API, as little of it as a function needs for one invocation: the first
+/// `GET …/invocation/next` gets `event`, later ones are left waiting; the function's answer (or
+/// error) is sent on `answers`.
+fn serve_one_invocation(
+    event: String,
+    answers: std::sync::mpsc::Sender<(String, String)>,
+) -> std::net::SocketAddr {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let handed_out = Arc::new(Mutex::new(false));
+    std::thread::spawn(move || {
+        for connection in listener.incoming() {
+            let Ok(connection) = connection else { return };
+            let (event, answers, handed_out) = (event.clone(), answers.clone(), handed_out.clone());
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(connection.try_clone().unwrap());
+                let mut writer = connection;
+                loop {
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut length = 0;
+                    loop {
+                        let mut header = String::new();
+                        reader.read_line(&mut header).unwrap();
+                        if header.trim().is_empty() {
+                            break;
+                        }
+                        if let Some((name, value)) = header.split_once(':')
+                            && name.eq_ignore_ascii_case("content-length")
+                        {
+                            length = value.trim().parse().unwrap();
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    if request_line.starts_with("GET") && request_line.contains("/invocation/next")
+                    {
+                        if std::mem::replace(&mut *handed_out.lock().unwrap(), true) {
+                            // One invocation only: the function waits here until it is killed.
+                            std::thread::park();
+                            return;
+                        }
+                        let deadline = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .unwrap()
+                            .as_millis()
+                            + 60_000;
+                        write!(
+                            writer,
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                             lambda-runtime-aws-request-id: request-1\r\n\
+                             lambda-runtime-deadline-ms: {deadline}\r\n\
+                             lambda-runtime-invoked-function-arn: \
+                             arn:aws:lambda:eu-west-1:123456789012:function:signin\r\n\
+                             content-length: {}\r\n\r\n{event}",
+                            event.len()
+                        )
+                        .unwrap();
+                    } else {
+                        let _ = answers.send((
+                            request_line.trim().to_owned(),
+                            String::from_utf8_lossy(&body).into_owned(),
+                        ));
+                        write!(writer, "HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
+                            .unwrap();
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
+/// The real `signin` binary, run by the real Lambda runtime with `RUST_LOG=trace`, answers one
+/// API Gateway event holding a password, a bearer token and a token in the query; nothing of
+/// them, nor of the tokens it answers, may reach its log (its stdout, as CloudWatch would get it).
+/// The binary is the workspace's debug build, which `make test` makes before running the tests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_binary_at_rust_log_trace_logs_no_part_of_its_event_or_answer() {
+    let binary = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("signin");
+    assert!(
+        binary.exists(),
+        "{} is missing: build the workspace first (`make test` does)",
+        binary.display()
+    );
+    let database = helpers::migrated_database().await;
+    let email = "runtime-log@example.com";
+    let hash = auth::hashing::hash(auth::domain::Password::parse(PASSWORD).unwrap())
+        .await
+        .unwrap();
+    let (client, connection) =
+        tokio_postgres::connect(&database.connection_string(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    client
+        .execute(
+            "INSERT INTO users (name, email, password_hash, email_verified_at)
+             VALUES ('Runtime Log', $1, $2, now())",
+            &[&email, &hash.as_str()],
+        )
+        .await
+        .unwrap();
+    let bearer = "a-bearer-token-that-must-stay-secret";
+    let query_token = "a-query-token-that-must-stay-secret";
+    let body = serde_json::json!({"email": email, "password": PASSWORD}).to_string();
+    let event = serde_json::json!({
+        "version": "2.0",
+        "routeKey": "POST /api/signin",
+        "rawPath": "/api/signin",
+        "rawQueryString": format!("token={query_token}"),
+        "headers": {
+            "authorization": format!("Bearer {bearer}"),
+            "content-type": "application/json",
+            "x-forwarded-proto": "https",
+        },
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abc123", "domainName": "abc123.example.com",
+            "domainPrefix": "abc123", "requestId": "r", "routeKey": "POST /api/signin",
+            "stage": "$default", "time": "24/Nov/2026:00:00:00 +0000", "timeEpoch": 1,
+            "http": {"method": "POST", "path": "/api/signin", "protocol": "HTTP/1.1",
+                     "sourceIp": "203.0.113.7", "userAgent": "test"},
+        },
+        "body": body,
+        "isBase64Encoded": false,
+    })
+    .to_string();
+    let (answers, answered) = std::sync::mpsc::channel();
+    let runtime_api = serve_one_invocation(event, answers);
+
+    let mut variables = testkit::config::base_variables(&database.connection_string());
+    variables.extend(
+        [
+            ("RUST_LOG", "trace"),
+            ("AWS_LAMBDA_RUNTIME_API", &runtime_api.to_string()),
+            ("AWS_LAMBDA_FUNCTION_NAME", "signin"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "stream"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "group"),
+            ("AWS_REGION", "eu-west-1"),
+        ]
+        .map(|(name, value)| (name.to_owned(), value.to_owned())),
+    );
+    let child = std::process::Command::new(&binary)
+        .env_clear()
+        .envs(variables)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let answer = tokio::task::spawn_blocking(move || {
+        answered.recv_timeout(std::time::Duration::from_secs(60))
+    })
+    .await
+    .unwrap();
+    let mut child = child;
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stdout).into_owned();
+    let answer = answer.unwrap_or_else(|_| {
+        panic!(
+            "no answer within a minute; stdout:\n{log}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+
+    let (request_line, answer) = answer;
+    assert!(
+        request_line.contains("/invocation/request-1/response"),
+        "{request_line} {answer}"
+    );
+    let response: serde_json::Value =
+        serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    assert_eq!(response["statusCode"], 200, "{answer}");
+    let answered_body: serde_json::Value =
+        serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    let lines: Vec<String> = log.lines().map(str::to_owned).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("\"level\":\"DEBUG\"")),
+        "the runtime logged at RUST_LOG=trace: {log}"
+    );
+    let mut secrets = vec![
+        ("password".to_owned(), PASSWORD.to_owned()),
+        ("bearer token".to_owned(), bearer.to_owned()),
+        ("query token".to_owned(), query_token.to_owned()),
+    ];
+    for field in ["access_token", "refresh_token", "device_token"] {
+        let token = answered_body[field].as_str().unwrap();
+        secrets.extend(token_forms(field, token));
+    }
+    let leaked = leaks(&lines, &secrets);
+    assert!(leaked.is_empty(), "secrets in the log: {leaked:#?}");
 }
