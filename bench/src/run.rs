@@ -24,7 +24,7 @@ use crate::stats::Summary;
 
 const PASSWORD: &str = "correct horse battery staple";
 /// Where the reset links point (the default `RESET_URL`), followed by the token.
-const RESET_LINK_PREFIX: &str = "http://localhost:5001/reset-password/";
+const RESET_LINK_PREFIX: &str = "http://localhost:5001/reset-password#";
 /// Where the confirmation links point (the default `VERIFY_URL`), followed by the token.
 const VERIFY_LINK_PREFIX: &str = "http://localhost:5001/verify-email#";
 

@@ -219,15 +219,17 @@ describe("the emailed links in a browser", () => {
 
     const forgot = await api("POST", "/api/forgot-password", { body: { email } });
     assert.equal(forgot.status, 200, forgot.text);
-    assert.equal(forgot.text.includes("reset-password/"), false, "the answer carries no link");
-    const link = await linkFor(email, `${BASE_URL}/reset-password/`);
-    assert.ok(link.startsWith(`${BASE_URL}/reset-password/`), link);
+    assert.equal(forgot.text.includes("reset-password"), false, "the answer carries no link");
+    const link = await linkFor(email, `${BASE_URL}/reset-password#`);
+    assert.ok(link.startsWith(`${BASE_URL}/reset-password#`), link);
 
     const page = await context.newPage();
     const response = await page.goto(link, { waitUntil: "load" });
     assert.equal(response?.status(), 200);
     assert.match(response.headers()["content-type"] ?? "", /^text\/html/);
     assert.equal(await page.title(), "Choose a new password");
+    // The token left the address bar (and so the history) once the page had read it.
+    assert.equal(page.url(), `${BASE_URL}/reset-password`, "the fragment is cleared");
 
     const text = await submitPassword(page, NEW_PASSWORD, NEW_PASSWORD, "success", /password has been changed/i);
     assert.match(text, /sign in with your new password/i);
@@ -257,7 +259,7 @@ describe("the emailed links in a browser", () => {
 
   test("a bogus link is refused on the page", { timeout: 120_000 }, async () => {
     const page = await context.newPage();
-    const response = await page.goto(`${BASE_URL}/reset-password/not-a-real-token`, {
+    const response = await page.goto(`${BASE_URL}/reset-password#not-a-real-token`, {
       waitUntil: "load",
     });
     assert.equal(response?.status(), 200);
@@ -276,7 +278,7 @@ describe("the emailed links in a browser", () => {
   test("a damaged link says so instead of showing a form that cannot work", { timeout: 120_000 }, async () => {
     const page = await context.newPage();
     // "%E0%A4" is a truncated UTF-8 sequence: decodeURIComponent throws on it.
-    const response = await page.goto(`${BASE_URL}/reset-password/%E0%A4`, { waitUntil: "load" });
+    const response = await page.goto(`${BASE_URL}/reset-password#%E0%A4`, { waitUntil: "load" });
     assert.equal(response?.status(), 200);
 
     const outcome = page.locator("#outcome.failure").filter({ hasText: /damaged|incomplete/i });

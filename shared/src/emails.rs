@@ -31,9 +31,10 @@ fn minutes(duration: Duration) -> u64 {
     duration.as_secs().div_ceil(60)
 }
 
-/// The reset link `<base>/<token>`, valid for `ttl`.
+/// The reset link `<base>#<token>` (the token in the fragment stays out of server and proxy logs,
+/// `Referer`s, and, once the page has read it, the browser's history), valid for `ttl`.
 pub fn reset(base: &str, token: &SecretString, ttl: Duration) -> Message {
-    let link = format!("{base}/{}", token.expose_secret());
+    let link = format!("{base}#{}", token.expose_secret());
     Message {
         subject: RESET_SUBJECT,
         body: format!(

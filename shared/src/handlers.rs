@@ -54,7 +54,7 @@ pub async fn public(_request: Request) -> HandlerResult {
     ))
 }
 
-/// `GET /reset-password/{token}`: the HTML page the emailed link opens.
+/// `GET /reset-password`: the HTML page the emailed link (`…/reset-password#<token>`) opens.
 pub async fn reset_page(_request: Request) -> HandlerResult {
     Ok(crate::pages::reset())
 }

@@ -128,7 +128,7 @@ impl Endpoint {
             EndSession => "/api/sessions/{id}",
             ForgotPassword => "/api/forgot-password",
             ResetPassword => "/api/reset-password/{token}",
-            ResetPage => "/reset-password/{token}",
+            ResetPage => "/reset-password",
             NotFound => "/{*proxy}",
             Jwks => "/.well-known/jwks.json",
             VerifyEmail => "/api/verify-email",

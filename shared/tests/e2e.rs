@@ -201,7 +201,7 @@ async fn the_whole_journey_works_over_http() {
 
     let forgot = api.post("/api/forgot-password", None, Some(json!({"email": email})));
     expect(&forgot, 200, "forgot-password");
-    let token = emailed_token(&normalised, &api.base, "/reset-password/").await;
+    let token = emailed_token(&normalised, &api.base, "/reset-password#").await;
     let token = token.as_str();
 
     let reset = api.post(

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 
-/// The token following `link_prefix` (e.g. `http://localhost:5001/reset-password/`) in the body
+/// The token following `link_prefix` (e.g. `http://localhost:5001/reset-password#`) in the body
 /// of the newest email queued for `recipient`.
 pub async fn link_token(
     db: &tokio_postgres::Client,

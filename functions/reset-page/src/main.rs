@@ -1,4 +1,4 @@
-//! Lambda function for `GET /reset-password/{token}`: wiring only: its route, made
+//! Lambda function for `GET /reset-password`: wiring only: its route, made
 //! when it is compiled, names its handler.
 #![forbid(unsafe_code)]
 

@@ -43,7 +43,7 @@ struct Page {
 static RESET_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&RESET));
 static VERIFY_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&VERIFY));
 
-/// `GET /reset-password/{token}`: the form that sets a new password.
+/// `GET /reset-password`: the form that sets a new password with the token of the URL's fragment.
 pub fn reset() -> Response<Body> {
     RESET_PAGE.response()
 }

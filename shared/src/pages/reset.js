@@ -12,12 +12,18 @@
     outcome.textContent = text;
   }
 
-  // The token is the last path segment; it is sent only to this site's API, never elsewhere.
+  // The token is the URL's fragment, which browsers never send to a server: not to this API's
+  // logs, nor a proxy's, nor in a Referer. It is sent once, in the path of one request to this
+  // site's API.
   let token = "";
   try {
-    token = decodeURIComponent(window.location.pathname.split("/").pop() || "");
+    token = decodeURIComponent(window.location.hash.replace(/^#/, ""));
   } catch (malformed) {
     token = "";
+  }
+  // Out of the address bar and the history, now that it is read.
+  if (window.history && window.history.replaceState) {
+    window.history.replaceState(null, "", window.location.pathname);
   }
   if (!token) {
     form.hidden = true;

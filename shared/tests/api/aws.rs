@@ -304,7 +304,7 @@ async fn forgot_password_queues_the_reset_link_and_the_janitor_sends_it_through_
     assert_eq!(message["source"], from.as_str());
     assert_eq!(message["subject"], auth::emails::RESET_SUBJECT);
     let token = app.reset_token_from_outbox(&recipient).await;
-    let link = format!("http://localhost:5001/reset-password/{token}");
+    let link = format!("http://localhost:5001/reset-password#{token}");
     assert!(
         message["body"].as_str().unwrap().contains(&link),
         "{message}"

@@ -74,7 +74,7 @@ async fn from_request_reset_links_point_at_the_domain_api_gateway_reports() {
         .await;
 
     assert_eq!(response.status, StatusCode::OK);
-    let link_prefix = format!("https://{domain}/reset-password/");
+    let link_prefix = format!("https://{domain}/reset-password#");
     let token = app
         .reset_token_from_outbox_at("jane@example.com", &link_prefix)
         .await;

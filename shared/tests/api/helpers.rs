@@ -26,7 +26,7 @@ pub use testkit::requests::{
 /// A password that satisfies the rules.
 pub const PASSWORD: &str = "correct horse battery staple";
 /// Where the test apps' reset links point (the default `RESET_URL`).
-pub const RESET_LINK_PREFIX: &str = "http://localhost:5001/reset-password/";
+pub const RESET_LINK_PREFIX: &str = "http://localhost:5001/reset-password#";
 /// Where the test apps' confirmation links point (the default `VERIFY_URL`), the token after `#`.
 pub const VERIFY_LINK_PREFIX: &str = "http://localhost:5001/verify-email#";
 

@@ -93,7 +93,7 @@ async fn a_known_email_queues_exactly_one_email_with_the_reset_link() {
     assert_eq!(row.get::<_, i32>("attempts"), 1);
     let body: String = row.get("body_text");
     assert!(
-        body.contains(&format!("http://localhost:5001/reset-password/{token}")),
+        body.contains(&format!("http://localhost:5001/reset-password#{token}")),
         "{body}"
     );
     assert_eq!(token.len(), 43, "{token}");

@@ -224,7 +224,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         format!(
             "Emails:    sent by the janitor (run every {}s here, every minute in AWS) to the
              inbox above; a reset link opens the reset page at
-             http://localhost:{api}/reset-password/<token>.",
+             http://localhost:{api}/reset-password#<token>.",
             JANITOR_EVERY.as_secs()
         )
     } else {
