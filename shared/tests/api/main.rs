@@ -40,3 +40,4 @@ mod smtp;
 mod template;
 mod throttling;
 mod verification;
+mod workflows;

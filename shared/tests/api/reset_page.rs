@@ -1,8 +1,8 @@
 //! `GET /reset-password`: the HTML page behind the emailed link (`…/reset-password#<token>`).
 
 use auth::Endpoint;
-use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::Body;
+use lambda_http::http::{Method, StatusCode, header};
 
 use crate::helpers::{TestApp, raw_request};
 
