@@ -164,14 +164,23 @@ impl OutboxEmail {
     }
 }
 
-/// Records a successful delivery.
-pub async fn mark_email_sent(client: &impl GenericClient, id: i64) -> Result<()> {
+/// Records a successful delivery; with `forget_body`, the body goes too: it held a live link or
+/// code, which a copy of the database taken later must not find (recipient, subject and times
+/// stay for support questions).
+pub async fn mark_email_sent(
+    client: &impl GenericClient,
+    id: i64,
+    forget_body: bool,
+) -> Result<()> {
     let statement = client
         .prepare_cached(
-            "UPDATE email_outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1",
+            "UPDATE email_outbox
+             SET sent_at = now(), attempts = attempts + 1, last_error = NULL,
+                 body_text = CASE WHEN $2 THEN '' ELSE body_text END
+             WHERE id = $1",
         )
         .await?;
-    client.execute(&statement, &[&id]).await?;
+    client.execute(&statement, &[&id, &forget_body]).await?;
     Ok(())
 }
 

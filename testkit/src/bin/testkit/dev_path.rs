@@ -14,7 +14,6 @@ use std::net::{Ipv4Addr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -82,7 +81,7 @@ pub fn run(workspace: &Workspace, report: &Path, logs: &Path) -> anyhow::Result<
     ));
     if ready.is_ok() {
         let started = Instant::now();
-        let journey = sign_up_and_in(&base_url, &copy.dir);
+        let journey = sign_up_and_in(&base_url, inbox_port);
         let seconds = started.elapsed().as_secs_f64();
         let email = journey.as_ref().ok().cloned();
         cases.push(Case::from_result(
@@ -144,10 +143,10 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-/// Signs a new user up, confirms the address with the emailed link (read from the outbox of the
-/// copy's database, as `local/.env` names it) and signs in; fails unless the answers are 202, 200,
-/// then 200 with an access token. Returns the user's email.
-fn sign_up_and_in(base_url: &str, checkout: &Path) -> anyhow::Result<String> {
+/// Signs a new user up, confirms the address with the emailed link (read from MailDev's inbox,
+/// as a developer would: a delivered email's body is not kept in the outbox) and signs in; fails
+/// unless the answers are 202, 200, then 200 with an access token. Returns the user's email.
+fn sign_up_and_in(base_url: &str, inbox_port: u16) -> anyhow::Result<String> {
     let agent = agent();
     let email = format!("dev-path-{}@example.com", Uuid::new_v4().simple());
     let password = format!("dev path passphrase {}", Uuid::new_v4().simple());
@@ -170,7 +169,13 @@ fn sign_up_and_in(base_url: &str, checkout: &Path) -> anyhow::Result<String> {
     if status != 202 {
         bail!("POST /api/signup answered {status}: {body}");
     }
-    let token = emailed_confirmation(checkout, &email)?;
+    let confirmation = inbox_message(inbox_port, &email, auth::emails::CONFIRM_SUBJECT)?;
+    let text = confirmation["text"].as_str().unwrap_or_default();
+    let token = text
+        .split_once("/verify-email#")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .with_context(|| format!("the confirmation email holds no /verify-email# link: {text}"))?
+        .to_owned();
     let (status, body) = post("/api/verify-email", json!({ "token": token }))?;
     if status != 200 {
         bail!("POST /api/verify-email answered {status}: {body}");
@@ -183,26 +188,6 @@ fn sign_up_and_in(base_url: &str, checkout: &Path) -> anyhow::Result<String> {
         Some(token) if !token.is_empty() => Ok(email),
         _ => bail!("POST /api/signin answered 200 without an access token: {body}"),
     }
-}
-
-/// The token of the confirmation link emailed to `email`, from the outbox of the database the
-/// copy's `local/.env` names.
-fn emailed_confirmation(checkout: &Path, email: &str) -> anyhow::Result<String> {
-    let settings =
-        crate::commands::dev::read_env_file(&checkout.join(crate::commands::dev::ENV_FILE))?;
-    let url = settings
-        .iter()
-        .rev()
-        .find(|(name, _)| name == "DATABASE_URL")
-        .map(|(_, value)| value.clone())
-        .context("local/.env has no DATABASE_URL")?;
-    let config = tokio_postgres::Config::from_str(&url).context("DATABASE_URL")?;
-    let email = email.to_owned();
-    testkit::database::block_on(async move {
-        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
-        tokio::spawn(connection);
-        testkit::outbox::link_token(&client, &email, "/verify-email#").await
-    })
 }
 
 /// Asks for a password reset for `email`, then polls MailDev's API (`GET /email`) until the
@@ -223,12 +208,31 @@ fn reset_email_reaches_the_inbox(
         let body = response.body_mut().read_to_string().unwrap_or_default();
         bail!("POST /api/forgot-password answered {status}: {body}");
     }
+    let message = inbox_message(inbox_port, email, auth::emails::RESET_SUBJECT)?;
+    let text = message["text"].as_str().unwrap_or_default();
+    let link = format!("{base_url}/reset-password#").replace("127.0.0.1", "localhost");
+    if !text.contains(&link) {
+        bail!("the reset email holds no link to {link}: {message}");
+    }
+    if message["from"][0]["address"]
+        .as_str()
+        .is_none_or(str::is_empty)
+    {
+        bail!("the reset email has no sender: {message}");
+    }
+    Ok(())
+}
+
+/// Polls MailDev's API (`GET /email`) until an email to `email` with `subject` is there, and
+/// returns it.
+fn inbox_message(inbox_port: u16, email: &str, subject: &str) -> anyhow::Result<Value> {
+    let agent = agent();
     let inbox = format!("http://127.0.0.1:{inbox_port}/email");
     let started = Instant::now();
     let mut seen = Value::Null;
     while started.elapsed() < DELIVERED_WITHIN {
         if testkit::process::interrupted() {
-            bail!("interrupted while waiting for the reset email");
+            bail!("interrupted while waiting for the email \"{subject}\"");
         }
         if let Ok(mut answer) = agent.get(&inbox).call()
             && answer.status() == 200
@@ -239,28 +243,17 @@ fn reset_email_reaches_the_inbox(
                 .unwrap_or(Value::Null);
             let found = seen.as_array().into_iter().flatten().find(|message| {
                 message["to"][0]["address"].as_str() == Some(email)
-                    && message["subject"].as_str() == Some(auth::emails::RESET_SUBJECT)
+                    && message["subject"].as_str() == Some(subject)
             });
             if let Some(message) = found {
-                let text = message["text"].as_str().unwrap_or_default();
-                let link = format!("{base_url}/reset-password#").replace("127.0.0.1", "localhost");
-                if !text.contains(&link) {
-                    bail!("the reset email holds no link to {link}: {message}");
-                }
-                if message["from"][0]["address"]
-                    .as_str()
-                    .is_none_or(str::is_empty)
-                {
-                    bail!("the reset email has no sender: {message}");
-                }
-                return Ok(());
+                return Ok(message.clone());
             }
         }
         std::thread::sleep(Duration::from_secs(1));
     }
     bail!(
-        "no email to {email} in MailDev's inbox ({inbox}) {DELIVERED_WITHIN:?} after \
-         forgot-password; it holds: {seen}"
+        "no email \"{subject}\" to {email} in MailDev's inbox ({inbox}) within \
+         {DELIVERED_WITHIN:?}; it holds: {seen}"
     )
 }
 
