@@ -21,6 +21,11 @@
   } catch (malformed) {
     token = "";
   }
+  // Another link opened in this tab changes only the fragment, which loads nothing: start again
+  // with its token.
+  window.addEventListener("hashchange", function () {
+    window.location.reload();
+  });
   // Out of the address bar and the history, now that it is read.
   if (window.history && window.history.replaceState) {
     window.history.replaceState(null, "", window.location.pathname);

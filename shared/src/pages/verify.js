@@ -10,6 +10,11 @@
   // The token is the URL's fragment, which browsers never send to a server: not to this API's
   // logs, nor in a Referer. It is sent once, in the body of one request to this site's API.
   const token = window.location.hash.replace(/^#/, "");
+  // Another link opened in this tab changes only the fragment, which loads nothing: start again
+  // with its token.
+  window.addEventListener("hashchange", function () {
+    window.location.reload();
+  });
   // Out of the address bar and the history, now that it is read.
   if (window.history && window.history.replaceState) {
     window.history.replaceState(null, "", window.location.pathname);
