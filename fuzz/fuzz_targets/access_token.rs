@@ -40,7 +40,7 @@ fuzz_target!(|value: &[u8]| {
         .header(header::AUTHORIZATION, authorization)
         .body(Body::Empty)
         .unwrap();
-    let response = RUNTIME.block_on(respond(Endpoint::Dashboard.route(), Some(&APP), request));
+    let response = RUNTIME.block_on(respond(Endpoint::Dashboard.route(), Some(&*APP), request));
     let body = match response.body() {
         Body::Text(text) => serde_json::from_str::<serde_json::Value>(text).unwrap(),
         other => panic!("{other:?}"),
