@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{LazyLock, Mutex};
 
 use auth::Endpoint;
-use auth::domain::{Email, EmailCode, Password, UserName};
+use auth::domain::{Email, EmailCode, Password, RecoveryCode, TotpCode, UserName};
 use auth::http::{JsonBody, MAX_BODY_BYTES, bearer_token};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -599,9 +599,11 @@ fn domain_parsers_take_any_string_and_answer_their_own_code() {
         1 => valid_name(),
         1 => valid_password(),
         1 => " ?[0-9]{5,7}\n?".boxed(),
+        1 => "[0-9 ]{5,9}".boxed(),
+        1 => "[0-9A-Za-z -]{10,16}".boxed(),
     ];
     check(
-        "Email, Password, UserName and EmailCode on arbitrary strings",
+        "Email, Password, UserName, EmailCode, TotpCode and RecoveryCode on arbitrary strings",
         PURE_CASES,
         input,
         |raw| {
@@ -633,6 +635,23 @@ fn domain_parsers_take_any_string_and_answer_their_own_code() {
                     code
                 ),
                 Err(e) => prop_assert_eq!(e.code(), "invalid_verification_token"),
+            }
+            if let Some(code) = TotpCode::parse(&raw) {
+                prop_assert!(
+                    code.as_str().len() == 6 && code.as_str().bytes().all(|b| b.is_ascii_digit()),
+                    "{:?}",
+                    code
+                );
+            }
+            if let Some(code) = RecoveryCode::parse(&raw) {
+                // Canonical, and what it shows reads back to itself.
+                prop_assert_eq!(code.as_str().len(), 12);
+                prop_assert!(
+                    code.as_str()
+                        .bytes()
+                        .all(|b| auth::domain::RECOVERY_ALPHABET.contains(&b))
+                );
+                prop_assert_eq!(RecoveryCode::parse(&code.to_string()), Some(code));
             }
             Ok(())
         },
