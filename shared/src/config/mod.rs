@@ -22,6 +22,7 @@ mod email;
 mod jwt;
 mod limits;
 mod links;
+mod mfa;
 mod reset;
 mod retention;
 mod sessions;
@@ -32,6 +33,7 @@ pub use email::EmailTransport;
 pub use jwt::JwtSettings;
 pub use limits::RateLimits;
 pub use links::LinkBase;
+pub use mfa::{MfaKeyBytes, MfaSettings};
 pub use reset::ResetSettings;
 pub use retention::{MIN_AUDIT_RETENTION_DAYS, Retention};
 pub use sessions::SessionSettings;
@@ -60,6 +62,7 @@ pub struct Config {
     pub email: EmailTransport,
     pub limits: RateLimits,
     pub retention: Retention,
+    pub mfa: MfaSettings,
 }
 
 impl Config {
@@ -74,6 +77,7 @@ impl Config {
             email: EmailTransport::load(env)?,
             limits: RateLimits::load(env)?,
             retention: Retention::load(env)?,
+            mfa: MfaSettings::load(env, aws).await?,
         })
     }
 }
