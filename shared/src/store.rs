@@ -13,6 +13,7 @@ use crate::hashing::PasswordHashString;
 use crate::tokens::TokenHash;
 
 mod audit;
+mod mfa;
 mod password_reset;
 mod refresh;
 mod sessions;
@@ -20,6 +21,7 @@ mod throttling;
 mod verification;
 
 pub use audit::{Event, EventKind, record_event};
+pub use mfa::{MfaFailure, accept_totp_step, count_mfa_failure};
 pub use password_reset::{ResetQueued, ResetRequest, queue_password_reset};
 pub use refresh::{Rotated, Rotation, rotate_refresh_token};
 pub use sessions::{

@@ -36,6 +36,13 @@ pub const RUNTIME_GRANTS: &[(&str, &str)] = &[
     // twenty); the janitor deletes expired ones; nothing changes one.
     ("signin_devices", "SELECT, INSERT, DELETE"),
     ("email_verifications", "SELECT, INSERT, UPDATE, DELETE"),
+    // Second factors: enrolment replaces a pending secret, acceptance advances its step,
+    // disabling deletes it; recovery codes are used once (UPDATE) and replaced as a set; the
+    // challenge between password and code counts wrong codes; the failure window is upserted.
+    ("mfa_totp", "SELECT, INSERT, UPDATE, DELETE"),
+    ("mfa_recovery_codes", "SELECT, INSERT, UPDATE, DELETE"),
+    ("mfa_challenges", "SELECT, INSERT, UPDATE, DELETE"),
+    ("mfa_failures", "SELECT, INSERT, UPDATE, DELETE"),
     // Append-only: written and read, never changed or removed (the trigger says so to the owner);
     // the janitor prunes past the retention through `prune_auth_events` (see [`FUNCTIONS`]).
     ("auth_events", "SELECT, INSERT"),

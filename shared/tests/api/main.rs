@@ -25,6 +25,7 @@ mod lints;
 mod local_stack;
 mod lockout;
 mod logout;
+mod mfa;
 mod openapi;
 mod outage;
 mod password_reset;
