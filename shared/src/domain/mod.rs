@@ -1,5 +1,6 @@
 //! Domain types: request fields become these at the edge, and services accept nothing else.
 
+mod assurance;
 mod client;
 mod code;
 mod common_passwords;
@@ -10,6 +11,7 @@ mod password;
 mod session;
 mod user;
 
+pub use assurance::{Aal, Assurance, AuthMethod};
 pub use client::{ClientInfo, MAX_USER_AGENT_CHARS};
 pub use code::EmailCode;
 pub use email::{Email, EmailDigest};

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::config::Config;
 use crate::domain::{
-    ClientInfo, Email, LogoutScope, NewPassword, Password, SessionId, User, UserName,
+    Assurance, ClientInfo, Email, LogoutScope, NewPassword, Password, SessionId, User, UserName,
 };
 use crate::error::ApiError;
 use crate::hashing::PasswordHashString;
@@ -184,9 +184,12 @@ impl App {
         let session_id = Uuid::new_v4();
         let refresh = OpaqueToken::generate()?;
         let device = OpaqueToken::generate()?;
-        let access = self
-            .tokens()?
-            .issue(user.id, session_id, user.email_verified)?;
+        let access = self.tokens()?.issue(
+            user.id,
+            session_id,
+            user.email_verified,
+            &Assurance::password(),
+        )?;
         store::open_session(
             &db,
             &NewSession {
@@ -292,8 +295,9 @@ impl App {
                 session_id,
                 user_id,
                 email_verified,
+                assurance,
             } => Ok(TokenPair {
-                access: tokens.issue(user_id, session_id, email_verified)?,
+                access: tokens.issue(user_id, session_id, email_verified, &assurance)?,
                 refresh: refresh.plaintext,
             }),
             Rotated::Reused { session_id, .. } => {

@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use super::audit::EventKind;
 use super::{Result, RevokeReason, seconds};
-use crate::domain::{ClientInfo, UserId};
+use crate::domain::{Assurance, ClientInfo, UserId};
+use crate::error::ApiError;
 use crate::tokens::TokenHash;
 
 /// A refresh to perform: the presented token, its replacement and the rules that judge it.
@@ -24,7 +25,7 @@ pub struct Rotation<'a> {
 }
 
 /// What became of a refresh.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotated {
     /// The replacement was stored for this session; the new access token says whether the
     /// user's address is proven.
@@ -32,6 +33,8 @@ pub enum Rotated {
         session_id: Uuid,
         user_id: UserId,
         email_verified: bool,
+        /// The session's, kept by every token it issues.
+        assurance: Assurance,
     },
     /// The token came back after its grace window: someone else holds a copy, so the session
     /// was ended. Nothing was issued.
@@ -55,7 +58,7 @@ pub async fn rotate_refresh_token(
     let statement = client
         .prepare_cached(
             "WITH presented AS MATERIALIZED (
-                 SELECT t.session_id, s.user_id, s.max_expires_at,
+                 SELECT t.session_id, s.user_id, s.max_expires_at, s.aal, s.amr,
                         CASE WHEN t.expires_at <= now() OR s.revoked_at IS NOT NULL
                                   OR s.expires_at <= now() THEN 'refused'
                              WHEN t.used_at IS NULL
@@ -93,7 +96,7 @@ pub async fn rotate_refresh_token(
                  INSERT INTO auth_events (kind, user_id, session_id, ip, user_agent)
                  SELECT CASE verdict WHEN 'reused' THEN $9 ELSE $8 END, user_id, session_id, $5, $6
                  FROM presented WHERE verdict <> 'refused')
-             SELECT p.session_id, p.user_id, p.verdict,
+             SELECT p.session_id, p.user_id, p.verdict, p.aal, p.amr,
                     u.email_verified_at IS NOT NULL AS email_verified
              FROM presented p JOIN users u ON u.id = p.user_id",
         )
@@ -124,6 +127,12 @@ pub async fn rotate_refresh_token(
             session_id,
             user_id,
             email_verified: row.get("email_verified"),
+            assurance: Assurance::from_stored(row.get("aal"), &row.get::<_, Vec<String>>("amr"))
+                .ok_or_else(|| {
+                    ApiError::Internal(anyhow::anyhow!(
+                        "session {session_id} has an aal or amr this code does not know"
+                    ))
+                })?,
         },
         "reused" => Rotated::Reused {
             session_id,

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::config::JwtSettings;
-use crate::domain::UserId;
+use crate::domain::{Aal, Assurance, AuthMethod, UserId};
 use crate::error::ApiError;
 use crate::keys::{JwtKeys, PublicKey};
 
@@ -51,6 +51,20 @@ struct AccessClaims {
     /// before addresses were verified: those read as not proven.
     #[serde(default)]
     email_verified: bool,
+    /// The session's assurance level and methods (absent from tokens issued before second
+    /// factors: those were password sessions).
+    #[serde(default = "aal1")]
+    aal: Aal,
+    #[serde(default = "password_only")]
+    amr: Vec<AuthMethod>,
+}
+
+fn aal1() -> Aal {
+    Aal::Aal1
+}
+
+fn password_only() -> Vec<AuthMethod> {
+    vec![AuthMethod::Pwd]
 }
 
 /// A freshly signed access token.
@@ -70,6 +84,8 @@ pub struct VerifiedAccess {
     pub expires_at: u64,
     /// The `email_verified` claim.
     pub email_verified: bool,
+    /// The `aal` claim: what `aal2`-only operations check.
+    pub aal: Aal,
 }
 
 /// One key a token may name: its `kid`, the algorithm it is pinned to, and how to check it.
@@ -175,6 +191,7 @@ impl AccessTokenSigner {
         user_id: UserId,
         session_id: Uuid,
         email_verified: bool,
+        assurance: &Assurance,
     ) -> Result<SignedAccessToken, ApiError> {
         let now = unix_now();
         let claims = AccessClaims {
@@ -188,6 +205,8 @@ impl AccessTokenSigner {
             client_id: self.client_id.clone(),
             sid: session_id,
             email_verified,
+            aal: assurance.aal,
+            amr: assurance.amr.clone(),
         };
         let header = Header {
             typ: Some(ACCESS_TOKEN_TYPE.into()),
@@ -250,6 +269,7 @@ impl AccessTokenSigner {
             jti: claims.jti,
             expires_at: claims.exp,
             email_verified: claims.email_verified,
+            aal: claims.aal,
         })
     }
 
@@ -364,7 +384,10 @@ mod tests {
         }))
         .unwrap();
         let user = UserId::from_uuid(Uuid::new_v4());
-        let token = signer.issue(user, Uuid::new_v4(), true).unwrap().token;
+        let token = signer
+            .issue(user, Uuid::new_v4(), true, &Assurance::password())
+            .unwrap()
+            .token;
 
         assert_eq!(verifier.verify(&token).unwrap().user_id, user);
         assert_eq!(verifier.current_kid(), signer.current_kid());
@@ -374,7 +397,7 @@ mod tests {
             "the same JWKS, current key first"
         );
         assert!(matches!(
-            verifier.issue(user, Uuid::new_v4(), true),
+            verifier.issue(user, Uuid::new_v4(), true, &Assurance::password()),
             Err(ApiError::Internal(_))
         ));
     }
@@ -384,7 +407,9 @@ mod tests {
         let tokens = tokens();
         let user = UserId::from_uuid(Uuid::new_v4());
         let session = Uuid::new_v4();
-        let issued = tokens.issue(user, session, true).unwrap();
+        let issued = tokens
+            .issue(user, session, true, &Assurance::password())
+            .unwrap();
         let verified = tokens.verify(&issued.token).unwrap();
         assert_eq!((verified.user_id, verified.session_id), (user, session));
         assert_eq!(issued.expires_in, Duration::from_secs(900));
@@ -485,7 +510,12 @@ mod tests {
         let tokens = tokens();
         for verified in [true, false] {
             let issued = tokens
-                .issue(UserId::from_uuid(Uuid::new_v4()), Uuid::new_v4(), verified)
+                .issue(
+                    UserId::from_uuid(Uuid::new_v4()),
+                    Uuid::new_v4(),
+                    verified,
+                    &Assurance::password(),
+                )
                 .unwrap();
             assert_eq!(
                 tokens.verify(&issued.token).unwrap().email_verified,
@@ -516,7 +546,9 @@ mod tests {
             let user = UserId::from_uuid(Uuid::new_v4());
             let session = Uuid::new_v4();
 
-            let issued = tokens.issue(user, session, true).unwrap();
+            let issued = tokens
+                .issue(user, session, true, &Assurance::password())
+                .unwrap();
 
             let header = jsonwebtoken::decode_header(issued.token.expose_secret()).unwrap();
             assert_eq!(header.alg, algorithm, "{why}");
@@ -548,7 +580,12 @@ mod tests {
     fn tokens_of_a_previous_key_verify_after_rotation_until_it_is_dropped() {
         let before = ring(ED25519_A, &[]);
         let old_token = before
-            .issue(UserId::from_uuid(Uuid::new_v4()), Uuid::new_v4(), false)
+            .issue(
+                UserId::from_uuid(Uuid::new_v4()),
+                Uuid::new_v4(),
+                false,
+                &Assurance::password(),
+            )
             .unwrap();
 
         let rotated = ring(ED25519_B, &[ED25519_A_PUBLIC]);
@@ -567,7 +604,12 @@ mod tests {
             "old token, previous key dropped"
         );
         let new_token = rotated
-            .issue(UserId::from_uuid(Uuid::new_v4()), Uuid::new_v4(), false)
+            .issue(
+                UserId::from_uuid(Uuid::new_v4()),
+                Uuid::new_v4(),
+                false,
+                &Assurance::password(),
+            )
             .unwrap();
         let new_kid = jsonwebtoken::decode_header(new_token.token.expose_secret())
             .unwrap()

@@ -1606,7 +1606,12 @@ async fn exercise_an_unreachable_database(contract: &mut Contract) {
         .app
         .tokens()
         .unwrap()
-        .issue(UserId::from_uuid(Uuid::new_v4()), Uuid::new_v4(), true)
+        .issue(
+            UserId::from_uuid(Uuid::new_v4()),
+            Uuid::new_v4(),
+            true,
+            &auth::domain::Assurance::password(),
+        )
         .unwrap()
         .token
         .expose_secret()

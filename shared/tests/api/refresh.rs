@@ -406,3 +406,25 @@ async fn an_expired_refresh_token_is_invalid() {
         "nothing was issued"
     );
 }
+
+#[tokio::test]
+async fn a_refresh_keeps_the_sessions_assurance() {
+    let app = TestApp::spawn().await;
+    let signin = app.signed_in_user("jane@example.com").await;
+    let (_, session_id) = jti_and_sid(&signin.str("access_token"));
+    // As a confirmed second factor leaves it.
+    app.db
+        .execute(
+            "UPDATE sessions SET aal = 'aal2', amr = ARRAY['pwd', 'otp'] WHERE id = $1",
+            &[&session_id],
+        )
+        .await
+        .unwrap();
+
+    let refreshed = app.refresh(&signin.str("refresh_token")).await;
+
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    let claims = crate::helpers::jwt_part(&refreshed.str("access_token"), 1);
+    assert_eq!(claims["aal"], "aal2");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp"]));
+}

@@ -62,6 +62,8 @@ async fn access_token_is_a_typed_hs256_jwt_and_refresh_token_is_43_url_safe_char
     assert_eq!(claims["sub"], signin.body["user"]["id"]);
     assert_eq!(claims["iss"], "jwt-auth-api");
     assert_eq!(claims["aud"], "jwt-auth-api");
+    assert_eq!(claims["aal"], "aal1", "a password alone is one factor");
+    assert_eq!(claims["amr"], json!(["pwd"]));
     assert_eq!(
         claims["client_id"], "jwt-auth-api",
         "RFC 9068 §2.2: at+jwt tokens name their client (the audience by default)"
