@@ -5,16 +5,18 @@ use auth::aws::Aws;
 use auth::config::{Config, Environment};
 
 use crate::database::ScratchDatabase;
-use crate::keys::{TEST_CODE_KEY, TEST_SECRET};
+use crate::keys::{TEST_CODE_KEY, TEST_MFA_KEY, TEST_SECRET};
 
 /// What every test app adds to the production defaults: its database, enough connections for
-/// the concurrency tests (production runs with 1), an HS256 key and the key of the emailed codes.
+/// the concurrency tests (production runs with 1), an HS256 key, the key of the emailed codes and
+/// the key of the second factors.
 pub fn base_variables(database_url: &str) -> Vec<(String, String)> {
     [
         ("DATABASE_URL", database_url),
         ("DB_POOL_SIZE", "32"),
         ("JWT_SECRET_KEY", TEST_SECRET),
         ("VERIFICATION_CODE_KEY", TEST_CODE_KEY),
+        ("MFA_ENCRYPTION_KEY", TEST_MFA_KEY),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value.to_owned()))

@@ -16,3 +16,5 @@ pub const P384: &str = include_str!("../keys/p384.pem");
 pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 /// The key test apps store the codes of confirmation emails under.
 pub const TEST_CODE_KEY: &str = "test-verification-code-key-of-32-bytes-at-least";
+/// `MFA_ENCRYPTION_KEY` of the tests: the bytes 0 to 31, in base64.
+pub const TEST_MFA_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";

@@ -241,6 +241,10 @@ impl Stack {
             ("RESET_URL".to_owned(), format!("{base_url}/reset-password")),
             ("VERIFY_URL".to_owned(), format!("{base_url}/verify-email")),
             ("VERIFICATION_CODE_KEY".to_owned(), random_secret()),
+            (
+                "MFA_ENCRYPTION_KEY".to_owned(),
+                auth::tokens::new_key_base64()?,
+            ),
             ("RATE_LIMIT_SIGNUP".to_owned(), raised.clone()),
             ("RATE_LIMIT_SIGNIN".to_owned(), raised.clone()),
             ("RATE_LIMIT_FORGOT_PASSWORD".to_owned(), raised.clone()),

@@ -15,5 +15,5 @@ pub use access::{AccessTokenSigner, SignedAccessToken, VerifiedAccess};
 pub use code::{CodeHash, CodeKey};
 pub use opaque::{OpaqueToken, TokenHash};
 pub use recovery::{RECOVERY_CODES_PER_SET, RecoveryHash, RecoveryKey, generate_recovery_codes};
-pub use sealed::{Sealed, SealingKey, SealingKeys};
+pub use sealed::{Sealed, SealingKey, SealingKeys, new_key_base64};
 pub use totp::{Authenticator, STEP_SECONDS, TotpSecret};

@@ -38,6 +38,17 @@ pub struct Sealed {
     pub bytes: Vec<u8>,
 }
 
+/// A new key as `MFA_ENCRYPTION_KEY` holds it: 32 random bytes in base64 (what `make dev` writes
+/// into `local/.env`, and the deploy into its secret).
+pub fn new_key_base64() -> Result<String, ApiError> {
+    use base64::Engine as _;
+    let mut key = [0u8; 32];
+    OsRng.try_fill_bytes(&mut key).map_err(|e| {
+        ApiError::Internal(anyhow::Error::new(e).context("reading the OS random source"))
+    })?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(key))
+}
+
 impl SealingKey {
     /// A key from its 32 bytes.
     pub fn new(key: &[u8; 32]) -> Self {

@@ -109,7 +109,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         create_pgadmin_file(root, &pgadmin_file)?;
         println!("==> created {PGADMIN_ENV_FILE} with a freshly generated pgAdmin password");
     }
-    add_missing_code_key(&env_file)?;
+    add_missing_keys(&env_file)?;
     let settings = read_env_file(&env_file)?;
     let setting = |name: &str| -> anyhow::Result<String> {
         lookup(&settings, name).with_context(|| format!("{ENV_FILE} has no {name}"))
@@ -417,23 +417,34 @@ fn lookup(settings: &[(String, String)], name: &str) -> Option<String> {
         .map(|(_, value)| value.clone())
 }
 
-/// A `local/.env` made before addresses were verified has no `VERIFICATION_CODE_KEY`, without
-/// which sign-up refuses to start: one is generated and appended, nothing else is touched.
-fn add_missing_code_key(path: &Path) -> anyhow::Result<()> {
+/// A `local/.env` made by an earlier release may lack a key a function now refuses to start
+/// without (`VERIFICATION_CODE_KEY` since addresses are verified, `MFA_ENCRYPTION_KEY` since
+/// second factors): each missing one is generated and appended, nothing else is touched.
+fn add_missing_keys(path: &Path) -> anyhow::Result<()> {
     let settings = read_env_file(path)?;
-    if lookup(&settings, "VERIFICATION_CODE_KEY").is_some_and(|key| !key.trim().is_empty()) {
-        return Ok(());
+    let keys = [
+        (
+            "VERIFICATION_CODE_KEY",
+            "the key the codes of confirmation emails are stored under",
+            random_secret(),
+        ),
+        (
+            "MFA_ENCRYPTION_KEY",
+            "the key TOTP secrets are sealed and recovery codes hashed under",
+            auth::tokens::new_key_base64()?,
+        ),
+    ];
+    for (name, what, value) in keys {
+        if lookup(&settings, name).is_some_and(|key| !key.trim().is_empty()) {
+            continue;
+        }
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        writeln!(file, "\n# Added by make dev: {what}.\n{name}={value}")?;
+        println!("==> added a freshly generated {name} to {ENV_FILE}");
     }
-    let mut file = OpenOptions::new()
-        .append(true)
-        .open(path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    writeln!(
-        file,
-        "\n# Added by make dev: the key the codes of confirmation emails are stored under.\nVERIFICATION_CODE_KEY={}",
-        random_secret()
-    )?;
-    println!("==> added a freshly generated VERIFICATION_CODE_KEY to {ENV_FILE}");
     Ok(())
 }
 
@@ -473,6 +484,8 @@ fn create_env_file(root: &Path, path: &Path, ports: Ports) -> anyhow::Result<()>
             format!("VERIFY_URL=http://localhost:{}/verify-email", ports.api)
         } else if line.starts_with("VERIFICATION_CODE_KEY=") {
             format!("VERIFICATION_CODE_KEY={}", random_secret())
+        } else if line.starts_with("MFA_ENCRYPTION_KEY=") {
+            format!("MFA_ENCRYPTION_KEY={}", auth::tokens::new_key_base64()?)
         } else if line.starts_with("EMAIL_TRANSPORT=") {
             // The local inbox (see `run`): emails a developer can read, sent as in AWS, by the
             // janitor.
