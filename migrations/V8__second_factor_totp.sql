@@ -79,3 +79,17 @@ LANGUAGE sql AS $$
             ELSE f.locked_until END
     RETURNING failures, failures = 10 AND locked_until > now()
 $$;
+
+ALTER TABLE sessions DROP CONSTRAINT sessions_revoked_reason_check;
+ALTER TABLE sessions ADD CONSTRAINT sessions_revoked_reason_check
+    CHECK (revoked_reason IN ('logout', 'logout_global', 'ended_by_user', 'refresh_token_reuse',
+                              'password_reset', 'password_changed', 'email_changed',
+                              'mfa_enabled'));
+ALTER TABLE auth_events DROP CONSTRAINT auth_events_kind_check;
+ALTER TABLE auth_events ADD CONSTRAINT auth_events_kind_check CHECK (kind IN (
+    'signup', 'signin_succeeded', 'signin_failed', 'lockout', 'refresh',
+    'refresh_token_reused', 'logout', 'logout_global', 'session_ended',
+    'password_reset_requested', 'password_reset_completed',
+    'signup_for_existing_address', 'signin_unverified', 'verification_sent', 'email_verified',
+    'password_changed', 'email_change_requested', 'email_changed', 'account_deleted',
+    'mfa_enrolled', 'mfa_enabled'));

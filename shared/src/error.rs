@@ -36,6 +36,12 @@ pub enum ApiError {
     InvalidVerificationToken,
     #[error("Confirm your email address first: follow the link or enter the code we sent you")]
     EmailNotVerified,
+    #[error("Two-factor authentication is already enabled")]
+    MfaAlreadyEnabled,
+    /// A wrong, malformed or already used second-factor code: 400 where a signed-in user proves
+    /// a factor (confirm, disable), 401 where the code completes a sign-in.
+    #[error("The code is not right")]
+    InvalidMfaCode { signing_in: bool },
     #[error("No route matches this path")]
     NotFound,
     #[error("No live session of yours has this id")]
@@ -66,12 +72,17 @@ impl ApiError {
             | InvalidPassword(_)
             | InvalidName(_)
             | InvalidResetToken
-            | InvalidVerificationToken => 400,
-            InvalidCredentials | MissingToken | InvalidToken | TokenExpired => 401,
+            | InvalidVerificationToken
+            | InvalidMfaCode { signing_in: false } => 400,
+            InvalidCredentials
+            | MissingToken
+            | InvalidToken
+            | TokenExpired
+            | InvalidMfaCode { signing_in: true } => 401,
             EmailNotVerified => 403,
             NotFound | SessionNotFound => 404,
             MethodNotAllowed { .. } => 405,
-            EmailTaken => 409,
+            EmailTaken | MfaAlreadyEnabled => 409,
             PayloadTooLarge { .. } => 413,
             UnsupportedMediaType => 415,
             TooManyAttempts(_) | RateLimited(_) => 429,
@@ -99,6 +110,8 @@ impl ApiError {
             InvalidResetToken => "invalid_reset_token",
             InvalidVerificationToken => "invalid_verification_token",
             EmailNotVerified => "email_not_verified",
+            MfaAlreadyEnabled => "mfa_already_enabled",
+            InvalidMfaCode { .. } => "invalid_mfa_code",
             NotFound => "not_found",
             SessionNotFound => "session_not_found",
             TooManyAttempts(_) => "too_many_attempts",

@@ -3,8 +3,10 @@
 //! signed-in user's own account (password, address, deletion) in [`account`].
 
 mod account;
+mod mfa;
 mod verification;
 
+pub use mfa::{Enrollment, MfaConfirmed};
 pub use verification::{EmailProof, SignedUp};
 
 use deadpool_postgres::Pool;
@@ -36,6 +38,8 @@ pub struct App {
     tokens: Option<AccessTokenSigner>,
     /// Present when the function was given `VERIFICATION_CODE_KEY`.
     code_key: Option<CodeKey>,
+    /// Present when the function was given `MFA_ENCRYPTION_KEY`.
+    mfa_keys: Option<mfa::MfaKeys>,
     pub mailer: Mailer,
 }
 
@@ -71,11 +75,13 @@ impl App {
         let pool = db::pool(&config.database)?;
         let tokens = AccessTokenSigner::new(&config.jwt);
         let code_key = config.verification.code_key.clone().map(CodeKey::new);
+        let mfa_keys = mfa::MfaKeys::from_settings(&config.mfa);
         Ok(App {
             config,
             pool,
             tokens,
             code_key,
+            mfa_keys,
             mailer,
         })
     }

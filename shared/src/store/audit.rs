@@ -35,6 +35,10 @@ pub enum EventKind {
     EmailChanged,
     /// Recorded by account id only: the address goes with the account.
     AccountDeleted,
+    /// A TOTP secret handed out, not yet confirmed.
+    MfaEnrolled,
+    /// TOTP confirmed: the second factor is on.
+    MfaEnabled,
 }
 
 impl EventKind {
@@ -60,6 +64,8 @@ impl EventKind {
             EmailChangeRequested => "email_change_requested",
             EmailChanged => "email_changed",
             AccountDeleted => "account_deleted",
+            MfaEnrolled => "mfa_enrolled",
+            MfaEnabled => "mfa_enabled",
         }
     }
 }

@@ -1,10 +1,15 @@
 //! Second factors in PostgreSQL: the rules that must hold across every Lambda instance, each one
 //! statement (see `migrations/V8__second_factor_totp.sql`).
 
-use deadpool_postgres::GenericClient;
+use std::time::Duration;
 
-use super::Result;
-use crate::domain::UserId;
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+use super::audit::EventKind;
+use super::{Result, seconds};
+use crate::domain::{ClientInfo, UserId};
+use crate::tokens::{RecoveryHash, Sealed, TokenHash};
 
 /// Accepts a TOTP time step for the account's confirmed TOTP, once: true only when `step` is
 /// later than every step accepted before (one atomic statement, so of two requests with one code
@@ -43,4 +48,170 @@ pub async fn count_mfa_failure(client: &impl GenericClient, user: UserId) -> Res
         failures: row.get("failures"),
         locks: row.get("locks"),
     })
+}
+
+/// Keeps a new TOTP secret for the account, pending until confirmed: it replaces a pending one,
+/// never a confirmed one (false then: TOTP is on already).
+pub async fn save_pending_totp(
+    client: &impl GenericClient,
+    user: UserId,
+    sealed: &Sealed,
+    info: &ClientInfo,
+) -> Result<bool> {
+    let statement = client
+        .prepare_cached(
+            "WITH saved AS (
+                 INSERT INTO mfa_totp (user_id, secret_key_id, secret_sealed)
+                 VALUES ($1, $2, $3)
+                 ON CONFLICT (user_id) DO UPDATE
+                 SET secret_key_id = excluded.secret_key_id,
+                     secret_sealed = excluded.secret_sealed,
+                     last_step = NULL, created_at = now()
+                 WHERE mfa_totp.confirmed_at IS NULL
+                 RETURNING user_id),
+                  event AS (
+                 INSERT INTO auth_events (kind, user_id, ip, user_agent)
+                 SELECT $4, user_id, $5, $6 FROM saved)
+             SELECT EXISTS (SELECT 1 FROM saved)",
+        )
+        .await?;
+    let row = client
+        .query_one(
+            &statement,
+            &[
+                &user.as_uuid(),
+                &sealed.key_id,
+                &sealed.bytes,
+                &EventKind::MfaEnrolled.as_str(),
+                &info.ip,
+                &info.user_agent,
+            ],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// The account's TOTP secret as stored, and whether it is confirmed.
+pub async fn totp_of(client: &impl GenericClient, user: UserId) -> Result<Option<(Sealed, bool)>> {
+    let statement = client
+        .prepare_cached(
+            "SELECT secret_key_id, secret_sealed, confirmed_at IS NOT NULL AS confirmed
+             FROM mfa_totp WHERE user_id = $1",
+        )
+        .await?;
+    let row = client.query_opt(&statement, &[&user.as_uuid()]).await?;
+    Ok(row.map(|row| {
+        (
+            Sealed {
+                key_id: row.get("secret_key_id"),
+                bytes: row.get("secret_sealed"),
+            },
+            row.get("confirmed"),
+        )
+    }))
+}
+
+/// What `GET /api/mfa` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MfaStatus {
+    pub totp_enabled: bool,
+    pub recovery_codes_left: i64,
+}
+
+pub async fn mfa_status(client: &impl GenericClient, user: UserId) -> Result<MfaStatus> {
+    let statement = client
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM mfa_totp
+                            WHERE user_id = $1 AND confirmed_at IS NOT NULL) AS totp_enabled,
+                    (SELECT count(*) FROM mfa_recovery_codes
+                     WHERE user_id = $1 AND used_at IS NULL) AS recovery_codes_left",
+        )
+        .await?;
+    let row = client.query_one(&statement, &[&user.as_uuid()]).await?;
+    Ok(MfaStatus {
+        totp_enabled: row.get("totp_enabled"),
+        recovery_codes_left: row.get("recovery_codes_left"),
+    })
+}
+
+/// Turning TOTP on with a first code.
+#[derive(Debug)]
+pub struct TotpConfirmation<'a> {
+    pub user: UserId,
+    /// The time step the code matched: the first accepted one.
+    pub step: u64,
+    /// The session that confirms: it stays, at `aal2`, with a new refresh token; every other
+    /// session of the account ends.
+    pub session_id: Uuid,
+    pub refresh_token: &'a TokenHash,
+    pub refresh_ttl: Duration,
+    pub recovery_codes: &'a [RecoveryHash],
+    pub recovery_key_id: &'a str,
+    pub client: &'a ClientInfo,
+}
+
+/// Confirms a pending TOTP, in one statement: the secret is confirmed with its first step, the
+/// recovery codes replace any earlier set, every other session ends, and this one is raised to
+/// `aal2` with a new refresh token (its earlier one is superseded). False when nothing was
+/// pending (confirmed meanwhile) or this session has ended.
+pub async fn confirm_totp(
+    client: &impl GenericClient,
+    confirmation: &TotpConfirmation<'_>,
+) -> Result<bool> {
+    let statement = client
+        .prepare_cached(
+            "WITH session AS (
+                 SELECT id, max_expires_at FROM sessions
+                 WHERE id = $5 AND user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+                 FOR UPDATE),
+                  confirmed AS (
+                 UPDATE mfa_totp SET confirmed_at = now(), last_step = $2
+                 WHERE user_id = $1 AND confirmed_at IS NULL AND EXISTS (SELECT 1 FROM session)
+                 RETURNING user_id),
+                  old_codes AS (
+                 DELETE FROM mfa_recovery_codes WHERE user_id IN (SELECT user_id FROM confirmed)),
+                  codes AS (
+                 INSERT INTO mfa_recovery_codes (user_id, code_hash, key_id)
+                 SELECT user_id, code, $4 FROM confirmed, unnest($3::bytea[]) AS code),
+                  others AS (
+                 UPDATE sessions SET revoked_at = now(), revoked_reason = 'mfa_enabled'
+                 WHERE user_id IN (SELECT user_id FROM confirmed) AND id <> $5
+                   AND revoked_at IS NULL),
+                  raised AS (
+                 UPDATE sessions SET aal = 'aal2', amr = ARRAY['pwd', 'otp'],
+                                     refresh_token_hash = $6, last_used_at = now()
+                 WHERE id IN (SELECT id FROM session) AND EXISTS (SELECT 1 FROM confirmed)),
+                  token AS (
+                 INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
+                 SELECT $6, id, least(now() + make_interval(secs => $7), max_expires_at)
+                 FROM session WHERE EXISTS (SELECT 1 FROM confirmed)),
+                  event AS (
+                 INSERT INTO auth_events (kind, user_id, session_id, ip, user_agent)
+                 SELECT $8, user_id, $5, $9, $10 FROM confirmed)
+             SELECT EXISTS (SELECT 1 FROM confirmed)",
+        )
+        .await?;
+    let codes: Vec<&[u8]> = confirmation
+        .recovery_codes
+        .iter()
+        .map(|hash| hash.0.as_slice())
+        .collect();
+    let row = client
+        .query_one(
+            &statement,
+            &[
+                &confirmation.user.as_uuid(),
+                &i64::try_from(confirmation.step).unwrap_or(i64::MAX),
+                &codes,
+                &confirmation.recovery_key_id,
+                &confirmation.session_id,
+                &confirmation.refresh_token.0.as_slice(),
+                &seconds(confirmation.refresh_ttl),
+                &EventKind::MfaEnabled.as_str(),
+                &confirmation.client.ip,
+                &confirmation.client.user_agent,
+            ],
+        )
+        .await?;
+    Ok(row.get(0))
 }

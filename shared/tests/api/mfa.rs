@@ -1,8 +1,10 @@
 //! The second factor's rules in PostgreSQL, across connections as across Lambda instances: a TOTP
 //! step is accepted once, only forward, and ten wrong codes in 15 minutes lock the factor.
 
-use auth::domain::UserId;
+use auth::domain::{ClientInfo, TotpCode, UserId};
 use auth::store::{self, MfaFailure};
+use auth::tokens::{Authenticator, TotpSecret};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::helpers::TestApp;
 
@@ -113,4 +115,142 @@ async fn the_tenth_wrong_code_in_fifteen_minutes_locks_the_second_factor() {
             locks: false
         }
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enrolment and confirmation, through the service (the endpoints come next).
+
+/// The code an authenticator app shows now for the enrolment's secret (base32).
+fn current_code(secret_base32: &str) -> TotpCode {
+    let secret = totp_rs::Secret::try_from_base32(secret_base32).expect("base32");
+    let authenticator = Authenticator::new(
+        &TotpSecret::from_bytes(secret.as_bytes().to_vec()),
+        "test",
+        "jane@example.com",
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    TotpCode::parse(&authenticator.code_at(now)).unwrap()
+}
+
+#[tokio::test]
+async fn enrolling_hands_out_a_secret_once_and_keeps_it_only_sealed() {
+    let app = TestApp::spawn().await;
+    let token: SecretString = app.signed_in_access_token("jane@example.com").await.into();
+
+    let enrollment = app
+        .app
+        .mfa_enroll(&token, &ClientInfo::default())
+        .await
+        .unwrap();
+
+    let secret = enrollment.secret.expose_secret().to_owned();
+    assert_eq!(secret.len(), 32, "160 bits in base32");
+    let uri = enrollment.otpauth_uri.expose_secret();
+    assert!(
+        uri.starts_with("otpauth://totp/") && uri.contains(&secret),
+        "{uri}"
+    );
+    assert!(enrollment.qr_svg.starts_with("<svg"));
+    let raw = totp_rs::Secret::try_from_base32(&secret).unwrap();
+    let stored: Vec<u8> = app
+        .db
+        .query_one("SELECT secret_sealed FROM mfa_totp", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        !stored
+            .windows(raw.as_bytes().len())
+            .any(|w| w == raw.as_bytes()),
+        "the secret is stored sealed, never in clear"
+    );
+    // Enrolling again before confirming replaces the pending secret.
+    let again = app
+        .app
+        .mfa_enroll(&token, &ClientInfo::default())
+        .await
+        .unwrap();
+    assert_ne!(again.secret.expose_secret(), &secret);
+    assert_eq!(app.count("SELECT count(*) FROM mfa_totp").await, 1);
+}
+
+#[tokio::test]
+async fn a_first_code_switches_totp_on_ends_the_other_sessions_and_raises_this_one() {
+    let app = TestApp::spawn().await;
+    let this = app.signed_in_user("jane@example.com").await;
+    let other = app
+        .signin("jane@example.com", crate::helpers::PASSWORD)
+        .await;
+    let token: SecretString = this.str("access_token").into();
+    let enrollment = app
+        .app
+        .mfa_enroll(&token, &ClientInfo::default())
+        .await
+        .unwrap();
+    let wrong = TotpCode::parse("000000").unwrap();
+    if current_code(enrollment.secret.expose_secret()) != wrong {
+        let refused = app
+            .app
+            .mfa_confirm(&token, &wrong, &ClientInfo::default())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (refused.status(), refused.code()),
+            (400, "invalid_mfa_code")
+        );
+    }
+
+    let confirmed = app
+        .app
+        .mfa_confirm(
+            &token,
+            &current_code(enrollment.secret.expose_secret()),
+            &ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(confirmed.recovery_codes.len(), 10);
+    let claims = crate::helpers::jwt_part(confirmed.tokens.access.token.expose_secret(), 1);
+    assert_eq!(claims["aal"], "aal2");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp"]));
+    app.dashboard(confirmed.tokens.access.token.expose_secret())
+        .await
+        .assert_status(lambda_http::http::StatusCode::OK);
+    app.dashboard(&other.str("access_token"))
+        .await
+        .assert_invalid_token("every other session ends");
+    let refreshed = app.refresh(confirmed.tokens.refresh.expose_secret()).await;
+    assert_eq!(
+        crate::helpers::jwt_part(&refreshed.str("access_token"), 1)["aal"],
+        "aal2",
+        "{}",
+        refreshed.body
+    );
+    let new_token: SecretString = refreshed.str("access_token").into();
+    assert_eq!(
+        app.app.mfa_status(&new_token).await.unwrap(),
+        store::MfaStatus {
+            totp_enabled: true,
+            recovery_codes_left: 10
+        }
+    );
+    let again = app
+        .app
+        .mfa_enroll(&new_token, &ClientInfo::default())
+        .await
+        .unwrap_err();
+    assert_eq!((again.status(), again.code()), (409, "mfa_already_enabled"));
+    // The refresh token from before the confirmation was superseded: presented now, it is
+    // taken for a stolen copy, and the session ends.
+    app.refresh(&this.str("refresh_token"))
+        .await
+        .assert_invalid_token("superseded by the confirmation");
+    app.dashboard(&refreshed.str("access_token"))
+        .await
+        .assert_invalid_token("the session ended with the reuse");
 }

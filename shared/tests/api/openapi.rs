@@ -149,13 +149,15 @@ fn one_of_each_variant() -> Vec<ApiError> {
         ApiError::RateLimited(60),
         ApiError::InvalidVerificationToken,
         ApiError::EmailNotVerified,
+        ApiError::MfaAlreadyEnabled,
+        ApiError::InvalidMfaCode { signing_in: false },
         ApiError::MethodNotAllowed { allowed: "GET" },
         ApiError::ServiceUnavailable(anyhow::anyhow!("x")),
         ApiError::Internal(anyhow::anyhow!("x")),
     ]
 }
 
-const VARIANTS: usize = 22;
+const VARIANTS: usize = 24;
 
 /// The variant's position. Exhaustive on purpose: a new variant does not compile until it is
 /// numbered here, and then `one_of_each_variant` must gain it for the test to pass.
@@ -184,6 +186,8 @@ fn variant_index(error: &ApiError) -> usize {
         RateLimited(_) => 19,
         InvalidVerificationToken => 20,
         EmailNotVerified => 21,
+        MfaAlreadyEnabled => 22,
+        InvalidMfaCode { .. } => 23,
     }
 }
 
