@@ -215,3 +215,23 @@ pub async fn confirm_totp(
         .await?;
     Ok(row.get(0))
 }
+
+/// Uses one of the account's recovery codes, once: true when `code` was an unused code of the
+/// account, now used (one atomic statement: of two requests with one code, exactly one passes).
+pub async fn use_recovery_code(
+    client: &impl GenericClient,
+    user: UserId,
+    code: &RecoveryHash,
+) -> Result<bool> {
+    let statement = client
+        .prepare_cached(
+            "UPDATE mfa_recovery_codes SET used_at = now()
+             WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL
+             RETURNING 1",
+        )
+        .await?;
+    let used = client
+        .query_opt(&statement, &[&user.as_uuid(), &code.0.as_slice()])
+        .await?;
+    Ok(used.is_some())
+}

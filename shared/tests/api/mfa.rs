@@ -254,3 +254,52 @@ async fn a_first_code_switches_totp_on_ends_the_other_sessions_and_raises_this_o
         .await
         .assert_invalid_token("the session ended with the reuse");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_recovery_code_is_used_once_even_by_two_requests_at_once() {
+    let app = TestApp::spawn().await;
+    let second = app.second_instance().await;
+    let jane = jane_with_totp(&app, true).await;
+    let key = auth::tokens::RecoveryKey::new(vec![7u8; 32].into());
+    let codes = auth::tokens::generate_recovery_codes().unwrap();
+    for code in &codes {
+        app.db
+            .execute(
+                "INSERT INTO mfa_recovery_codes (user_id, code_hash, key_id) VALUES ($1, $2, 'k')",
+                &[&jane.as_uuid(), &key.hash(jane, code).0.as_slice()],
+            )
+            .await
+            .unwrap();
+    }
+    let john = UserId::from_uuid(uuid::Uuid::new_v4());
+
+    for code in &codes {
+        let hash = key.hash(jane, code);
+        let (a, b) = (
+            app.app.pool.get().await.unwrap(),
+            second.app.pool.get().await.unwrap(),
+        );
+        let (first, other) = tokio::join!(
+            store::use_recovery_code(&a, jane, &hash),
+            store::use_recovery_code(&b, jane, &hash)
+        );
+        assert_eq!(
+            [first.unwrap(), other.unwrap()]
+                .iter()
+                .filter(|x| **x)
+                .count(),
+            1
+        );
+        assert!(
+            !store::use_recovery_code(&a, john, &key.hash(john, code))
+                .await
+                .unwrap(),
+            "another account's code is not this one's"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM mfa_recovery_codes WHERE used_at IS NULL")
+            .await,
+        0
+    );
+}
