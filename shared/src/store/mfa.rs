@@ -235,3 +235,79 @@ pub async fn use_recovery_code(
         .await?;
     Ok(used.is_some())
 }
+
+/// Wrong codes after which a sign-in's second-factor challenge is dead.
+pub const MAX_WRONG_MFA_CODES: i32 = 5;
+
+/// Opens the step between the right password and the second factor: the challenge's token
+/// (stored hashed) lives `ttl`.
+pub async fn open_mfa_challenge(
+    client: &impl GenericClient,
+    user: UserId,
+    token: &TokenHash,
+    ttl: Duration,
+) -> Result<()> {
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO mfa_challenges (token_hash, user_id, expires_at)
+             VALUES ($1, $2, now() + make_interval(secs => $3))",
+        )
+        .await?;
+    client
+        .execute(
+            &statement,
+            &[&token.0.as_slice(), &user.as_uuid(), &seconds(ttl)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The account of a live challenge: unused, unexpired, fewer than five wrong codes.
+pub async fn live_mfa_challenge(
+    client: &impl GenericClient,
+    token: &TokenHash,
+) -> Result<Option<UserId>> {
+    let statement = client
+        .prepare_cached(
+            "SELECT user_id FROM mfa_challenges
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
+               AND wrong_codes < $2",
+        )
+        .await?;
+    let row = client
+        .query_opt(&statement, &[&token.0.as_slice(), &MAX_WRONG_MFA_CODES])
+        .await?;
+    Ok(row.map(|row| UserId::from_uuid(row.get("user_id"))))
+}
+
+/// Uses a live challenge, once (one atomic statement): its account, or `None` when it was not
+/// live any more (used by a concurrent request, expired, killed).
+pub async fn consume_mfa_challenge(
+    client: &impl GenericClient,
+    token: &TokenHash,
+) -> Result<Option<UserId>> {
+    let statement = client
+        .prepare_cached(
+            "UPDATE mfa_challenges SET used_at = now()
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
+               AND wrong_codes < $2
+             RETURNING user_id",
+        )
+        .await?;
+    let row = client
+        .query_opt(&statement, &[&token.0.as_slice(), &MAX_WRONG_MFA_CODES])
+        .await?;
+    Ok(row.map(|row| UserId::from_uuid(row.get("user_id"))))
+}
+
+/// Counts a wrong code against the challenge (the fifth kills it).
+pub async fn count_wrong_mfa_code(client: &impl GenericClient, token: &TokenHash) -> Result<()> {
+    let statement = client
+        .prepare_cached(
+            "UPDATE mfa_challenges SET wrong_codes = wrong_codes + 1
+             WHERE token_hash = $1 AND used_at IS NULL",
+        )
+        .await?;
+    client.execute(&statement, &[&token.0.as_slice()]).await?;
+    Ok(())
+}

@@ -303,3 +303,84 @@ async fn a_recovery_code_is_used_once_even_by_two_requests_at_once() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_challenge_lives_until_used_expired_or_five_wrong_codes() {
+    let app = TestApp::spawn().await;
+    let second = app.second_instance().await;
+    let jane = jane_with_totp(&app, true).await;
+    let db = app.app.pool.get().await.unwrap();
+    let ttl = std::time::Duration::from_secs(300);
+    let open = |token: &auth::tokens::OpaqueToken| {
+        let db = &db;
+        let hash = token.hash;
+        async move {
+            store::open_mfa_challenge(db, jane, &hash, ttl)
+                .await
+                .unwrap()
+        }
+    };
+
+    // Used once, by exactly one of two requests at once.
+    let used = auth::tokens::OpaqueToken::generate().unwrap();
+    open(&used).await;
+    assert_eq!(
+        store::live_mfa_challenge(&db, &used.hash).await.unwrap(),
+        Some(jane)
+    );
+    let other = second.app.pool.get().await.unwrap();
+    let (first, again) = tokio::join!(
+        store::consume_mfa_challenge(&db, &used.hash),
+        store::consume_mfa_challenge(&other, &used.hash)
+    );
+    assert_eq!(
+        [first.unwrap(), again.unwrap()].iter().flatten().count(),
+        1,
+        "single use"
+    );
+    assert_eq!(
+        store::live_mfa_challenge(&db, &used.hash).await.unwrap(),
+        None
+    );
+
+    // Killed by the fifth wrong code.
+    let guessed = auth::tokens::OpaqueToken::generate().unwrap();
+    open(&guessed).await;
+    for wrong in 1..=5 {
+        assert!(
+            store::live_mfa_challenge(&db, &guessed.hash)
+                .await
+                .unwrap()
+                .is_some(),
+            "alive before wrong code {wrong}"
+        );
+        store::count_wrong_mfa_code(&db, &guessed.hash)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store::live_mfa_challenge(&db, &guessed.hash).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store::consume_mfa_challenge(&db, &guessed.hash)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Expired.
+    let late = auth::tokens::OpaqueToken::generate().unwrap();
+    open(&late).await;
+    app.db
+        .execute(
+            "UPDATE mfa_challenges SET expires_at = now() - interval '1 second' WHERE token_hash = $1",
+            &[&late.hash.0.as_slice()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store::consume_mfa_challenge(&db, &late.hash).await.unwrap(),
+        None
+    );
+}
