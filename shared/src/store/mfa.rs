@@ -311,3 +311,15 @@ pub async fn count_wrong_mfa_code(client: &impl GenericClient, token: &TokenHash
     client.execute(&statement, &[&token.0.as_slice()]).await?;
     Ok(())
 }
+
+/// Seconds the account's second factor stays locked by wrong codes; `None` when it is not.
+pub async fn mfa_locked_for(client: &impl GenericClient, user: UserId) -> Result<Option<f64>> {
+    let statement = client
+        .prepare_cached(
+            "SELECT extract(epoch FROM locked_until - now())::float8 AS seconds
+             FROM mfa_failures WHERE user_id = $1 AND locked_until > now()",
+        )
+        .await?;
+    let row = client.query_opt(&statement, &[&user.as_uuid()]).await?;
+    Ok(row.map(|row| row.get("seconds")))
+}

@@ -99,6 +99,9 @@ async fn the_tenth_wrong_code_in_fifteen_minutes_locks_the_second_factor() {
         !counted[10].locks,
         "the eleventh lengthens nothing by itself"
     );
+    let db = app.app.pool.get().await.unwrap();
+    let locked_for = store::mfa_locked_for(&db, jane).await.unwrap().unwrap();
+    assert!((890.0..=900.0).contains(&locked_for), "{locked_for}");
     // A window that has ended starts again.
     app.db
         .execute(
@@ -107,7 +110,7 @@ async fn the_tenth_wrong_code_in_fifteen_minutes_locks_the_second_factor() {
         )
         .await
         .unwrap();
-    let db = app.app.pool.get().await.unwrap();
+    assert_eq!(store::mfa_locked_for(&db, jane).await.unwrap(), None);
     assert_eq!(
         store::count_mfa_failure(&db, jane).await.unwrap(),
         MfaFailure {
