@@ -106,6 +106,24 @@ impl App {
         })
     }
 
+    /// Counts a sign-up against the client IP's budget, before any hashing: `rate_limited` once
+    /// it is spent. Both sign-up paths (with and without address verification) spend it alike.
+    async fn spend_signup_budget(
+        &self,
+        db: &impl deadpool_postgres::GenericClient,
+        client: &ClientInfo,
+    ) -> Result<(), ApiError> {
+        let limits = &self.config.limits;
+        store::count_request(
+            db,
+            Bucket::SignupIp,
+            &client.rate_limit_subject(),
+            limits.ip_window,
+        )
+        .await?
+        .check(limits.signup_per_ip)
+    }
+
     /// Delivers emails a request queued, when requests deliver their own (the log); others wait
     /// in the outbox for the janitor, so that no answer is slower for a known address.
     async fn deliver_in_request(
@@ -132,15 +150,7 @@ impl App {
         client: &ClientInfo,
     ) -> Result<User, ApiError> {
         let mut db = self.pool.get().await?;
-        let limits = &self.config.limits;
-        store::count_request(
-            &db,
-            Bucket::SignupIp,
-            &client.rate_limit_subject(),
-            limits.ip_window,
-        )
-        .await?
-        .check(limits.signup_per_ip)?;
+        self.spend_signup_budget(&db, client).await?;
         let hash = hashing::hash(password.into_password()).await?;
         let transaction = db.transaction().await?;
         let user = store::insert_user(&transaction, &name, &email, &hash).await?;

@@ -8,7 +8,7 @@ use crate::domain::{ClientInfo, Email, EmailCode, NewPassword, User, UserName};
 use crate::emails::{self, Message};
 use crate::error::ApiError;
 use crate::hashing;
-use crate::store::{self, Bucket, Budget, Confirmation, Proof, Registration, Resend};
+use crate::store::{self, Budget, Confirmation, Proof, Registration, Resend};
 use crate::tokens::{CodeHash, OpaqueToken, TokenHash};
 
 /// What a sign-up did.
@@ -106,15 +106,7 @@ impl App {
                 .map(SignedUp::Created);
         }
         let db = self.pool.get().await?;
-        let limits = &self.config.limits;
-        store::count_request(
-            &db,
-            Bucket::SignupIp,
-            &client.rate_limit_subject(),
-            limits.ip_window,
-        )
-        .await?
-        .check(limits.signup_per_ip)?;
+        self.spend_signup_budget(&db, client).await?;
         let hash = hashing::hash(password.into_password()).await?;
         let confirmation = self.new_confirmation(&email, verify_base)?;
         let queued = store::register(
@@ -125,7 +117,7 @@ impl App {
                 password_hash: &hash,
                 confirmation: confirmation.stored(self),
                 notice: &emails::already_registered(),
-                notice_window: limits.ip_window,
+                notice_window: self.config.limits.ip_window,
                 client,
             },
         )

@@ -24,6 +24,7 @@ use testkit::ports::free_port;
 use testkit::process::{Readiness, Supervised};
 use uuid::Uuid;
 
+use crate::http::{agent, post_json};
 use crate::workspace::Workspace;
 
 /// Long enough for `make dev` to build what it needs when nothing can be reused.
@@ -134,15 +135,6 @@ fn distinct_free_ports<const N: usize>() -> anyhow::Result<[u16; N]> {
     Ok(ports)
 }
 
-/// A client for the local servers, answers of any status returned as they are.
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
-}
-
 /// Signs a new user up, confirms the address with the emailed link (read from MailDev's inbox,
 /// as a developer would: a delivered email's body is not kept in the outbox) and signs in; fails
 /// unless the answers are 202, 200, then 200 with an access token. Returns the user's email.
@@ -150,18 +142,7 @@ fn sign_up_and_in(base_url: &str, inbox_port: u16) -> anyhow::Result<String> {
     let agent = agent();
     let email = format!("dev-path-{}@example.com", Uuid::new_v4().simple());
     let password = format!("dev path passphrase {}", Uuid::new_v4().simple());
-    let post = |path: &str, body: Value| -> anyhow::Result<(u16, Value)> {
-        let mut response = agent
-            .post(format!("{base_url}{path}"))
-            .send_json(body)
-            .with_context(|| format!("POST {path}"))?;
-        let status = response.status().as_u16();
-        let body = response
-            .body_mut()
-            .read_json::<Value>()
-            .unwrap_or(Value::Null);
-        Ok((status, body))
-    };
+    let post = |path: &str, body: Value| post_json(&agent, base_url, path, body);
     let (status, body) = post(
         "/api/signup",
         json!({"name": "Dev Path", "email": email, "password": password}),

@@ -20,6 +20,7 @@
 
 mod commands;
 mod dev_path;
+mod http;
 mod summary;
 mod workspace;
 

@@ -11,7 +11,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -285,24 +285,9 @@ impl PostmanAccounts {
             delete_email: format!("newman-deleted-{run}@example.com"),
             password: format!("postman passphrase {}", Uuid::new_v4().simple()),
         };
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
+        let agent = crate::http::agent();
         let base_url = stack.base_url();
-        let post = |path: &str, body: Value| -> anyhow::Result<(u16, Value)> {
-            let mut response = agent
-                .post(format!("{base_url}{path}"))
-                .send_json(body)
-                .with_context(|| format!("POST {path}"))?;
-            let status = response.status().as_u16();
-            let body = response
-                .body_mut()
-                .read_json::<Value>()
-                .unwrap_or(Value::Null);
-            Ok((status, body))
-        };
+        let post = |path: &str, body: Value| crate::http::post_json(&agent, &base_url, path, body);
         let database = stack.database().connection_string();
         for email in [&accounts.email, &accounts.delete_email] {
             let (status, body) = post(
