@@ -50,16 +50,26 @@ fn seconds(duration: Duration) -> f64 {
     duration.as_secs_f64()
 }
 
-/// A user from a row with `id`, `name`, `email` and `email_verified` (the SQL of each reader
-/// selects `email_verified_at IS NOT NULL AS email_verified`).
+/// A user from a row with `id`, `name`, `email`, `email_verified` and `mfa_enabled` (the SQL of
+/// each reader selects `email_verified_at IS NOT NULL AS email_verified` and [`MFA_ENABLED`]).
 fn user_from(row: &Row) -> User {
     User {
         id: UserId::from_uuid(row.get("id")),
         name: row.get("name"),
         email: row.get("email"),
         email_verified: row.get("email_verified"),
+        mfa_enabled: row.get("mfa_enabled"),
     }
 }
+
+/// The `mfa_enabled` column of a reader of `users u`: whether TOTP is confirmed.
+macro_rules! mfa_enabled_of_u {
+    () => {
+        "EXISTS (SELECT 1 FROM mfa_totp t
+                 WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) AS mfa_enabled"
+    };
+}
+pub(crate) use mfa_enabled_of_u;
 
 /// Inserts a user; an existing email (in any case) is `email_taken`.
 pub async fn insert_user(
@@ -71,7 +81,8 @@ pub async fn insert_user(
     let statement = client
         .prepare_cached(
             "INSERT INTO users (name, email, password_hash) VALUES ($1, $2, $3)
-             RETURNING id, name, email, email_verified_at IS NOT NULL AS email_verified",
+             RETURNING id, name, email, email_verified_at IS NOT NULL AS email_verified,
+                       false AS mfa_enabled",
         )
         .await?;
     match client
@@ -137,12 +148,13 @@ pub async fn live_session_user(
     jti: Uuid,
 ) -> Result<Option<User>> {
     let statement = client
-        .prepare_cached(
-            "SELECT u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified
-             FROM sessions s JOIN users u ON u.id = s.user_id
+        .prepare_cached(concat!(
+            "SELECT u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified, ",
+            mfa_enabled_of_u!(),
+            " FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
-               AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $3)",
-        )
+               AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $3)"
+        ))
         .await?;
     let row = client
         .query_opt(&statement, &[&session_id, &user_id.as_uuid(), &jti])

@@ -20,7 +20,8 @@ impl UserId {
     }
 }
 
-/// The public view of an account: `{"id", "name", "email", "email_verified"}` in responses.
+/// The public view of an account: `{"id", "name", "email", "email_verified", "mfa_enabled"}` in
+/// responses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
     pub id: UserId,
@@ -28,4 +29,6 @@ pub struct User {
     pub email: String,
     /// Whether the address was proven (by the emailed link or code, or a completed reset).
     pub email_verified: bool,
+    /// Whether password sign-ins need a second factor (TOTP is confirmed).
+    pub mfa_enabled: bool,
 }

@@ -200,12 +200,10 @@ impl App {
         let session_id = Uuid::new_v4();
         let refresh = OpaqueToken::generate()?;
         let device = OpaqueToken::generate()?;
-        let access = self.tokens()?.issue(
-            user.id,
-            session_id,
-            user.email_verified,
-            &Assurance::password(),
-        )?;
+        let assurance = Assurance::password();
+        let access = self
+            .tokens()?
+            .issue(user.id, session_id, user.email_verified, &assurance)?;
         store::open_session(
             &db,
             &NewSession {
@@ -220,6 +218,7 @@ impl App {
                 replaces_device: presented.as_ref(),
                 client,
                 rehash: rehashed.as_ref().map(|new| (&hash, new)),
+                assurance: &assurance,
             },
         )
         .await?;

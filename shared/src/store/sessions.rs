@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::audit::EventKind;
 use super::throttling::LockoutScopes;
 use super::{Result, RevokeReason, seconds};
-use crate::domain::{ClientInfo, EmailDigest, UserId};
+use crate::domain::{Assurance, ClientInfo, EmailDigest, UserId};
 use crate::hashing::PasswordHashString;
 use crate::tokens::TokenHash;
 
@@ -39,6 +39,8 @@ pub struct NewSession<'a> {
     /// A stronger hash of the password just verified, to replace `(old, new)` when the stored
     /// one's parameters are weaker than today's.
     pub rehash: Option<(&'a PasswordHashString, &'a PasswordHashString)>,
+    /// How the user proved who they are: kept with the session, carried by its access tokens.
+    pub assurance: &'a Assurance,
 }
 
 /// The second statement of a successful sign-in, all of it at once: opens the session with its
@@ -50,9 +52,9 @@ pub async fn open_session(client: &impl GenericClient, session: &NewSession<'_>)
         .prepare_cached(
             "WITH opened AS (
                  INSERT INTO sessions (id, user_id, expires_at, max_expires_at,
-                                       refresh_token_hash, user_agent, ip)
+                                       refresh_token_hash, user_agent, ip, aal, amr)
                  VALUES ($1, $2, now() + make_interval(secs => least($4::float8, $15::float8)),
-                         now() + make_interval(secs => $15), $3, $6, $7)),
+                         now() + make_interval(secs => $15), $3, $6, $7, $16, $17)),
                   token AS (
                  INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
                  VALUES ($3, $1, now() + make_interval(secs => least($4::float8, $15::float8)))),
@@ -97,6 +99,8 @@ pub async fn open_session(client: &impl GenericClient, session: &NewSession<'_>)
                 &session.replaces_device.map(|hash| hash.0.as_slice()),
                 &seconds(DEVICE_TOKEN_TTL),
                 &seconds(session.max_lifetime),
+                &session.assurance.aal.as_str(),
+                &session.assurance.amr_strs(),
             ],
         )
         .await?;
