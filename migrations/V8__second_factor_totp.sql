@@ -34,7 +34,9 @@ CREATE TABLE mfa_challenges (
     user_id     uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     expires_at  timestamptz NOT NULL,
     used_at     timestamptz,
-    wrong_codes integer     NOT NULL DEFAULT 0 CHECK (wrong_codes >= 0)
+    wrong_codes integer     NOT NULL DEFAULT 0 CHECK (wrong_codes >= 0),
+    -- The device token presented with the password: the session's new one replaces it.
+    replaces_device bytea   CHECK (octet_length(replaces_device) = 32)
 );
 CREATE INDEX mfa_challenges_expires_at_idx ON mfa_challenges (expires_at);
 
@@ -92,4 +94,5 @@ ALTER TABLE auth_events ADD CONSTRAINT auth_events_kind_check CHECK (kind IN (
     'password_reset_requested', 'password_reset_completed',
     'signup_for_existing_address', 'signin_unverified', 'verification_sent', 'email_verified',
     'password_changed', 'email_change_requested', 'email_changed', 'account_deleted',
-    'mfa_enrolled', 'mfa_enabled'));
+    'mfa_enrolled', 'mfa_enabled', 'mfa_challenged', 'mfa_failed', 'mfa_locked',
+    'recovery_code_used', 'mfa_disabled', 'recovery_codes_regenerated'));

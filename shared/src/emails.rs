@@ -24,6 +24,12 @@ pub const ALREADY_REGISTERED_SUBJECT: &str = "Someone tried to create an account
 pub const PASSWORD_CHANGED_SUBJECT: &str = "Your password was changed";
 /// Subject of the notice to the old address when a change of address is asked for.
 pub const EMAIL_CHANGE_SUBJECT: &str = "A change of your account's email address was requested";
+/// Subject of the notice after ten wrong second-factor codes.
+pub const MFA_LOCKED_SUBJECT: &str = "Two-factor sign-in to your account was locked";
+/// Subject of the notice after a sign-in with a recovery code.
+pub const RECOVERY_CODE_USED_SUBJECT: &str = "A recovery code was used to sign in to your account";
+/// Subject of the notice after TOTP was turned off.
+pub const MFA_DISABLED_SUBJECT: &str = "Two-factor authentication was turned off";
 /// Subject of the goodbye email.
 pub const DELETED_SUBJECT: &str = "Your account was deleted";
 
@@ -83,6 +89,40 @@ pub fn password_changed() -> Message {
         body: "The password of your account was just changed, and every other signed-in device \
                was signed out.\n\n\
                If it was not you, reset your password now and check your account."
+            .to_owned(),
+    }
+}
+
+/// After ten wrong second-factor codes within 15 minutes: someone who has the password is guessing.
+pub fn mfa_locked() -> Message {
+    Message {
+        subject: MFA_LOCKED_SUBJECT,
+        body: "Someone entered ten wrong two-factor codes for your account after entering its \
+               correct password. Two-factor sign-in is locked for 15 minutes.\n\n\
+               If it was not you, your password is known to someone else: change it now."
+            .to_owned(),
+    }
+}
+
+/// After a sign-in completed with a recovery code: `left` codes remain.
+pub fn recovery_code_used(left: i64) -> Message {
+    Message {
+        subject: RECOVERY_CODE_USED_SUBJECT,
+        body: format!(
+            "Someone signed in to your account with its password and one of its recovery codes. \
+             {left} unused recovery codes remain.\n\n\
+             If it was not you, change your password now and make new recovery codes."
+        ),
+    }
+}
+
+/// After TOTP was turned off: password sign-ins need one factor again.
+pub fn mfa_disabled() -> Message {
+    Message {
+        subject: MFA_DISABLED_SUBJECT,
+        body: "Two-factor authentication was turned off for your account: signing in now needs \
+               only the password.\n\n\
+               If it was not you, change your password now and turn it back on."
             .to_owned(),
     }
 }

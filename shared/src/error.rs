@@ -42,6 +42,18 @@ pub enum ApiError {
     /// a factor (confirm, disable), 401 where the code completes a sign-in.
     #[error("The code is not right")]
     InvalidMfaCode { signing_in: bool },
+    /// The sign-in's second step with an unknown, expired, used or killed `mfa_token`.
+    #[error("The second-factor step is invalid or has expired: sign in again")]
+    InvalidMfaToken,
+    /// An operation on the second factor from a session that signed in with one factor only.
+    #[error("Sign in with your second factor to do this")]
+    Aal2Required,
+    /// Turning TOTP off, or new recovery codes, for an account without TOTP on.
+    #[error("Two-factor authentication is not enabled")]
+    MfaNotEnabled,
+    /// Ten wrong second-factor codes in 15 minutes; carries the seconds until it unlocks.
+    #[error("Too many wrong codes, try again later")]
+    MfaLocked(u64),
     #[error("No route matches this path")]
     NotFound,
     #[error("No live session of yours has this id")]
@@ -78,14 +90,15 @@ impl ApiError {
             | MissingToken
             | InvalidToken
             | TokenExpired
-            | InvalidMfaCode { signing_in: true } => 401,
-            EmailNotVerified => 403,
+            | InvalidMfaCode { signing_in: true }
+            | InvalidMfaToken => 401,
+            EmailNotVerified | Aal2Required => 403,
             NotFound | SessionNotFound => 404,
             MethodNotAllowed { .. } => 405,
-            EmailTaken | MfaAlreadyEnabled => 409,
+            EmailTaken | MfaAlreadyEnabled | MfaNotEnabled => 409,
             PayloadTooLarge { .. } => 413,
             UnsupportedMediaType => 415,
-            TooManyAttempts(_) | RateLimited(_) => 429,
+            TooManyAttempts(_) | MfaLocked(_) | RateLimited(_) => 429,
             Internal(_) => 500,
             ServiceUnavailable(_) => 503,
         }
@@ -112,9 +125,12 @@ impl ApiError {
             EmailNotVerified => "email_not_verified",
             MfaAlreadyEnabled => "mfa_already_enabled",
             InvalidMfaCode { .. } => "invalid_mfa_code",
+            InvalidMfaToken => "invalid_mfa_token",
+            MfaNotEnabled => "mfa_not_enabled",
+            Aal2Required => "aal2_required",
             NotFound => "not_found",
             SessionNotFound => "session_not_found",
-            TooManyAttempts(_) => "too_many_attempts",
+            TooManyAttempts(_) | MfaLocked(_) => "too_many_attempts",
             RateLimited(_) => "rate_limited",
             MethodNotAllowed { .. } => "method_not_allowed",
             ServiceUnavailable(_) => "service_unavailable",
@@ -148,9 +164,9 @@ impl ApiError {
     /// would invite an immediate retry.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::TooManyAttempts(seconds) | ApiError::RateLimited(seconds) => {
-                Some((*seconds).max(1))
-            }
+            ApiError::TooManyAttempts(seconds)
+            | ApiError::MfaLocked(seconds)
+            | ApiError::RateLimited(seconds) => Some((*seconds).max(1)),
             _ => None,
         }
     }

@@ -8,11 +8,12 @@ use serde_json::json;
 
 use crate::config::LinkBase;
 use crate::domain::{
-    Email, EmailCode, LogoutScope, NewPassword, Password, SessionId, User, UserName,
+    Email, EmailCode, LogoutScope, NewPassword, Password, RecoveryCode, SessionId, TotpCode, User,
+    UserName,
 };
 use crate::error::ApiError;
 use crate::http::{JsonBody, api_domain, bearer_token, client_info, json_response, path_parameter};
-use crate::service::{App, EmailProof, SignedUp, TokenPair};
+use crate::service::{App, EmailProof, MfaProof, SignedIn, SignedUp, SigninOutcome, TokenPair};
 use crate::tokens::AccessTokenSigner;
 
 /// What every handler returns; errors become their JSON response in [`crate::lambda`].
@@ -195,11 +196,27 @@ pub async fn signin(app: &App, request: Request) -> HandlerResult {
         Password::parse(body.required("password")?).map_err(|_| ApiError::InvalidCredentials)?;
     // Any string: one that is not a live device token of this account only earns no exemption.
     let device = body.optional("device_token")?.map(SecretString::from);
-    let signed_in = app
+    match app
         .signin(email, password, device.as_ref(), &client_info(&request))
-        .await?;
+        .await?
+    {
+        SigninOutcome::SignedIn(signed_in) => Ok(signed_in_response(&signed_in)),
+        SigninOutcome::SecondFactor { mfa_token } => Ok(json_response(
+            StatusCode::OK,
+            &json!({
+                "message": "Second factor required",
+                "mfa_required": true,
+                "mfa_token": mfa_token.expose_secret(),
+                "methods": ["totp", "recovery_code"],
+            }),
+        )),
+    }
+}
+
+/// The sign-in success body: of a password sign-in, and of its second step.
+fn signed_in_response(signed_in: &SignedIn) -> Response<Body> {
     tracing::info!(user_id = %signed_in.user.id.as_uuid(), "signed in");
-    Ok(json_response(
+    json_response(
         StatusCode::OK,
         &SigninResponse {
             message: "Sign-in successful",
@@ -207,6 +224,119 @@ pub async fn signin(app: &App, request: Request) -> HandlerResult {
             device_token: signed_in.device_token.expose_secret(),
             user: &signed_in.user,
         },
+    )
+}
+
+/// `POST /api/mfa/totp/enroll` with an access token as bearer: a new secret, pending until a
+/// code confirms it.
+pub async fn mfa_enroll(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let enrollment = app.mfa_enroll(&token, &client_info(&request)).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({
+            "secret": enrollment.secret.expose_secret(),
+            "otpauth_uri": enrollment.otpauth_uri.expose_secret(),
+            "qr_svg": enrollment.qr_svg,
+        }),
+    ))
+}
+
+/// A TOTP code from the body's `code`: a malformed one is as wrong as a wrong one.
+fn totp_code(body: &JsonBody, signing_in: bool) -> Result<TotpCode, ApiError> {
+    TotpCode::parse(body.required("code")?).ok_or(ApiError::InvalidMfaCode { signing_in })
+}
+
+/// Recovery codes as shown, once: `XXXX-XXXX-XXXX`.
+fn shown(codes: &[RecoveryCode]) -> Vec<String> {
+    codes.iter().map(ToString::to_string).collect()
+}
+
+/// `POST /api/mfa/totp/confirm` with an access token as bearer and `{code}`: TOTP on.
+pub async fn mfa_confirm(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let body = JsonBody::from_request(&request)?;
+    let code = totp_code(&body, false)?;
+    let confirmed = app
+        .mfa_confirm(&token, &code, &client_info(&request))
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &MfaConfirmedResponse {
+            message: "Two-factor authentication enabled",
+            recovery_codes: shown(&confirmed.recovery_codes),
+            tokens: (&confirmed.tokens).into(),
+        },
+    ))
+}
+
+#[derive(Serialize)]
+struct MfaConfirmedResponse<'a> {
+    message: &'static str,
+    recovery_codes: Vec<String>,
+    #[serde(flatten)]
+    tokens: TokenFields<'a>,
+}
+
+/// `POST /api/mfa/verify` with `{mfa_token, code}` or `{mfa_token, recovery_code}`: the sign-in's
+/// second step.
+pub async fn mfa_verify(app: &App, request: Request) -> HandlerResult {
+    let body = JsonBody::from_request(&request)?;
+    let mfa_token = SecretString::from(body.required("mfa_token")?);
+    let wrong = ApiError::InvalidMfaCode { signing_in: true };
+    let proof = match (body.optional("code")?, body.optional("recovery_code")?) {
+        (Some(code), None) => MfaProof::Totp(TotpCode::parse(code).ok_or(wrong)?),
+        (None, Some(code)) => MfaProof::RecoveryCode(RecoveryCode::parse(code).ok_or(wrong)?),
+        (None, None) => return Err(ApiError::MissingField("code")),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::InvalidJson(
+                "Give either 'code' or 'recovery_code', not both".into(),
+            ));
+        }
+    };
+    let signed_in = app
+        .mfa_verify(&mfa_token, proof, &client_info(&request))
+        .await?;
+    Ok(signed_in_response(&signed_in))
+}
+
+/// `DELETE /api/mfa/totp` with an access token (of an `aal2` session) as bearer and `{code}`.
+pub async fn mfa_disable(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let body = JsonBody::from_request(&request)?;
+    let code = totp_code(&body, false)?;
+    app.mfa_disable(&token, &code, &client_info(&request))
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": "Two-factor authentication disabled"}),
+    ))
+}
+
+/// `POST /api/mfa/recovery-codes` with an access token (of an `aal2` session) as bearer: a new
+/// set, the old one dead.
+pub async fn mfa_recovery_codes(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let codes = app
+        .mfa_new_recovery_codes(&token, &client_info(&request))
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "recovery_codes": shown(&codes) }),
+    ))
+}
+
+/// `GET /api/mfa` with an access token as bearer: the factors the account has on.
+pub async fn mfa_status(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let status = app.mfa_status(&token).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "totp": {"enabled": status.totp_enabled},
+            "recovery_codes_left": status.recovery_codes_left,
+            "passkeys": status.passkeys,
+        }),
     ))
 }
 

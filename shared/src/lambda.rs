@@ -111,6 +111,13 @@ async fn build_app(endpoint: Option<Endpoint>) -> Result<App, Error> {
                  the codes of confirmation emails",
             ));
         }
+        if endpoint.uses_mfa_key() && config.mfa.key.is_none() {
+            return Err(ConfigError::new(
+                "MFA_ENCRYPTION_KEY",
+                "is not set (nor MFA_ENCRYPTION_KEY_ARN), and this function seals, opens or \
+                 hashes second factors",
+            ));
+        }
         Ok(config)
     });
     let config = config.inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;

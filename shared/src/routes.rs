@@ -68,15 +68,28 @@ pub enum Endpoint {
     ChangeEmail,
     /// `DELETE /api/account`.
     DeleteAccount,
+    /// `POST /api/mfa/totp/enroll`: a new TOTP secret, pending until confirmed.
+    MfaEnroll,
+    /// `POST /api/mfa/totp/confirm`: TOTP on, with recovery codes.
+    MfaConfirm,
+    /// `POST /api/mfa/verify`: a sign-in's second step.
+    MfaVerify,
+    /// `DELETE /api/mfa/totp`: TOTP off.
+    MfaDisable,
+    /// `POST /api/mfa/recovery-codes`: a new set.
+    MfaRecoveryCodes,
+    /// `GET /api/mfa`: the factors the account has on.
+    MfaStatus,
 }
 
 impl Endpoint {
     /// Every endpoint, in the order of the README's table.
-    pub const ALL: [Endpoint; 20] = [
+    pub const ALL: [Endpoint; 26] = [
         Endpoint::Signup,
         Endpoint::VerifyEmail,
         Endpoint::ResendVerification,
         Endpoint::Signin,
+        Endpoint::MfaVerify,
         Endpoint::Refresh,
         Endpoint::Dashboard,
         Endpoint::Logout,
@@ -85,6 +98,11 @@ impl Endpoint {
         Endpoint::ChangePassword,
         Endpoint::ChangeEmail,
         Endpoint::DeleteAccount,
+        Endpoint::MfaStatus,
+        Endpoint::MfaEnroll,
+        Endpoint::MfaConfirm,
+        Endpoint::MfaDisable,
+        Endpoint::MfaRecoveryCodes,
         Endpoint::ForgotPassword,
         Endpoint::ResetPassword,
         Endpoint::Public,
@@ -105,10 +123,13 @@ impl Endpoint {
     pub fn method_name(self) -> Option<&'static str> {
         use Endpoint::*;
         match self {
-            Root | Public | Dashboard | Sessions | ResetPage | VerifyPage | Jwks => Some("GET"),
-            EndSession | DeleteAccount => Some("DELETE"),
+            Root | Public | Dashboard | Sessions | ResetPage | VerifyPage | Jwks | MfaStatus => {
+                Some("GET")
+            }
+            EndSession | DeleteAccount | MfaDisable => Some("DELETE"),
             Signup | Signin | Refresh | Logout | ForgotPassword | ResetPassword | VerifyEmail
-            | ResendVerification | ChangePassword | ChangeEmail => Some("POST"),
+            | ResendVerification | ChangePassword | ChangeEmail | MfaEnroll | MfaConfirm
+            | MfaVerify | MfaRecoveryCodes => Some("POST"),
             NotFound => None,
         }
     }
@@ -137,6 +158,12 @@ impl Endpoint {
             ChangePassword => "/api/change-password",
             ChangeEmail => "/api/change-email",
             DeleteAccount => "/api/account",
+            MfaEnroll => "/api/mfa/totp/enroll",
+            MfaConfirm => "/api/mfa/totp/confirm",
+            MfaVerify => "/api/mfa/verify",
+            MfaDisable => "/api/mfa/totp",
+            MfaRecoveryCodes => "/api/mfa/recovery-codes",
+            MfaStatus => "/api/mfa",
         }
     }
 
@@ -184,6 +211,24 @@ impl Endpoint {
             DeleteAccount => {
                 Handler::WithApp(|app, request| Box::pin(handlers::delete_account(app, request)))
             }
+            MfaEnroll => {
+                Handler::WithApp(|app, request| Box::pin(handlers::mfa_enroll(app, request)))
+            }
+            MfaConfirm => {
+                Handler::WithApp(|app, request| Box::pin(handlers::mfa_confirm(app, request)))
+            }
+            MfaVerify => {
+                Handler::WithApp(|app, request| Box::pin(handlers::mfa_verify(app, request)))
+            }
+            MfaDisable => {
+                Handler::WithApp(|app, request| Box::pin(handlers::mfa_disable(app, request)))
+            }
+            MfaRecoveryCodes => Handler::WithApp(|app, request| {
+                Box::pin(handlers::mfa_recovery_codes(app, request))
+            }),
+            MfaStatus => {
+                Handler::WithApp(|app, request| Box::pin(handlers::mfa_status(app, request)))
+            }
         };
         Route {
             endpoint: self,
@@ -199,7 +244,10 @@ impl Endpoint {
 
     /// True for the endpoints that sign access tokens: only their functions read the private key.
     pub fn issues_tokens(self) -> bool {
-        matches!(self, Endpoint::Signin | Endpoint::Refresh)
+        matches!(
+            self,
+            Endpoint::Signin | Endpoint::Refresh | Endpoint::MfaConfirm | Endpoint::MfaVerify
+        )
     }
 
     /// True for the endpoints that verify access tokens, or publish the keys that verify them:
@@ -215,6 +263,23 @@ impl Endpoint {
                 | Endpoint::ChangePassword
                 | Endpoint::ChangeEmail
                 | Endpoint::DeleteAccount
+                | Endpoint::MfaEnroll
+                | Endpoint::MfaDisable
+                | Endpoint::MfaRecoveryCodes
+                | Endpoint::MfaStatus
+        )
+    }
+
+    /// True for the endpoints that seal, open or hash second factors: only they get
+    /// `MFA_ENCRYPTION_KEY`.
+    pub fn uses_mfa_key(self) -> bool {
+        matches!(
+            self,
+            Endpoint::MfaEnroll
+                | Endpoint::MfaConfirm
+                | Endpoint::MfaVerify
+                | Endpoint::MfaDisable
+                | Endpoint::MfaRecoveryCodes
         )
     }
 
@@ -254,6 +319,12 @@ impl Endpoint {
             ChangePassword => "change-password",
             ChangeEmail => "change-email",
             DeleteAccount => "delete-account",
+            MfaEnroll => "mfa-totp-enroll",
+            MfaConfirm => "mfa-totp-confirm",
+            MfaVerify => "mfa-verify",
+            MfaDisable => "mfa-totp-disable",
+            MfaRecoveryCodes => "mfa-recovery-codes",
+            MfaStatus => "mfa-status",
         }
     }
 }

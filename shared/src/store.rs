@@ -22,9 +22,10 @@ mod verification;
 
 pub use audit::{Event, EventKind, record_event};
 pub use mfa::{
-    MAX_WRONG_MFA_CODES, MfaFailure, MfaStatus, TotpConfirmation, accept_totp_step, confirm_totp,
-    consume_mfa_challenge, count_mfa_failure, count_wrong_mfa_code, live_mfa_challenge,
-    mfa_locked_for, mfa_status, open_mfa_challenge, save_pending_totp, totp_of, use_recovery_code,
+    Challenge, ChallengeOpening, MAX_WRONG_MFA_CODES, MfaFailure, MfaStatus, TotpConfirmation,
+    WrongCode, accept_totp_step, challenge_second_factor, confirm_totp, consume_mfa_challenge,
+    count_mfa_failure, disable_totp, mfa_challenge, mfa_locked_for, mfa_status, notify_owner,
+    record_wrong_mfa_code, replace_recovery_codes, save_pending_totp, totp_of, use_recovery_code,
 };
 pub use password_reset::{ResetQueued, ResetRequest, queue_password_reset};
 pub use refresh::{Rotated, Rotation, rotate_refresh_token};

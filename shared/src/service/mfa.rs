@@ -1,19 +1,28 @@
-//! Second factors: TOTP enrolment and confirmation (with the recovery codes shown once), and
-//! what the account has switched on.
+//! Second factors: TOTP enrolment and confirmation (with the recovery codes shown once), the
+//! sign-in's second step, turning TOTP off, new recovery codes, and what the account has on.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
-use super::{App, TokenPair};
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+use super::{App, SignedIn, TokenPair};
 use crate::config::MfaSettings;
-use crate::domain::{Aal, Assurance, AuthMethod, ClientInfo, RecoveryCode, TotpCode};
+use crate::domain::{Aal, Assurance, AuthMethod, ClientInfo, Email, RecoveryCode, TotpCode, User};
+use crate::emails;
 use crate::error::ApiError;
-use crate::store::{self, MfaStatus, TotpConfirmation};
-use crate::tokens::{
-    Authenticator, OpaqueToken, RecoveryKey, SealingKey, SealingKeys, TotpSecret,
-    generate_recovery_codes,
+use crate::store::{
+    self, EventKind, MfaStatus, NewSession, TotpConfirmation, WrongCode, whole_seconds,
 };
+use crate::tokens::{
+    Authenticator, OpaqueToken, RecoveryHash, RecoveryKey, Sealed, SealingKey, SealingKeys,
+    TokenHash, TotpSecret, generate_recovery_codes,
+};
+
+/// How long a sign-in's second step stays open after the right password.
+pub const MFA_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The keys of `MFA_ENCRYPTION_KEY`: sealing TOTP secrets, hashing recovery codes.
 pub(super) struct MfaKeys {
@@ -57,6 +66,20 @@ pub struct MfaConfirmed {
     pub tokens: TokenPair,
 }
 
+/// What completes a sign-in's second step.
+#[derive(Debug)]
+pub enum MfaProof {
+    Totp(TotpCode),
+    RecoveryCode(RecoveryCode),
+}
+
+/// A proof checked as far as it can be without spending it: the TOTP step it matched, or the
+/// recovery code's keyed hash. Spending it is one atomic statement (see the store).
+enum Spendable {
+    Step(u64),
+    RecoveryCode(RecoveryHash),
+}
+
 /// Seconds since the Unix epoch, as TOTP counts them.
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -65,7 +88,7 @@ fn unix_now() -> u64 {
 }
 
 impl App {
-    fn mfa_keys(&self) -> Result<&MfaKeys, ApiError> {
+    pub(super) fn mfa_keys(&self) -> Result<&MfaKeys, ApiError> {
         self.mfa_keys.as_ref().ok_or_else(|| {
             ApiError::Internal(anyhow::anyhow!(
                 "this function has no MFA_ENCRYPTION_KEY configured"
@@ -112,10 +135,8 @@ impl App {
         if confirmed {
             return Err(ApiError::MfaAlreadyEnabled);
         }
-        let secret = TotpSecret::from_bytes(keys.sealing.open(user.id, &sealed)?);
-        let authenticator = Authenticator::new(&secret, &self.config.jwt.issuer, &user.email)?;
-        let step = authenticator
-            .matching_step(code, unix_now())
+        let step = self
+            .matching_step(&user, &sealed, code)?
             .ok_or_else(wrong)?;
         let recovery_codes = generate_recovery_codes()?;
         let hashes: Vec<_> = recovery_codes
@@ -151,6 +172,252 @@ impl App {
                 refresh: refresh.plaintext,
             },
         })
+    }
+
+    /// The time step `code` matches for the sealed secret, now, ±1 step; `None` for a wrong code.
+    fn matching_step(
+        &self,
+        user: &User,
+        sealed: &Sealed,
+        code: &TotpCode,
+    ) -> Result<Option<u64>, ApiError> {
+        let secret = TotpSecret::from_bytes(self.mfa_keys()?.sealing.open(user.id, sealed)?);
+        let authenticator = Authenticator::new(&secret, &self.config.jwt.issuer, &user.email)?;
+        Ok(authenticator.matching_step(code, unix_now()))
+    }
+
+    /// Counts a wrong code against the account (and the sign-in's challenge): the tenth in 15
+    /// minutes locks the factor and emails the owner. Always the wrong code's error.
+    async fn wrong_mfa_code(
+        &self,
+        db: &impl GenericClient,
+        user: &User,
+        challenge: Option<&TokenHash>,
+        client: &ClientInfo,
+    ) -> ApiError {
+        let notice = emails::mfa_locked();
+        let wrong = WrongCode {
+            user: user.id,
+            challenge,
+            recipient: &user.email,
+            lock_notice: &notice,
+            client,
+        };
+        match store::record_wrong_mfa_code(db, &wrong).await {
+            Ok((failure, queued)) => {
+                if failure.locks {
+                    tracing::warn!(user_id = %user.id.as_uuid(), "second factor locked");
+                }
+                self.deliver_in_request(db, queued.as_slice()).await;
+                ApiError::InvalidMfaCode {
+                    signing_in: challenge.is_some(),
+                }
+            }
+            Err(error) => error,
+        }
+    }
+
+    /// The sign-in's second step: the `mfa_token` from the right password, and a TOTP code or a
+    /// recovery code. The challenge is read first (its account, whether the factor is locked, the
+    /// sealed secret), the proof checked, then spent with the challenge and the session opened at
+    /// `aal2` in one transaction: of two requests with one code, or one challenge, exactly one
+    /// signs in. A wrong code counts against the challenge (five kill it) and the account.
+    pub async fn mfa_verify(
+        &self,
+        mfa_token: &SecretString,
+        proof: MfaProof,
+        client: &ClientInfo,
+    ) -> Result<SignedIn, ApiError> {
+        let challenge_hash = TokenHash::of(mfa_token);
+        let mut db = self.pool.get().await?;
+        let challenge = store::mfa_challenge(&db, &challenge_hash)
+            .await?
+            .ok_or(ApiError::InvalidMfaToken)?;
+        if let Some(seconds) = challenge.locked_for {
+            return Err(ApiError::MfaLocked(whole_seconds(seconds)));
+        }
+        let user = challenge.user;
+        let (spendable, method) = match &proof {
+            MfaProof::Totp(code) => {
+                let step = match &challenge.totp {
+                    Some(sealed) => self.matching_step(&user, sealed, code)?,
+                    // Turned off since the password step: no code is right.
+                    None => None,
+                };
+                (step.map(Spendable::Step), AuthMethod::Otp)
+            }
+            MfaProof::RecoveryCode(code) => (
+                Some(Spendable::RecoveryCode(
+                    self.mfa_keys()?.recovery.hash(user.id, code),
+                )),
+                AuthMethod::RecoveryCode,
+            ),
+        };
+        let Some(spendable) = spendable else {
+            return Err(self
+                .wrong_mfa_code(&db, &user, Some(&challenge_hash), client)
+                .await);
+        };
+        let assurance = Assurance {
+            aal: Aal::Aal2,
+            amr: vec![AuthMethod::Pwd, method],
+        };
+        let session_id = Uuid::new_v4();
+        let refresh = OpaqueToken::generate()?;
+        let device = OpaqueToken::generate()?;
+        let access = self
+            .tokens()?
+            .issue(user.id, session_id, user.email_verified, &assurance)?;
+        let email = Email::parse(&user.email)
+            .map_err(|_| anyhow::anyhow!("a stored address that does not parse"))?;
+
+        let transaction = db.transaction().await?;
+        if store::consume_mfa_challenge(&transaction, &challenge_hash)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::InvalidMfaToken);
+        }
+        let codes_left = match &spendable {
+            Spendable::Step(step) => store::accept_totp_step(&transaction, user.id, *step)
+                .await?
+                .then_some(None),
+            Spendable::RecoveryCode(hash) => store::use_recovery_code(&transaction, user.id, hash)
+                .await?
+                .map(Some),
+        };
+        let Some(codes_left) = codes_left else {
+            // A code accepted before (replayed), or a recovery code not (or no longer) the
+            // account's: wrong, and the challenge stays as it was.
+            transaction.rollback().await?;
+            return Err(self
+                .wrong_mfa_code(&db, &user, Some(&challenge_hash), client)
+                .await);
+        };
+        store::open_session(
+            &transaction,
+            &NewSession {
+                id: session_id,
+                user_id: user.id,
+                refresh_token: &refresh.hash,
+                ttl: self.config.sessions.refresh_token_ttl,
+                max_lifetime: self.config.sessions.max_lifetime,
+                email: email.digest(),
+                // The password step cleared the attempt's streaks.
+                scopes: &Default::default(),
+                device: &device.hash,
+                replaces_device: challenge.replaces_device.as_ref(),
+                client,
+                rehash: None,
+                assurance: &assurance,
+            },
+        )
+        .await?;
+        let notice = match codes_left {
+            Some(left) => Some(
+                store::notify_owner(
+                    &transaction,
+                    user.id,
+                    &user.email,
+                    &emails::recovery_code_used(left),
+                    EventKind::RecoveryCodeUsed,
+                    Some(session_id),
+                    client,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        transaction.commit().await?;
+        self.deliver_in_request(&db, notice.as_slice()).await;
+        Ok(SignedIn {
+            user,
+            tokens: TokenPair {
+                access,
+                refresh: refresh.plaintext,
+            },
+            device_token: device.plaintext,
+        })
+    }
+
+    /// The bearer's account, from a session that signed in with two factors: `aal2_required`
+    /// otherwise.
+    async fn authenticate_aal2(
+        &self,
+        token: &SecretString,
+    ) -> Result<(crate::tokens::VerifiedAccess, User), ApiError> {
+        let (access, user) = self.authenticate(token).await?;
+        if access.aal != Aal::Aal2 {
+            return Err(ApiError::Aal2Required);
+        }
+        Ok((access, user))
+    }
+
+    /// Turns TOTP off, from an `aal2` session and with a current code (spent like a sign-in's:
+    /// a replayed one is wrong, and wrong ones count toward the lock); the recovery codes go too,
+    /// and the owner is emailed.
+    pub async fn mfa_disable(
+        &self,
+        token: &SecretString,
+        code: &TotpCode,
+        client: &ClientInfo,
+    ) -> Result<(), ApiError> {
+        let (access, user) = self.authenticate_aal2(token).await?;
+        let mut db = self.pool.get().await?;
+        if let Some(seconds) = store::mfa_locked_for(&db, user.id).await? {
+            return Err(ApiError::MfaLocked(whole_seconds(seconds)));
+        }
+        let sealed = match store::totp_of(&db, user.id).await? {
+            Some((sealed, true)) => sealed,
+            _ => return Err(ApiError::MfaNotEnabled),
+        };
+        let Some(step) = self.matching_step(&user, &sealed, code)? else {
+            return Err(self.wrong_mfa_code(&db, &user, None, client).await);
+        };
+        let transaction = db.transaction().await?;
+        if !store::accept_totp_step(&transaction, user.id, step).await? {
+            transaction.rollback().await?;
+            return Err(self.wrong_mfa_code(&db, &user, None, client).await);
+        }
+        if !store::disable_totp(&transaction, user.id).await? {
+            return Err(ApiError::MfaNotEnabled);
+        }
+        let notice = store::notify_owner(
+            &transaction,
+            user.id,
+            &user.email,
+            &emails::mfa_disabled(),
+            EventKind::MfaDisabled,
+            Some(access.session_id),
+            client,
+        )
+        .await?;
+        transaction.commit().await?;
+        self.deliver_in_request(&db, &[notice]).await;
+        Ok(())
+    }
+
+    /// Ten new recovery codes, from an `aal2` session of an account with TOTP on: the old set
+    /// dies in the same statement.
+    pub async fn mfa_new_recovery_codes(
+        &self,
+        token: &SecretString,
+        client: &ClientInfo,
+    ) -> Result<Vec<RecoveryCode>, ApiError> {
+        let (_, user) = self.authenticate_aal2(token).await?;
+        let keys = self.mfa_keys()?;
+        let codes = generate_recovery_codes()?;
+        let hashes: Vec<_> = codes
+            .iter()
+            .map(|code| keys.recovery.hash(user.id, code))
+            .collect();
+        let db = self.pool.get().await?;
+        if !store::replace_recovery_codes(&db, user.id, &hashes, &keys.recovery_key_id, client)
+            .await?
+        {
+            return Err(ApiError::MfaNotEnabled);
+        }
+        Ok(codes)
     }
 
     /// What the bearer's account has switched on.

@@ -6,7 +6,7 @@ mod account;
 mod mfa;
 mod verification;
 
-pub use mfa::{Enrollment, MfaConfirmed};
+pub use mfa::{Enrollment, MFA_TOKEN_TTL, MfaConfirmed, MfaProof};
 pub use verification::{EmailProof, SignedUp};
 
 use deadpool_postgres::Pool;
@@ -21,8 +21,8 @@ use crate::error::ApiError;
 use crate::hashing::PasswordHashString;
 use crate::mail::Mailer;
 use crate::store::{
-    self, Bucket, Budget, Event, EventKind, Lockout, LockoutScopes, NewSession, OutboxEmail,
-    ResetRequest, RevokeReason, Rotated, Rotation, SessionEnd, SessionSummary,
+    self, Bucket, Budget, ChallengeOpening, Event, EventKind, Lockout, LockoutScopes, NewSession,
+    OutboxEmail, ResetRequest, RevokeReason, Rotated, Rotation, SessionEnd, SessionSummary,
 };
 use crate::tokens::{
     AccessTokenSigner, CodeKey, OpaqueToken, SignedAccessToken, TokenHash, VerifiedAccess,
@@ -58,6 +58,16 @@ struct Checked {
     hash: PasswordHashString,
     password: Password,
     scopes: LockoutScopes,
+}
+
+/// What the right password earns: a session, or, for an account with TOTP on, the second step.
+#[derive(Debug)]
+pub enum SigninOutcome {
+    SignedIn(SignedIn),
+    /// No session yet: the `mfa_token` to come back to `/api/mfa/verify` with.
+    SecondFactor {
+        mfa_token: SecretString,
+    },
 }
 
 /// A successful sign-in: the account, its tokens, and the device token that exempts this client
@@ -168,13 +178,15 @@ impl App {
     /// statements); a client over its budget or an email locked out is refused before any hashing.
     /// A device token from this account's earlier sign-in exempts the client from the locks that
     /// other clients caused. The lockout rule is the database's (see [`store::begin_signin`]).
+    /// An account with TOTP on gets no session yet: the second statement opens the second step
+    /// instead (see [`App::mfa_verify`]).
     pub async fn signin(
         &self,
         email: Email,
         password: Password,
         device: Option<&SecretString>,
         client: &ClientInfo,
-    ) -> Result<SignedIn, ApiError> {
+    ) -> Result<SigninOutcome, ApiError> {
         let db = self.pool.get().await?;
         let presented = device.map(TokenHash::of);
         let Checked {
@@ -197,6 +209,26 @@ impl App {
             true => Some(hashing::hash(password).await?),
             false => None,
         };
+        if user.mfa_enabled {
+            let challenge = OpaqueToken::generate()?;
+            store::challenge_second_factor(
+                &db,
+                &ChallengeOpening {
+                    user: user.id,
+                    token: &challenge.hash,
+                    ttl: MFA_TOKEN_TTL,
+                    email: email.digest(),
+                    scopes: &scopes,
+                    replaces_device: presented.as_ref(),
+                    rehash: rehashed.as_ref().map(|new| (&hash, new)),
+                    client,
+                },
+            )
+            .await?;
+            return Ok(SigninOutcome::SecondFactor {
+                mfa_token: challenge.plaintext,
+            });
+        }
         let session_id = Uuid::new_v4();
         let refresh = OpaqueToken::generate()?;
         let device = OpaqueToken::generate()?;
@@ -222,14 +254,14 @@ impl App {
             },
         )
         .await?;
-        Ok(SignedIn {
+        Ok(SigninOutcome::SignedIn(SignedIn {
             user,
             tokens: TokenPair {
                 access,
                 refresh: refresh.plaintext,
             },
             device_token: device.plaintext,
-        })
+        }))
     }
 
     /// Checks a password as sign-in does, under the same lockout: the attempt is admitted before

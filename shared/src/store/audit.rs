@@ -39,6 +39,18 @@ pub enum EventKind {
     MfaEnrolled,
     /// TOTP confirmed: the second factor is on.
     MfaEnabled,
+    /// The right password of an account with TOTP on: a second-factor challenge was opened.
+    MfaChallenged,
+    /// A wrong second-factor code (at sign-in, or to turn TOTP off).
+    MfaFailed,
+    /// The tenth wrong code in 15 minutes: the second factor is locked for 15 minutes.
+    MfaLocked,
+    /// A sign-in completed with a recovery code instead of a TOTP code.
+    RecoveryCodeUsed,
+    /// TOTP turned off (with a current code, from an `aal2` session).
+    MfaDisabled,
+    /// A new set of recovery codes replaced the old one.
+    RecoveryCodesRegenerated,
 }
 
 impl EventKind {
@@ -66,6 +78,12 @@ impl EventKind {
             AccountDeleted => "account_deleted",
             MfaEnrolled => "mfa_enrolled",
             MfaEnabled => "mfa_enabled",
+            MfaChallenged => "mfa_challenged",
+            MfaFailed => "mfa_failed",
+            MfaLocked => "mfa_locked",
+            RecoveryCodeUsed => "recovery_code_used",
+            MfaDisabled => "mfa_disabled",
+            RecoveryCodesRegenerated => "recovery_codes_regenerated",
         }
     }
 }

@@ -7,8 +7,11 @@ use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::audit::EventKind;
-use super::{Result, seconds};
-use crate::domain::{ClientInfo, UserId};
+use super::throttling::LockoutScopes;
+use super::{OutboxEmail, Result, mfa_enabled_of_u, seconds, user_from};
+use crate::domain::{ClientInfo, EmailDigest, User, UserId};
+use crate::emails::Message;
+use crate::hashing::PasswordHashString;
 use crate::tokens::{RecoveryHash, Sealed, TokenHash};
 
 /// Accepts a TOTP time step for the account's confirmed TOTP, once: true only when `step` is
@@ -116,6 +119,7 @@ pub async fn totp_of(client: &impl GenericClient, user: UserId) -> Result<Option
 pub struct MfaStatus {
     pub totp_enabled: bool,
     pub recovery_codes_left: i64,
+    pub passkeys: i64,
 }
 
 pub async fn mfa_status(client: &impl GenericClient, user: UserId) -> Result<MfaStatus> {
@@ -124,13 +128,15 @@ pub async fn mfa_status(client: &impl GenericClient, user: UserId) -> Result<Mfa
             "SELECT EXISTS (SELECT 1 FROM mfa_totp
                             WHERE user_id = $1 AND confirmed_at IS NOT NULL) AS totp_enabled,
                     (SELECT count(*) FROM mfa_recovery_codes
-                     WHERE user_id = $1 AND used_at IS NULL) AS recovery_codes_left",
+                     WHERE user_id = $1 AND used_at IS NULL) AS recovery_codes_left,
+                    0::bigint AS passkeys /* MERGE-PASSKEYS: count them */",
         )
         .await?;
     let row = client.query_one(&statement, &[&user.as_uuid()]).await?;
     Ok(MfaStatus {
         totp_enabled: row.get("totp_enabled"),
         recovery_codes_left: row.get("recovery_codes_left"),
+        passkeys: row.get("passkeys"),
     })
 }
 
@@ -216,68 +222,144 @@ pub async fn confirm_totp(
     Ok(row.get(0))
 }
 
-/// Uses one of the account's recovery codes, once: true when `code` was an unused code of the
-/// account, now used (one atomic statement: of two requests with one code, exactly one passes).
+/// Uses one of the account's recovery codes, once (one atomic statement: of two requests with
+/// one code, exactly one passes): the number of unused codes left after it, or `None` when
+/// `code` was not an unused code of the account.
 pub async fn use_recovery_code(
     client: &impl GenericClient,
     user: UserId,
     code: &RecoveryHash,
-) -> Result<bool> {
+) -> Result<Option<i64>> {
     let statement = client
         .prepare_cached(
-            "UPDATE mfa_recovery_codes SET used_at = now()
-             WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL
-             RETURNING 1",
+            // The outer count reads the snapshot from before the update: the used code is in it.
+            "WITH used AS (
+                 UPDATE mfa_recovery_codes SET used_at = now()
+                 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL
+                 RETURNING 1)
+             SELECT (SELECT count(*) FROM mfa_recovery_codes
+                     WHERE user_id = $1 AND used_at IS NULL) - 1 AS codes_left
+             FROM used",
         )
         .await?;
     let used = client
         .query_opt(&statement, &[&user.as_uuid(), &code.0.as_slice()])
         .await?;
-    Ok(used.is_some())
+    Ok(used.map(|row| row.get("codes_left")))
 }
 
 /// Wrong codes after which a sign-in's second-factor challenge is dead.
 pub const MAX_WRONG_MFA_CODES: i32 = 5;
 
-/// Opens the step between the right password and the second factor: the challenge's token
-/// (stored hashed) lives `ttl`.
-pub async fn open_mfa_challenge(
+/// The end of a sign-in's first step, for an account with TOTP on: the right password.
+#[derive(Debug)]
+pub struct ChallengeOpening<'a> {
+    pub user: UserId,
+    /// The `mfa_token`'s hash: the challenge lives `ttl`.
+    pub token: &'a TokenHash,
+    pub ttl: Duration,
+    /// Whose failure streaks the right password clears, and which of them.
+    pub email: EmailDigest,
+    pub scopes: &'a LockoutScopes,
+    /// The device token presented with the password: the session's new one will replace it.
+    pub replaces_device: Option<&'a TokenHash>,
+    /// A stronger hash of the password just verified, as sign-in's (see [`super::NewSession`]).
+    pub rehash: Option<(&'a PasswordHashString, &'a PasswordHashString)>,
+    pub client: &'a ClientInfo,
+}
+
+/// The second statement of a sign-in that needs a second factor, all at once: the password was
+/// right, so the attempt's failure streaks are cleared (as a completed sign-in clears them) and a
+/// weaker hash replaced; the challenge is opened and the event recorded. No session yet.
+pub async fn challenge_second_factor(
     client: &impl GenericClient,
-    user: UserId,
-    token: &TokenHash,
-    ttl: Duration,
+    opening: &ChallengeOpening<'_>,
 ) -> Result<()> {
     let statement = client
         .prepare_cached(
-            "INSERT INTO mfa_challenges (token_hash, user_id, expires_at)
-             VALUES ($1, $2, now() + make_interval(secs => $3))",
+            "WITH challenge AS (
+                 INSERT INTO mfa_challenges (token_hash, user_id, expires_at, replaces_device)
+                 VALUES ($1, $2, now() + make_interval(secs => $3), $4)),
+                  rehashed AS (
+                 UPDATE users SET password_hash = $8
+                 WHERE id = $2 AND $8::text IS NOT NULL AND password_hash = $7),
+                  event AS (
+                 INSERT INTO auth_events (kind, user_id, ip, user_agent)
+                 VALUES ($9, $2, $10, $11))
+             SELECT end_signin_attempt($5, $6, true)",
         )
         .await?;
+    let (old_hash, new_hash) = opening
+        .rehash
+        .map(|(old, new)| (Some(old.as_str()), Some(new.as_str())))
+        .unwrap_or_default();
     client
         .execute(
             &statement,
-            &[&token.0.as_slice(), &user.as_uuid(), &seconds(ttl)],
+            &[
+                &opening.token.0.as_slice(),
+                &opening.user.as_uuid(),
+                &seconds(opening.ttl),
+                &opening.replaces_device.map(|hash| hash.0.as_slice()),
+                &opening.email.0.as_slice(),
+                &opening.scopes.0,
+                &old_hash,
+                &new_hash,
+                &EventKind::MfaChallenged.as_str(),
+                &opening.client.ip,
+                &opening.client.user_agent,
+            ],
         )
         .await?;
     Ok(())
 }
 
-/// The account of a live challenge: unused, unexpired, fewer than five wrong codes.
-pub async fn live_mfa_challenge(
+/// A live challenge (unused, unexpired, fewer than five wrong codes) and what its second step
+/// needs, read at once: the account, how long its second factor stays locked (if it is), its
+/// sealed TOTP secret, and the device token the session will replace.
+#[derive(Debug)]
+pub struct Challenge {
+    pub user: User,
+    pub locked_for: Option<f64>,
+    pub totp: Option<Sealed>,
+    pub replaces_device: Option<TokenHash>,
+}
+
+pub async fn mfa_challenge(
     client: &impl GenericClient,
     token: &TokenHash,
-) -> Result<Option<UserId>> {
+) -> Result<Option<Challenge>> {
     let statement = client
-        .prepare_cached(
-            "SELECT user_id FROM mfa_challenges
-             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
-               AND wrong_codes < $2",
-        )
+        .prepare_cached(concat!(
+            "SELECT u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified, ",
+            mfa_enabled_of_u!(),
+            ", c.replaces_device,
+               extract(epoch FROM f.locked_until - now())::float8 AS locked_for,
+               t.secret_key_id, t.secret_sealed
+             FROM mfa_challenges c
+             JOIN users u ON u.id = c.user_id
+             LEFT JOIN mfa_failures f ON f.user_id = c.user_id AND f.locked_until > now()
+             LEFT JOIN mfa_totp t ON t.user_id = c.user_id AND t.confirmed_at IS NOT NULL
+             WHERE c.token_hash = $1 AND c.used_at IS NULL AND c.expires_at > now()
+               AND c.wrong_codes < $2"
+        ))
         .await?;
     let row = client
         .query_opt(&statement, &[&token.0.as_slice(), &MAX_WRONG_MFA_CODES])
         .await?;
-    Ok(row.map(|row| UserId::from_uuid(row.get("user_id"))))
+    Ok(row.map(|row| Challenge {
+        user: user_from(&row),
+        locked_for: row.get("locked_for"),
+        totp: row
+            .get::<_, Option<String>>("secret_key_id")
+            .map(|key_id| Sealed {
+                key_id,
+                bytes: row.get("secret_sealed"),
+            }),
+        replaces_device: row
+            .get::<_, Option<Vec<u8>>>("replaces_device")
+            .and_then(|bytes| TokenHash::from_stored(&bytes)),
+    }))
 }
 
 /// Uses a live challenge, once (one atomic statement): its account, or `None` when it was not
@@ -300,16 +382,166 @@ pub async fn consume_mfa_challenge(
     Ok(row.map(|row| UserId::from_uuid(row.get("user_id"))))
 }
 
-/// Counts a wrong code against the challenge (the fifth kills it).
-pub async fn count_wrong_mfa_code(client: &impl GenericClient, token: &TokenHash) -> Result<()> {
+/// A wrong second-factor code, at sign-in (against its challenge) or from a signed-in user.
+#[derive(Debug)]
+pub struct WrongCode<'a> {
+    pub user: UserId,
+    /// The sign-in's challenge, which the fifth wrong code kills.
+    pub challenge: Option<&'a TokenHash>,
+    /// The owner's address, and the email that tells them when this code locks the factor.
+    pub recipient: &'a str,
+    pub lock_notice: &'a Message,
+    pub client: &'a ClientInfo,
+}
+
+/// Counts a wrong code in one statement: against the challenge, and against the account (see
+/// `count_mfa_failure`); the tenth in 15 minutes locks the factor, and then the owner's notice
+/// is queued and the lock recorded. Returns the count and the notice, if queued.
+pub async fn record_wrong_mfa_code(
+    client: &impl GenericClient,
+    wrong: &WrongCode<'_>,
+) -> Result<(MfaFailure, Option<OutboxEmail>)> {
     let statement = client
         .prepare_cached(
-            "UPDATE mfa_challenges SET wrong_codes = wrong_codes + 1
-             WHERE token_hash = $1 AND used_at IS NULL",
+            "WITH challenge AS (
+                 UPDATE mfa_challenges SET wrong_codes = wrong_codes + 1
+                 WHERE token_hash = $2 AND used_at IS NULL),
+                  counted AS (SELECT failures, locks FROM count_mfa_failure($1)),
+                  event AS (
+                 INSERT INTO auth_events (kind, user_id, ip, user_agent)
+                 SELECT kind, $1, $6, $7 FROM counted,
+                        LATERAL (VALUES ($8), (CASE WHEN counted.locks THEN $9 END)) AS k (kind)
+                 WHERE kind IS NOT NULL),
+                  queued AS (
+                 INSERT INTO email_outbox (recipient, subject, body_text)
+                 SELECT $3, $4, $5 FROM counted WHERE locks
+                 RETURNING id, recipient, subject, body_text)
+             SELECT counted.failures, counted.locks, q.id, q.recipient, q.subject, q.body_text
+             FROM counted LEFT JOIN queued q ON true",
         )
         .await?;
-    client.execute(&statement, &[&token.0.as_slice()]).await?;
-    Ok(())
+    let row = client
+        .query_one(
+            &statement,
+            &[
+                &wrong.user.as_uuid(),
+                &wrong.challenge.map(|hash| hash.0.as_slice()),
+                &wrong.recipient,
+                &wrong.lock_notice.subject,
+                &wrong.lock_notice.body,
+                &wrong.client.ip,
+                &wrong.client.user_agent,
+                &EventKind::MfaFailed.as_str(),
+                &EventKind::MfaLocked.as_str(),
+            ],
+        )
+        .await?;
+    let failure = MfaFailure {
+        failures: row.get("failures"),
+        locks: row.get("locks"),
+    };
+    let queued = row
+        .get::<_, Option<i64>>("id")
+        .map(|_| OutboxEmail::from_row(&row));
+    Ok((failure, queued))
+}
+
+/// Queues a notice to the owner and records what happened, in one statement (after a
+/// recovery-code sign-in, or with a change the caller's own statement made).
+pub async fn notify_owner(
+    client: &impl GenericClient,
+    user: UserId,
+    recipient: &str,
+    notice: &Message,
+    event: EventKind,
+    session_id: Option<Uuid>,
+    info: &ClientInfo,
+) -> Result<OutboxEmail> {
+    let statement = client
+        .prepare_cached(
+            "WITH event AS (
+                 INSERT INTO auth_events (kind, user_id, session_id, ip, user_agent)
+                 VALUES ($4, $1, $5, $6, $7))
+             INSERT INTO email_outbox (recipient, subject, body_text)
+             VALUES ($2, $3, $8)
+             RETURNING id, recipient, subject, body_text",
+        )
+        .await?;
+    let row = client
+        .query_one(
+            &statement,
+            &[
+                &user.as_uuid(),
+                &recipient,
+                &notice.subject,
+                &event.as_str(),
+                &session_id,
+                &info.ip,
+                &info.user_agent,
+                &notice.body,
+            ],
+        )
+        .await?;
+    Ok(OutboxEmail::from_row(&row))
+}
+
+/// Turns TOTP off (only a confirmed one) and deletes the recovery codes, in one statement; false
+/// when TOTP was not on (turned off meanwhile).
+pub async fn disable_totp(client: &impl GenericClient, user: UserId) -> Result<bool> {
+    let statement = client
+        .prepare_cached(
+            "WITH disabled AS (
+                 DELETE FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL
+                 RETURNING user_id),
+                  codes AS (
+                 DELETE FROM mfa_recovery_codes WHERE user_id IN (SELECT user_id FROM disabled))
+             SELECT EXISTS (SELECT 1 FROM disabled)",
+        )
+        .await?;
+    let row = client.query_one(&statement, &[&user.as_uuid()]).await?;
+    Ok(row.get(0))
+}
+
+/// Replaces the account's recovery codes with a new set, in one statement, only while TOTP is on:
+/// false otherwise.
+pub async fn replace_recovery_codes(
+    client: &impl GenericClient,
+    user: UserId,
+    codes: &[RecoveryHash],
+    key_id: &str,
+    info: &ClientInfo,
+) -> Result<bool> {
+    let statement = client
+        .prepare_cached(
+            "WITH totp AS (
+                 SELECT user_id FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL
+                 FOR SHARE),
+                  old_codes AS (
+                 DELETE FROM mfa_recovery_codes WHERE user_id IN (SELECT user_id FROM totp)),
+                  codes AS (
+                 INSERT INTO mfa_recovery_codes (user_id, code_hash, key_id)
+                 SELECT user_id, code, $3 FROM totp, unnest($2::bytea[]) AS code),
+                  event AS (
+                 INSERT INTO auth_events (kind, user_id, ip, user_agent)
+                 SELECT $4, user_id, $5, $6 FROM totp)
+             SELECT EXISTS (SELECT 1 FROM totp)",
+        )
+        .await?;
+    let codes: Vec<&[u8]> = codes.iter().map(|hash| hash.0.as_slice()).collect();
+    let row = client
+        .query_one(
+            &statement,
+            &[
+                &user.as_uuid(),
+                &codes,
+                &key_id,
+                &EventKind::RecoveryCodesRegenerated.as_str(),
+                &info.ip,
+                &info.user_agent,
+            ],
+        )
+        .await?;
+    Ok(row.get(0))
 }
 
 /// Seconds the account's second factor stays locked by wrong codes; `None` when it is not.

@@ -40,6 +40,11 @@ impl TokenHash {
     pub fn of(token: &SecretString) -> Self {
         TokenHash(Sha256::digest(token.expose_secret().as_bytes()).into())
     }
+
+    /// A hash read back from storage; `None` if it is not 32 bytes (a schema check prevents it).
+    pub fn from_stored(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(TokenHash)
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ mod local_stack;
 mod lockout;
 mod logout;
 mod mfa;
+mod mfa_journeys;
 mod openapi;
 mod outage;
 mod password_reset;

@@ -239,7 +239,8 @@ async fn a_first_code_switches_totp_on_ends_the_other_sessions_and_raises_this_o
         app.app.mfa_status(&new_token).await.unwrap(),
         store::MfaStatus {
             totp_enabled: true,
-            recovery_codes_left: 10
+            recovery_codes_left: 10,
+            passkeys: 0,
         }
     );
     let again = app
@@ -276,6 +277,7 @@ async fn a_recovery_code_is_used_once_even_by_two_requests_at_once() {
     }
     let john = UserId::from_uuid(uuid::Uuid::new_v4());
 
+    let mut left = Vec::new();
     for code in &codes {
         let hash = key.hash(jane, code);
         let (a, b) = (
@@ -286,20 +288,25 @@ async fn a_recovery_code_is_used_once_even_by_two_requests_at_once() {
             store::use_recovery_code(&a, jane, &hash),
             store::use_recovery_code(&b, jane, &hash)
         );
+        let passed: Vec<i64> = [first.unwrap(), other.unwrap()]
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(passed.len(), 1);
+        left.push(passed[0]);
         assert_eq!(
-            [first.unwrap(), other.unwrap()]
-                .iter()
-                .filter(|x| **x)
-                .count(),
-            1
-        );
-        assert!(
-            !store::use_recovery_code(&a, john, &key.hash(john, code))
+            store::use_recovery_code(&a, john, &key.hash(john, code))
                 .await
                 .unwrap(),
+            None,
             "another account's code is not this one's"
         );
     }
+    assert_eq!(
+        left,
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+        "codes left after each use"
+    );
     assert_eq!(
         app.count("SELECT count(*) FROM mfa_recovery_codes WHERE used_at IS NULL")
             .await,
@@ -318,19 +325,41 @@ async fn a_challenge_lives_until_used_expired_or_five_wrong_codes() {
         let db = &db;
         let hash = token.hash;
         async move {
-            store::open_mfa_challenge(db, jane, &hash, ttl)
+            store::challenge_second_factor(
+                db,
+                &store::ChallengeOpening {
+                    user: jane,
+                    token: &hash,
+                    ttl,
+                    email: auth::domain::Email::parse("jane@example.com")
+                        .unwrap()
+                        .digest(),
+                    scopes: &Default::default(),
+                    replaces_device: None,
+                    rehash: None,
+                    client: &ClientInfo::default(),
+                },
+            )
+            .await
+            .unwrap()
+        }
+    };
+
+    let live = |token: &auth::tokens::OpaqueToken| {
+        let db = &db;
+        let hash = token.hash;
+        async move {
+            store::mfa_challenge(db, &hash)
                 .await
                 .unwrap()
+                .map(|challenge| challenge.user.id)
         }
     };
 
     // Used once, by exactly one of two requests at once.
     let used = auth::tokens::OpaqueToken::generate().unwrap();
     open(&used).await;
-    assert_eq!(
-        store::live_mfa_challenge(&db, &used.hash).await.unwrap(),
-        Some(jane)
-    );
+    assert_eq!(live(&used).await, Some(jane));
     let other = second.app.pool.get().await.unwrap();
     let (first, again) = tokio::join!(
         store::consume_mfa_challenge(&db, &used.hash),
@@ -341,30 +370,32 @@ async fn a_challenge_lives_until_used_expired_or_five_wrong_codes() {
         1,
         "single use"
     );
-    assert_eq!(
-        store::live_mfa_challenge(&db, &used.hash).await.unwrap(),
-        None
-    );
+    assert_eq!(live(&used).await, None);
 
     // Killed by the fifth wrong code.
     let guessed = auth::tokens::OpaqueToken::generate().unwrap();
     open(&guessed).await;
     for wrong in 1..=5 {
         assert!(
-            store::live_mfa_challenge(&db, &guessed.hash)
-                .await
-                .unwrap()
-                .is_some(),
+            live(&guessed).await.is_some(),
             "alive before wrong code {wrong}"
         );
-        store::count_wrong_mfa_code(&db, &guessed.hash)
-            .await
-            .unwrap();
+        let notice = auth::emails::mfa_locked();
+        let (failure, queued) = store::record_wrong_mfa_code(
+            &db,
+            &store::WrongCode {
+                user: jane,
+                challenge: Some(&guessed.hash),
+                recipient: "jane@example.com",
+                lock_notice: &notice,
+                client: &ClientInfo::default(),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!((failure.failures, queued.is_none()), (wrong, true));
     }
-    assert_eq!(
-        store::live_mfa_challenge(&db, &guessed.hash).await.unwrap(),
-        None
-    );
+    assert_eq!(live(&guessed).await, None);
     assert_eq!(
         store::consume_mfa_challenge(&db, &guessed.hash)
             .await

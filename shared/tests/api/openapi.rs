@@ -151,13 +151,17 @@ fn one_of_each_variant() -> Vec<ApiError> {
         ApiError::EmailNotVerified,
         ApiError::MfaAlreadyEnabled,
         ApiError::InvalidMfaCode { signing_in: false },
+        ApiError::InvalidMfaToken,
+        ApiError::Aal2Required,
+        ApiError::MfaNotEnabled,
+        ApiError::MfaLocked(900),
         ApiError::MethodNotAllowed { allowed: "GET" },
         ApiError::ServiceUnavailable(anyhow::anyhow!("x")),
         ApiError::Internal(anyhow::anyhow!("x")),
     ]
 }
 
-const VARIANTS: usize = 24;
+const VARIANTS: usize = 28;
 
 /// The variant's position. Exhaustive on purpose: a new variant does not compile until it is
 /// numbered here, and then `one_of_each_variant` must gain it for the test to pass.
@@ -188,6 +192,10 @@ fn variant_index(error: &ApiError) -> usize {
         EmailNotVerified => 21,
         MfaAlreadyEnabled => 22,
         InvalidMfaCode { .. } => 23,
+        InvalidMfaToken => 24,
+        Aal2Required => 25,
+        MfaNotEnabled => 26,
+        MfaLocked(_) => 27,
     }
 }
 
