@@ -38,7 +38,7 @@ async fn signin_returns_the_documented_body_with_a_token_pair() {
     assert_eq!(response.body["expires_in"], 900);
     assert_eq!(
         response.body["user"],
-        json!({"id": signup["id"], "name": "Jane Doe", "email": "jane@example.com", "email_verified": true})
+        json!({"id": signup["id"], "name": "Jane Doe", "email": "jane@example.com", "email_verified": true, "mfa_enabled": false})
     );
     assert_eq!(
         response.headers[header::CACHE_CONTROL],

@@ -22,8 +22,8 @@ async fn signup_creates_the_user_and_stores_only_an_argon2id_hash() {
     assert!(uuid::Uuid::parse_str(user["id"].as_str().unwrap()).is_ok());
     assert_eq!(
         user.as_object().unwrap().len(),
-        4,
-        "only id, name, email and email_verified are exposed"
+        5,
+        "only id, name, email, email_verified and mfa_enabled are exposed"
     );
     assert_eq!(
         user["email_verified"], false,
