@@ -6,6 +6,9 @@
 //! migration fails the deploy); `Delete` touches nothing and reports SUCCESS, so deleting the
 //! stack never hangs on the database.
 //!
+//! With an `MfaKeySecret` property, Create/Update likewise make sure that secret holds an
+//! `MFA_ENCRYPTION_KEY`, generated into it if it is empty.
+//!
 //! With a `SigningKeySecret` property, Create/Update also make sure that secret holds the
 //! access-token signing key, generating one into it if it is empty ([`crate::signing_key`]), and
 //! answer its public half as the `SigningPublicKey` attribute, which the template hands to the
@@ -39,6 +42,9 @@ pub struct ResourceProperties {
     /// The Secrets Manager secret that must hold the access-token signing key: on Create and
     /// Update, a key is generated into it if it is empty (see [`crate::signing_key`]).
     pub signing_key_secret: Option<String>,
+    /// The secret that must hold `MFA_ENCRYPTION_KEY`: on Create and Update, a key is generated
+    /// into it if it is empty (see [`crate::signing_key::ensure_mfa_key`]).
+    pub mfa_key_secret: Option<String>,
 }
 
 /// The lifecycle step CloudFormation asks for.

@@ -178,9 +178,13 @@ async fn answer_custom_resource(
         .unwrap_or_default();
     let budget = remaining.saturating_sub(Duration::from_secs(10));
     let signing_key_secret = event.payload.resource_properties.signing_key_secret.clone();
+    let mfa_key_secret = event.payload.resource_properties.mfa_key_secret.clone();
     let migrate = || async move {
         let steps = async {
             let applied = migrate_from_environment().await?;
+            if let Some(secret) = mfa_key_secret {
+                signing_key::ensure_mfa_key(&Aws::from_environment(), &secret).await?;
+            }
             let signing_public_key = match signing_key_secret {
                 Some(secret) => {
                     let ensured = signing_key::ensure(&Aws::from_environment(), &secret).await?;

@@ -1,6 +1,8 @@
-//! The access-token signing key kept in Secrets Manager (the SAM stack's `JwtSigningKey`):
-//! CloudFormation cannot make an Ed25519 PEM, so the deploy's custom resource generates one into
-//! the empty secret, once. A key already there is never replaced: rotating is the operator's move.
+//! The keys the deploy generates into Secrets Manager: the access-token signing key (the SAM
+//! stack's `JwtSigningKey`) and the key of the second factors (`MfaEncryptionKey`).
+//! CloudFormation can make neither an Ed25519 PEM nor 32 random bytes in base64, so the deploy's
+//! custom resource generates each into its empty secret, once. A key already there is never
+//! replaced: rotating is the operator's move.
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -32,19 +34,7 @@ impl Ensured {
 /// a reason to overwrite it.
 pub async fn ensure(aws: &Aws, secret_id: &str) -> anyhow::Result<Ensured> {
     let client = aws_sdk_secretsmanager::Client::new(aws.sdk().await);
-    let description = client
-        .describe_secret()
-        .secret_id(secret_id)
-        .send()
-        .await
-        .map_err(aws_sdk_secretsmanager::Error::from)
-        .context("DescribeSecret failed")?;
-    let has_value = description.version_ids_to_stages().is_some_and(|versions| {
-        versions
-            .values()
-            .any(|stages| stages.iter().any(|stage| stage == "AWSCURRENT"))
-    });
-    if has_value {
+    if has_value(&client, secret_id).await? {
         let pem = aws.secret_string(secret_id).await?;
         let key = PrivateKey::from_pem(pem.expose_secret()).context(
             "the signing-key secret holds a value that is not a usable key; it was left unchanged",
@@ -59,17 +49,65 @@ pub async fn ensure(aws: &Aws, secret_id: &str) -> anyhow::Result<Ensured> {
     let pem = PrivateKey::generate_ed25519_pem()?;
     let key = PrivateKey::from_pem(pem.expose_secret())?;
     let kid = key.public_key().kid().to_owned();
-    client
-        .put_secret_value()
-        .secret_id(secret_id)
-        .secret_string(pem.expose_secret())
-        .send()
-        .await
-        .map_err(aws_sdk_secretsmanager::Error::from)
-        .context("PutSecretValue failed")?;
+    put_value(&client, secret_id, pem.expose_secret()).await?;
     tracing::info!(%kid, "generated a new Ed25519 signing key into Secrets Manager");
     Ok(Ensured::Generated {
         kid,
         public_key: key.public_key().pem().to_owned(),
     })
+}
+
+/// Makes sure the secret `secret_id` holds an `MFA_ENCRYPTION_KEY` (32 random bytes in base64):
+/// generates one when the secret has no value yet, checks the one there otherwise. True when a
+/// key was generated. A value that is not such a key is an error, never overwritten: it may seal
+/// every TOTP secret there is.
+pub async fn ensure_mfa_key(aws: &Aws, secret_id: &str) -> anyhow::Result<bool> {
+    let client = aws_sdk_secretsmanager::Client::new(aws.sdk().await);
+    if has_value(&client, secret_id).await? {
+        let key = aws.secret_string(secret_id).await?;
+        crate::config::MfaSettings::check_key(&key).context(
+            "the MFA key secret holds a value that is not 32 bytes in base64; it was left unchanged",
+        )?;
+        tracing::info!("MFA key already in Secrets Manager; kept");
+        return Ok(false);
+    }
+    let key = crate::tokens::new_key_base64()?;
+    put_value(&client, secret_id, &key).await?;
+    tracing::info!("generated a new MFA key into Secrets Manager");
+    Ok(true)
+}
+
+/// Whether the secret has a current value (one created empty has none).
+async fn has_value(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> anyhow::Result<bool> {
+    let description = client
+        .describe_secret()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(aws_sdk_secretsmanager::Error::from)
+        .context("DescribeSecret failed")?;
+    Ok(description.version_ids_to_stages().is_some_and(|versions| {
+        versions
+            .values()
+            .any(|stages| stages.iter().any(|stage| stage == "AWSCURRENT"))
+    }))
+}
+
+async fn put_value(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+    value: &str,
+) -> anyhow::Result<()> {
+    client
+        .put_secret_value()
+        .secret_id(secret_id)
+        .secret_string(value)
+        .send()
+        .await
+        .map_err(aws_sdk_secretsmanager::Error::from)
+        .context("PutSecretValue failed")?;
+    Ok(())
 }

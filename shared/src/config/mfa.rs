@@ -32,6 +32,12 @@ impl Clone for MfaSettings {
 }
 
 impl MfaSettings {
+    /// Whether `key` is a usable `MFA_ENCRYPTION_KEY` (what the deploy checks before keeping a
+    /// secret's value).
+    pub fn check_key(key: &SecretString) -> Result<(), ConfigError> {
+        decode("MFA_ENCRYPTION_KEY", key).map(drop)
+    }
+
     pub(super) async fn load(env: &Environment, aws: &Aws) -> Result<Self, ConfigError> {
         let (variable, key) =
             match (

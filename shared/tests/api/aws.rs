@@ -483,6 +483,42 @@ async fn a_signing_key_secret_holding_anything_else_is_left_alone_and_fails_the_
     );
 }
 
+#[tokio::test]
+async fn the_mfa_key_is_generated_into_its_empty_secret_once_and_never_replaced() {
+    use secrecy::ExposeSecret;
+    let sdk = moto().await;
+    let aws = Aws::with_config(sdk.clone());
+    let arn = create_empty_secret(&sdk).await;
+
+    assert!(signing_key::ensure_mfa_key(&aws, &arn).await.unwrap());
+    let key = aws.secret_string(&arn).await.unwrap();
+    assert!(!signing_key::ensure_mfa_key(&aws, &arn).await.unwrap());
+
+    assert_eq!(
+        aws.secret_string(&arn).await.unwrap().expose_secret(),
+        key.expose_secret(),
+        "a key is never replaced"
+    );
+    let env = Environment::from_pairs([
+        ("DATABASE_URL", "postgres://u@localhost/db"),
+        (
+            "JWT_SECRET_KEY",
+            "a-secret-of-more-than-32-bytes-for-hs256-tokens",
+        ),
+        ("MFA_ENCRYPTION_KEY_ARN", arn.as_str()),
+    ]);
+    let config = Config::load(&env, &aws).await.unwrap();
+    assert!(config.mfa.key.is_some(), "the functions read it from there");
+
+    let other = create_secret(&sdk, "not-a-key").await;
+    let error = signing_key::ensure_mfa_key(&aws, &other).await.unwrap_err();
+    assert!(format!("{error:#}").contains("left unchanged"), "{error:#}");
+    assert_eq!(
+        aws.secret_string(&other).await.unwrap().expose_secret(),
+        "not-a-key"
+    );
+}
+
 #[test]
 fn moto_url_is_a_loopback_address() {
     // Tests must never reach real AWS: the emulator is on this machine.

@@ -16,10 +16,13 @@ const WORKSPACE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 /// route table say, checked below).
 const STATELESS: [&str; 5] = ["root", "public", "reset-page", "verify-page", "not-found"];
 /// Functions that sign access tokens, and so read the private key (`Endpoint::issues_tokens`).
-const SIGNERS: [&str; 2] = ["signin", "refresh"];
+const SIGNERS: [&str; 4] = ["signin", "refresh", "mfa-totp-confirm", "mfa-verify"];
+/// Signers that also verify the bearer's access token (confirming TOTP raises the caller's own
+/// session): the private key, and the previous public keys.
+const BEARER_SIGNERS: [&str; 1] = ["mfa-totp-confirm"];
 /// Functions that verify access tokens or publish the keys that do: the public keys only, from
 /// the migrations resource (`Endpoint::verifies_tokens`).
-const VERIFIERS: [&str; 8] = [
+const VERIFIERS: [&str; 12] = [
     "dashboard",
     "logout",
     "sessions",
@@ -28,6 +31,10 @@ const VERIFIERS: [&str; 8] = [
     "change-password",
     "change-email",
     "delete-account",
+    "mfa-status",
+    "mfa-totp-enroll",
+    "mfa-totp-disable",
+    "mfa-recovery-codes",
 ];
 /// Each function's access, as its code needs it: the secrets it may read (by the template's
 /// names; `MasterUserSecret` is the RDS-managed master secret, `DatabaseRuntimeSecret` the
@@ -55,11 +62,23 @@ const ACCESS: &[(&str, &[&str], bool, &[&str])] = &[
     ("delete-account", &[RUNTIME], true, &[]),
     ("forgot-password", &[RUNTIME], true, &[]),
     ("reset-password", &[RUNTIME], true, &[]),
+    ("mfa-status", &[RUNTIME], true, &[]),
+    ("mfa-totp-enroll", &[RUNTIME, MFA_KEY], true, &[]),
+    (
+        "mfa-totp-confirm",
+        &[RUNTIME, SIGNING_KEY, MFA_KEY],
+        true,
+        &[],
+    ),
+    ("mfa-verify", &[RUNTIME, SIGNING_KEY, MFA_KEY], true, &[]),
+    ("mfa-totp-disable", &[RUNTIME, MFA_KEY], true, &[]),
+    ("mfa-recovery-codes", &[RUNTIME, MFA_KEY], true, &[]),
     ("janitor", &[RUNTIME], true, &["ses:SendEmail"]),
-    // The owner: migrates, creates the runtime login from its secret, fills the signing key.
+    // The owner: migrates, creates the runtime login from its secret, fills the signing key and
+    // the MFA key.
     (
         "migrate",
-        &[MASTER, RUNTIME, SIGNING_KEY],
+        &[MASTER, RUNTIME, SIGNING_KEY, MFA_KEY],
         true,
         &[
             "secretsmanager:DescribeSecret",
@@ -71,6 +90,16 @@ const MASTER: &str = "MasterUserSecret";
 const RUNTIME: &str = "DatabaseRuntimeSecret";
 const SIGNING_KEY: &str = "JwtSigningKey";
 const CODE_KEY: &str = "VerificationCodeKey";
+const MFA_KEY: &str = "MfaEncryptionKey";
+/// Functions that seal, open or hash second factors, and so read the MFA key (also what
+/// `Endpoint::uses_mfa_key` says, checked below).
+const MFA_KEY_FUNCTIONS: [&str; 5] = [
+    "mfa-totp-enroll",
+    "mfa-totp-confirm",
+    "mfa-verify",
+    "mfa-totp-disable",
+    "mfa-recovery-codes",
+];
 /// Functions that make or check the codes of confirmation emails, and so read the key they are
 /// stored under (also what `Endpoint::uses_code_key` says, checked below).
 const CODE_KEY_FUNCTIONS: [&str; 4] = [
@@ -89,13 +118,15 @@ const VERIFICATION_SWITCHED: [&str; 2] = ["signup", "signin"];
 /// known email is not answered slower than an unknown one.
 const EMAIL_SENDERS: [&str; 1] = ["janitor"];
 /// Functions that queue or send emails for SES: they are told `EMAIL_TRANSPORT=ses`.
-const EMAIL_QUEUERS: [&str; 7] = [
+const EMAIL_QUEUERS: [&str; 9] = [
     "forgot-password",
     "signup",
     "resend-verification",
     "change-password",
     "change-email",
     "delete-account",
+    "mfa-verify",
+    "mfa-totp-disable",
     "janitor",
 ];
 /// Functions that read `RESET_TOKEN_TTL`: forgot-password stores the token for it, and the
@@ -378,7 +409,7 @@ fn every_template_function_builds_a_workspace_crate() {
 /// besides `secretsmanager:GetSecretValue`.
 fn grants(function: &Function) -> (BTreeSet<&'static str>, BTreeSet<String>) {
     let policies = &function.properties()["Policies"];
-    let secrets = [MASTER, RUNTIME, SIGNING_KEY, CODE_KEY]
+    let secrets = [MASTER, RUNTIME, SIGNING_KEY, CODE_KEY, MFA_KEY]
         .into_iter()
         .filter(|secret| mentions(policies, secret))
         .collect();
@@ -439,13 +470,16 @@ fn each_function_gets_exactly_the_access_its_code_uses() {
         );
         // A secret it may read is one it is told about, and the other way round.
         let env = function.environment();
-        // migrate is told the signing-key secret by the custom resource's event instead.
-        let event = &template["Resources"]["DatabaseMigrations"]["Properties"]["SigningKeySecret"];
-        let told: BTreeSet<&str> = [MASTER, RUNTIME, SIGNING_KEY, CODE_KEY]
+        // migrate is told the key secrets it fills by the custom resource's event instead.
+        let event = &template["Resources"]["DatabaseMigrations"]["Properties"];
+        let told: BTreeSet<&str> = [MASTER, RUNTIME, SIGNING_KEY, CODE_KEY, MFA_KEY]
             .into_iter()
             .filter(|secret| {
                 env.values().any(|value| mentions(value, secret))
-                    || (*binary == "migrate" && is_ref_to(event, secret))
+                    || (*binary == "migrate"
+                        && ["SigningKeySecret", "MfaKeySecret"]
+                            .iter()
+                            .any(|property| is_ref_to(&event[*property], secret)))
             })
             .collect();
         assert_eq!(told, granted, "{id}: the secrets its environment names");
@@ -503,10 +537,17 @@ fn only_the_signing_functions_read_the_private_key() {
         for variable in ["JWT_ISSUER", "JWT_AUDIENCE", "ACCESS_TOKEN_TTL"] {
             assert!(env.contains_key(variable), "{binary}: {variable}");
         }
-        // They sign and never verify an access token: no previous keys, no public key.
-        for variable in ["JWT_PUBLIC_KEY", "JWT_PREVIOUS_PUBLIC_KEYS"] {
-            assert!(!env.contains_key(variable), "{binary}: {variable}");
-        }
+        assert!(
+            !env.contains_key("JWT_PUBLIC_KEY"),
+            "{binary}: JWT_PUBLIC_KEY"
+        );
+        // Only a signer that also verifies a bearer access token gets the previous public keys,
+        // which verify the tokens signed before a rotation.
+        assert_eq!(
+            env.contains_key("JWT_PREVIOUS_PUBLIC_KEYS"),
+            BEARER_SIGNERS.contains(&binary),
+            "{binary}: JWT_PREVIOUS_PUBLIC_KEYS"
+        );
     }
 }
 
@@ -661,9 +702,12 @@ fn the_signing_key_secret_starts_empty_and_only_the_migrations_resource_fills_it
         .iter()
         .find(|policy| mentions(policy, "secretsmanager:PutSecretValue"))
         .unwrap()["Statement"][0];
+    let resources = statement["Resource"].as_sequence().unwrap();
     assert!(
-        is_ref_to(&statement["Resource"], "JwtSigningKey"),
-        "migrate may write JwtSigningKey and nothing else"
+        resources.len() == 2
+            && is_ref_to(&resources[0], "JwtSigningKey")
+            && is_ref_to(&resources[1], "MfaEncryptionKey"),
+        "migrate may write JwtSigningKey and MfaEncryptionKey, and nothing else"
     );
     assert!(
         !migrate.environment().contains_key("JWT_PRIVATE_KEY_ARN"),
@@ -728,6 +772,77 @@ fn only_code_key_functions_can_read_the_code_key_secret() {
             is_ref_to(
                 &grants[0]["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"],
                 "VerificationCodeKey"
+            ),
+            "{binary}: read-only access to that one secret"
+        );
+    }
+}
+
+#[test]
+fn only_mfa_key_functions_can_read_the_mfa_key_and_migrate_fills_it() {
+    let template = template();
+    let functions = functions(&template);
+    let expected: BTreeSet<&str> = MFA_KEY_FUNCTIONS.into_iter().collect();
+    let mfa_endpoints: BTreeSet<&str> = Endpoint::ALL
+        .into_iter()
+        .filter(|e| e.uses_mfa_key())
+        .map(|e| e.function())
+        .collect();
+    assert_eq!(mfa_endpoints, expected, "Endpoint::uses_mfa_key agrees");
+    let with_variable: BTreeSet<&str> = functions
+        .iter()
+        .filter(|f| f.environment().contains_key("MFA_ENCRYPTION_KEY_ARN"))
+        .map(Function::binary)
+        .collect();
+    let with_permission: BTreeSet<&str> = functions
+        .iter()
+        .filter(|f| mentions(&f.properties()["Policies"], "MfaEncryptionKey"))
+        .map(Function::binary)
+        .filter(|binary| *binary != "migrate")
+        .collect();
+    assert_eq!(
+        with_variable, expected,
+        "functions given MFA_ENCRYPTION_KEY_ARN"
+    );
+    assert_eq!(
+        with_permission, expected,
+        "functions allowed to read MfaEncryptionKey"
+    );
+    for function in &functions {
+        assert!(
+            !function.environment().contains_key("MFA_ENCRYPTION_KEY"),
+            "{}: the key itself never sits in the environment",
+            function.logical_id
+        );
+    }
+    assert!(
+        is_ref_to(
+            &template["Resources"]["DatabaseMigrations"]["Properties"]["MfaKeySecret"],
+            "MfaEncryptionKey"
+        ),
+        "the deploy generates the key into its empty secret"
+    );
+    for binary in MFA_KEY_FUNCTIONS {
+        let function = function(&functions, binary);
+        assert!(
+            is_ref_to(
+                function.environment()["MFA_ENCRYPTION_KEY_ARN"],
+                "MfaEncryptionKey"
+            ),
+            "{binary}: MFA_ENCRYPTION_KEY_ARN is !Ref MfaEncryptionKey"
+        );
+        // The grant is the SAM policy template scoped to the secret, not a wildcard.
+        let grants: Vec<&Value> = function.properties()["Policies"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter(|policy| mentions(policy, "MfaEncryptionKey"))
+            .collect();
+        assert_eq!(grants.len(), 1, "{binary}: one grant");
+        assert!(
+            is_ref_to(
+                &grants[0]["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"],
+                "MfaEncryptionKey"
             ),
             "{binary}: read-only access to that one secret"
         );
@@ -1103,17 +1218,23 @@ fn every_function_is_watched_by_an_errors_alarm_of_at_most_ten_metrics() {
 
 /// The routes anyone may write to without a token: each one costs a database round trip or an
 /// Argon2 hash, so each gets a tight throttle of its own.
-const PUBLIC_WRITES: [&str; 6] = [
+const PUBLIC_WRITES: [&str; 7] = [
     "signup",
     "signin",
+    "mfa-verify",
     "verify-email",
     "resend-verification",
     "forgot-password",
     "reset-password",
 ];
 /// The routes that verify a token (and the JWKS their verifiers fetch): roomy.
-const VERIFICATION: [&str; 9] = [
+const VERIFICATION: [&str; 14] = [
     "refresh",
+    "mfa-status",
+    "mfa-totp-enroll",
+    "mfa-totp-confirm",
+    "mfa-totp-disable",
+    "mfa-recovery-codes",
     "dashboard",
     "logout",
     "sessions",
