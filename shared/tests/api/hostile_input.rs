@@ -1354,3 +1354,107 @@ fn delete_account_answers_only_documented_errors_to_any_token_and_body() {
         ],
     );
 }
+
+/// Six digits most of the time (a code that may or may not be right), anything else sometimes.
+fn totp_like() -> BoxedStrategy<String> {
+    prop_oneof![3 => "[0-9]{6}", 1 => "[0-9 ]{0,9}", 1 => any::<String>()].boxed()
+}
+
+#[test]
+fn mfa_verify_answers_only_documented_errors_to_any_body() {
+    let seen = fuzz_body_endpoint(
+        Endpoint::MfaVerify,
+        vec![
+            // Shaped like an mfa_token, never a live one.
+            ("mfa_token", "[A-Za-z0-9_-]{43}".boxed()),
+            ("code", totp_like()),
+            (
+                "recovery_code",
+                prop_oneof!["[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}", any::<String>()]
+                    .boxed(),
+            ),
+        ],
+    );
+    assert_reached(
+        &seen,
+        &[
+            (401, Some("invalid_mfa_token")),
+            (401, Some("invalid_mfa_code")),
+            (400, Some("invalid_json")),
+            (400, Some("missing_field")),
+            (413, Some("payload_too_large")),
+            (415, Some("unsupported_media_type")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+#[test]
+fn mfa_confirm_answers_only_documented_errors_to_any_token_and_body() {
+    let seen = fuzz_account_endpoint(
+        Endpoint::MfaConfirm,
+        "fuzz-mfa-confirm@example.com",
+        vec![("code", totp_like())],
+    );
+    assert_reached(
+        &seen,
+        &[
+            (400, Some("invalid_mfa_code")),
+            (401, Some("missing_token")),
+            (401, Some("invalid_token")),
+            (400, Some("invalid_json")),
+            (400, Some("missing_field")),
+            (413, Some("payload_too_large")),
+            (415, Some("unsupported_media_type")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+#[test]
+fn mfa_disable_answers_only_documented_errors_to_any_token_and_body() {
+    let seen = fuzz_account_endpoint(
+        Endpoint::MfaDisable,
+        "fuzz-mfa-disable@example.com",
+        vec![("code", totp_like())],
+    );
+    assert_reached(
+        &seen,
+        &[
+            // The genuine session signed in with a password only.
+            (403, Some("aal2_required")),
+            (400, Some("invalid_mfa_code")),
+            (401, Some("missing_token")),
+            (401, Some("invalid_token")),
+            (400, Some("invalid_json")),
+            (400, Some("missing_field")),
+            (413, Some("payload_too_large")),
+            (415, Some("unsupported_media_type")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+#[test]
+fn mfa_enroll_recovery_codes_and_status_answer_only_documented_errors_to_any_token() {
+    for (endpoint, email, success) in [
+        (Endpoint::MfaEnroll, "fuzz-mfa-enroll@example.com", (201, None)),
+        (
+            Endpoint::MfaRecoveryCodes,
+            "fuzz-mfa-codes@example.com",
+            (403, Some("aal2_required")),
+        ),
+        (Endpoint::MfaStatus, "fuzz-mfa-status@example.com", (200, None)),
+    ] {
+        let seen = fuzz_account_endpoint(endpoint, email, vec![]);
+        assert_reached(
+            &seen,
+            &[
+                success,
+                (401, Some("missing_token")),
+                (401, Some("invalid_token")),
+                (405, Some("method_not_allowed")),
+            ],
+        );
+    }
+}
