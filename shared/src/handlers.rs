@@ -55,6 +55,16 @@ pub async fn public(_request: Request) -> HandlerResult {
     ))
 }
 
+/// `GET /signin`: the sign-in page (password, second factor, passkey).
+pub async fn signin_page(_request: Request) -> HandlerResult {
+    Ok(crate::pages::signin())
+}
+
+/// `GET /account`: the account page (TOTP, passkeys, sign-out).
+pub async fn account_page(_request: Request) -> HandlerResult {
+    Ok(crate::pages::account())
+}
+
 /// `GET /reset-password`: the HTML page the emailed link (`…/reset-password#<token>`) opens.
 pub async fn reset_page(_request: Request) -> HandlerResult {
     Ok(crate::pages::reset())

@@ -80,11 +80,15 @@ pub enum Endpoint {
     MfaRecoveryCodes,
     /// `GET /api/mfa`: the factors the account has on.
     MfaStatus,
+    /// The HTML sign-in page.
+    SigninPage,
+    /// The HTML account page.
+    AccountPage,
 }
 
 impl Endpoint {
     /// Every endpoint, in the order of the README's table.
-    pub const ALL: [Endpoint; 26] = [
+    pub const ALL: [Endpoint; 28] = [
         Endpoint::Signup,
         Endpoint::VerifyEmail,
         Endpoint::ResendVerification,
@@ -109,6 +113,8 @@ impl Endpoint {
         Endpoint::Root,
         Endpoint::ResetPage,
         Endpoint::VerifyPage,
+        Endpoint::SigninPage,
+        Endpoint::AccountPage,
         Endpoint::Jwks,
         Endpoint::NotFound,
     ];
@@ -123,9 +129,8 @@ impl Endpoint {
     pub fn method_name(self) -> Option<&'static str> {
         use Endpoint::*;
         match self {
-            Root | Public | Dashboard | Sessions | ResetPage | VerifyPage | Jwks | MfaStatus => {
-                Some("GET")
-            }
+            Root | Public | Dashboard | Sessions | ResetPage | VerifyPage | SigninPage
+            | AccountPage | Jwks | MfaStatus => Some("GET"),
             EndSession | DeleteAccount | MfaDisable => Some("DELETE"),
             Signup | Signin | Refresh | Logout | ForgotPassword | ResetPassword | VerifyEmail
             | ResendVerification | ChangePassword | ChangeEmail | MfaEnroll | MfaConfirm
@@ -164,6 +169,8 @@ impl Endpoint {
             MfaDisable => "/api/mfa/totp",
             MfaRecoveryCodes => "/api/mfa/recovery-codes",
             MfaStatus => "/api/mfa",
+            SigninPage => "/signin",
+            AccountPage => "/account",
         }
     }
 
@@ -178,6 +185,8 @@ impl Endpoint {
             ResetPage => Handler::Stateless(|request| Box::pin(handlers::reset_page(request))),
             NotFound => Handler::Stateless(|request| Box::pin(handlers::not_found(request))),
             VerifyPage => Handler::Stateless(|request| Box::pin(handlers::verify_page(request))),
+            SigninPage => Handler::Stateless(|request| Box::pin(handlers::signin_page(request))),
+            AccountPage => Handler::Stateless(|request| Box::pin(handlers::account_page(request))),
             Signup => Handler::WithApp(|app, request| Box::pin(handlers::signup(app, request))),
             Signin => Handler::WithApp(|app, request| Box::pin(handlers::signin(app, request))),
             Refresh => Handler::WithApp(|app, request| Box::pin(handlers::refresh(app, request))),
@@ -325,6 +334,8 @@ impl Endpoint {
             MfaDisable => "mfa-totp-disable",
             MfaRecoveryCodes => "mfa-recovery-codes",
             MfaStatus => "mfa-status",
+            SigninPage => "signin-page",
+            AccountPage => "account-page",
         }
     }
 }

@@ -1,6 +1,9 @@
-//! The pages behind the emailed links, each self-contained: the reset form, which posts the new
-//! password to `POST /api/reset-password/{token}`, and the confirmation page, which posts the
-//! token of its URL's fragment to `POST /api/verify-email`.
+//! The pages a person uses, each self-contained: behind the emailed links, the reset form, which
+//! posts the new password to `POST /api/reset-password/{token}`, and the confirmation page, which
+//! posts the token of its URL's fragment to `POST /api/verify-email`; and the sign-in page (the
+//! password, then the second factor when asked, or a passkey) and the account page (TOTP on and
+//! off, passkeys, sign out), which keep the tokens in the tab's `sessionStorage`, never in a
+//! cookie the API reads.
 //!
 //! The HTML is static (the script reads the token from the URL), so nothing user-supplied is ever
 //! written into it. Its inline style and script are allowed by hash in a strict
@@ -34,6 +37,16 @@ const VERIFY: Source = Source {
     script: include_str!("verify.js"),
 };
 
+const SIGNIN: Source = Source {
+    template: include_str!("signin.html"),
+    script: include_str!("signin.js"),
+};
+
+const ACCOUNT: Source = Source {
+    template: include_str!("account.html"),
+    script: include_str!("account.js"),
+};
+
 /// A page and its CSP, assembled once per cold start.
 struct Page {
     html: String,
@@ -42,6 +55,8 @@ struct Page {
 
 static RESET_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&RESET));
 static VERIFY_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&VERIFY));
+static SIGNIN_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&SIGNIN));
+static ACCOUNT_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&ACCOUNT));
 
 /// `GET /reset-password`: the form that sets a new password with the token of the URL's fragment.
 pub fn reset() -> Response<Body> {
@@ -51,6 +66,16 @@ pub fn reset() -> Response<Body> {
 /// `GET /verify-email`: the page that confirms an address with the token of its fragment.
 pub fn verify() -> Response<Body> {
     VERIFY_PAGE.response()
+}
+
+/// `GET /signin`: the password, then the second factor when asked; or a passkey.
+pub fn signin() -> Response<Body> {
+    SIGNIN_PAGE.response()
+}
+
+/// `GET /account`: the signed-in user's factors, and sign-out.
+pub fn account() -> Response<Body> {
+    ACCOUNT_PAGE.response()
 }
 
 impl Page {
@@ -111,8 +136,13 @@ mod tests {
         response.headers()[name].to_str().unwrap()
     }
 
-    fn pages() -> [(Response<Body>, &'static Source); 2] {
-        [(reset(), &RESET), (verify(), &VERIFY)]
+    fn pages() -> [(Response<Body>, &'static Source); 4] {
+        [
+            (reset(), &RESET),
+            (verify(), &VERIFY),
+            (signin(), &SIGNIN),
+            (account(), &ACCOUNT),
+        ]
     }
 
     #[test]

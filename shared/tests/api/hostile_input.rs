@@ -1370,8 +1370,11 @@ fn mfa_verify_answers_only_documented_errors_to_any_body() {
             ("code", totp_like()),
             (
                 "recovery_code",
-                prop_oneof!["[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}", any::<String>()]
-                    .boxed(),
+                prop_oneof![
+                    "[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}",
+                    any::<String>()
+                ]
+                .boxed(),
             ),
         ],
     );
@@ -1438,13 +1441,21 @@ fn mfa_disable_answers_only_documented_errors_to_any_token_and_body() {
 #[test]
 fn mfa_enroll_recovery_codes_and_status_answer_only_documented_errors_to_any_token() {
     for (endpoint, email, success) in [
-        (Endpoint::MfaEnroll, "fuzz-mfa-enroll@example.com", (201, None)),
+        (
+            Endpoint::MfaEnroll,
+            "fuzz-mfa-enroll@example.com",
+            (201, None),
+        ),
         (
             Endpoint::MfaRecoveryCodes,
             "fuzz-mfa-codes@example.com",
             (403, Some("aal2_required")),
         ),
-        (Endpoint::MfaStatus, "fuzz-mfa-status@example.com", (200, None)),
+        (
+            Endpoint::MfaStatus,
+            "fuzz-mfa-status@example.com",
+            (200, None),
+        ),
     ] {
         let seen = fuzz_account_endpoint(endpoint, email, vec![]);
         assert_reached(

@@ -14,7 +14,15 @@ const WORKSPACE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 /// Functions that use no database, key, secret or VPC (also what `Endpoint::needs_app` and the
 /// route table say, checked below).
-const STATELESS: [&str; 5] = ["root", "public", "reset-page", "verify-page", "not-found"];
+const STATELESS: [&str; 7] = [
+    "root",
+    "public",
+    "reset-page",
+    "verify-page",
+    "signin-page",
+    "account-page",
+    "not-found",
+];
 /// Functions that sign access tokens, and so read the private key (`Endpoint::issues_tokens`).
 const SIGNERS: [&str; 4] = ["signin", "refresh", "mfa-totp-confirm", "mfa-verify"];
 /// Signers that also verify the bearer's access token (confirming TOTP raises the caller's own
@@ -44,6 +52,8 @@ const ACCESS: &[(&str, &[&str], bool, &[&str])] = &[
     ("root", &[], false, &[]),
     ("public", &[], false, &[]),
     ("reset-page", &[], false, &[]),
+    ("signin-page", &[], false, &[]),
+    ("account-page", &[], false, &[]),
     ("verify-page", &[], false, &[]),
     ("not-found", &[], false, &[]),
     // The public keys come in the environment: no secret, no database, no VPC.
