@@ -11,6 +11,7 @@
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -103,6 +104,19 @@ async function confirmInBrowser(context, email) {
   };
   await page.close();
   return result;
+}
+
+/** RFC 6238 (SHA-1, 6 digits, 30 s): the code an authenticator app shows for the base32 `secret`, `steps` steps from now. */
+function totp(secret, steps = 0) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of secret.replace(/=+$/, "")) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30) + steps));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 15;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
 }
 
 async function signin(email, password) {
@@ -284,6 +298,73 @@ describe("the emailed links in a browser", () => {
     const outcome = page.locator("#outcome.failure").filter({ hasText: /damaged|incomplete/i });
     await outcome.waitFor({ state: "visible", timeout: WAIT_MS });
     assert.equal(await page.locator("#reset-form").isVisible(), false, "no form to type a password into");
+    await page.close();
+
+    assert.deepEqual(pageProblems, [], "no console errors or exceptions on the page");
+  });
+
+  test("TOTP turned on from the account page, then a sign-in in two steps on the sign-in page", { timeout: 180_000 }, async () => {
+    const email = uniqueEmail("totp");
+    await signup(email, OLD_PASSWORD);
+    assert.equal((await confirmInBrowser(context, email)).kind, "success");
+    const page = await context.newPage();
+    const signinPage = async () => {
+      const response = await page.goto(`${BASE_URL}/signin`, { waitUntil: "load" });
+      assert.equal(response?.status(), 200);
+      assert.equal(await page.title(), "Sign in");
+      await page.locator("#email").fill(email);
+      await page.locator("#password").fill(OLD_PASSWORD);
+      await page.locator("#submit").click();
+    };
+
+    // One factor: straight to the account page.
+    await signinPage();
+    await page.waitForURL(`${BASE_URL}/account`);
+    await page.locator("#totp-state").filter({ hasText: /Off/ }).waitFor();
+    assert.match(await page.locator("#who").textContent(), new RegExp(email.replace(/[.+]/g, "\\$&")));
+
+    await page.locator("#totp-enroll").click();
+    await page.locator("#qr svg").waitFor();
+    const secret = (await page.locator("#secret").textContent()).trim();
+    assert.match(secret, /^[A-Z2-7]{32}$/, "160 bits in base32");
+    await page.locator("#confirm-code").fill(totp(secret));
+    await page.locator("#totp-confirm").click();
+    await page.locator("#recovery-codes li").first().waitFor();
+    const codes = await page.locator("#recovery-codes li").allTextContents();
+    assert.equal(codes.length, 10);
+    await page.locator("#totp-state").filter({ hasText: /On\. 10 unused/ }).waitFor();
+    const stored = await page.evaluate(() => JSON.parse(sessionStorage.getItem("tokens")));
+    const claims = JSON.parse(Buffer.from(stored.access_token.split(".")[1], "base64url").toString());
+    assert.equal(claims.aal, "aal2", "the confirming session now has two factors");
+    assert.equal(
+      await page.evaluate(() => document.cookie),
+      "",
+      "no token in a cookie",
+    );
+
+    // Sign out; the password alone is no longer enough.
+    await page.locator("#signout").click();
+    await page.waitForURL(`${BASE_URL}/signin`);
+    await signinPage();
+    await page.locator("#code-form").waitFor({ state: "visible" });
+    await page.locator("#code").fill("000000" === totp(secret, 1) ? "111111" : "000000");
+    await page.locator("#verify").click();
+    await page.locator("#outcome.failure").filter({ hasText: /not right/ }).waitFor();
+    // A recovery code, typed in lower case without hyphens.
+    await page.locator("#use-recovery").click();
+    await page.locator("#recovery-code").fill(codes[0].replaceAll("-", "").toLowerCase());
+    await page.locator("#verify-recovery").click();
+    await page.waitForURL(`${BASE_URL}/account`);
+    await page.locator("#totp-state").filter({ hasText: /On\. 9 unused/ }).waitFor();
+
+    // Off again, with a code the account has not used yet.
+    await page.locator("#disable-code").fill(totp(secret, 1));
+    await page.locator("#totp-disable").click();
+    await page.locator("#totp-state").filter({ hasText: /Off/ }).waitFor();
+    const plain = await signin(email, OLD_PASSWORD);
+    assert.equal(plain.status, 200, plain.text);
+    assert.equal(plain.body?.user?.mfa_enabled, false);
+    assert.ok(plain.body?.access_token, "one factor again");
     await page.close();
 
     assert.deepEqual(pageProblems, [], "no console errors or exceptions on the page");
