@@ -42,6 +42,15 @@ pub enum ApiError {
     /// a factor (confirm, disable), 401 where the code completes a sign-in.
     #[error("The code is not right")]
     InvalidMfaCode { signing_in: bool },
+    /// A passkey ceremony that failed: unknown, used, expired or someone else's ceremony, a
+    /// credential that does not parse or does not verify, a passkey the account does not have.
+    /// One answer for all, so the failure tells an attacker nothing.
+    #[error("The passkey could not be verified; start again")]
+    InvalidPasskey,
+    #[error("No passkey of yours has this id")]
+    PasskeyNotFound,
+    #[error("This account has as many passkeys as it may have; remove one first")]
+    TooManyPasskeys,
     #[error("No route matches this path")]
     NotFound,
     #[error("No live session of yours has this id")]
@@ -73,16 +82,17 @@ impl ApiError {
             | InvalidName(_)
             | InvalidResetToken
             | InvalidVerificationToken
-            | InvalidMfaCode { signing_in: false } => 400,
+            | InvalidMfaCode { signing_in: false }
+            | InvalidPasskey => 400,
             InvalidCredentials
             | MissingToken
             | InvalidToken
             | TokenExpired
             | InvalidMfaCode { signing_in: true } => 401,
             EmailNotVerified => 403,
-            NotFound | SessionNotFound => 404,
+            NotFound | SessionNotFound | PasskeyNotFound => 404,
             MethodNotAllowed { .. } => 405,
-            EmailTaken | MfaAlreadyEnabled => 409,
+            EmailTaken | MfaAlreadyEnabled | TooManyPasskeys => 409,
             PayloadTooLarge { .. } => 413,
             UnsupportedMediaType => 415,
             TooManyAttempts(_) | RateLimited(_) => 429,
@@ -112,6 +122,9 @@ impl ApiError {
             EmailNotVerified => "email_not_verified",
             MfaAlreadyEnabled => "mfa_already_enabled",
             InvalidMfaCode { .. } => "invalid_mfa_code",
+            InvalidPasskey => "invalid_passkey",
+            PasskeyNotFound => "passkey_not_found",
+            TooManyPasskeys => "too_many_passkeys",
             NotFound => "not_found",
             SessionNotFound => "session_not_found",
             TooManyAttempts(_) => "too_many_attempts",

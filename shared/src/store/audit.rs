@@ -39,6 +39,10 @@ pub enum EventKind {
     MfaEnrolled,
     /// TOTP confirmed: the second factor is on.
     MfaEnabled,
+    /// A passkey registered. (A passkey sign-in is a `SigninSucceeded`: its session's `amr`
+    /// says `webauthn`.)
+    PasskeyAdded,
+    PasskeyRemoved,
 }
 
 impl EventKind {
@@ -66,6 +70,8 @@ impl EventKind {
             AccountDeleted => "account_deleted",
             MfaEnrolled => "mfa_enrolled",
             MfaEnabled => "mfa_enabled",
+            PasskeyAdded => "passkey_added",
+            PasskeyRemoved => "passkey_removed",
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use auth::domain::{Email, LogoutScope, NewPassword, Password, UserId, UserName};
+use auth::domain::{Email, LogoutScope, NewPassword, PasskeyName, Password, UserId, UserName};
 use auth::http::{JsonBody, MAX_BODY_BYTES, error_response};
 use auth::lambda::{State, respond};
 use auth::{ApiError, Endpoint};
@@ -151,13 +151,16 @@ fn one_of_each_variant() -> Vec<ApiError> {
         ApiError::EmailNotVerified,
         ApiError::MfaAlreadyEnabled,
         ApiError::InvalidMfaCode { signing_in: false },
+        ApiError::InvalidPasskey,
+        ApiError::PasskeyNotFound,
+        ApiError::TooManyPasskeys,
         ApiError::MethodNotAllowed { allowed: "GET" },
         ApiError::ServiceUnavailable(anyhow::anyhow!("x")),
         ApiError::Internal(anyhow::anyhow!("x")),
     ]
 }
 
-const VARIANTS: usize = 24;
+const VARIANTS: usize = 27;
 
 /// The variant's position. Exhaustive on purpose: a new variant does not compile until it is
 /// numbered here, and then `one_of_each_variant` must gain it for the test to pass.
@@ -188,6 +191,9 @@ fn variant_index(error: &ApiError) -> usize {
         EmailNotVerified => 21,
         MfaAlreadyEnabled => 22,
         InvalidMfaCode { .. } => 23,
+        InvalidPasskey => 24,
+        PasskeyNotFound => 25,
+        TooManyPasskeys => 26,
     }
 }
 
@@ -258,6 +264,8 @@ fn real_errors() -> Vec<ApiError> {
     errors.push(UserName::parse(&"a".repeat(101)).unwrap_err());
     errors.push(UserName::parse("Jane\u{7}Doe").unwrap_err());
     errors.push(UserName::parse("  ").unwrap_err());
+    errors.push(PasskeyName::parse(Some(&"a".repeat(65))).unwrap_err());
+    errors.push(PasskeyName::parse(Some("key\u{7}")).unwrap_err());
     errors.push(Email::parse("jane.example.com").unwrap_err());
     errors.push(Email::parse(&format!("{}@example.com", "a".repeat(250))).unwrap_err());
     errors.push(Password::parse("short").unwrap_err());
