@@ -28,6 +28,7 @@ mod logout;
 mod mfa;
 mod openapi;
 mod outage;
+mod passkeys;
 mod password_reset;
 mod refresh;
 mod rehash;
