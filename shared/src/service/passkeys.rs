@@ -367,3 +367,34 @@ impl App {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use webauthn_rs::prelude::Url;
+
+    use super::*;
+
+    fn settings(rp_id: &str, origin: &str) -> WebauthnSettings {
+        WebauthnSettings {
+            rp_id: rp_id.to_owned(),
+            origin: Url::parse(origin).unwrap(),
+            rp_name: "Example".to_owned(),
+        }
+    }
+
+    #[test]
+    fn the_relying_party_needs_the_origin_under_the_rp_id() {
+        assert!(relying_party(&settings("localhost", "http://localhost:5001")).is_ok());
+        assert!(relying_party(&settings("example.com", "https://auth.example.com")).is_ok());
+        for (rp_id, origin) in [
+            ("example.com", "https://example.net"),
+            ("127.0.0.1", "http://127.0.0.1:5001"),
+        ] {
+            let error = relying_party(&settings(rp_id, origin)).unwrap_err();
+            assert!(
+                format!("{error:#}").contains("WEBAUTHN_RP_ID"),
+                "{rp_id} {origin}: {error:#}"
+            );
+        }
+    }
+}
