@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::domain::{Email, EmailCode};
+use crate::domain::{Email, EmailCode, PasskeyName};
 
 /// An email ready for the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +32,8 @@ pub const RECOVERY_CODE_USED_SUBJECT: &str = "A recovery code was used to sign i
 pub const MFA_DISABLED_SUBJECT: &str = "Two-factor authentication was turned off";
 /// Subject of the goodbye email.
 pub const DELETED_SUBJECT: &str = "Your account was deleted";
+/// Subject of the notice after a passkey was removed.
+pub const PASSKEY_REMOVED_SUBJECT: &str = "A passkey was removed from your account";
 
 fn minutes(duration: Duration) -> u64 {
     duration.as_secs().div_ceil(60)
@@ -150,6 +152,21 @@ pub fn deleted() -> Message {
     }
 }
 
+/// After a passkey was removed: which one (its name, as its owner gave it) and when (`at`, as
+/// the database wrote it). It holds nothing secret.
+pub fn passkey_removed(name: &PasskeyName, at: &str) -> Message {
+    Message {
+        subject: PASSKEY_REMOVED_SUBJECT,
+        body: format!(
+            "The passkey \"{}\" was removed from your account at {at}. It can no longer be used \
+             to sign in.\n\n\
+             If it was not you, change your password now and check your account's passkeys and \
+             sessions.",
+            name.as_str()
+        ),
+    }
+}
+
 /// An address with most of its local part and domain hidden: `j***@e***.com`.
 pub fn masked(email: &Email) -> String {
     let (local, domain) = email.as_str().rsplit_once('@').expect("an email has an @");
@@ -201,5 +218,19 @@ mod tests {
         for (address, expected) in cases {
             assert_eq!(masked(&Email::parse(address).unwrap()), expected);
         }
+    }
+
+    #[test]
+    fn the_passkey_notice_names_the_passkey_and_when() {
+        let name = PasskeyName::parse(Some("Work laptop")).unwrap();
+        let message = passkey_removed(&name, "2026-12-05 23:59 UTC");
+        assert_eq!(message.subject, PASSKEY_REMOVED_SUBJECT);
+        assert!(
+            message
+                .body
+                .contains("\"Work laptop\" was removed from your account at 2026-12-05 23:59 UTC"),
+            "{}",
+            message.body
+        );
     }
 }

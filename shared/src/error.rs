@@ -54,6 +54,15 @@ pub enum ApiError {
     /// Ten wrong second-factor codes in 15 minutes; carries the seconds until it unlocks.
     #[error("Too many wrong codes, try again later")]
     MfaLocked(u64),
+    /// A passkey ceremony that failed: unknown, used, expired or someone else's ceremony, a
+    /// credential that does not parse or does not verify, a passkey the account does not have.
+    /// One answer for all, so the failure tells an attacker nothing.
+    #[error("The passkey could not be verified; start again")]
+    InvalidPasskey,
+    #[error("No passkey of yours has this id")]
+    PasskeyNotFound,
+    #[error("This account has as many passkeys as it may have; remove one first")]
+    TooManyPasskeys,
     #[error("No route matches this path")]
     NotFound,
     #[error("No live session of yours has this id")]
@@ -85,7 +94,8 @@ impl ApiError {
             | InvalidName(_)
             | InvalidResetToken
             | InvalidVerificationToken
-            | InvalidMfaCode { signing_in: false } => 400,
+            | InvalidMfaCode { signing_in: false }
+            | InvalidPasskey => 400,
             InvalidCredentials
             | MissingToken
             | InvalidToken
@@ -93,9 +103,9 @@ impl ApiError {
             | InvalidMfaCode { signing_in: true }
             | InvalidMfaToken => 401,
             EmailNotVerified | Aal2Required => 403,
-            NotFound | SessionNotFound => 404,
+            NotFound | SessionNotFound | PasskeyNotFound => 404,
             MethodNotAllowed { .. } => 405,
-            EmailTaken | MfaAlreadyEnabled | MfaNotEnabled => 409,
+            EmailTaken | MfaAlreadyEnabled | MfaNotEnabled | TooManyPasskeys => 409,
             PayloadTooLarge { .. } => 413,
             UnsupportedMediaType => 415,
             TooManyAttempts(_) | MfaLocked(_) | RateLimited(_) => 429,
@@ -128,6 +138,9 @@ impl ApiError {
             InvalidMfaToken => "invalid_mfa_token",
             MfaNotEnabled => "mfa_not_enabled",
             Aal2Required => "aal2_required",
+            InvalidPasskey => "invalid_passkey",
+            PasskeyNotFound => "passkey_not_found",
+            TooManyPasskeys => "too_many_passkeys",
             NotFound => "not_found",
             SessionNotFound => "session_not_found",
             TooManyAttempts(_) | MfaLocked(_) => "too_many_attempts",

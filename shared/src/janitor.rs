@@ -28,6 +28,8 @@ pub struct Report {
     pub reset_tokens: u64,
     pub emails_pruned: u64,
     pub throttles: u64,
+    /// Passkey ceremonies never finished in time.
+    pub ceremonies: u64,
     /// Accounts left unconfirmed past `UNVERIFIED_ACCOUNT_TTL`.
     pub unconfirmed_accounts: u64,
     /// Expired confirmation links and codes.
@@ -48,6 +50,7 @@ impl Report {
             reset_tokens,
             emails_pruned,
             throttles,
+            ceremonies,
             unconfirmed_accounts,
             confirmations,
             audit_events,
@@ -61,6 +64,7 @@ impl Report {
             reset_tokens,
             emails_pruned,
             throttles,
+            ceremonies,
             unconfirmed_accounts,
             confirmations,
             audit_events,
@@ -83,6 +87,7 @@ pub async fn sweep(app: &App) -> Result<Report, ApiError> {
         reset_tokens,
         emails,
         throttles,
+        ceremonies,
     } = store::prune_expired(&client, KEEP).await?;
     let mut report = Report {
         sessions,
@@ -91,6 +96,7 @@ pub async fn sweep(app: &App) -> Result<Report, ApiError> {
         reset_tokens,
         emails_pruned: emails,
         throttles,
+        ceremonies,
         ..Report::default()
     };
     // Apart from the pruning above: deleting an account cascades into tables pruned there.

@@ -14,6 +14,7 @@ use crate::tokens::TokenHash;
 
 mod audit;
 mod mfa;
+mod passkeys;
 mod password_reset;
 mod refresh;
 mod sessions;
@@ -26,6 +27,11 @@ pub use mfa::{
     WrongCode, accept_totp_step, challenge_second_factor, confirm_totp, consume_mfa_challenge,
     count_mfa_failure, disable_totp, mfa_challenge, mfa_locked_for, mfa_status, notify_owner,
     record_wrong_mfa_code, replace_recovery_codes, save_pending_totp, totp_of, use_recovery_code,
+};
+pub use passkeys::{
+    Added, CeremonyKind, NewPasskey, PasskeySummary, Removed, SigninPasskey, add_passkey,
+    delete_passkey, list_passkeys, passkey_count, passkey_credential_ids, passkey_for_signin,
+    record_passkey_use, save_ceremony, take_ceremony,
 };
 pub use password_reset::{ResetQueued, ResetRequest, queue_password_reset};
 pub use refresh::{Rotated, Rotation, rotate_refresh_token};
@@ -183,6 +189,25 @@ impl OutboxEmail {
     }
 }
 
+/// Queues one email to `recipient` (a notice decided on its own, not by a rule of the statement
+/// that made it).
+pub async fn queue_email(
+    client: &impl GenericClient,
+    recipient: &str,
+    message: &crate::emails::Message,
+) -> Result<OutboxEmail> {
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO email_outbox (recipient, subject, body_text) VALUES ($1, $2, $3)
+             RETURNING id, recipient, subject, body_text",
+        )
+        .await?;
+    let row = client
+        .query_one(&statement, &[&recipient, &message.subject, &message.body])
+        .await?;
+    Ok(OutboxEmail::from_row(&row))
+}
+
 /// Records a successful delivery; with `forget_body`, the body goes too: it held a live link or
 /// code, which a copy of the database taken later must not find (recipient, subject and times
 /// stay for support questions).
@@ -254,6 +279,8 @@ pub struct Pruned {
     pub emails: u64,
     /// Ended rate-limit windows, forgotten sign-in failure streaks and expired device tokens.
     pub throttles: u64,
+    /// Passkey ceremonies started and never finished in time.
+    pub ceremonies: u64,
 }
 
 /// Deletes the audit events older than `keep` (the database refuses to go under 30 days, see
@@ -269,7 +296,8 @@ pub async fn prune_audit_events(client: &impl GenericClient, keep: Duration) -> 
 
 /// Deletes what can no longer matter: expired tokens and revocations, sessions that ended or
 /// expired more than `keep` ago (kept that long for audit), outbox rows older than `keep` (their
-/// bodies hold reset links), ended rate-limit windows and forgotten failure streaks. The audit
+/// bodies hold reset links), ended rate-limit windows and forgotten failure streaks, passkey
+/// ceremonies past their five minutes. The audit
 /// log is append-only and never pruned here.
 pub async fn prune_expired(client: &impl GenericClient, keep: Duration) -> Result<Pruned> {
     // One statement, so one round trip and one snapshot; rows that cascade from a deleted session
@@ -290,14 +318,17 @@ pub async fn prune_expired(client: &impl GenericClient, keep: Duration) -> Resul
                               WHERE expires_at < now()
                                 AND (locked_until IS NULL OR locked_until < now())
                               RETURNING 1),
-                  devices AS (DELETE FROM signin_devices WHERE expires_at < now() RETURNING 1)
+                  devices AS (DELETE FROM signin_devices WHERE expires_at < now() RETURNING 1),
+                  ceremonies AS (DELETE FROM webauthn_ceremonies WHERE expires_at < now()
+                                 RETURNING 1)
              SELECT (SELECT count(*) FROM ended) AS sessions,
                     (SELECT count(*) FROM refresh) AS refresh_tokens,
                     (SELECT count(*) FROM revoked) AS revoked_tokens,
                     (SELECT count(*) FROM reset) AS reset_tokens,
                     (SELECT count(*) FROM emails) AS emails,
                     (SELECT count(*) FROM windows) + (SELECT count(*) FROM streaks)
-                    + (SELECT count(*) FROM devices) AS throttles",
+                    + (SELECT count(*) FROM devices) AS throttles,
+                    (SELECT count(*) FROM ceremonies) AS ceremonies",
         )
         .await?;
     let row = client.query_one(&statement, &[&seconds(keep)]).await?;
@@ -309,6 +340,7 @@ pub async fn prune_expired(client: &impl GenericClient, keep: Duration) -> Resul
         reset_tokens: count("reset_tokens"),
         emails: count("emails"),
         throttles: count("throttles"),
+        ceremonies: count("ceremonies"),
     })
 }
 

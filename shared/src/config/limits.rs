@@ -1,6 +1,7 @@
 //! Request budgets, counted in PostgreSQL so they hold across every Lambda instance:
-//! `RATE_LIMIT_SIGNUP`, `RATE_LIMIT_SIGNIN`, `RATE_LIMIT_FORGOT_PASSWORD`, `RATE_LIMIT_WINDOW`,
-//! `RESET_EMAILS_PER_WINDOW` and `RESET_EMAIL_WINDOW`.
+//! `RATE_LIMIT_SIGNUP`, `RATE_LIMIT_SIGNIN`, `RATE_LIMIT_FORGOT_PASSWORD`,
+//! `RATE_LIMIT_PASSKEY_SIGNIN`, `RATE_LIMIT_WINDOW`, `RESET_EMAILS_PER_WINDOW` and
+//! `RESET_EMAIL_WINDOW`.
 
 use std::time::Duration;
 
@@ -24,6 +25,10 @@ pub struct RateLimits {
     pub signup_per_ip: u32,
     pub signin_per_ip: u32,
     pub forgot_password_per_ip: u32,
+    /// `RATE_LIMIT_PASSKEY_SIGNIN`: passkey sign-ins one client IP may start per window (100).
+    /// Starting needs no account, and each start keeps a ceremony for five minutes: the budget
+    /// keeps it from being a cheap way to fill the database.
+    pub passkey_signin_per_ip: u32,
     /// `RATE_LIMIT_WINDOW`: the window of the per-IP budgets (300 s).
     pub ip_window: Duration,
     /// `RESET_EMAILS_PER_WINDOW` per `RESET_EMAIL_WINDOW` (3 per 3600 s): reset emails one address
@@ -39,6 +44,7 @@ impl Default for RateLimits {
             signup_per_ip: PER_IP,
             signin_per_ip: PER_IP,
             forgot_password_per_ip: PER_IP,
+            passkey_signin_per_ip: PER_IP,
             ip_window: Duration::from_secs(IP_WINDOW),
             reset_emails_per_email: RESET_EMAILS,
             reset_email_window: Duration::from_secs(RESET_EMAIL_WINDOW),
@@ -52,6 +58,7 @@ impl RateLimits {
             signup_per_ip: env.count("RATE_LIMIT_SIGNUP", PER_IP)?,
             signin_per_ip: env.count("RATE_LIMIT_SIGNIN", PER_IP)?,
             forgot_password_per_ip: env.count("RATE_LIMIT_FORGOT_PASSWORD", PER_IP)?,
+            passkey_signin_per_ip: env.count("RATE_LIMIT_PASSKEY_SIGNIN", PER_IP)?,
             ip_window: env.seconds("RATE_LIMIT_WINDOW", IP_WINDOW)?,
             reset_emails_per_email: env.count("RESET_EMAILS_PER_WINDOW", RESET_EMAILS)?,
             reset_email_window: env.seconds("RESET_EMAIL_WINDOW", RESET_EMAIL_WINDOW)?,
@@ -73,6 +80,7 @@ mod tests {
             ("RATE_LIMIT_SIGNUP", "7"),
             ("RATE_LIMIT_SIGNIN", "8"),
             ("RATE_LIMIT_FORGOT_PASSWORD", "9"),
+            ("RATE_LIMIT_PASSKEY_SIGNIN", "10"),
             ("RATE_LIMIT_WINDOW", "60"),
             ("RESET_EMAILS_PER_WINDOW", "2"),
             ("RESET_EMAIL_WINDOW", "600"),
@@ -86,6 +94,7 @@ mod tests {
                 signup_per_ip: 7,
                 signin_per_ip: 8,
                 forgot_password_per_ip: 9,
+                passkey_signin_per_ip: 10,
                 ip_window: Duration::from_secs(60),
                 reset_emails_per_email: 2,
                 reset_email_window: Duration::from_secs(600),

@@ -5,8 +5,9 @@
 //! Each concern's file reads its own variables, naming each with its default and its parsing in
 //! the one call that reads it: [`database`], [`jwt`] (signing keys and access tokens),
 //! [`sessions`] (refresh tokens), [`reset`] (password reset), [`verification`] (proven
-//! addresses), [`email`] and [`limits`] (request budgets); [`links`] is how emailed links are
-//! based. Modules take only their own settings type, never the whole [`Config`].
+//! addresses), [`email`], [`limits`] (request budgets), [`mfa`] (second-factor keys) and
+//! [`webauthn`] (the passkeys' relying party); [`links`] is how emailed links are based.
+//! Modules take only their own settings type, never the whole [`Config`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
@@ -27,6 +28,7 @@ mod reset;
 mod retention;
 mod sessions;
 mod verification;
+mod webauthn;
 
 pub use database::{DatabaseConfig, DbTimeouts, DbTls, RuntimeRole, SecretSource};
 pub use email::EmailTransport;
@@ -38,6 +40,7 @@ pub use reset::ResetSettings;
 pub use retention::{MIN_AUDIT_RETENTION_DAYS, Retention};
 pub use sessions::SessionSettings;
 pub use verification::VerificationSettings;
+pub use webauthn::WebauthnSettings;
 
 /// Every variable the API reads, as the loaders read them: each name is written once, in the
 /// call that reads it. Every loader reads all of its variables before it decides anything, so
@@ -63,6 +66,7 @@ pub struct Config {
     pub limits: RateLimits,
     pub retention: Retention,
     pub mfa: MfaSettings,
+    pub webauthn: WebauthnSettings,
 }
 
 impl Config {
@@ -78,6 +82,7 @@ impl Config {
             limits: RateLimits::load(env)?,
             retention: Retention::load(env)?,
             mfa: MfaSettings::load(env, aws).await?,
+            webauthn: WebauthnSettings::load(env)?,
         })
     }
 }

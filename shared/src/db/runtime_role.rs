@@ -43,6 +43,12 @@ pub const RUNTIME_GRANTS: &[(&str, &str)] = &[
     ("mfa_recovery_codes", "SELECT, INSERT, UPDATE, DELETE"),
     ("mfa_challenges", "SELECT, INSERT, UPDATE, DELETE"),
     ("mfa_failures", "SELECT, INSERT, UPDATE, DELETE"),
+    // Passkeys: registered (INSERT), listed, updated by each sign-in (counter, backup flags,
+    // last use), removed by their owner.
+    ("passkeys", "SELECT, INSERT, UPDATE, DELETE"),
+    // A ceremony is written by its start and taken by its finish (`DELETE … RETURNING`, which
+    // needs SELECT); the janitor deletes the expired ones; nothing changes one.
+    ("webauthn_ceremonies", "SELECT, INSERT, DELETE"),
     // Append-only: written and read, never changed or removed (the trigger says so to the owner);
     // the janitor prunes past the retention through `prune_auth_events` (see [`FUNCTIONS`]).
     ("auth_events", "SELECT, INSERT"),

@@ -1,12 +1,15 @@
 //! The API's use cases: one method per endpoint on [`App`], the state built once per cold start.
 //! Sign-in, sessions and password reset are here; proving addresses in [`verification`], the
-//! signed-in user's own account (password, address, deletion) in [`account`].
+//! signed-in user's own account (password, address, deletion) in [`account`], second factors in
+//! [`mfa`] and passkeys in [`passkeys`].
 
 mod account;
 mod mfa;
+mod passkeys;
 mod verification;
 
 pub use mfa::{Enrollment, MFA_TOKEN_TTL, MfaConfirmed, MfaProof};
+pub use passkeys::{MAX_PASSKEYS, PasskeyCeremony};
 pub use verification::{EmailProof, SignedUp};
 
 use deadpool_postgres::Pool;
@@ -40,6 +43,8 @@ pub struct App {
     code_key: Option<CodeKey>,
     /// Present when the function was given `MFA_ENCRYPTION_KEY`.
     mfa_keys: Option<mfa::MfaKeys>,
+    /// The passkeys' relying party (`WEBAUTHN_*`), which every configuration has.
+    webauthn: webauthn_rs::Webauthn,
     pub mailer: Mailer,
 }
 
@@ -86,12 +91,14 @@ impl App {
         let tokens = AccessTokenSigner::new(&config.jwt);
         let code_key = config.verification.code_key.clone().map(CodeKey::new);
         let mfa_keys = mfa::MfaKeys::from_settings(&config.mfa);
+        let webauthn = passkeys::relying_party(&config.webauthn)?;
         Ok(App {
             config,
             pool,
             tokens,
             code_key,
             mfa_keys,
+            webauthn,
             mailer,
         })
     }

@@ -51,6 +51,10 @@ pub enum EventKind {
     MfaDisabled,
     /// A new set of recovery codes replaced the old one.
     RecoveryCodesRegenerated,
+    /// A passkey registered. (A passkey sign-in is a `SigninSucceeded`: its session's `amr`
+    /// says `webauthn`.)
+    PasskeyAdded,
+    PasskeyRemoved,
 }
 
 impl EventKind {
@@ -84,6 +88,8 @@ impl EventKind {
             RecoveryCodeUsed => "recovery_code_used",
             MfaDisabled => "mfa_disabled",
             RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            PasskeyAdded => "passkey_added",
+            PasskeyRemoved => "passkey_removed",
         }
     }
 }

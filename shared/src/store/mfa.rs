@@ -129,7 +129,7 @@ pub async fn mfa_status(client: &impl GenericClient, user: UserId) -> Result<Mfa
                             WHERE user_id = $1 AND confirmed_at IS NOT NULL) AS totp_enabled,
                     (SELECT count(*) FROM mfa_recovery_codes
                      WHERE user_id = $1 AND used_at IS NULL) AS recovery_codes_left,
-                    0::bigint AS passkeys /* MERGE-PASSKEYS: count them */",
+                    (SELECT count(*) FROM passkeys WHERE user_id = $1) AS passkeys",
         )
         .await?;
     let row = client.query_one(&statement, &[&user.as_uuid()]).await?;

@@ -18,6 +18,8 @@ pub enum Bucket {
     SignupIp,
     SigninIp,
     ForgotPasswordIp,
+    /// `POST /api/passkeys/signin/start` per client IP.
+    PasskeySigninIp,
     /// Reset emails sent to one address.
     ResetEmail,
     /// `POST /api/resend-verification` per client IP.
@@ -32,6 +34,7 @@ impl Bucket {
             Bucket::SignupIp => "signup:ip",
             Bucket::SigninIp => "signin:ip",
             Bucket::ForgotPasswordIp => "forgot-password:ip",
+            Bucket::PasskeySigninIp => "passkey-signin:ip",
             Bucket::ResetEmail => "reset-email",
             Bucket::ResendIp => "resend-verification:ip",
             Bucket::AlreadyRegisteredNotice => "already-registered-notice",

@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{LazyLock, Mutex};
 
 use auth::Endpoint;
-use auth::domain::{Email, EmailCode, Password, RecoveryCode, TotpCode, UserName};
+use auth::domain::{
+    CeremonyId, Email, EmailCode, PasskeyName, Password, RecoveryCode, TotpCode, UserName,
+};
 use auth::http::{JsonBody, MAX_BODY_BYTES, bearer_token};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -652,6 +654,37 @@ fn domain_parsers_take_any_string_and_answer_their_own_code() {
                         .all(|b| auth::domain::RECOVERY_ALPHABET.contains(&b))
                 );
                 prop_assert_eq!(RecoveryCode::parse(&code.to_string()), Some(code));
+            }
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn passkey_parsers_take_any_string_and_answer_their_own_code() {
+    let input = prop_oneof![
+        3 => hostile_string(),
+        1 => valid_name(),
+        1 => "[0-9a-fA-F-]{30,40}".boxed(),
+        1 => any::<[u8; 16]>().prop_map(|b| uuid::Uuid::from_bytes(b).to_string()).boxed(),
+    ];
+    check(
+        "PasskeyName and CeremonyId on arbitrary strings (the fuzz target passkey_parsers)",
+        PURE_CASES,
+        input,
+        |raw| {
+            match PasskeyName::parse(Some(&raw)) {
+                Ok(name) => {
+                    let text = name.as_str();
+                    prop_assert_eq!(text, text.trim());
+                    prop_assert!((1..=64).contains(&text.chars().count()), "{:?}", text);
+                    prop_assert!(!text.chars().any(char::is_control), "{:?}", text);
+                }
+                Err(e) => prop_assert_eq!(e.code(), "invalid_name"),
+            }
+            match CeremonyId::parse(&raw) {
+                Ok(id) => prop_assert_eq!(uuid::Uuid::parse_str(&raw).ok(), Some(id.as_uuid())),
+                Err(e) => prop_assert_eq!(e.code(), "invalid_passkey"),
             }
             Ok(())
         },

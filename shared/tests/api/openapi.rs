@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use auth::domain::{Email, LogoutScope, NewPassword, Password, UserId, UserName};
+use auth::domain::{Email, LogoutScope, NewPassword, PasskeyName, Password, UserId, UserName};
 use auth::http::{JsonBody, MAX_BODY_BYTES, error_response};
 use auth::lambda::{State, respond};
 use auth::{ApiError, Endpoint};
@@ -155,13 +155,16 @@ fn one_of_each_variant() -> Vec<ApiError> {
         ApiError::Aal2Required,
         ApiError::MfaNotEnabled,
         ApiError::MfaLocked(900),
+        ApiError::InvalidPasskey,
+        ApiError::PasskeyNotFound,
+        ApiError::TooManyPasskeys,
         ApiError::MethodNotAllowed { allowed: "GET" },
         ApiError::ServiceUnavailable(anyhow::anyhow!("x")),
         ApiError::Internal(anyhow::anyhow!("x")),
     ]
 }
 
-const VARIANTS: usize = 28;
+const VARIANTS: usize = 31;
 
 /// The variant's position. Exhaustive on purpose: a new variant does not compile until it is
 /// numbered here, and then `one_of_each_variant` must gain it for the test to pass.
@@ -196,6 +199,9 @@ fn variant_index(error: &ApiError) -> usize {
         Aal2Required => 25,
         MfaNotEnabled => 26,
         MfaLocked(_) => 27,
+        InvalidPasskey => 28,
+        PasskeyNotFound => 29,
+        TooManyPasskeys => 30,
     }
 }
 
@@ -266,6 +272,8 @@ fn real_errors() -> Vec<ApiError> {
     errors.push(UserName::parse(&"a".repeat(101)).unwrap_err());
     errors.push(UserName::parse("Jane\u{7}Doe").unwrap_err());
     errors.push(UserName::parse("  ").unwrap_err());
+    errors.push(PasskeyName::parse(Some(&"a".repeat(65))).unwrap_err());
+    errors.push(PasskeyName::parse(Some("key\u{7}")).unwrap_err());
     errors.push(Email::parse("jane.example.com").unwrap_err());
     errors.push(Email::parse(&format!("{}@example.com", "a".repeat(250))).unwrap_err());
     errors.push(Password::parse("short").unwrap_err());
