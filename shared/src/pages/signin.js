@@ -159,7 +159,8 @@
   });
 
   buttons.forEach(function (b) { b.disabled = false; });
-  if (!window.PublicKeyCredential) {
-    passkeyButton.hidden = true;
-  }
+  // The passkey endpoints are not routed yet (issue 14, in progress): the button stays hidden
+  // until they are, and then shows wherever the browser supports WebAuthn.
+  const PASSKEYS_SERVED = false;
+  passkeyButton.hidden = !(PASSKEYS_SERVED && window.PublicKeyCredential);
 })();
