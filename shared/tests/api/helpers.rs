@@ -23,6 +23,23 @@ pub use testkit::requests::{
     authorization_request, bearer_request, from_client, json_request, raw_request, reset_request,
 };
 
+/// The code an authenticator app shows for `secret` (base32) `steps` time steps from now.
+pub fn totp_code(secret: &str, steps: i64) -> String {
+    let raw = totp_rs::Secret::try_from_base32(secret).expect("base32");
+    // The issuer and account name only label the app's entry: the code does not depend on them.
+    let authenticator = auth::tokens::Authenticator::new(
+        &auth::tokens::TotpSecret::from_bytes(raw.as_bytes().to_vec()),
+        "test",
+        "someone@example.com",
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    authenticator.code_at(now.saturating_add_signed(steps * 30))
+}
+
 /// A password that satisfies the rules.
 pub const PASSWORD: &str = "correct horse battery staple";
 /// Where the test apps' reset links point (the default `RESET_URL`).

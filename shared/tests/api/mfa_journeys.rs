@@ -2,15 +2,12 @@
 //! in two steps, replay, wrong codes and the lock, recovery codes, new codes, `aal2` checks, and
 //! turning TOTP off.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use auth::Endpoint;
-use auth::tokens::{Authenticator, TotpSecret};
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, TestResponse, jwt_part};
+use crate::helpers::{PASSWORD, TestApp, TestResponse, jwt_part, totp_code};
 
 const JANE: &str = "jane@example.com";
 
@@ -38,18 +35,7 @@ async fn call(app: &TestApp, endpoint: Endpoint, token: Option<&str>, body: Valu
 
 /// The code an authenticator app shows for `secret` (base32) `steps` time steps from now.
 fn code(secret: &str, steps: i64) -> String {
-    let raw = totp_rs::Secret::try_from_base32(secret).expect("base32");
-    let authenticator = Authenticator::new(
-        &TotpSecret::from_bytes(raw.as_bytes().to_vec()),
-        "test",
-        JANE,
-    )
-    .unwrap();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    authenticator.code_at(now.saturating_add_signed(steps * 30))
+    totp_code(secret, steps)
 }
 
 /// Time passes for the account's TOTP: the steps accepted so far are in the past, so the codes

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::helpers::{
     KEY_RING, PASSWORD, TEST_SECRET, TestApp, UNVERIFIED, from_client, jti_and_sid, jwt_part,
+    totp_code,
 };
 
 const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
@@ -232,6 +233,11 @@ fn real_errors() -> Vec<ApiError> {
             )
         })
         .collect();
+    // One code, two statuses: 400 proving a factor when signed in, 401 completing a sign-in.
+    errors.push(ApiError::InvalidMfaCode { signing_in: true });
+    // What `POST /api/mfa/verify` answers to both `code` and `recovery_code` (the contract run
+    // checks that the real response carries this very message).
+    errors.push(ApiError::InvalidJson(BOTH_PROOFS.into()));
     errors.push(JsonBody::from_request(&request(None, "{}".into())).unwrap_err());
     errors.push(
         JsonBody::from_request(&request(
@@ -245,7 +251,8 @@ fn real_errors() -> Vec<ApiError> {
     }
     let wrong_types = body(
         r#"{"name": 1, "email": [], "password": true, "token": 1, "code": 123456,
-            "current_password": {}, "new_password": 1, "new_email": false}"#,
+            "current_password": {}, "new_password": 1, "new_email": false, "mfa_token": 1,
+            "recovery_code": 1}"#,
     )
     .unwrap();
     let empty = body("{}").unwrap();
@@ -258,6 +265,8 @@ fn real_errors() -> Vec<ApiError> {
         "current_password",
         "new_password",
         "new_email",
+        "mfa_token",
+        "recovery_code",
     ] {
         errors.push(wrong_types.required(field).unwrap_err());
         errors.push(empty.required(field).unwrap_err());
@@ -284,18 +293,29 @@ fn real_errors() -> Vec<ApiError> {
     errors
 }
 
-/// `code -> (status, messages)` over [`real_errors`].
-fn real_codes() -> BTreeMap<&'static str, (u16, BTreeSet<String>)> {
-    let mut codes: BTreeMap<&'static str, (u16, BTreeSet<String>)> = BTreeMap::new();
+/// `code -> status -> messages` over [`real_errors`]. A code has one status, but for
+/// `invalid_mfa_code` (400 proving a factor when signed in, 401 completing a sign-in).
+fn real_codes() -> BTreeMap<&'static str, BTreeMap<u16, BTreeSet<String>>> {
+    let mut codes: BTreeMap<&'static str, BTreeMap<u16, BTreeSet<String>>> = BTreeMap::new();
     for error in real_errors() {
-        let entry = codes
+        codes
             .entry(error.code())
-            .or_insert_with(|| (error.status(), BTreeSet::new()));
-        assert_eq!(entry.0, error.status(), "one status per code");
-        entry.1.insert(error.to_string());
+            .or_default()
+            .entry(error.status())
+            .or_default()
+            .insert(error.to_string());
+    }
+    for (code, statuses) in &codes {
+        assert!(
+            statuses.len() == 1 || *code == "invalid_mfa_code",
+            "one status per code: {code} {statuses:?}"
+        );
     }
     codes
 }
+
+/// The message `POST /api/mfa/verify` answers to both a `code` and a `recovery_code`.
+const BOTH_PROOFS: &str = "Give either 'code' or 'recovery_code', not both";
 
 #[test]
 fn the_document_is_openapi_3_1_for_this_crate() {
@@ -368,7 +388,17 @@ fn the_error_enum_is_exactly_the_codes_of_api_error() {
         "one_of_each_variant lists each variant once"
     );
     let codes: BTreeSet<&str> = errors.iter().map(ApiError::code).collect();
-    assert_eq!(codes.len(), VARIANTS, "codes are unique");
+    // The second factor's lock shares `too_many_attempts` with the sign-in lockout: a client
+    // handles both alike (wait for `Retry-After`).
+    assert_eq!(
+        ApiError::MfaLocked(1).code(),
+        ApiError::TooManyAttempts(1).code()
+    );
+    assert_eq!(
+        codes.len(),
+        VARIANTS - 1,
+        "codes are unique but for that one"
+    );
 
     let schema = &DOC["components"]["schemas"]["Error"];
     let documented: BTreeSet<&str> = schema["properties"]["error"]["enum"]
@@ -392,7 +422,6 @@ fn the_error_enum_is_exactly_the_codes_of_api_error() {
 
 /// Checks one response object; `context` names it in failures.
 fn check_response(status: &str, response: &'static Value, context: &str) {
-    let codes = real_codes();
     let response = resolve(response);
     assert!(
         response["description"].is_string(),
@@ -414,27 +443,60 @@ fn check_response(status: &str, response: &'static Value, context: &str) {
         }
         if let Some(media) = content.get("application/json") {
             let schema = resolve(&media["schema"]);
-            let mut required: Vec<&str> = schema["required"]
-                .as_array()
-                .unwrap_or_else(|| panic!("{context}: required fields are listed"))
-                .iter()
-                .map(|v| v.as_str().unwrap())
-                .collect();
-            let mut properties: Vec<&str> = schema["properties"]
-                .as_object()
-                .unwrap()
-                .keys()
-                .map(String::as_str)
-                .collect();
-            required.sort_unstable();
-            properties.sort_unstable();
-            assert_eq!(
-                required, properties,
-                "{context}: every field is always sent"
-            );
+            // A body of one of several shapes (sign-in: signed in, or a second factor needed):
+            // each alternative is held to the rule.
+            let alternatives: Vec<&'static Value> = match schema.get("oneOf") {
+                Some(alternatives) => alternatives
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{context}: oneOf is a list"))
+                    .iter()
+                    .map(resolve)
+                    .collect(),
+                None => vec![schema],
+            };
+            for schema in alternatives {
+                check_every_field_is_sent(schema, context);
+            }
+            for example in json_examples(response) {
+                validate(&media["schema"], example, context).unwrap_or_else(|e| panic!("{e}"));
+            }
         }
         return;
     }
+    check_error_response(status, response, content, context, &real_codes());
+}
+
+/// A success body's fields are all required: the API always sends every one.
+fn check_every_field_is_sent(schema: &'static Value, context: &str) {
+    let mut required: Vec<&str> = schema["required"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{context}: required fields are listed"))
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut properties: Vec<&str> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    required.sort_unstable();
+    properties.sort_unstable();
+    assert_eq!(
+        required, properties,
+        "{context}: every field is always sent"
+    );
+}
+
+/// An error response: JSON of the `Error` schema, with an example per code, each a code and a
+/// message the API really answers with this status.
+fn check_error_response(
+    status: &str,
+    response: &'static Value,
+    content: &'static serde_json::Map<String, Value>,
+    context: &str,
+    codes: &BTreeMap<&'static str, BTreeMap<u16, BTreeSet<String>>>,
+) {
     let keys: Vec<&String> = content.keys().collect();
     assert_eq!(keys, ["application/json"], "{context}: errors are JSON");
     assert_eq!(
@@ -448,14 +510,19 @@ fn check_response(status: &str, response: &'static Value, context: &str) {
     );
     for example in examples {
         let code = example["error"].as_str().unwrap_or_default();
-        let (real_status, messages) = codes
+        let statuses = codes
             .get(code)
             .unwrap_or_else(|| panic!("{context}: no ApiError has the code {code:?}"));
-        assert_eq!(
-            real_status.to_string(),
-            status,
-            "{context}: {code} is answered with {real_status}"
-        );
+        let messages = statuses
+            .iter()
+            .find(|(real, _)| real.to_string() == status)
+            .map(|(_, messages)| messages)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{context}: {code} is answered with {:?}",
+                    statuses.keys().collect::<Vec<_>>()
+                )
+            });
         let message = example["message"].as_str().unwrap_or_default();
         assert!(
             messages.contains(message),
@@ -489,12 +556,16 @@ fn every_response_is_well_formed_and_every_error_references_the_error_schema() {
         }
     }
     for (name, response) in DOC["components"]["responses"].as_object().unwrap() {
-        let status = real_codes()[documented_codes(response)
-            .first()
-            .map(String::as_str)
-            .unwrap_or_else(|| panic!("{name}: an example"))]
-        .0
-        .to_string();
+        let code = documented_codes(response)
+            .pop_first()
+            .unwrap_or_else(|| panic!("{name}: an example"));
+        let statuses = &real_codes()[code.as_str()];
+        assert_eq!(
+            statuses.len(),
+            1,
+            "{name}: a shared response is of a code with one status"
+        );
+        let status = statuses.keys().next().unwrap().to_string();
         check_response(&status, response, &format!("components/responses/{name}"));
     }
 }
@@ -689,6 +760,29 @@ fn validate(schema: &'static Value, value: &Value, at: &str) -> Result<(), Strin
                 let bound = rule.as_u64().unwrap();
                 if (keyword == "minLength" && length < bound)
                     || (keyword == "maxLength" && length > bound)
+                {
+                    return fail(format!("{keyword} {bound}"));
+                }
+            }
+            "oneOf" => {
+                let alternatives = rule.as_array().unwrap();
+                let matching = alternatives
+                    .iter()
+                    .filter(|alternative| validate(alternative, value, at).is_ok())
+                    .count();
+                if matching != 1 {
+                    let why: Vec<String> = alternatives
+                        .iter()
+                        .filter_map(|alternative| validate(alternative, value, at).err())
+                        .collect();
+                    return fail(format!("matches {matching} of oneOf, not 1: {why:?}"));
+                }
+            }
+            "minItems" | "maxItems" => {
+                let length = value.as_array().map_or(0, Vec::len) as u64;
+                let bound = rule.as_u64().unwrap();
+                if (keyword == "minItems" && length < bound)
+                    || (keyword == "maxItems" && length > bound)
                 {
                     return fail(format!("{keyword} {bound}"));
                 }
@@ -1484,6 +1578,317 @@ async fn exercise_the_account_endpoints(contract: &mut Contract) {
     }
 }
 
+/// The second factor: what the two-factor operations refuse before anything else, then TOTP
+/// from enrolment to turning it off, with the sign-in's second step, new recovery codes, the
+/// `aal2` checks and the lock.
+async fn exercise_the_second_factor(contract: &mut Contract) {
+    let app = TestApp::spawn().await;
+    let email = "lee@example.com";
+    let aal1 = app.signed_in_access_token(email).await;
+    let expired = expired_copy_of(&aal1);
+    let oversize = json!({"code": "x".repeat(MAX_BODY_BYTES)}).to_string();
+    let any_code = json!({"code": "123456"});
+
+    // Bearer failures, each operation with a body it would take.
+    let with_token = [
+        (Endpoint::MfaEnroll, None),
+        (Endpoint::MfaConfirm, Some(&any_code)),
+        (Endpoint::MfaDisable, Some(&any_code)),
+        (Endpoint::MfaRecoveryCodes, None),
+        (Endpoint::MfaStatus, None),
+    ];
+    for (endpoint, body) in with_token {
+        let call = |token: Option<&str>| match (token, body) {
+            (None, Some(body)) => request(
+                endpoint,
+                endpoint.method().unwrap(),
+                &[JSON],
+                body.to_string(),
+            ),
+            (None, None) => request(endpoint, endpoint.method().unwrap(), &[], Body::Empty),
+            (Some(token), Some(body)) => bearer_json(endpoint, token, body),
+            (Some(token), None) => bearer(endpoint, token),
+        };
+        for (request, why) in [
+            (call(None), "no token"),
+            (call(Some("garbage")), "garbage token"),
+            (call(Some(&expired)), "expired token"),
+        ] {
+            let response = app.call_raw(endpoint, request).await;
+            contract.check(endpoint, response, why);
+        }
+    }
+    // The body and its code, before the token is verified.
+    for endpoint in [Endpoint::MfaConfirm, Endpoint::MfaDisable] {
+        for (request, why) in [
+            (
+                bearer_with(endpoint, &aal1, &[], any_code.to_string()),
+                "no content type",
+            ),
+            (
+                bearer_with(endpoint, &aal1, &[JSON], oversize.clone()),
+                "oversize",
+            ),
+            (bearer_with(endpoint, &aal1, &[JSON], "{"), "bad JSON"),
+            (
+                bearer_with(endpoint, &aal1, &[JSON], "[1]"),
+                "not an object",
+            ),
+            (bearer_json(endpoint, &aal1, &json!({})), "no code"),
+            (
+                bearer_json(endpoint, &aal1, &json!({"code": 123456})),
+                "a number",
+            ),
+            (
+                bearer_json(endpoint, &aal1, &json!({"code": "12345"})),
+                "not six digits",
+            ),
+        ] {
+            let response = app.call_raw(endpoint, request).await;
+            contract.check(endpoint, response, why);
+        }
+    }
+
+    // A password session, nothing on: what it may see and what needs aal2.
+    for (endpoint, request, why) in [
+        (
+            Endpoint::MfaStatus,
+            bearer(Endpoint::MfaStatus, &aal1),
+            "nothing on",
+        ),
+        (
+            Endpoint::MfaRecoveryCodes,
+            bearer(Endpoint::MfaRecoveryCodes, &aal1),
+            "an aal1 session",
+        ),
+        (
+            Endpoint::MfaDisable,
+            bearer_json(Endpoint::MfaDisable, &aal1, &any_code),
+            "an aal1 session",
+        ),
+        (
+            Endpoint::MfaConfirm,
+            bearer_json(Endpoint::MfaConfirm, &aal1, &any_code),
+            "nothing to confirm",
+        ),
+    ] {
+        let response = app.call_raw(endpoint, request).await;
+        contract.check(endpoint, response, why);
+    }
+
+    // Enrol (twice: the second secret replaces the first), then confirm.
+    let mut secret = String::new();
+    for why in ["success", "a pending secret replaced"] {
+        let response = app
+            .call_raw(Endpoint::MfaEnroll, bearer(Endpoint::MfaEnroll, &aal1))
+            .await;
+        let enrolled = contract.check(Endpoint::MfaEnroll, response, why);
+        secret = enrolled["secret"].as_str().unwrap().to_owned();
+    }
+    let wrong = if totp_code(&secret, 0) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let confirm = |code: &str| bearer_json(Endpoint::MfaConfirm, &aal1, &json!({ "code": code }));
+    let response = app.call_raw(Endpoint::MfaConfirm, confirm(wrong)).await;
+    contract.check(Endpoint::MfaConfirm, response, "wrong code");
+    let response = app
+        .call_raw(Endpoint::MfaConfirm, confirm(&totp_code(&secret, 0)))
+        .await;
+    let confirmed = contract.check(Endpoint::MfaConfirm, response, "success");
+    let aal2 = confirmed["access_token"].as_str().unwrap().to_owned();
+    for (endpoint, request, why) in [
+        (
+            Endpoint::MfaConfirm,
+            confirm(&totp_code(&secret, 1)),
+            "already on",
+        ),
+        (
+            Endpoint::MfaEnroll,
+            bearer(Endpoint::MfaEnroll, &aal2),
+            "already on",
+        ),
+        (
+            Endpoint::MfaStatus,
+            bearer(Endpoint::MfaStatus, &aal2),
+            "TOTP on",
+        ),
+        (
+            Endpoint::MfaRecoveryCodes,
+            bearer(Endpoint::MfaRecoveryCodes, &aal2),
+            "success",
+        ),
+    ] {
+        let response = app.call_raw(endpoint, request).await;
+        contract.check(endpoint, response, why);
+    }
+    let response = app
+        .call_raw(
+            Endpoint::MfaRecoveryCodes,
+            bearer(Endpoint::MfaRecoveryCodes, &aal2),
+        )
+        .await;
+    let fresh = contract.check(Endpoint::MfaRecoveryCodes, response, "success again");
+    let recovery_code = fresh["recovery_codes"][0].as_str().unwrap().to_lowercase();
+
+    // The sign-in's two steps.
+    let password_step = || async { app.signin(email, PASSWORD).await.str("mfa_token") };
+    let response = app
+        .call_raw(
+            Endpoint::Signin,
+            json_post(
+                Endpoint::Signin,
+                &json!({"email": email, "password": PASSWORD}),
+            ),
+        )
+        .await;
+    let second_factor = contract.check(Endpoint::Signin, response, "a second factor required");
+    assert_eq!(second_factor["mfa_required"], true, "{second_factor}");
+    let mfa_token = second_factor["mfa_token"].as_str().unwrap().to_owned();
+    let verify = |body: Value| json_post(Endpoint::MfaVerify, &body);
+    let oversize = json!({"mfa_token": "x".repeat(MAX_BODY_BYTES)}).to_string();
+    for (request, why) in [
+        (
+            request(Endpoint::MfaVerify, Method::POST, &[], "{}"),
+            "no content type",
+        ),
+        (
+            request(Endpoint::MfaVerify, Method::POST, &[JSON], oversize),
+            "oversize",
+        ),
+        (
+            request(Endpoint::MfaVerify, Method::POST, &[JSON], "{"),
+            "bad JSON",
+        ),
+        (
+            request(Endpoint::MfaVerify, Method::POST, &[JSON], "[1]"),
+            "not an object",
+        ),
+        (verify(json!({"code": "123456"})), "no mfa_token"),
+        (
+            verify(json!({"mfa_token": 1, "code": "123456"})),
+            "mfa_token a number",
+        ),
+        (verify(json!({ "mfa_token": mfa_token })), "no code"),
+        (
+            verify(json!({"mfa_token": mfa_token, "recovery_code": 1})),
+            "recovery code a number",
+        ),
+        (
+            verify(json!({"mfa_token": "made-up", "code": "123456"})),
+            "unknown mfa_token",
+        ),
+        (
+            verify(json!({"mfa_token": mfa_token, "code": wrong})),
+            "wrong code",
+        ),
+        (
+            verify(json!({"mfa_token": mfa_token, "code": "12345"})),
+            "not six digits",
+        ),
+        (
+            verify(json!({"mfa_token": mfa_token, "recovery_code": "not a recovery code"})),
+            "not a recovery code",
+        ),
+    ] {
+        let response = app.call_raw(Endpoint::MfaVerify, request).await;
+        contract.check(Endpoint::MfaVerify, response, why);
+    }
+    let response = app
+        .call_raw(
+            Endpoint::MfaVerify,
+            verify(
+                json!({"mfa_token": mfa_token, "code": "123456", "recovery_code": recovery_code}),
+            ),
+        )
+        .await;
+    let both = contract.check(Endpoint::MfaVerify, response, "both proofs");
+    assert_eq!(both["message"], BOTH_PROOFS, "{both}");
+    for why in ["a recovery code, lower case", "a used mfa_token"] {
+        let response = app
+            .call_raw(
+                Endpoint::MfaVerify,
+                verify(json!({"mfa_token": mfa_token, "recovery_code": recovery_code})),
+            )
+            .await;
+        contract.check(Endpoint::MfaVerify, response, why);
+    }
+    let mfa_token = password_step().await;
+    let response = app
+        .call_raw(
+            Endpoint::MfaVerify,
+            verify(json!({"mfa_token": mfa_token, "code": totp_code(&secret, 1)})),
+        )
+        .await;
+    let signed_in = contract.check(Endpoint::MfaVerify, response, "a code");
+    assert_eq!(signed_in["user"]["mfa_enabled"], true, "{signed_in}");
+
+    // Ten wrong codes (five per mfa_token, which they kill) lock the second factor: even the
+    // right code waits, at sign-in and to turn TOTP off. Counted afresh from here.
+    app.db
+        .execute("DELETE FROM mfa_failures", &[])
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let mfa_token = password_step().await;
+        for _ in 0..5 {
+            let response = app
+                .call_raw(
+                    Endpoint::MfaVerify,
+                    verify(json!({"mfa_token": mfa_token, "code": wrong})),
+                )
+                .await;
+            contract.check(Endpoint::MfaVerify, response, "wrong code");
+        }
+    }
+    let mfa_token = password_step().await;
+    let response = app
+        .call_raw(
+            Endpoint::MfaVerify,
+            verify(json!({"mfa_token": mfa_token, "code": totp_code(&secret, 1)})),
+        )
+        .await;
+    contract.check(Endpoint::MfaVerify, response, "locked");
+    let disable = |code: &str| bearer_json(Endpoint::MfaDisable, &aal2, &json!({ "code": code }));
+    let response = app
+        .call_raw(Endpoint::MfaDisable, disable(&totp_code(&secret, 1)))
+        .await;
+    contract.check(Endpoint::MfaDisable, response, "locked");
+    app.db
+        .execute(
+            "UPDATE mfa_failures SET locked_until = now(), window_ends = now()",
+            &[],
+        )
+        .await
+        .unwrap();
+
+    // Turning TOTP off: a wrong code, a used one, then (time passing for the account's TOTP:
+    // the steps accepted so far moved into the past) a fresh one; then nothing is on.
+    let used = totp_code(&secret, 1);
+    for (code, why) in [(wrong, "wrong code"), (used.as_str(), "a used code")] {
+        let response = app.call_raw(Endpoint::MfaDisable, disable(code)).await;
+        contract.check(Endpoint::MfaDisable, response, why);
+    }
+    app.db
+        .execute("UPDATE mfa_totp SET last_step = last_step - 10", &[])
+        .await
+        .unwrap();
+    for why in ["success", "already off"] {
+        let response = app
+            .call_raw(Endpoint::MfaDisable, disable(&totp_code(&secret, 0)))
+            .await;
+        contract.check(Endpoint::MfaDisable, response, why);
+    }
+    let response = app
+        .call_raw(
+            Endpoint::MfaRecoveryCodes,
+            bearer(Endpoint::MfaRecoveryCodes, &aal2),
+        )
+        .await;
+    contract.check(Endpoint::MfaRecoveryCodes, response, "TOTP off");
+}
+
 /// 429 `rate_limited` once a client IP has spent its budget, on each endpoint that has one.
 async fn exercise_spent_budgets(contract: &mut Contract) {
     let app = TestApp::spawn_with(&[
@@ -1613,6 +2018,27 @@ fn valid_database_requests(access: &str, refresh: &str) -> Vec<(Endpoint, Reques
                 &json!({"password": PASSWORD}),
             ),
         ),
+        (Endpoint::MfaEnroll, bearer(Endpoint::MfaEnroll, access)),
+        (
+            Endpoint::MfaConfirm,
+            bearer_json(Endpoint::MfaConfirm, access, &json!({"code": "123456"})),
+        ),
+        (
+            Endpoint::MfaVerify,
+            json_post(
+                Endpoint::MfaVerify,
+                &json!({"mfa_token": "some-token", "code": "123456"}),
+            ),
+        ),
+        (
+            Endpoint::MfaDisable,
+            bearer_json(Endpoint::MfaDisable, access, &json!({"code": "123456"})),
+        ),
+        (
+            Endpoint::MfaRecoveryCodes,
+            bearer(Endpoint::MfaRecoveryCodes, access),
+        ),
+        (Endpoint::MfaStatus, bearer(Endpoint::MfaStatus, access)),
     ]
 }
 
@@ -1669,6 +2095,7 @@ async fn real_responses_match_the_document_and_cover_every_documented_status_and
     Box::pin(exercise_a_working_api(&mut contract)).await;
     Box::pin(exercise_signup_without_verification(&mut contract)).await;
     Box::pin(exercise_the_account_endpoints(&mut contract)).await;
+    Box::pin(exercise_the_second_factor(&mut contract)).await;
     Box::pin(exercise_spent_budgets(&mut contract)).await;
     Box::pin(exercise_an_unreachable_database(&mut contract)).await;
     Box::pin(exercise_a_broken_database(&mut contract)).await;
