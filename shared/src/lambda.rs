@@ -9,7 +9,9 @@ use lambda_http::{Body, Request, Response, service_fn};
 use tracing::Instrument;
 
 use crate::aws::Aws;
-use crate::config::{Config, ConfigError, DatabaseConfig, Environment, JwtSettings, RuntimeRole};
+use crate::config::{
+    Config, ConfigError, DatabaseConfig, Environment, JwtSettings, MfaSettings, RuntimeRole,
+};
 use crate::error::ApiError;
 use crate::handlers::HandlerResult;
 use crate::http::error_response;
@@ -183,7 +185,7 @@ async fn answer_custom_resource(
         let steps = async {
             let applied = migrate_from_environment().await?;
             if let Some(secret) = mfa_key_secret {
-                signing_key::ensure_mfa_key(&Aws::from_environment(), &secret).await?;
+                ensure_mfa_key(&Aws::from_environment(), &secret).await?;
             }
             let signing_public_key = match signing_key_secret {
                 Some(secret) => {
@@ -203,6 +205,15 @@ async fn answer_custom_resource(
     };
     let log_stream = &event.context.env_config.log_stream;
     Ok(custom_resource::handle(&event.payload, log_stream, migrate).await?)
+}
+
+/// Makes sure the secret holds an `MFA_ENCRYPTION_KEY` (32 random bytes in base64), generating
+/// one into it when it is empty; true when it did.
+pub async fn ensure_mfa_key(aws: &Aws, secret_id: &str) -> anyhow::Result<bool> {
+    signing_key::ensure_generated(aws, secret_id, MfaSettings::check_key, || {
+        Ok(crate::tokens::new_key_base64()?)
+    })
+    .await
 }
 
 /// The migrations, then the functions' login role when one is configured ([`RuntimeRole`]).

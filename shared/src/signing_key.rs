@@ -57,23 +57,30 @@ pub async fn ensure(aws: &Aws, secret_id: &str) -> anyhow::Result<Ensured> {
     })
 }
 
-/// Makes sure the secret `secret_id` holds an `MFA_ENCRYPTION_KEY` (32 random bytes in base64):
-/// generates one when the secret has no value yet, checks the one there otherwise. True when a
-/// key was generated. A value that is not such a key is an error, never overwritten: it may seal
-/// every TOTP secret there is.
-pub async fn ensure_mfa_key(aws: &Aws, secret_id: &str) -> anyhow::Result<bool> {
+/// Makes sure the secret `secret_id` holds a key made by `generate`: generates one when the
+/// secret has no value yet, checks the one there with `check` otherwise. True when a key was
+/// generated. A value `check` refuses is an error, never overwritten: it may be the key of
+/// everything sealed so far. (The deploy fills the MFA key this way: see
+/// [`crate::lambda::ensure_mfa_key`].)
+pub async fn ensure_generated<E>(
+    aws: &Aws,
+    secret_id: &str,
+    check: impl FnOnce(&secrecy::SecretString) -> Result<(), E>,
+    generate: impl FnOnce() -> anyhow::Result<String>,
+) -> anyhow::Result<bool>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     let client = aws_sdk_secretsmanager::Client::new(aws.sdk().await);
     if has_value(&client, secret_id).await? {
         let key = aws.secret_string(secret_id).await?;
-        crate::config::MfaSettings::check_key(&key).context(
-            "the MFA key secret holds a value that is not 32 bytes in base64; it was left unchanged",
-        )?;
-        tracing::info!("MFA key already in Secrets Manager; kept");
+        check(&key)
+            .context("the secret holds a value that is not such a key; it was left unchanged")?;
+        tracing::info!(secret_id, "key already in Secrets Manager; kept");
         return Ok(false);
     }
-    let key = crate::tokens::new_key_base64()?;
-    put_value(&client, secret_id, &key).await?;
-    tracing::info!("generated a new MFA key into Secrets Manager");
+    put_value(&client, secret_id, &generate()?).await?;
+    tracing::info!(secret_id, "generated a new key into Secrets Manager");
     Ok(true)
 }
 

@@ -490,9 +490,9 @@ async fn the_mfa_key_is_generated_into_its_empty_secret_once_and_never_replaced(
     let aws = Aws::with_config(sdk.clone());
     let arn = create_empty_secret(&sdk).await;
 
-    assert!(signing_key::ensure_mfa_key(&aws, &arn).await.unwrap());
+    assert!(auth::lambda::ensure_mfa_key(&aws, &arn).await.unwrap());
     let key = aws.secret_string(&arn).await.unwrap();
-    assert!(!signing_key::ensure_mfa_key(&aws, &arn).await.unwrap());
+    assert!(!auth::lambda::ensure_mfa_key(&aws, &arn).await.unwrap());
 
     assert_eq!(
         aws.secret_string(&arn).await.unwrap().expose_secret(),
@@ -511,7 +511,9 @@ async fn the_mfa_key_is_generated_into_its_empty_secret_once_and_never_replaced(
     assert!(config.mfa.key.is_some(), "the functions read it from there");
 
     let other = create_secret(&sdk, "not-a-key").await;
-    let error = signing_key::ensure_mfa_key(&aws, &other).await.unwrap_err();
+    let error = auth::lambda::ensure_mfa_key(&aws, &other)
+        .await
+        .unwrap_err();
     assert!(format!("{error:#}").contains("left unchanged"), "{error:#}");
     assert_eq!(
         aws.secret_string(&other).await.unwrap().expose_secret(),

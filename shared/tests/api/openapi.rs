@@ -1063,6 +1063,8 @@ async fn exercise_a_working_api(contract: &mut Contract) {
         Endpoint::Public,
         Endpoint::ResetPage,
         Endpoint::VerifyPage,
+        Endpoint::SigninPage,
+        Endpoint::AccountPage,
         Endpoint::Jwks,
     ] {
         let response = app
