@@ -245,8 +245,17 @@ impl Stack {
                 "MFA_ENCRYPTION_KEY".to_owned(),
                 auth::tokens::new_key_base64()?,
             ),
+            // Passkeys: the browser test opens the pages at http://localhost:PORT (WebAuthn takes
+            // `localhost` as a secure context; an IP address is no relying party), and its
+            // Chromium resolves localhost to 127.0.0.1 only.
+            ("WEBAUTHN_RP_ID".to_owned(), "localhost".to_owned()),
+            (
+                "WEBAUTHN_ORIGIN".to_owned(),
+                format!("http://localhost:{port}"),
+            ),
             ("RATE_LIMIT_SIGNUP".to_owned(), raised.clone()),
             ("RATE_LIMIT_SIGNIN".to_owned(), raised.clone()),
+            ("RATE_LIMIT_PASSKEY_SIGNIN".to_owned(), raised.clone()),
             ("RATE_LIMIT_FORGOT_PASSWORD".to_owned(), raised.clone()),
             ("RESET_EMAILS_PER_WINDOW".to_owned(), raised),
         ];
@@ -309,7 +318,7 @@ impl Stack {
 
     /// The functions' environment: `DATABASE_URL` (the runtime role's login), `JWT_PRIVATE_KEY`,
     /// `VERIFICATION_CODE_KEY`,
-    /// `RESET_URL`, `VERIFY_URL` and the raised
+    /// `RESET_URL`, `VERIFY_URL`, the WebAuthn relying party and the raised
     /// budgets.
     pub fn environment(&self) -> &[(String, String)] {
         &self.environment
