@@ -277,9 +277,10 @@ pub struct Pruned {
     pub revoked_tokens: u64,
     pub reset_tokens: u64,
     pub emails: u64,
-    /// Ended rate-limit windows, forgotten sign-in failure streaks and expired device tokens.
+    /// Ended rate-limit windows, forgotten sign-in and second-factor failure streaks, and
+    /// expired device tokens.
     pub throttles: u64,
-    /// Passkey ceremonies started and never finished in time.
+    /// Passkey ceremonies and sign-ins' second steps started and never finished in time.
     pub ceremonies: u64,
 }
 
@@ -296,8 +297,9 @@ pub async fn prune_audit_events(client: &impl GenericClient, keep: Duration) -> 
 
 /// Deletes what can no longer matter: expired tokens and revocations, sessions that ended or
 /// expired more than `keep` ago (kept that long for audit), outbox rows older than `keep` (their
-/// bodies hold reset links), ended rate-limit windows and forgotten failure streaks, passkey
-/// ceremonies past their five minutes. The audit
+/// bodies hold reset links), ended rate-limit windows and forgotten failure streaks (of
+/// passwords and of second factors), passkey ceremonies and second-factor challenges past their
+/// five minutes. The audit
 /// log is append-only and never pruned here.
 pub async fn prune_expired(client: &impl GenericClient, keep: Duration) -> Result<Pruned> {
     // One statement, so one round trip and one snapshot; rows that cascade from a deleted session
@@ -320,15 +322,23 @@ pub async fn prune_expired(client: &impl GenericClient, keep: Duration) -> Resul
                               RETURNING 1),
                   devices AS (DELETE FROM signin_devices WHERE expires_at < now() RETURNING 1),
                   ceremonies AS (DELETE FROM webauthn_ceremonies WHERE expires_at < now()
-                                 RETURNING 1)
+                                 RETURNING 1),
+                  challenges AS (DELETE FROM mfa_challenges WHERE expires_at < now()
+                                 RETURNING 1),
+                  mfa_streaks AS (DELETE FROM mfa_failures
+                                  WHERE window_ends < now()
+                                    AND (locked_until IS NULL OR locked_until < now())
+                                  RETURNING 1)
              SELECT (SELECT count(*) FROM ended) AS sessions,
                     (SELECT count(*) FROM refresh) AS refresh_tokens,
                     (SELECT count(*) FROM revoked) AS revoked_tokens,
                     (SELECT count(*) FROM reset) AS reset_tokens,
                     (SELECT count(*) FROM emails) AS emails,
                     (SELECT count(*) FROM windows) + (SELECT count(*) FROM streaks)
-                    + (SELECT count(*) FROM devices) AS throttles,
-                    (SELECT count(*) FROM ceremonies) AS ceremonies",
+                    + (SELECT count(*) FROM devices) + (SELECT count(*) FROM mfa_streaks)
+                    AS throttles,
+                    (SELECT count(*) FROM ceremonies) + (SELECT count(*) FROM challenges)
+                    AS ceremonies",
         )
         .await?;
     let row = client.query_one(&statement, &[&seconds(keep)]).await?;

@@ -138,3 +138,63 @@ async fn outside_the_pruning_function_the_audit_trail_stays_append_only() {
     assert!(refused.is_err(), "a plain DELETE of even a year-old event");
     assert_eq!(event_ages(&app).await, [400]);
 }
+
+#[tokio::test]
+async fn expired_second_steps_and_ended_code_streaks_go_and_live_ones_stay() {
+    let app = TestApp::spawn().await;
+    let jane: uuid::Uuid = app.registered_user("Jane", "jane@example.com").await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let john: uuid::Uuid = app.registered_user("John", "john@example.com").await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    app.db
+        .execute(
+            "INSERT INTO mfa_challenges (token_hash, user_id, expires_at)
+             VALUES (sha256('expired'), $1, now() - interval '1 second'),
+                    (sha256('live'), $1, now() + interval '5 minutes')",
+            &[&jane],
+        )
+        .await
+        .unwrap();
+    app.db
+        .execute(
+            "INSERT INTO mfa_failures (user_id, failures, window_ends, locked_until)
+             VALUES ($1, 3, now() - interval '1 second', NULL),
+                    ($2, 10, now() - interval '1 second', now() + interval '10 minutes')",
+            &[&jane, &john],
+        )
+        .await
+        .unwrap();
+
+    auth::janitor::sweep(&app.app).await.unwrap();
+
+    let challenges: Vec<Vec<u8>> = app
+        .db
+        .query("SELECT token_hash FROM mfa_challenges", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let live: Vec<u8> = app
+        .db
+        .query_one("SELECT sha256('live')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(challenges, [live], "only the live second step stays");
+    let streaks: Vec<uuid::Uuid> = app
+        .db
+        .query("SELECT user_id FROM mfa_failures", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(streaks, [john], "a lock still running stays");
+}
