@@ -1,13 +1,6 @@
-"use strict";
 (function () {
-  const outcome = document.getElementById("outcome");
   const $ = function (id) { return document.getElementById(id); };
 
-  function show(kind, text) {
-    outcome.hidden = false;
-    outcome.className = kind;
-    outcome.textContent = text;
-  }
 
   const messages = {
     invalid_mfa_code: "That code is not right. Codes change every 30 seconds, and each works once.",
@@ -17,10 +10,12 @@
     too_many_attempts: "Too many wrong codes. Wait a few minutes and try again.",
     invalid_passkey: "The passkey could not be registered. Try again.",
   };
-  function failure(body) {
-    const known = Object.prototype.hasOwnProperty.call(messages, body.error);
-    show("failure", (known && messages[body.error]) || body.message || "Something went wrong. Please try again later.");
-  }
+  const kit = pageKit(messages);
+  const show = kit.show;
+  const failure = kit.failure;
+  const busy = kit.busy;
+  const decodeB64 = kit.decodeB64;
+  const encodeB64 = kit.encodeB64;
 
   // The tokens of this tab's sign-in (see /signin): in sessionStorage, never in a cookie.
   let tokens = null;
@@ -76,28 +71,7 @@
     return answer;
   }
 
-  async function busy(work) {
-    const buttons = Array.from(document.querySelectorAll("button"));
-    buttons.forEach(function (b) { b.disabled = true; });
-    try {
-      await work();
-    } catch (error) {
-      show("failure", "The server could not be reached, or the browser refused. Try again.");
-    } finally {
-      buttons.forEach(function (b) { b.disabled = false; });
-    }
-  }
 
-  function decodeB64(text) {
-    const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
-    const raw = atob(base64 + "===".slice((base64.length + 3) % 4));
-    return Uint8Array.from(raw, function (c) { return c.charCodeAt(0); }).buffer;
-  }
-  function encodeB64(buffer) {
-    let raw = "";
-    new Uint8Array(buffer).forEach(function (b) { raw += String.fromCharCode(b); });
-    return btoa(raw).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  }
 
   async function render() {
     const dashboard = await api("GET", "/api/dashboard");

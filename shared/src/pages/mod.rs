@@ -37,14 +37,15 @@ const VERIFY: Source = Source {
     script: include_str!("verify.js"),
 };
 
+// The sign-in and account pages share `factors.js`, inlined before each one's own script.
 const SIGNIN: Source = Source {
     template: include_str!("signin.html"),
-    script: include_str!("signin.js"),
+    script: concat!(include_str!("factors.js"), include_str!("signin.js")),
 };
 
 const ACCOUNT: Source = Source {
     template: include_str!("account.html"),
-    script: include_str!("account.js"),
+    script: concat!(include_str!("factors.js"), include_str!("account.js")),
 };
 
 /// A page and its CSP, assembled once per cold start.

@@ -1,4 +1,3 @@
-"use strict";
 (function () {
   const passwordForm = document.getElementById("password-form");
   const codeForm = document.getElementById("code-form");
@@ -7,11 +6,6 @@
   const outcome = document.getElementById("outcome");
   const buttons = Array.from(document.querySelectorAll("button"));
 
-  function show(kind, text) {
-    outcome.hidden = false;
-    outcome.className = kind;
-    outcome.textContent = text;
-  }
 
   const messages = {
     invalid_credentials: "The email address or the password is not right.",
@@ -22,6 +16,12 @@
     invalid_mfa_token: "This sign-in has expired. Enter your password again.",
     invalid_passkey: "The passkey could not be verified. Try again, or sign in with your password.",
   };
+  const kit = pageKit(messages);
+  const show = kit.show;
+  const failure = kit.failure;
+  const busy = kit.busy;
+  const decodeB64 = kit.decodeB64;
+  const encodeB64 = kit.encodeB64;
 
   /** One JSON request to this site's API: the status and the parsed body. */
   async function api(path, body) {
@@ -35,10 +35,6 @@
     return { status: response.status, body: await response.json().catch(function () { return {}; }) };
   }
 
-  function failure(body) {
-    const known = Object.prototype.hasOwnProperty.call(messages, body.error);
-    show("failure", (known && messages[body.error]) || body.message || "Something went wrong. Please try again later.");
-  }
 
   /** Signed in: the tokens live in this tab only (sessionStorage, never a cookie), then the account page. */
   function signedIn(body) {
@@ -54,16 +50,6 @@
     window.location.assign("/account");
   }
 
-  async function busy(work) {
-    buttons.forEach(function (b) { b.disabled = true; });
-    try {
-      await work();
-    } catch (error) {
-      show("failure", "The server could not be reached, or the browser refused. Try again.");
-    } finally {
-      buttons.forEach(function (b) { b.disabled = false; });
-    }
-  }
 
   let mfaToken = "";
 
@@ -117,17 +103,6 @@
     document.getElementById("recovery-code").focus();
   });
 
-  // WebAuthn's JSON carries binary fields in base64url; the browser API takes and gives buffers.
-  function decodeB64(text) {
-    const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
-    const raw = atob(base64 + "===".slice((base64.length + 3) % 4));
-    return Uint8Array.from(raw, function (c) { return c.charCodeAt(0); }).buffer;
-  }
-  function encodeB64(buffer) {
-    let raw = "";
-    new Uint8Array(buffer).forEach(function (b) { raw += String.fromCharCode(b); });
-    return btoa(raw).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  }
 
   passkeyButton.addEventListener("click", function () {
     busy(async function () {
