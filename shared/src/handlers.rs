@@ -5,11 +5,12 @@ use lambda_http::{Body, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::json;
+use uuid::Uuid;
 
 use crate::config::LinkBase;
 use crate::domain::{
-    Email, EmailCode, LogoutScope, NewPassword, Password, RecoveryCode, SessionId, TotpCode, User,
-    UserName,
+    CeremonyId, Email, EmailCode, LogoutScope, NewPassword, PasskeyName, Password, RecoveryCode,
+    SessionId, TotpCode, User, UserName,
 };
 use crate::error::ApiError;
 use crate::http::{JsonBody, api_domain, bearer_token, client_info, json_response, path_parameter};
@@ -223,7 +224,7 @@ pub async fn signin(app: &App, request: Request) -> HandlerResult {
     }
 }
 
-/// The sign-in success body: of a password sign-in, and of its second step.
+/// The sign-in success body: of a password sign-in, of its second step, and of a passkey's.
 fn signed_in_response(signed_in: &SignedIn) -> Response<Body> {
     tracing::info!(user_id = %signed_in.user.id.as_uuid(), "signed in");
     json_response(
@@ -348,6 +349,79 @@ pub async fn mfa_status(app: &App, request: Request) -> HandlerResult {
             "passkeys": status.passkeys,
         }),
     ))
+}
+
+/// `POST /api/passkeys/register/start` with an access token as bearer (no body): the options
+/// for `navigator.credentials.create()`, and the id its finish sends back.
+pub async fn passkey_register_start(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let ceremony = app.passkey_register_start(&token).await?;
+    Ok(json_response(StatusCode::OK, &ceremony))
+}
+
+/// `POST /api/passkeys/register/finish` with an access token as bearer and
+/// `{ceremony_id, credential, name}` (`name` optional): the new passkey.
+pub async fn passkey_register_finish(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let body = JsonBody::from_request(&request)?;
+    let ceremony = CeremonyId::parse(body.required("ceremony_id")?)?;
+    let credential = body.required_object("credential")?;
+    let name = PasskeyName::parse(body.optional("name")?)?;
+    let added = app
+        .passkey_register_finish(&token, ceremony, credential, name, &client_info(&request))
+        .await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({"passkey": {
+            "id": added.id,
+            "name": added.name,
+            "created_at": added.created_at,
+        }}),
+    ))
+}
+
+/// `GET /api/passkeys` with an access token as bearer: the caller's passkeys.
+pub async fn passkeys(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let passkeys = app.passkeys(&token).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "passkeys": passkeys }),
+    ))
+}
+
+/// `DELETE /api/passkeys/{id}` with an access token as bearer: removes one of the caller's
+/// passkeys. An id that is no UUID names no passkey: 404, as another account's does.
+pub async fn delete_passkey(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let id = path_parameter(&request, "id")
+        .and_then(|id| Uuid::parse_str(&id).ok())
+        .ok_or(ApiError::PasskeyNotFound)?;
+    app.delete_passkey(&token, id, &client_info(&request))
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": "Passkey removed"}),
+    ))
+}
+
+/// `POST /api/passkeys/signin/start` (no token, no body needed): the options for
+/// `navigator.credentials.get()` of a usernameless sign-in, and the id its finish sends back.
+pub async fn passkey_signin_start(app: &App, request: Request) -> HandlerResult {
+    let ceremony = app.passkey_signin_start(&client_info(&request)).await?;
+    Ok(json_response(StatusCode::OK, &ceremony))
+}
+
+/// `POST /api/passkeys/signin/finish` with `{ceremony_id, credential}`: signed in at `aal2`,
+/// with the body of a password sign-in.
+pub async fn passkey_signin_finish(app: &App, request: Request) -> HandlerResult {
+    let body = JsonBody::from_request(&request)?;
+    let ceremony = CeremonyId::parse(body.required("ceremony_id")?)?;
+    let credential = body.required_object("credential")?;
+    let signed_in = app
+        .passkey_signin_finish(ceremony, credential, &client_info(&request))
+        .await?;
+    Ok(signed_in_response(&signed_in))
 }
 
 #[derive(Serialize)]

@@ -56,6 +56,18 @@ impl JsonBody {
         }
     }
 
+    /// A required JSON object field (a WebAuthn credential): absent or `null` is `missing_field`,
+    /// anything but an object `invalid_json`.
+    pub fn required_object(&self, field: &'static str) -> Result<Value, ApiError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Err(ApiError::MissingField(field)),
+            Some(object @ Value::Object(_)) => Ok(object.clone()),
+            Some(_) => Err(ApiError::InvalidJson(
+                format!("Field '{field}' must be a JSON object").into(),
+            )),
+        }
+    }
+
     /// An optional string field: absent or `null` is `None`; a non-string is `invalid_json`.
     pub fn optional(&self, field: &'static str) -> Result<Option<&str>, ApiError> {
         match self.0.get(field) {
@@ -248,6 +260,29 @@ mod tests {
         );
         assert_eq!(body.required("absent").unwrap_err().code(), "missing_field");
         assert_eq!(body.required("ok").unwrap(), "x");
+    }
+
+    #[test]
+    fn object_fields_must_be_objects() {
+        let body = JsonBody::from_request(&request(
+            Some("application/json"),
+            r#"{"object": {"id": "x"}, "text": "{}", "list": [], "null": null}"#,
+        ))
+        .unwrap();
+        assert_eq!(body.required_object("object").unwrap()["id"], "x");
+        let cases = [
+            ("text", "invalid_json", "a string that holds JSON"),
+            ("list", "invalid_json", "an array"),
+            ("null", "missing_field", "null"),
+            ("absent", "missing_field", "absent"),
+        ];
+        for (field, code, why) in cases {
+            assert_eq!(
+                body.required_object(field).unwrap_err().code(),
+                code,
+                "{why}"
+            );
+        }
     }
 
     #[test]

@@ -120,6 +120,14 @@ async fn build_app(endpoint: Option<Endpoint>) -> Result<App, Error> {
                  hashes second factors",
             ));
         }
+        if endpoint.uses_webauthn() && config.webauthn.rp_id_unset_in_aws {
+            return Err(ConfigError::new(
+                "WEBAUTHN_RP_ID",
+                "is empty or unset in AWS, and this function runs passkey ceremonies: its \
+                 localhost default would register passkeys no browser can use there (set the \
+                 PasskeyRpId and PasskeyOrigin parameters)",
+            ));
+        }
         Ok(config)
     });
     let config = config.inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;

@@ -80,6 +80,18 @@ pub enum Endpoint {
     MfaRecoveryCodes,
     /// `GET /api/mfa`: the factors the account has on.
     MfaStatus,
+    /// `POST /api/passkeys/register/start`: the options to create a passkey with.
+    PasskeyRegisterStart,
+    /// `POST /api/passkeys/register/finish`: the created passkey, kept.
+    PasskeyRegisterFinish,
+    /// `GET /api/passkeys`: the caller's passkeys.
+    Passkeys,
+    /// `DELETE /api/passkeys/{id}`: removes one of them.
+    DeletePasskey,
+    /// `POST /api/passkeys/signin/start`: the options of a usernameless sign-in.
+    PasskeySigninStart,
+    /// `POST /api/passkeys/signin/finish`: signed in with a passkey, at `aal2`.
+    PasskeySigninFinish,
     /// The HTML sign-in page.
     SigninPage,
     /// The HTML account page.
@@ -88,12 +100,14 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint, in the order of the README's table.
-    pub const ALL: [Endpoint; 28] = [
+    pub const ALL: [Endpoint; 34] = [
         Endpoint::Signup,
         Endpoint::VerifyEmail,
         Endpoint::ResendVerification,
         Endpoint::Signin,
         Endpoint::MfaVerify,
+        Endpoint::PasskeySigninStart,
+        Endpoint::PasskeySigninFinish,
         Endpoint::Refresh,
         Endpoint::Dashboard,
         Endpoint::Logout,
@@ -107,6 +121,10 @@ impl Endpoint {
         Endpoint::MfaConfirm,
         Endpoint::MfaDisable,
         Endpoint::MfaRecoveryCodes,
+        Endpoint::Passkeys,
+        Endpoint::PasskeyRegisterStart,
+        Endpoint::PasskeyRegisterFinish,
+        Endpoint::DeletePasskey,
         Endpoint::ForgotPassword,
         Endpoint::ResetPassword,
         Endpoint::Public,
@@ -130,11 +148,26 @@ impl Endpoint {
         use Endpoint::*;
         match self {
             Root | Public | Dashboard | Sessions | ResetPage | VerifyPage | SigninPage
-            | AccountPage | Jwks | MfaStatus => Some("GET"),
-            EndSession | DeleteAccount | MfaDisable => Some("DELETE"),
-            Signup | Signin | Refresh | Logout | ForgotPassword | ResetPassword | VerifyEmail
-            | ResendVerification | ChangePassword | ChangeEmail | MfaEnroll | MfaConfirm
-            | MfaVerify | MfaRecoveryCodes => Some("POST"),
+            | AccountPage | Jwks | MfaStatus | Passkeys => Some("GET"),
+            EndSession | DeleteAccount | MfaDisable | DeletePasskey => Some("DELETE"),
+            Signup
+            | Signin
+            | Refresh
+            | Logout
+            | ForgotPassword
+            | ResetPassword
+            | VerifyEmail
+            | ResendVerification
+            | ChangePassword
+            | ChangeEmail
+            | MfaEnroll
+            | MfaConfirm
+            | MfaVerify
+            | MfaRecoveryCodes
+            | PasskeyRegisterStart
+            | PasskeyRegisterFinish
+            | PasskeySigninStart
+            | PasskeySigninFinish => Some("POST"),
             NotFound => None,
         }
     }
@@ -169,6 +202,12 @@ impl Endpoint {
             MfaDisable => "/api/mfa/totp",
             MfaRecoveryCodes => "/api/mfa/recovery-codes",
             MfaStatus => "/api/mfa",
+            PasskeyRegisterStart => "/api/passkeys/register/start",
+            PasskeyRegisterFinish => "/api/passkeys/register/finish",
+            Passkeys => "/api/passkeys",
+            DeletePasskey => "/api/passkeys/{id}",
+            PasskeySigninStart => "/api/passkeys/signin/start",
+            PasskeySigninFinish => "/api/passkeys/signin/finish",
             SigninPage => "/signin",
             AccountPage => "/account",
         }
@@ -238,6 +277,22 @@ impl Endpoint {
             MfaStatus => {
                 Handler::WithApp(|app, request| Box::pin(handlers::mfa_status(app, request)))
             }
+            PasskeyRegisterStart => Handler::WithApp(|app, request| {
+                Box::pin(handlers::passkey_register_start(app, request))
+            }),
+            PasskeyRegisterFinish => Handler::WithApp(|app, request| {
+                Box::pin(handlers::passkey_register_finish(app, request))
+            }),
+            Passkeys => Handler::WithApp(|app, request| Box::pin(handlers::passkeys(app, request))),
+            DeletePasskey => {
+                Handler::WithApp(|app, request| Box::pin(handlers::delete_passkey(app, request)))
+            }
+            PasskeySigninStart => Handler::WithApp(|app, request| {
+                Box::pin(handlers::passkey_signin_start(app, request))
+            }),
+            PasskeySigninFinish => Handler::WithApp(|app, request| {
+                Box::pin(handlers::passkey_signin_finish(app, request))
+            }),
         };
         Route {
             endpoint: self,
@@ -255,7 +310,11 @@ impl Endpoint {
     pub fn issues_tokens(self) -> bool {
         matches!(
             self,
-            Endpoint::Signin | Endpoint::Refresh | Endpoint::MfaConfirm | Endpoint::MfaVerify
+            Endpoint::Signin
+                | Endpoint::Refresh
+                | Endpoint::MfaConfirm
+                | Endpoint::MfaVerify
+                | Endpoint::PasskeySigninFinish
         )
     }
 
@@ -276,6 +335,10 @@ impl Endpoint {
                 | Endpoint::MfaDisable
                 | Endpoint::MfaRecoveryCodes
                 | Endpoint::MfaStatus
+                | Endpoint::PasskeyRegisterStart
+                | Endpoint::PasskeyRegisterFinish
+                | Endpoint::Passkeys
+                | Endpoint::DeletePasskey
         )
     }
 
@@ -289,6 +352,18 @@ impl Endpoint {
                 | Endpoint::MfaVerify
                 | Endpoint::MfaDisable
                 | Endpoint::MfaRecoveryCodes
+        )
+    }
+
+    /// True for the endpoints that run WebAuthn ceremonies: only they get the relying party's
+    /// `WEBAUTHN_*` settings, and they refuse to start in AWS without an RP id.
+    pub fn uses_webauthn(self) -> bool {
+        matches!(
+            self,
+            Endpoint::PasskeyRegisterStart
+                | Endpoint::PasskeyRegisterFinish
+                | Endpoint::PasskeySigninStart
+                | Endpoint::PasskeySigninFinish
         )
     }
 
@@ -334,6 +409,12 @@ impl Endpoint {
             MfaDisable => "mfa-totp-disable",
             MfaRecoveryCodes => "mfa-recovery-codes",
             MfaStatus => "mfa-status",
+            PasskeyRegisterStart => "passkey-register-start",
+            PasskeyRegisterFinish => "passkey-register-finish",
+            Passkeys => "passkeys",
+            DeletePasskey => "delete-passkey",
+            PasskeySigninStart => "passkey-signin-start",
+            PasskeySigninFinish => "passkey-signin-finish",
             SigninPage => "signin-page",
             AccountPage => "account-page",
         }

@@ -149,6 +149,16 @@ impl Environment {
             .filter(|v| !v.is_empty())
     }
 
+    /// Whether a secret is read by ARN (`*_ARN`): that is AWS, where every secret comes from
+    /// Secrets Manager; locally each is a plain variable. (Not `AWS_LAMBDA_FUNCTION_NAME`:
+    /// `cargo lambda watch` sets it too, as the Lambda runtime requires it.) Not a setting, so
+    /// not counted as read.
+    fn reads_secrets_by_arn(&self) -> bool {
+        self.values
+            .iter()
+            .any(|(name, value)| name.ends_with("_ARN") && !value.is_empty())
+    }
+
     /// A text variable with a default.
     fn text_or(&self, name: &'static str, default: &str) -> String {
         self.text(name).unwrap_or(default).to_owned()

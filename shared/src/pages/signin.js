@@ -134,8 +134,9 @@
   });
 
   buttons.forEach(function (b) { b.disabled = false; });
-  // The passkey endpoints are not routed yet (issue 14, in progress): the button stays hidden
-  // until they are, and then shows wherever the browser supports WebAuthn.
-  const PASSKEYS_SERVED = false;
+  // The passkey endpoints are routed (/api/passkeys/signin/*): the button shows wherever the
+  // browser supports WebAuthn. Set this to false to hide it again, e.g. on a stack whose
+  // ceremony functions are not configured.
+  const PASSKEYS_SERVED = true;
   passkeyButton.hidden = !(PASSKEYS_SERVED && window.PublicKeyCredential);
 })();

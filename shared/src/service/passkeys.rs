@@ -379,6 +379,7 @@ mod tests {
             rp_id: rp_id.to_owned(),
             origin: Url::parse(origin).unwrap(),
             rp_name: "Example".to_owned(),
+            rp_id_unset_in_aws: false,
         }
     }
 

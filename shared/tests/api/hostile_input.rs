@@ -90,9 +90,13 @@ fn documented_answers(endpoint: Endpoint) -> BTreeSet<Answer> {
         }
     }
     // Per-IP rate limits answer 429 on the endpoints that cost an Argon2 hash or send mail.
+    // So does the passkey sign-in's start, which keeps a ceremony for each.
     if matches!(
         endpoint,
-        Endpoint::Signup | Endpoint::Signin | Endpoint::ForgotPassword
+        Endpoint::Signup
+            | Endpoint::Signin
+            | Endpoint::ForgotPassword
+            | Endpoint::PasskeySigninStart
     ) {
         for code in ["too_many_attempts", "rate_limited"] {
             answers.insert((429, Some(code.to_owned())));
@@ -1502,4 +1506,244 @@ fn mfa_enroll_recovery_codes_and_status_answer_only_documented_errors_to_any_tok
             ],
         );
     }
+}
+
+/// A `ceremony_id`: a UUID most of the time (never a live ceremony's), anything else sometimes.
+fn ceremony_id_like() -> BoxedStrategy<String> {
+    prop_oneof![
+        3 => "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+        1 => any::<String>(),
+    ]
+    .boxed()
+}
+
+/// A `credential` as a client might send one: an object shaped like the browser's
+/// `PublicKeyCredential` JSON (base64url or hostile fields), any JSON, or none.
+fn credential_like() -> BoxedStrategy<Option<Value>> {
+    let b64 = || "[A-Za-z0-9_-]{0,64}";
+    let response_field = prop::sample::select(vec![
+        "clientDataJSON",
+        "attestationObject",
+        "authenticatorData",
+        "signature",
+        "userHandle",
+    ])
+    .prop_map(str::to_owned);
+    let shaped = (
+        b64(),
+        b64(),
+        prop_oneof![3 => Just("public-key".to_owned()), 1 => any::<String>()],
+        prop::collection::btree_map(
+            response_field,
+            prop_oneof![3 => b64().prop_map(Value::String), 1 => any_json()],
+            0..5,
+        ),
+    )
+        .prop_map(|(id, raw_id, kind, response)| {
+            json!({"id": id, "rawId": raw_id, "type": kind, "response": response})
+        });
+    prop_oneof![
+        6 => shaped.prop_map(Some),
+        1 => Just(None),
+        1 => Just(Some(Value::Null)),
+        2 => any_json().prop_map(Some),
+    ]
+    .boxed()
+}
+
+/// Bodies of a ceremony's finish: the hostile ones of any endpoint, and objects of `fields`
+/// whose `credential` is mostly an object (a string field would only ever be `invalid_json`).
+fn finish_body(fields: Vec<(&'static str, BoxedStrategy<String>)>) -> BoxedStrategy<Vec<u8>> {
+    let with_credential =
+        (object_body(fields.clone()), credential_like()).prop_map(|(body, credential)| {
+            let mut object: serde_json::Map<String, Value> =
+                serde_json::from_slice(&body).expect("object_body makes objects");
+            match credential {
+                Some(credential) => object.insert("credential".to_owned(), credential),
+                None => object.remove("credential"),
+            };
+            Value::Object(object).to_string().into_bytes()
+        });
+    prop_oneof![1 => hostile_body(fields), 2 => with_credential].boxed()
+}
+
+/// A passkey endpoint with arbitrary methods, content types, bodies and, when `bearer`, mostly
+/// the genuine access token of `email` (near-genuine ones otherwise).
+fn fuzz_passkey_endpoint(
+    endpoint: Endpoint,
+    email: &str,
+    bearer: bool,
+    body: BoxedStrategy<Vec<u8>>,
+) -> BTreeMap<Answer, usize> {
+    let runtime = runtime();
+    let app = runtime.block_on(TestApp::spawn());
+    let genuine = signed_in(&app, &runtime, email);
+    let authorization = prop_oneof![
+        6 => Just(format!("Bearer {}", genuine.access).into_bytes()),
+        1 => near_jwt_authorization(&genuine.access),
+    ];
+    let authorization = if bearer {
+        prop::option::weighted(0.95, authorization.prop_map(Bytes)).boxed()
+    } else {
+        Just(None).boxed()
+    };
+    let path = endpoint.path();
+    fuzz_endpoint(
+        &app,
+        &runtime,
+        endpoint,
+        (
+            method(endpoint.method().unwrap()),
+            authorization,
+            content_type().prop_map(|c| c.map(Bytes)),
+            body.prop_map(Bytes),
+        ),
+        |(method, authorization, content_type, body)| {
+            request(
+                method.clone(),
+                path,
+                content_type.as_deref(),
+                authorization.as_deref(),
+                body,
+            )
+        },
+    )
+}
+
+#[test]
+fn passkey_register_finish_answers_only_documented_errors_to_any_token_and_body() {
+    let seen = fuzz_passkey_endpoint(
+        Endpoint::PasskeyRegisterFinish,
+        "fuzz-passkey-register@example.com",
+        true,
+        finish_body(vec![
+            ("ceremony_id", ceremony_id_like()),
+            (
+                "name",
+                // Within the rules, too long, or with a control character.
+                prop_oneof![
+                    2 => "[ -~]{0,64}",
+                    1 => "[ -~]{65,80}",
+                    1 => "[a-z]{1,8}[\\x00-\\x1f]",
+                ]
+                .boxed(),
+            ),
+        ]),
+    );
+    assert_reached(
+        &seen,
+        &[
+            (400, Some("invalid_passkey")),
+            (400, Some("invalid_name")),
+            (401, Some("missing_token")),
+            (401, Some("invalid_token")),
+            (400, Some("invalid_json")),
+            (400, Some("missing_field")),
+            (413, Some("payload_too_large")),
+            (415, Some("unsupported_media_type")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+#[test]
+fn passkey_signin_finish_answers_only_documented_errors_to_any_body() {
+    let seen = fuzz_passkey_endpoint(
+        Endpoint::PasskeySigninFinish,
+        "fuzz-passkey-signin@example.com",
+        false,
+        finish_body(vec![("ceremony_id", ceremony_id_like())]),
+    );
+    assert_reached(
+        &seen,
+        &[
+            (400, Some("invalid_passkey")),
+            (400, Some("invalid_json")),
+            (400, Some("missing_field")),
+            (413, Some("payload_too_large")),
+            (415, Some("unsupported_media_type")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+#[test]
+fn passkey_starts_and_list_answer_only_documented_errors_to_any_token() {
+    // The body is not read: any bytes, any content type.
+    let any_body = || prop::collection::vec(any::<u8>(), 0..64).boxed();
+    for (endpoint, email, bearer, expected) in [
+        (
+            Endpoint::PasskeyRegisterStart,
+            "fuzz-passkey-start@example.com",
+            true,
+            &[
+                (200, None),
+                (401, Some("missing_token")),
+                (401, Some("invalid_token")),
+                (405, Some("method_not_allowed")),
+            ][..],
+        ),
+        (
+            Endpoint::Passkeys,
+            "fuzz-passkeys@example.com",
+            true,
+            &[
+                (200, None),
+                (401, Some("missing_token")),
+                (401, Some("invalid_token")),
+                (405, Some("method_not_allowed")),
+            ][..],
+        ),
+        (
+            Endpoint::PasskeySigninStart,
+            "fuzz-passkey-signin-start@example.com",
+            false,
+            &[(200, None), (405, Some("method_not_allowed"))][..],
+        ),
+    ] {
+        let seen = fuzz_passkey_endpoint(endpoint, email, bearer, any_body());
+        assert_reached(&seen, expected);
+    }
+}
+
+#[test]
+fn delete_passkey_answers_only_documented_errors_to_any_token_and_id() {
+    let runtime = runtime();
+    let app = runtime.block_on(TestApp::spawn());
+    let genuine = signed_in(&app, &runtime, "fuzz-delete-passkey@example.com");
+    let authorization = prop_oneof![
+        6 => Just(format!("Bearer {}", genuine.access).into_bytes()),
+        1 => near_jwt_authorization(&genuine.access),
+    ];
+    let id = prop_oneof![3 => ceremony_id_like(), 1 => hostile_string()];
+    let seen = fuzz_endpoint(
+        &app,
+        &runtime,
+        Endpoint::DeletePasskey,
+        (
+            method(Method::DELETE),
+            prop::option::weighted(0.95, authorization.prop_map(Bytes)),
+            id,
+        ),
+        |(method, authorization, id)| {
+            // API Gateway hands the decoded path segment over as the parameter.
+            request(
+                method.clone(),
+                "/api/passkeys/x",
+                None,
+                authorization.as_deref(),
+                &[],
+            )
+            .with_path_parameters(HashMap::from([("id".to_owned(), id.clone())]))
+        },
+    );
+    assert_reached(
+        &seen,
+        &[
+            (404, Some("passkey_not_found")),
+            (401, Some("missing_token")),
+            (401, Some("invalid_token")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
 }

@@ -29,6 +29,7 @@ mod mfa;
 mod mfa_journeys;
 mod openapi;
 mod outage;
+mod passkey_endpoints;
 mod passkeys;
 mod password_reset;
 mod refresh;

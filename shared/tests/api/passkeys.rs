@@ -24,9 +24,9 @@ use webauthn_rs_proto::AllowCredentials;
 use crate::helpers::{TestApp, jwt_part};
 
 /// The default `WEBAUTHN_ORIGIN`, where the test apps' pages are.
-const ORIGIN: &str = "http://localhost:5001";
+pub(crate) const ORIGIN: &str = "http://localhost:5001";
 
-fn origin() -> Url {
+pub(crate) fn origin() -> Url {
     Url::parse(ORIGIN).unwrap()
 }
 
@@ -67,7 +67,7 @@ async fn owner(app: &TestApp, email: &str) -> Owner {
 }
 
 /// The browser's side of a registration: the authenticator answers the options.
-fn attest(key: &mut SoftPasskey, started: &PasskeyCeremony) -> Value {
+pub(crate) fn attest(key: &mut SoftPasskey, started: &PasskeyCeremony) -> Value {
     let options: CreationChallengeResponse =
         serde_json::from_value(started.options.clone()).unwrap();
     let credential = key.do_registration(origin(), options).unwrap();
@@ -90,7 +90,7 @@ async fn register(app: &App, owner: &mut Owner, name: &str) -> PasskeySummary {
 }
 
 /// The credential id of a stored passkey.
-async fn credential_id(app: &TestApp, passkey: Uuid) -> Vec<u8> {
+pub(crate) async fn credential_id(app: &TestApp, passkey: Uuid) -> Vec<u8> {
     app.db
         .query_one(
             "SELECT credential_id FROM passkeys WHERE id = $1",
@@ -102,7 +102,7 @@ async fn credential_id(app: &TestApp, passkey: Uuid) -> Vec<u8> {
 }
 
 /// The browser's side of a sign-in with the passkey `credential` of the account `user`.
-fn assert_with(
+pub(crate) fn assert_with(
     key: &mut SoftPasskey,
     started: &PasskeyCeremony,
     credential: &[u8],

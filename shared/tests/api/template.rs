@@ -24,13 +24,19 @@ const STATELESS: [&str; 7] = [
     "not-found",
 ];
 /// Functions that sign access tokens, and so read the private key (`Endpoint::issues_tokens`).
-const SIGNERS: [&str; 4] = ["signin", "refresh", "mfa-totp-confirm", "mfa-verify"];
+const SIGNERS: [&str; 5] = [
+    "signin",
+    "refresh",
+    "mfa-totp-confirm",
+    "mfa-verify",
+    "passkey-signin-finish",
+];
 /// Signers that also verify the bearer's access token (confirming TOTP raises the caller's own
 /// session): the private key, and the previous public keys.
 const BEARER_SIGNERS: [&str; 1] = ["mfa-totp-confirm"];
 /// Functions that verify access tokens or publish the keys that do: the public keys only, from
 /// the migrations resource (`Endpoint::verifies_tokens`).
-const VERIFIERS: [&str; 12] = [
+const VERIFIERS: [&str; 16] = [
     "dashboard",
     "logout",
     "sessions",
@@ -43,6 +49,10 @@ const VERIFIERS: [&str; 12] = [
     "mfa-totp-enroll",
     "mfa-totp-disable",
     "mfa-recovery-codes",
+    "passkeys",
+    "passkey-register-start",
+    "passkey-register-finish",
+    "delete-passkey",
 ];
 /// Each function's access, as its code needs it: the secrets it may read (by the template's
 /// names; `MasterUserSecret` is the RDS-managed master secret, `DatabaseRuntimeSecret` the
@@ -83,6 +93,12 @@ const ACCESS: &[(&str, &[&str], bool, &[&str])] = &[
     ("mfa-verify", &[RUNTIME, SIGNING_KEY, MFA_KEY], true, &[]),
     ("mfa-totp-disable", &[RUNTIME, MFA_KEY], true, &[]),
     ("mfa-recovery-codes", &[RUNTIME, MFA_KEY], true, &[]),
+    ("passkeys", &[RUNTIME], true, &[]),
+    ("passkey-register-start", &[RUNTIME], true, &[]),
+    ("passkey-register-finish", &[RUNTIME], true, &[]),
+    ("delete-passkey", &[RUNTIME], true, &[]),
+    ("passkey-signin-start", &[RUNTIME], true, &[]),
+    ("passkey-signin-finish", &[RUNTIME, SIGNING_KEY], true, &[]),
     ("janitor", &[RUNTIME], true, &["ses:SendEmail"]),
     // The owner: migrates, creates the runtime login from its secret, fills the signing key and
     // the MFA key.
@@ -122,13 +138,13 @@ const CODE_KEY_FUNCTIONS: [&str; 4] = [
 /// `VERIFICATION_TOKEN_TTL`, at most one per `VERIFICATION_RESEND_INTERVAL`.
 const CONFIRMATION_SENDERS: [&str; 3] = ["signup", "resend-verification", "change-email"];
 /// Functions whose answer `REQUIRE_EMAIL_VERIFICATION` decides: sign-up (202 alike, or 201/409)
-/// and sign-in (403 for an unconfirmed account, or not).
-const VERIFICATION_SWITCHED: [&str; 2] = ["signup", "signin"];
+/// and the sign-ins, with a password or a passkey (403 for an unconfirmed account, or not).
+const VERIFICATION_SWITCHED: [&str; 3] = ["signup", "signin", "passkey-signin-finish"];
 /// Functions that send email through SES: the janitor only. Requests queue their emails, so a
 /// known email is not answered slower than an unknown one.
 const EMAIL_SENDERS: [&str; 1] = ["janitor"];
 /// Functions that queue or send emails for SES: they are told `EMAIL_TRANSPORT=ses`.
-const EMAIL_QUEUERS: [&str; 9] = [
+const EMAIL_QUEUERS: [&str; 10] = [
     "forgot-password",
     "signup",
     "resend-verification",
@@ -137,7 +153,16 @@ const EMAIL_QUEUERS: [&str; 9] = [
     "delete-account",
     "mfa-verify",
     "mfa-totp-disable",
+    "delete-passkey",
     "janitor",
+];
+/// Functions that run WebAuthn ceremonies, and so get the relying party's settings (also what
+/// `Endpoint::uses_webauthn` says, checked below).
+const WEBAUTHN_FUNCTIONS: [&str; 4] = [
+    "passkey-register-start",
+    "passkey-register-finish",
+    "passkey-signin-start",
+    "passkey-signin-finish",
 ];
 /// Functions that read `RESET_TOKEN_TTL`: forgot-password stores the token for it, and the
 /// janitor stops sending a reset email once its link has expired.
@@ -860,6 +885,52 @@ fn only_mfa_key_functions_can_read_the_mfa_key_and_migrate_fills_it() {
 }
 
 #[test]
+fn only_the_ceremony_functions_get_the_relying_party_from_its_parameters() {
+    let template = template();
+    let functions = functions(&template);
+    let expected: BTreeSet<&str> = WEBAUTHN_FUNCTIONS.into_iter().collect();
+    assert_eq!(
+        endpoint_functions(Endpoint::uses_webauthn),
+        expected,
+        "Endpoint::uses_webauthn agrees"
+    );
+    let settings = [
+        ("WEBAUTHN_RP_ID", "PasskeyRpId"),
+        ("WEBAUTHN_ORIGIN", "PasskeyOrigin"),
+        ("WEBAUTHN_RP_NAME", "PasskeyRpName"),
+    ];
+    for (variable, parameter) in settings {
+        assert_eq!(
+            given(&functions, variable),
+            expected,
+            "functions given {variable}"
+        );
+        for binary in WEBAUTHN_FUNCTIONS {
+            assert!(
+                is_ref_to(
+                    function(&functions, binary).environment()[variable],
+                    parameter
+                ),
+                "{binary}: {variable} is !Ref {parameter}"
+            );
+        }
+        assert!(
+            template["Parameters"].get(parameter).is_some(),
+            "the {parameter} parameter"
+        );
+    }
+    // Empty by default: the functions refuse to start in AWS until the stack names its domain,
+    // rather than register passkeys for localhost.
+    for parameter in ["PasskeyRpId", "PasskeyOrigin"] {
+        assert_eq!(
+            template["Parameters"][parameter]["Default"].as_str(),
+            Some(""),
+            "{parameter}"
+        );
+    }
+}
+
+#[test]
 fn the_code_key_secret_is_random_text_secrets_manager_generates() {
     let template = template();
     let secret = &template["Resources"]["VerificationCodeKey"];
@@ -1228,23 +1299,29 @@ fn every_function_is_watched_by_an_errors_alarm_of_at_most_ten_metrics() {
 
 /// The routes anyone may write to without a token: each one costs a database round trip or an
 /// Argon2 hash, so each gets a tight throttle of its own.
-const PUBLIC_WRITES: [&str; 7] = [
+const PUBLIC_WRITES: [&str; 9] = [
     "signup",
     "signin",
     "mfa-verify",
+    "passkey-signin-start",
+    "passkey-signin-finish",
     "verify-email",
     "resend-verification",
     "forgot-password",
     "reset-password",
 ];
 /// The routes that verify a token (and the JWKS their verifiers fetch): roomy.
-const VERIFICATION: [&str; 14] = [
+const VERIFICATION: [&str; 18] = [
     "refresh",
     "mfa-status",
     "mfa-totp-enroll",
     "mfa-totp-confirm",
     "mfa-totp-disable",
     "mfa-recovery-codes",
+    "passkeys",
+    "passkey-register-start",
+    "passkey-register-finish",
+    "delete-passkey",
     "dashboard",
     "logout",
     "sessions",
