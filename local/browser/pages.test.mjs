@@ -175,6 +175,9 @@ describe("the emailed links in a browser", () => {
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        // The passkey test opens the pages at http://localhost:PORT (WebAuthn's relying party
+        // cannot be an IP address): keep that on 127.0.0.1, never ::1 or a resolver.
+        "--host-resolver-rules=MAP localhost 127.0.0.1",
       ],
       viewport: { width: 800, height: 640 },
     });
@@ -365,6 +368,72 @@ describe("the emailed links in a browser", () => {
     assert.equal(plain.status, 200, plain.text);
     assert.equal(plain.body?.user?.mfa_enabled, false);
     assert.ok(plain.body?.access_token, "one factor again");
+    await page.close();
+
+    assert.deepEqual(pageProblems, [], "no console errors or exceptions on the page");
+  });
+
+  test("a passkey added on the account page signs in on the sign-in page (CDP virtual authenticator)", { timeout: 180_000 }, async () => {
+    // The same stack, reached as localhost: the relying party the stack is configured with.
+    const local = BASE_URL.replace("//127.0.0.1:", "//localhost:");
+    assert.ok(local.startsWith("http://localhost:"), local);
+    const email = uniqueEmail("passkey");
+    await signup(email, OLD_PASSWORD);
+    assert.equal((await confirmInBrowser(context, email)).kind, "success");
+
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("WebAuthn.enable");
+    const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2",
+        transport: "internal",
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+
+    await page.goto(`${local}/signin`, { waitUntil: "load" });
+    await page.locator("#email").fill(email);
+    await page.locator("#password").fill(OLD_PASSWORD);
+    await page.locator("#submit").click();
+    await page.waitForURL(`${local}/account`);
+    await page.locator("#passkeys").waitFor({ state: "visible" });
+    await page.locator("#passkey-name").fill("Test laptop");
+    await page.locator("#passkey-add").click();
+    await page.locator("#outcome.success").filter({ hasText: /Passkey added/ }).waitFor();
+    await page.locator("#passkey-list li").filter({ hasText: "Test laptop" }).waitFor();
+    const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+    assert.equal(credentials.length, 1);
+    assert.equal(credentials[0].isResidentCredential, true, "a discoverable credential");
+
+    // Signed out, no address typed: the authenticator says who.
+    await page.locator("#signout").click();
+    await page.waitForURL(`${local}/signin`);
+    await page.locator("#passkey").click();
+    await page.waitForURL(`${local}/account`);
+    await page.locator("#who").filter({ hasText: email }).waitFor();
+    const stored = await page.evaluate(() => JSON.parse(sessionStorage.getItem("tokens")));
+    const claims = JSON.parse(Buffer.from(stored.access_token.split(".")[1], "base64url").toString());
+    assert.equal(claims.aal, "aal2", "a passkey is two factors");
+    assert.deepEqual(claims.amr, ["webauthn"]);
+    const { credentials: used } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+    assert.ok(used[0].signCount >= 1, "the authenticator signed");
+
+    // Removed on the page: that passkey signs in no more.
+    await page.locator("#passkey-list li button").click();
+    await page.locator("#outcome.success").filter({ hasText: /Passkey removed/ }).waitFor();
+    const listed = await api("GET", "/api/passkeys", { token: stored.access_token });
+    assert.equal(listed.status, 200, listed.text);
+    assert.deepEqual(listed.body.passkeys, []);
+    await page.locator("#signout").click();
+    await page.waitForURL(`${local}/signin`);
+    await page.locator("#passkey").click();
+    await page.locator("#outcome.failure").waitFor();
+    assert.equal(page.url(), `${local}/signin`, "still signed out");
+    await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId });
     await page.close();
 
     assert.deepEqual(pageProblems, [], "no console errors or exceptions on the page");
