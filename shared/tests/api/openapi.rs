@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use auth::domain::{Email, LogoutScope, NewPassword, PasskeyName, Password, UserId, UserName};
 use auth::http::{JsonBody, MAX_BODY_BYTES, error_response};
 use auth::lambda::{State, respond};
+use auth::service::PasskeyCeremony;
 use auth::{ApiError, Endpoint};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use lambda_http::http::{HeaderValue, Method, header};
@@ -16,11 +17,13 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use uuid::Uuid;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 use crate::helpers::{
     KEY_RING, PASSWORD, TEST_SECRET, TestApp, UNVERIFIED, from_client, jti_and_sid, jwt_part,
     totp_code,
 };
+use crate::passkeys::{assert_with, attest, credential_id};
 
 const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
 
@@ -252,7 +255,7 @@ fn real_errors() -> Vec<ApiError> {
     let wrong_types = body(
         r#"{"name": 1, "email": [], "password": true, "token": 1, "code": 123456,
             "current_password": {}, "new_password": 1, "new_email": false, "mfa_token": 1,
-            "recovery_code": 1}"#,
+            "recovery_code": 1, "ceremony_id": 1, "credential": "{}"}"#,
     )
     .unwrap();
     let empty = body("{}").unwrap();
@@ -267,10 +270,15 @@ fn real_errors() -> Vec<ApiError> {
         "new_email",
         "mfa_token",
         "recovery_code",
+        "ceremony_id",
     ] {
         errors.push(wrong_types.required(field).unwrap_err());
         errors.push(empty.required(field).unwrap_err());
     }
+    // A WebAuthn credential is an object field; a passkey's name an optional string.
+    errors.push(wrong_types.required_object("credential").unwrap_err());
+    errors.push(empty.required_object("credential").unwrap_err());
+    errors.push(wrong_types.optional("name").unwrap_err());
     errors.push(
         body(r#"{"scope": 1}"#)
             .unwrap()
@@ -1891,12 +1899,286 @@ async fn exercise_the_second_factor(contract: &mut Contract) {
     contract.check(Endpoint::MfaRecoveryCodes, response, "TOTP off");
 }
 
+/// A started ceremony's body, as the software authenticator's helpers take it.
+fn ceremony_of(started: &Value) -> PasskeyCeremony {
+    PasskeyCeremony {
+        ceremony_id: started["ceremony_id"].as_str().unwrap().parse().unwrap(),
+        options: started["options"].clone(),
+    }
+}
+
+/// Passkeys: what the six operations refuse before anything else, then real ceremonies with a
+/// software authenticator (registration, the list, a sign-in at `aal2`, a replay), the limit of
+/// 20, removal, and an unconfirmed address.
+async fn exercise_passkeys(contract: &mut Contract) {
+    let app = TestApp::spawn().await;
+    let email = "ada@example.com";
+    let signed_in = app.signed_in_user(email).await;
+    let access = signed_in.str("access_token");
+    let ada: Uuid = signed_in.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let expired = expired_copy_of(&access);
+    let garbage = json!({"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {}});
+    let unknown = json!({"ceremony_id": Uuid::new_v4(), "credential": garbage});
+
+    // Bearer failures, each operation with a body it would take (a `{id}` of no passkey).
+    let with_token = [
+        (Endpoint::PasskeyRegisterStart, None),
+        (Endpoint::PasskeyRegisterFinish, Some(&unknown)),
+        (Endpoint::Passkeys, None),
+        (Endpoint::DeletePasskey, None),
+    ];
+    for (endpoint, body) in with_token {
+        let call = |token: Option<&str>| match (token, body) {
+            (None, Some(body)) => request(
+                endpoint,
+                endpoint.method().unwrap(),
+                &[JSON],
+                body.to_string(),
+            ),
+            (None, None) => request(endpoint, endpoint.method().unwrap(), &[], Body::Empty),
+            (Some(token), Some(body)) => bearer_json(endpoint, token, body),
+            (Some(token), None) => bearer(endpoint, token),
+        };
+        for (request, why) in [
+            (call(None), "no token"),
+            (call(Some("garbage")), "garbage token"),
+            (call(Some(&expired)), "expired token"),
+        ] {
+            let response = app.call_raw(endpoint, request).await;
+            contract.check(endpoint, response, why);
+        }
+    }
+
+    // The finishes' bodies and fields, before the token (registration) or the ceremony.
+    let oversize = json!({"ceremony_id": "x".repeat(MAX_BODY_BYTES)}).to_string();
+    for endpoint in [
+        Endpoint::PasskeyRegisterFinish,
+        Endpoint::PasskeySigninFinish,
+    ] {
+        let send = |headers: &[(&str, &str)], body: String| match endpoint {
+            Endpoint::PasskeyRegisterFinish => bearer_with(endpoint, &access, headers, body),
+            _ => request(endpoint, Method::POST, headers, body),
+        };
+        let json = |body: Value| send(&[JSON], body.to_string());
+        for (request, why) in [
+            (send(&[], unknown.to_string()), "no content type"),
+            (send(&[JSON], oversize.clone()), "oversize"),
+            (send(&[JSON], "{".into()), "bad JSON"),
+            (send(&[JSON], "[1]".into()), "not an object"),
+            (json(json!({"credential": garbage})), "no ceremony_id"),
+            (
+                json(json!({"ceremony_id": 1, "credential": garbage})),
+                "ceremony_id a number",
+            ),
+            (
+                json(json!({"ceremony_id": Uuid::new_v4()})),
+                "no credential",
+            ),
+            (
+                json(json!({"ceremony_id": Uuid::new_v4(), "credential": garbage.to_string()})),
+                "credential a string",
+            ),
+            (
+                json(json!({"ceremony_id": "not-a-uuid", "credential": garbage})),
+                "ceremony_id not a UUID",
+            ),
+            (json(unknown.clone()), "unknown ceremony"),
+        ] {
+            let response = app.call_raw(endpoint, request).await;
+            contract.check(endpoint, response, why);
+        }
+    }
+    let finish_named = |name: Value| {
+        bearer_json(
+            Endpoint::PasskeyRegisterFinish,
+            &access,
+            &json!({"ceremony_id": Uuid::new_v4(), "credential": garbage, "name": name}),
+        )
+    };
+    for (request, why) in [
+        (finish_named(json!(1)), "name a number"),
+        (finish_named(json!("x".repeat(65))), "name too long"),
+        (finish_named(json!("a\nb")), "name with a line break"),
+    ] {
+        let response = app.call_raw(Endpoint::PasskeyRegisterFinish, request).await;
+        contract.check(Endpoint::PasskeyRegisterFinish, response, why);
+    }
+
+    // Nothing yet; a registration for real, then the list.
+    let list = || bearer(Endpoint::Passkeys, &access);
+    let response = app.call_raw(Endpoint::Passkeys, list()).await;
+    let listed = contract.check(Endpoint::Passkeys, response, "none");
+    assert_eq!(listed, json!({"passkeys": []}));
+    let start = || bearer(Endpoint::PasskeyRegisterStart, &access);
+    let finish = |started: &PasskeyCeremony, key: &mut SoftPasskey, name: &str| {
+        bearer_json(
+            Endpoint::PasskeyRegisterFinish,
+            &access,
+            &json!({"ceremony_id": started.ceremony_id, "credential": attest(key, started),
+                    "name": name}),
+        )
+    };
+    let response = app.call_raw(Endpoint::PasskeyRegisterStart, start()).await;
+    let started = ceremony_of(&contract.check(Endpoint::PasskeyRegisterStart, response, "success"));
+    let mut key = SoftPasskey::new(true);
+    let response = app
+        .call_raw(
+            Endpoint::PasskeyRegisterFinish,
+            finish(&started, &mut key, "Laptop"),
+        )
+        .await;
+    let added = contract.check(Endpoint::PasskeyRegisterFinish, response, "success");
+    let passkey: Uuid = added["passkey"]["id"].as_str().unwrap().parse().unwrap();
+    let response = app
+        .call_raw(
+            Endpoint::PasskeyRegisterFinish,
+            finish(&started, &mut SoftPasskey::new(true), "Again"),
+        )
+        .await;
+    contract.check(Endpoint::PasskeyRegisterFinish, response, "a used ceremony");
+    let response = app.call_raw(Endpoint::Passkeys, list()).await;
+    let listed = contract.check(Endpoint::Passkeys, response, "one");
+    assert_eq!(
+        listed["passkeys"][0]["last_used_at"],
+        Value::Null,
+        "{listed}"
+    );
+
+    // A sign-in with it, at aal2; its assertion replayed is refused.
+    let credential = credential_id(&app, passkey).await;
+    let signin_start = || json_post(Endpoint::PasskeySigninStart, &json!({}));
+    let response = app
+        .call_raw(Endpoint::PasskeySigninStart, signin_start())
+        .await;
+    let started = ceremony_of(&contract.check(Endpoint::PasskeySigninStart, response, "success"));
+    let assertion = json!({
+        "ceremony_id": started.ceremony_id,
+        "credential": assert_with(&mut key, &started, &credential, ada),
+    });
+    for why in ["success", "a used ceremony"] {
+        let response = app
+            .call_raw(
+                Endpoint::PasskeySigninFinish,
+                json_post(Endpoint::PasskeySigninFinish, &assertion),
+            )
+            .await;
+        let answer = contract.check(Endpoint::PasskeySigninFinish, response, why);
+        if why == "success" {
+            let claims = jwt_part(answer["access_token"].as_str().unwrap(), 1);
+            assert_eq!(
+                (&claims["aal"], &claims["amr"]),
+                (&json!("aal2"), &json!(["webauthn"]))
+            );
+        }
+    }
+
+    // The limit: 19 passkeys (copies of the real one's row under new credential ids, a
+    // shortcut past 18 more ceremonies), two starts, the first finish reaching 20.
+    app.db
+        .execute(
+            "INSERT INTO passkeys (user_id, credential_id, passkey, name)
+             SELECT user_id, uuid_send(gen_random_uuid()), passkey, 'Copy'
+               FROM passkeys, generate_series(1, 18)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut starts = Vec::new();
+    for _ in 0..2 {
+        let response = app.call_raw(Endpoint::PasskeyRegisterStart, start()).await;
+        starts.push(ceremony_of(&contract.check(
+            Endpoint::PasskeyRegisterStart,
+            response,
+            "the 20th",
+        )));
+    }
+    for (started, why) in starts.iter().zip(["the 20th", "the 21st"]) {
+        let response = app
+            .call_raw(
+                Endpoint::PasskeyRegisterFinish,
+                finish(started, &mut SoftPasskey::new(true), why),
+            )
+            .await;
+        contract.check(Endpoint::PasskeyRegisterFinish, response, why);
+    }
+    let response = app.call_raw(Endpoint::PasskeyRegisterStart, start()).await;
+    contract.check(Endpoint::PasskeyRegisterStart, response, "at the limit");
+
+    // Removal: the copies by SQL, the real one through the endpoint; unknown ids and ids that
+    // are no UUID are the same 404.
+    app.db
+        .execute("DELETE FROM passkeys WHERE name = 'Copy'", &[])
+        .await
+        .unwrap();
+    let authorization = format!("Bearer {access}");
+    let delete = |id: &str| {
+        request_with_token(
+            Endpoint::DeletePasskey,
+            id,
+            Method::DELETE,
+            &[("authorization", &authorization)],
+            Body::Empty,
+        )
+    };
+    for (request, why) in [
+        (bearer(Endpoint::DeletePasskey, &access), "unknown id"),
+        (delete("not-a-uuid"), "not a uuid"),
+        (delete(&passkey.to_string()), "success"),
+        (delete(&passkey.to_string()), "removed already"),
+    ] {
+        let response = app.call_raw(Endpoint::DeletePasskey, request).await;
+        contract.check(Endpoint::DeletePasskey, response, why);
+    }
+
+    // An unconfirmed address: refused once the passkey is proven, as sign-in refuses it.
+    let response = app.call_raw(Endpoint::PasskeyRegisterStart, start()).await;
+    let started = ceremony_of(&contract.check(Endpoint::PasskeyRegisterStart, response, "success"));
+    let mut key = SoftPasskey::new(true);
+    let response = app
+        .call_raw(
+            Endpoint::PasskeyRegisterFinish,
+            finish(&started, &mut key, "Phone"),
+        )
+        .await;
+    let added = contract.check(Endpoint::PasskeyRegisterFinish, response, "success");
+    let passkey: Uuid = added["passkey"]["id"].as_str().unwrap().parse().unwrap();
+    app.db
+        .execute("UPDATE users SET email_verified_at = NULL", &[])
+        .await
+        .unwrap();
+    let response = app
+        .call_raw(Endpoint::PasskeySigninStart, signin_start())
+        .await;
+    let started = ceremony_of(&contract.check(Endpoint::PasskeySigninStart, response, "success"));
+    let credential = credential_id(&app, passkey).await;
+    let assertion = json!({
+        "ceremony_id": started.ceremony_id,
+        "credential": assert_with(&mut key, &started, &credential, ada),
+    });
+    let response = app
+        .call_raw(
+            Endpoint::PasskeySigninFinish,
+            json_post(Endpoint::PasskeySigninFinish, &assertion),
+        )
+        .await;
+    contract.check(
+        Endpoint::PasskeySigninFinish,
+        response,
+        "unconfirmed address",
+    );
+}
+
 /// 429 `rate_limited` once a client IP has spent its budget, on each endpoint that has one.
 async fn exercise_spent_budgets(contract: &mut Contract) {
     let app = TestApp::spawn_with(&[
         ("RATE_LIMIT_SIGNUP", "1"),
         ("RATE_LIMIT_SIGNIN", "1"),
         ("RATE_LIMIT_FORGOT_PASSWORD", "1"),
+        ("RATE_LIMIT_PASSKEY_SIGNIN", "1"),
     ])
     .await;
     let email = "jane@example.com";
@@ -1912,6 +2194,7 @@ async fn exercise_spent_budgets(contract: &mut Contract) {
         (Endpoint::ForgotPassword, json!({"email": email})),
         // Sign-up's budget, counted apart.
         (Endpoint::ResendVerification, json!({"email": email})),
+        (Endpoint::PasskeySigninStart, json!({})),
     ];
     for (endpoint, body) in requests {
         for why in ["within the budget", "budget spent"] {
@@ -2041,7 +2324,43 @@ fn valid_database_requests(access: &str, refresh: &str) -> Vec<(Endpoint, Reques
             bearer(Endpoint::MfaRecoveryCodes, access),
         ),
         (Endpoint::MfaStatus, bearer(Endpoint::MfaStatus, access)),
+        (
+            Endpoint::PasskeyRegisterStart,
+            bearer(Endpoint::PasskeyRegisterStart, access),
+        ),
+        (
+            Endpoint::PasskeyRegisterFinish,
+            bearer_json(
+                Endpoint::PasskeyRegisterFinish,
+                access,
+                &json!({"ceremony_id": Uuid::new_v4(), "credential": parseable_assertion()}),
+            ),
+        ),
+        (Endpoint::Passkeys, bearer(Endpoint::Passkeys, access)),
+        (
+            Endpoint::DeletePasskey,
+            bearer(Endpoint::DeletePasskey, access),
+        ),
+        (
+            Endpoint::PasskeySigninStart,
+            json_post(Endpoint::PasskeySigninStart, &json!({})),
+        ),
+        (
+            Endpoint::PasskeySigninFinish,
+            json_post(
+                Endpoint::PasskeySigninFinish,
+                &json!({"ceremony_id": Uuid::new_v4(), "credential": parseable_assertion()}),
+            ),
+        ),
     ]
+}
+
+/// A credential shaped as an assertion that parses (so the finish reaches the database), whose
+/// bytes prove nothing.
+fn parseable_assertion() -> Value {
+    json!({"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {
+        "authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA",
+        "userHandle": null}})
 }
 
 /// 503 from every database endpoint when the database cannot be reached.
@@ -2077,7 +2396,7 @@ async fn exercise_a_broken_database(contract: &mut Contract) {
     app.db
         .batch_execute(
             "DROP TABLE users, sessions, refresh_tokens, revoked_tokens, reset_tokens, \
-             email_outbox CASCADE",
+             email_outbox, webauthn_ceremonies CASCADE",
         )
         .await
         .unwrap();
@@ -2098,6 +2417,7 @@ async fn real_responses_match_the_document_and_cover_every_documented_status_and
     Box::pin(exercise_signup_without_verification(&mut contract)).await;
     Box::pin(exercise_the_account_endpoints(&mut contract)).await;
     Box::pin(exercise_the_second_factor(&mut contract)).await;
+    Box::pin(exercise_passkeys(&mut contract)).await;
     Box::pin(exercise_spent_budgets(&mut contract)).await;
     Box::pin(exercise_an_unreachable_database(&mut contract)).await;
     Box::pin(exercise_a_broken_database(&mut contract)).await;
