@@ -442,7 +442,8 @@ fn add_missing_keys(path: &Path) -> anyhow::Result<()> {
             .append(true)
             .open(path)
             .with_context(|| format!("opening {}", path.display()))?;
-        writeln!(file, "\n# Added by make dev: {what}.\n{name}={value}")?;
+        // Quoted: cargo-lambda's env-file parser refuses a bare value ending in `=` (base64).
+        writeln!(file, "\n# Added by make dev: {what}.\n{name}='{value}'")?;
         println!("==> added a freshly generated {name} to {ENV_FILE}");
     }
     Ok(())
@@ -482,10 +483,13 @@ fn create_env_file(root: &Path, path: &Path, ports: Ports) -> anyhow::Result<()>
             format!("RESET_URL=http://localhost:{}/reset-password", ports.api)
         } else if line.starts_with("VERIFY_URL=") {
             format!("VERIFY_URL=http://localhost:{}/verify-email", ports.api)
+        } else if line.starts_with("WEBAUTHN_ORIGIN=") {
+            format!("WEBAUTHN_ORIGIN=http://localhost:{}", ports.api)
         } else if line.starts_with("VERIFICATION_CODE_KEY=") {
             format!("VERIFICATION_CODE_KEY={}", random_secret())
         } else if line.starts_with("MFA_ENCRYPTION_KEY=") {
-            format!("MFA_ENCRYPTION_KEY={}", auth::tokens::new_key_base64()?)
+            // Quoted: cargo-lambda's env-file parser refuses a bare value ending in `=`.
+            format!("MFA_ENCRYPTION_KEY='{}'", auth::tokens::new_key_base64()?)
         } else if line.starts_with("EMAIL_TRANSPORT=") {
             // The local inbox (see `run`): emails a developer can read, sent as in AWS, by the
             // janitor.
