@@ -36,7 +36,11 @@ fuzz_target!(|raw: &str| {
     }
     if let Some(code) = RecoveryCode::parse(raw) {
         assert_eq!(code.as_str().len(), 12);
-        assert!(code.as_str().bytes().all(|b| RECOVERY_ALPHABET.contains(&b)));
+        assert!(
+            code.as_str()
+                .bytes()
+                .all(|b| RECOVERY_ALPHABET.contains(&b))
+        );
         assert_eq!(RecoveryCode::parse(&code.to_string()), Some(code));
     }
     match UserName::parse(raw) {

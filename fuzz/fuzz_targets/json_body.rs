@@ -1,5 +1,6 @@
 //! Any body under any `Content-Type`: a JSON object, or exactly one of the three documented
-//! codes in the documented order; each field then a string, `missing_field` or `invalid_json`.
+//! codes in the documented order; each field then a string (or, for a passkey's `credential`, an
+//! object), `missing_field` or `invalid_json`.
 #![no_main]
 
 use auth::http::{JsonBody, MAX_BODY_BYTES};
@@ -53,6 +54,15 @@ fuzz_target!(|input: &[u8]| {
                         panic!("{field}: {:?} for {value:?}", got.map_err(|e| e.code()))
                     }
                 }
+            }
+            match (
+                parsed.required_object("credential"),
+                object.get("credential"),
+            ) {
+                (Ok(got), Some(value @ Value::Object(_))) => assert_eq!(&got, value),
+                (Err(e), None | Some(Value::Null)) => assert_eq!(e.code(), "missing_field"),
+                (Err(e), Some(_)) => assert_eq!(e.code(), "invalid_json"),
+                (got, value) => panic!("credential: {:?} for {value:?}", got.map_err(|e| e.code())),
             }
         }
         (Err(error), _) => assert_eq!(error.code(), "invalid_json"),
