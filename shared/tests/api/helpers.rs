@@ -309,6 +309,22 @@ impl TestApp {
         }
     }
 
+    /// `endpoint` with its own method and path, a bearer token and a JSON body when given
+    /// (`Value::Null`: no body).
+    pub async fn call_endpoint(
+        &self,
+        endpoint: Endpoint,
+        token: Option<&str>,
+        body: Value,
+    ) -> TestResponse {
+        let body = (!body.is_null()).then_some(body);
+        self.call(
+            endpoint,
+            endpoint_request(endpoint, endpoint.path(), token, body.as_ref()),
+        )
+        .await
+    }
+
     /// POSTs a JSON body to an endpoint.
     pub async fn post_json(&self, endpoint: Endpoint, body: &Value) -> TestResponse {
         self.call(endpoint, json_request(endpoint.path(), body))
@@ -574,4 +590,26 @@ fn borrowed(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect()
+}
+
+/// A request to `endpoint` (its method) at `path`, with a bearer token and a JSON body when given.
+pub fn endpoint_request(
+    endpoint: Endpoint,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> Request {
+    let mut builder = lambda_http::http::Request::builder()
+        .method(endpoint.method().expect("a method"))
+        .uri(path);
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    match body {
+        Some(body) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string())),
+        None => builder.body(Body::Empty),
+    }
+    .unwrap()
 }

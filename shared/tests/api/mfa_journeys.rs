@@ -4,34 +4,11 @@
 
 use auth::Endpoint;
 use lambda_http::http::{StatusCode, header};
-use lambda_http::{Body, Request};
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp, TestResponse, jwt_part, totp_code};
 
 const JANE: &str = "jane@example.com";
-
-fn request(endpoint: Endpoint, token: Option<&str>, body: Option<&Value>) -> Request {
-    let mut builder = lambda_http::http::Request::builder()
-        .method(endpoint.method().expect("a method"))
-        .uri(endpoint.path());
-    if let Some(token) = token {
-        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    match body {
-        Some(body) => builder
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string())),
-        None => builder.body(Body::Empty),
-    }
-    .unwrap()
-}
-
-async fn call(app: &TestApp, endpoint: Endpoint, token: Option<&str>, body: Value) -> TestResponse {
-    let body = (!body.is_null()).then_some(body);
-    app.call(endpoint, request(endpoint, token, body.as_ref()))
-        .await
-}
 
 /// The code an authenticator app shows for `secret` (base32) `steps` time steps from now.
 fn code(secret: &str, steps: i64) -> String {
@@ -56,7 +33,9 @@ struct Enrolled {
 
 async fn jane_with_totp(app: &TestApp) -> Enrolled {
     let token = app.signed_in_access_token(JANE).await;
-    let enrolled = call(app, Endpoint::MfaEnroll, Some(&token), Value::Null).await;
+    let enrolled = app
+        .call_endpoint(Endpoint::MfaEnroll, Some(&token), Value::Null)
+        .await;
     enrolled.assert_status(StatusCode::CREATED);
     assert_eq!(
         enrolled.sorted_keys(),
@@ -65,13 +44,13 @@ async fn jane_with_totp(app: &TestApp) -> Enrolled {
         enrolled.body
     );
     let secret = enrolled.str("secret");
-    let confirmed = call(
-        app,
-        Endpoint::MfaConfirm,
-        Some(&token),
-        json!({"code": code(&secret, 0)}),
-    )
-    .await;
+    let confirmed = app
+        .call_endpoint(
+            Endpoint::MfaConfirm,
+            Some(&token),
+            json!({"code": code(&secret, 0)}),
+        )
+        .await;
     confirmed.assert_status(StatusCode::OK);
     let recovery_codes = confirmed.body["recovery_codes"]
         .as_array()
@@ -106,8 +85,7 @@ async fn password_step(app: &TestApp) -> String {
 }
 
 async fn verify(app: &TestApp, mfa_token: &str, field: &str, code: &str) -> TestResponse {
-    call(
-        app,
+    app.call_endpoint(
         Endpoint::MfaVerify,
         None,
         json!({"mfa_token": mfa_token, field: code}),
@@ -222,11 +200,10 @@ async fn an_mfa_token_dies_when_it_expires_or_after_five_wrong_codes() {
         .assert_error(401, "invalid_mfa_token");
     // Malformed requests: a clear error, no challenge spent.
     let live = password_step(&app).await;
-    call(&app, Endpoint::MfaVerify, None, json!({"mfa_token": live}))
+    app.call_endpoint(Endpoint::MfaVerify, None, json!({"mfa_token": live}))
         .await
         .assert_error(400, "missing_field");
-    call(
-        &app,
+    app.call_endpoint(
         Endpoint::MfaVerify,
         None,
         json!({"mfa_token": live, "code": "123456", "recovery_code": "AAAA-BBBB-CCCC"}),
@@ -352,13 +329,13 @@ async fn a_recovery_code_signs_in_once_in_any_case_and_tells_the_owner() {
     verify(&app, &again, "recovery_code", &recovery_codes[3])
         .await
         .assert_error(401, "invalid_mfa_code");
-    let status = call(
-        &app,
-        Endpoint::MfaStatus,
-        Some(&confirmed.str("access_token")),
-        Value::Null,
-    )
-    .await;
+    let status = app
+        .call_endpoint(
+            Endpoint::MfaStatus,
+            Some(&confirmed.str("access_token")),
+            Value::Null,
+        )
+        .await;
     assert_eq!(
         status.body,
         json!({"totp": {"enabled": true}, "recovery_codes_left": 9, "passkeys": 0})
@@ -369,18 +346,19 @@ async fn a_recovery_code_signs_in_once_in_any_case_and_tells_the_owner() {
 async fn new_recovery_codes_and_turning_totp_off_need_an_aal2_session() {
     let app = TestApp::spawn().await;
     let plain = app.signed_in_access_token("john@example.com").await;
-    call(&app, Endpoint::MfaRecoveryCodes, Some(&plain), Value::Null)
+    app.call_endpoint(Endpoint::MfaRecoveryCodes, Some(&plain), Value::Null)
         .await
         .assert_error(403, "aal2_required");
-    call(
-        &app,
+    app.call_endpoint(
         Endpoint::MfaDisable,
         Some(&plain),
         json!({"code": "123456"}),
     )
     .await
     .assert_error(403, "aal2_required");
-    let status = call(&app, Endpoint::MfaStatus, Some(&plain), Value::Null).await;
+    let status = app
+        .call_endpoint(Endpoint::MfaStatus, Some(&plain), Value::Null)
+        .await;
     assert_eq!(
         status.body,
         json!({"totp": {"enabled": false}, "recovery_codes_left": 0, "passkeys": 0})
@@ -403,11 +381,10 @@ async fn new_recovery_codes_and_turning_totp_off_need_an_aal2_session() {
         .unwrap();
     let aal1 = app.refresh(&confirmed.str("refresh_token")).await;
     let aal1 = aal1.str("access_token");
-    call(&app, Endpoint::MfaRecoveryCodes, Some(&aal1), Value::Null)
+    app.call_endpoint(Endpoint::MfaRecoveryCodes, Some(&aal1), Value::Null)
         .await
         .assert_error(403, "aal2_required");
-    call(
-        &app,
+    app.call_endpoint(
         Endpoint::MfaDisable,
         Some(&aal1),
         json!({"code": code(&secret, 1)}),
@@ -419,13 +396,9 @@ async fn new_recovery_codes_and_turning_totp_off_need_an_aal2_session() {
     let mfa_token = password_step(&app).await;
     let signed_in = verify(&app, &mfa_token, "code", &code(&secret, 1)).await;
     let aal2_again = signed_in.str("access_token");
-    let fresh = call(
-        &app,
-        Endpoint::MfaRecoveryCodes,
-        Some(&aal2_again),
-        Value::Null,
-    )
-    .await;
+    let fresh = app
+        .call_endpoint(Endpoint::MfaRecoveryCodes, Some(&aal2_again), Value::Null)
+        .await;
     fresh.assert_status(StatusCode::OK);
     let fresh: Vec<String> = fresh.body["recovery_codes"]
         .as_array()
@@ -457,38 +430,27 @@ async fn turning_totp_off_takes_a_current_code_and_tells_the_owner() {
         "000000"
     };
 
-    call(
-        &app,
-        Endpoint::MfaDisable,
-        Some(&token),
-        json!({"code": wrong}),
-    )
-    .await
-    .assert_error(400, "invalid_mfa_code");
+    app.call_endpoint(Endpoint::MfaDisable, Some(&token), json!({"code": wrong}))
+        .await
+        .assert_error(400, "invalid_mfa_code");
     // The code that confirmed was spent: a replay is wrong here too.
-    call(
-        &app,
+    app.call_endpoint(
         Endpoint::MfaDisable,
         Some(&token),
         json!({"code": code(&secret, 0)}),
     )
     .await
     .assert_error(400, "invalid_mfa_code");
-    call(
-        &app,
-        Endpoint::MfaDisable,
-        Some(&token),
-        json!({"code": "12345"}),
-    )
-    .await
-    .assert_error(400, "invalid_mfa_code");
-    let disabled = call(
-        &app,
-        Endpoint::MfaDisable,
-        Some(&token),
-        json!({"code": code(&secret, 1)}),
-    )
-    .await;
+    app.call_endpoint(Endpoint::MfaDisable, Some(&token), json!({"code": "12345"}))
+        .await
+        .assert_error(400, "invalid_mfa_code");
+    let disabled = app
+        .call_endpoint(
+            Endpoint::MfaDisable,
+            Some(&token),
+            json!({"code": code(&secret, 1)}),
+        )
+        .await;
 
     disabled.assert_status(StatusCode::OK);
     assert_eq!(
@@ -506,15 +468,14 @@ async fn turning_totp_off_takes_a_current_code_and_tells_the_owner() {
         app.count("SELECT count(*) FROM mfa_recovery_codes").await,
         0
     );
-    call(
-        &app,
+    app.call_endpoint(
         Endpoint::MfaDisable,
         Some(&token),
         json!({"code": code(&secret, 1)}),
     )
     .await
     .assert_error(409, "mfa_not_enabled");
-    call(&app, Endpoint::MfaRecoveryCodes, Some(&token), Value::Null)
+    app.call_endpoint(Endpoint::MfaRecoveryCodes, Some(&token), Value::Null)
         .await
         .assert_error(409, "mfa_not_enabled");
     let events: Vec<String> = app

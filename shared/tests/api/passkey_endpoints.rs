@@ -8,46 +8,20 @@ use std::collections::HashMap;
 use auth::Endpoint;
 use auth::service::PasskeyCeremony;
 use lambda_http::http::{StatusCode, header};
-use lambda_http::{Body, Request, RequestExt};
+use lambda_http::{Body, RequestExt};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
-use crate::helpers::{TestApp, TestResponse, jwt_part};
+use crate::helpers::{TestApp, TestResponse, endpoint_request, jwt_part};
 use crate::passkeys::{assert_with, attest, credential_id};
 
 const JANE: &str = "jane@example.com";
 const JOHN: &str = "john@example.com";
 
-/// A request to `endpoint` at `path`, with a bearer token and a JSON body when given.
-fn request(endpoint: Endpoint, path: &str, token: Option<&str>, body: Option<&Value>) -> Request {
-    let mut builder = lambda_http::http::Request::builder()
-        .method(endpoint.method().expect("a method"))
-        .uri(path);
-    if let Some(token) = token {
-        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    match body {
-        Some(body) => builder
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string())),
-        None => builder.body(Body::Empty),
-    }
-    .unwrap()
-}
-
-async fn call(app: &TestApp, endpoint: Endpoint, token: Option<&str>, body: Value) -> TestResponse {
-    let body = (!body.is_null()).then_some(body);
-    app.call(
-        endpoint,
-        request(endpoint, endpoint.path(), token, body.as_ref()),
-    )
-    .await
-}
-
 /// `DELETE /api/passkeys/{id}`.
 async fn delete(app: &TestApp, token: &str, id: &str) -> TestResponse {
-    let request = request(
+    let request = endpoint_request(
         Endpoint::DeletePasskey,
         &format!("/api/passkeys/{id}"),
         Some(token),
@@ -77,25 +51,21 @@ fn ceremony(started: &TestResponse) -> PasskeyCeremony {
 /// the 201 body's `passkey`.
 async fn register(app: &TestApp, token: &str, key: &mut SoftPasskey, name: &str) -> Value {
     // No body: the account page sends none.
-    let started = call(
-        app,
-        Endpoint::PasskeyRegisterStart,
-        Some(token),
-        Value::Null,
-    )
-    .await;
+    let started = app
+        .call_endpoint(Endpoint::PasskeyRegisterStart, Some(token), Value::Null)
+        .await;
     let started = ceremony(&started);
-    let finished = call(
-        app,
-        Endpoint::PasskeyRegisterFinish,
-        Some(token),
-        json!({
-            "ceremony_id": started.ceremony_id,
-            "credential": attest(key, &started),
-            "name": name,
-        }),
-    )
-    .await;
+    let finished = app
+        .call_endpoint(
+            Endpoint::PasskeyRegisterFinish,
+            Some(token),
+            json!({
+                "ceremony_id": started.ceremony_id,
+                "credential": attest(key, &started),
+                "name": name,
+            }),
+        )
+        .await;
     finished.assert_status(StatusCode::CREATED);
     assert_eq!(finished.sorted_keys(), ["passkey"]);
     finished.body["passkey"].clone()
@@ -130,7 +100,9 @@ async fn a_passkey_registered_through_the_endpoints_signs_in_at_aal2() {
     assert_eq!(added["name"], "Laptop");
     let passkey: Uuid = added["id"].as_str().unwrap().parse().unwrap();
 
-    let listed = call(&app, Endpoint::Passkeys, Some(&token), Value::Null).await;
+    let listed = app
+        .call_endpoint(Endpoint::Passkeys, Some(&token), Value::Null)
+        .await;
     listed.assert_status(StatusCode::OK);
     assert_eq!(listed.sorted_keys(), ["passkeys"]);
     assert_eq!(
@@ -140,17 +112,19 @@ async fn a_passkey_registered_through_the_endpoints_signs_in_at_aal2() {
     );
 
     // The sign-in page sends `{}` to start: no account is named.
-    let started = call(&app, Endpoint::PasskeySigninStart, None, json!({})).await;
+    let started = app
+        .call_endpoint(Endpoint::PasskeySigninStart, None, json!({}))
+        .await;
     let started = ceremony(&started);
     let credential = credential_id(&app, passkey).await;
     let assertion = assert_with(&mut key, &started, &credential, jane);
-    let signed_in = call(
-        &app,
-        Endpoint::PasskeySigninFinish,
-        None,
-        json!({"ceremony_id": started.ceremony_id, "credential": assertion}),
-    )
-    .await;
+    let signed_in = app
+        .call_endpoint(
+            Endpoint::PasskeySigninFinish,
+            None,
+            json!({"ceremony_id": started.ceremony_id, "credential": assertion}),
+        )
+        .await;
 
     signed_in.assert_status(StatusCode::OK);
     assert_eq!(
@@ -166,7 +140,9 @@ async fn a_passkey_registered_through_the_endpoints_signs_in_at_aal2() {
     assert_eq!(claims["amr"], json!(["webauthn"]));
     let dashboard = app.dashboard(&signed_in.str("access_token")).await;
     dashboard.assert_status(StatusCode::OK);
-    let listed = call(&app, Endpoint::Passkeys, Some(&token), Value::Null).await;
+    let listed = app
+        .call_endpoint(Endpoint::Passkeys, Some(&token), Value::Null)
+        .await;
     assert!(
         listed.body["passkeys"][0]["last_used_at"].is_string(),
         "the sign-in is its last use: {}",
@@ -201,7 +177,9 @@ async fn a_passkey_is_removed_by_its_owner_only() {
     let removed = delete(&app, &jane, id).await;
     removed.assert_status(StatusCode::OK);
     assert_eq!(removed.body, json!({"message": "Passkey removed"}));
-    let listed = call(&app, Endpoint::Passkeys, Some(&jane), Value::Null).await;
+    let listed = app
+        .call_endpoint(Endpoint::Passkeys, Some(&jane), Value::Null)
+        .await;
     assert_eq!(listed.body, json!({"passkeys": []}));
     delete(&app, &jane, id)
         .await
@@ -221,13 +199,9 @@ async fn a_passkey_is_removed_by_its_owner_only() {
 async fn credentials_that_prove_nothing_are_invalid_passkey() {
     let app = TestApp::spawn().await;
     let token = app.signed_in_access_token(JANE).await;
-    let started = call(
-        &app,
-        Endpoint::PasskeyRegisterStart,
-        Some(&token),
-        Value::Null,
-    )
-    .await;
+    let started = app
+        .call_endpoint(Endpoint::PasskeyRegisterStart, Some(&token), Value::Null)
+        .await;
     let started = ceremony(&started);
     let garbage = json!({"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {}});
 
@@ -260,11 +234,13 @@ async fn credentials_that_prove_nothing_are_invalid_passkey() {
     ];
     for (endpoint, body, why) in cases {
         let token = (endpoint == Endpoint::PasskeyRegisterFinish).then_some(token.as_str());
-        call(&app, endpoint, token, body)
+        app.call_endpoint(endpoint, token, body)
             .await
             .assert_error_because(400, "invalid_passkey", why);
     }
-    let listed = call(&app, Endpoint::Passkeys, Some(&token), Value::Null).await;
+    let listed = app
+        .call_endpoint(Endpoint::Passkeys, Some(&token), Value::Null)
+        .await;
     assert_eq!(
         listed.body,
         json!({"passkeys": []}),
@@ -330,7 +306,7 @@ async fn malformed_bodies_and_missing_tokens_are_refused_with_their_codes() {
     for endpoint in finishes {
         let token = (endpoint == Endpoint::PasskeyRegisterFinish).then_some(token.as_str());
         for (body, status, code, why) in &cases {
-            call(&app, endpoint, token, body.clone())
+            app.call_endpoint(endpoint, token, body.clone())
                 .await
                 .assert_error_because(*status, code, &format!("{endpoint:?}: {why}"));
         }
@@ -360,8 +336,7 @@ async fn malformed_bodies_and_missing_tokens_are_refused_with_their_codes() {
         (json!("a\nb"), "invalid_name", "a name with a line break"),
     ];
     for (name, code, why) in names {
-        call(
-            &app,
+        app.call_endpoint(
             Endpoint::PasskeyRegisterFinish,
             Some(&token),
             json!({"ceremony_id": id, "credential": {}, "name": name}),
@@ -375,12 +350,12 @@ async fn malformed_bodies_and_missing_tokens_are_refused_with_their_codes() {
         Endpoint::PasskeyRegisterFinish,
         Endpoint::Passkeys,
     ] {
-        call(&app, endpoint, None, json!({}))
+        app.call_endpoint(endpoint, None, json!({}))
             .await
             .assert_error_because(401, "missing_token", &format!("{endpoint:?}"));
         // A well-formed body: the token is checked by the service, after the body is read.
         let body = json!({"ceremony_id": id, "credential": {}});
-        call(&app, endpoint, Some("not-a-token"), body)
+        app.call_endpoint(endpoint, Some("not-a-token"), body)
             .await
             .assert_invalid_token(&format!("{endpoint:?}"));
     }

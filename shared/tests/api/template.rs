@@ -750,63 +750,67 @@ fn the_signing_key_secret_starts_empty_and_only_the_migrations_resource_fills_it
     );
 }
 
-#[test]
-fn only_code_key_functions_can_read_the_code_key_secret() {
+/// Exactly `readers` (and `migrate`, when it fills the secret) may read `secret`: each is told it
+/// by `variable` (`!Ref secret`) and granted the SAM read policy scoped to it alone, `uses` (the
+/// route table's own flag) agrees, and the key itself never sits in an environment.
+fn only_these_read_the_secret(
+    readers: &[&str],
+    uses: fn(Endpoint) -> bool,
+    secret: &str,
+    variable: &str,
+) {
     let template = template();
     let functions = functions(&template);
-    let expected: BTreeSet<&str> = CODE_KEY_FUNCTIONS.into_iter().collect();
-    let code_endpoints: BTreeSet<&str> = Endpoint::ALL
+    let expected: BTreeSet<&str> = readers.iter().copied().collect();
+    let endpoints: BTreeSet<&str> = Endpoint::ALL
         .into_iter()
-        .filter(|e| e.uses_code_key())
+        .filter(|e| uses(*e))
         .map(|e| e.function())
         .collect();
-    assert_eq!(code_endpoints, expected, "Endpoint::uses_code_key agrees");
+    assert_eq!(endpoints, expected, "the route table agrees");
     let with_variable: BTreeSet<&str> = functions
         .iter()
-        .filter(|f| f.environment().contains_key("VERIFICATION_CODE_KEY_ARN"))
+        .filter(|f| f.environment().contains_key(variable))
         .map(Function::binary)
         .collect();
     let with_permission: BTreeSet<&str> = functions
         .iter()
-        .filter(|f| mentions(&f.properties()["Policies"], "VerificationCodeKey"))
+        .filter(|f| mentions(&f.properties()["Policies"], secret))
         .map(Function::binary)
+        // migrate fills the key secrets on deploy (checked by the tests of those secrets).
+        .filter(|binary| *binary != "migrate")
         .collect();
-    assert_eq!(
-        with_variable, expected,
-        "functions given VERIFICATION_CODE_KEY_ARN"
-    );
+    assert_eq!(with_variable, expected, "functions given {variable}");
     assert_eq!(
         with_permission, expected,
-        "functions allowed to read VerificationCodeKey"
+        "functions allowed to read {secret}"
     );
+    let key_variable = variable.trim_end_matches("_ARN");
     for function in &functions {
         assert!(
-            !function.environment().contains_key("VERIFICATION_CODE_KEY"),
+            !function.environment().contains_key(key_variable),
             "{}: the key itself never sits in the environment",
             function.logical_id
         );
     }
-    for binary in CODE_KEY_FUNCTIONS {
+    for binary in readers {
         let function = function(&functions, binary);
         assert!(
-            is_ref_to(
-                function.environment()["VERIFICATION_CODE_KEY_ARN"],
-                "VerificationCodeKey"
-            ),
-            "{binary}: VERIFICATION_CODE_KEY_ARN is !Ref VerificationCodeKey"
+            is_ref_to(function.environment()[variable], secret),
+            "{binary}: {variable} is !Ref {secret}"
         );
         // The grant is the SAM policy template scoped to the secret, not a wildcard.
         let grants: Vec<&Value> = function.properties()["Policies"]
             .as_sequence()
             .unwrap()
             .iter()
-            .filter(|policy| mentions(policy, "VerificationCodeKey"))
+            .filter(|policy| mentions(policy, secret))
             .collect();
         assert_eq!(grants.len(), 1, "{binary}: one grant");
         assert!(
             is_ref_to(
                 &grants[0]["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"],
-                "VerificationCodeKey"
+                secret
             ),
             "{binary}: read-only access to that one secret"
         );
@@ -814,74 +818,30 @@ fn only_code_key_functions_can_read_the_code_key_secret() {
 }
 
 #[test]
+fn only_code_key_functions_can_read_the_code_key_secret() {
+    only_these_read_the_secret(
+        &CODE_KEY_FUNCTIONS,
+        Endpoint::uses_code_key,
+        CODE_KEY,
+        "VERIFICATION_CODE_KEY_ARN",
+    );
+}
+
+#[test]
 fn only_mfa_key_functions_can_read_the_mfa_key_and_migrate_fills_it() {
-    let template = template();
-    let functions = functions(&template);
-    let expected: BTreeSet<&str> = MFA_KEY_FUNCTIONS.into_iter().collect();
-    let mfa_endpoints: BTreeSet<&str> = Endpoint::ALL
-        .into_iter()
-        .filter(|e| e.uses_mfa_key())
-        .map(|e| e.function())
-        .collect();
-    assert_eq!(mfa_endpoints, expected, "Endpoint::uses_mfa_key agrees");
-    let with_variable: BTreeSet<&str> = functions
-        .iter()
-        .filter(|f| f.environment().contains_key("MFA_ENCRYPTION_KEY_ARN"))
-        .map(Function::binary)
-        .collect();
-    let with_permission: BTreeSet<&str> = functions
-        .iter()
-        .filter(|f| mentions(&f.properties()["Policies"], "MfaEncryptionKey"))
-        .map(Function::binary)
-        .filter(|binary| *binary != "migrate")
-        .collect();
-    assert_eq!(
-        with_variable, expected,
-        "functions given MFA_ENCRYPTION_KEY_ARN"
+    only_these_read_the_secret(
+        &MFA_KEY_FUNCTIONS,
+        Endpoint::uses_mfa_key,
+        MFA_KEY,
+        "MFA_ENCRYPTION_KEY_ARN",
     );
-    assert_eq!(
-        with_permission, expected,
-        "functions allowed to read MfaEncryptionKey"
-    );
-    for function in &functions {
-        assert!(
-            !function.environment().contains_key("MFA_ENCRYPTION_KEY"),
-            "{}: the key itself never sits in the environment",
-            function.logical_id
-        );
-    }
     assert!(
         is_ref_to(
-            &template["Resources"]["DatabaseMigrations"]["Properties"]["MfaKeySecret"],
-            "MfaEncryptionKey"
+            &template()["Resources"]["DatabaseMigrations"]["Properties"]["MfaKeySecret"],
+            MFA_KEY
         ),
         "the deploy generates the key into its empty secret"
     );
-    for binary in MFA_KEY_FUNCTIONS {
-        let function = function(&functions, binary);
-        assert!(
-            is_ref_to(
-                function.environment()["MFA_ENCRYPTION_KEY_ARN"],
-                "MfaEncryptionKey"
-            ),
-            "{binary}: MFA_ENCRYPTION_KEY_ARN is !Ref MfaEncryptionKey"
-        );
-        // The grant is the SAM policy template scoped to the secret, not a wildcard.
-        let grants: Vec<&Value> = function.properties()["Policies"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .filter(|policy| mentions(policy, "MfaEncryptionKey"))
-            .collect();
-        assert_eq!(grants.len(), 1, "{binary}: one grant");
-        assert!(
-            is_ref_to(
-                &grants[0]["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"],
-                "MfaEncryptionKey"
-            ),
-            "{binary}: read-only access to that one secret"
-        );
-    }
 }
 
 #[test]
