@@ -37,31 +37,17 @@
     sessionStorage.setItem("tokens", JSON.stringify(tokens));
   }
 
-  async function once(method, path, body) {
-    const headers = { Authorization: "Bearer " + tokens.access_token };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const response = await fetch(path, {
-      method: method,
-      headers: headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      referrerPolicy: "no-referrer",
-      credentials: "omit",
-    });
-    return { status: response.status, body: await response.json().catch(function () { return {}; }) };
+  function once(method, path, body) {
+    return kit.request(method, path, body, tokens.access_token);
   }
 
   /** An API call with the access token; an expired one is refreshed once, an ended session signs out. */
   async function api(method, path, body) {
     let answer = await once(method, path, body);
     if (answer.status === 401 && answer.body.error === "token_expired") {
-      const refreshed = await fetch("/api/refresh", {
-        method: "POST",
-        headers: { Authorization: "Bearer " + tokens.refresh_token },
-        referrerPolicy: "no-referrer",
-        credentials: "omit",
-      });
+      const refreshed = await kit.request("POST", "/api/refresh", undefined, tokens.refresh_token);
       if (refreshed.status !== 200) return toSignin();
-      keep(await refreshed.json());
+      keep(refreshed.body);
       answer = await once(method, path, body);
     }
     if (answer.status === 401 && answer.body.error !== "invalid_mfa_code") {

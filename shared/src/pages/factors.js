@@ -1,7 +1,7 @@
 "use strict";
 /**
  * What the sign-in and account pages share (inlined before each page's own script): the outcome
- * line, the answer to an API error, a busy state, and WebAuthn's base64url fields.
+ * line, the answer to an API error, a busy state, API requests, and WebAuthn's base64url fields.
  */
 function pageKit(messages) {
   const outcome = document.getElementById("outcome");
@@ -43,5 +43,30 @@ function pageKit(messages) {
     return btoa(raw).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   }
 
-  return { show: show, failure: failure, busy: busy, decodeB64: decodeB64, encodeB64: encodeB64 };
+  /**
+   * One JSON request to this site's API, with `token` as bearer when given: the status and the
+   * parsed body. No cookie goes, and no Referer.
+   */
+  async function request(method, path, body, token) {
+    const headers = {};
+    if (token) headers.Authorization = "Bearer " + token;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(path, {
+      method: method,
+      headers: headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      referrerPolicy: "no-referrer",
+      credentials: "omit",
+    });
+    return { status: response.status, body: await response.json().catch(function () { return {}; }) };
+  }
+
+  return {
+    show: show,
+    failure: failure,
+    busy: busy,
+    decodeB64: decodeB64,
+    encodeB64: encodeB64,
+    request: request,
+  };
 }
