@@ -24,6 +24,7 @@ mod jwt;
 mod limits;
 mod links;
 mod mfa;
+mod oidc;
 mod reset;
 mod retention;
 mod sessions;
@@ -36,6 +37,7 @@ pub use jwt::JwtSettings;
 pub use limits::RateLimits;
 pub use links::LinkBase;
 pub use mfa::{MfaKeyBytes, MfaSettings};
+pub use oidc::{ApiPublicUrl, OidcProvider, OidcSettings};
 pub use reset::ResetSettings;
 pub use retention::{MIN_AUDIT_RETENTION_DAYS, Retention};
 pub use sessions::SessionSettings;
@@ -67,6 +69,7 @@ pub struct Config {
     pub retention: Retention,
     pub mfa: MfaSettings,
     pub webauthn: WebauthnSettings,
+    pub oidc: OidcSettings,
 }
 
 impl Config {
@@ -83,6 +86,7 @@ impl Config {
             retention: Retention::load(env)?,
             mfa: MfaSettings::load(env, aws).await?,
             webauthn: WebauthnSettings::load(env)?,
+            oidc: OidcSettings::load(env, aws).await?,
         })
     }
 }
@@ -143,6 +147,15 @@ impl Environment {
     /// A variable's value, `None` when unset or empty.
     fn text(&self, name: &'static str) -> Option<&str> {
         self.read.lock().expect("names lock").insert(name);
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A variable whose name is made at run time (`OIDC_<NAME>_ISSUER`, ...): documented as a
+    /// pattern, so not counted among the names read. `None` when unset or empty.
+    fn per_provider(&self, name: &str) -> Option<&str> {
         self.values
             .get(name)
             .map(String::as_str)
