@@ -280,7 +280,8 @@ pub struct Pruned {
     /// Ended rate-limit windows, forgotten sign-in and second-factor failure streaks, and
     /// expired device tokens.
     pub throttles: u64,
-    /// Passkey ceremonies and sign-ins' second steps started and never finished in time.
+    /// Passkey ceremonies, sign-ins' second steps, and OpenID sign-in flows and one-time codes,
+    /// started and never finished in time.
     pub ceremonies: u64,
 }
 
@@ -325,6 +326,8 @@ pub async fn prune_expired(client: &impl GenericClient, keep: Duration) -> Resul
                                  RETURNING 1),
                   challenges AS (DELETE FROM mfa_challenges WHERE expires_at < now()
                                  RETURNING 1),
+                  oauth_flows AS (DELETE FROM oauth_flows WHERE expires_at < now() RETURNING 1),
+                  oauth_codes AS (DELETE FROM oauth_codes WHERE expires_at < now() RETURNING 1),
                   mfa_streaks AS (DELETE FROM mfa_failures
                                   WHERE window_ends < now()
                                     AND (locked_until IS NULL OR locked_until < now())
@@ -338,6 +341,7 @@ pub async fn prune_expired(client: &impl GenericClient, keep: Duration) -> Resul
                     + (SELECT count(*) FROM devices) + (SELECT count(*) FROM mfa_streaks)
                     AS throttles,
                     (SELECT count(*) FROM ceremonies) + (SELECT count(*) FROM challenges)
+                    + (SELECT count(*) FROM oauth_flows) + (SELECT count(*) FROM oauth_codes)
                     AS ceremonies",
         )
         .await?;

@@ -49,6 +49,13 @@ pub const RUNTIME_GRANTS: &[(&str, &str)] = &[
     // A ceremony is written by its start and taken by its finish (`DELETE … RETURNING`, which
     // needs SELECT); the janitor deletes the expired ones; nothing changes one.
     ("webauthn_ceremonies", "SELECT, INSERT, DELETE"),
+    // OpenID sign-in: a flow is written by the authorize redirect and taken by the callback, a
+    // one-time code written by the callback and taken by the token exchange (`DELETE …
+    // RETURNING`); identities are linked, listed and unlinked. The janitor deletes expired flows
+    // and codes.
+    ("oauth_flows", "SELECT, INSERT, DELETE"),
+    ("oauth_codes", "SELECT, INSERT, DELETE"),
+    ("oauth_identities", "SELECT, INSERT, DELETE"),
     // Append-only: written and read, never changed or removed (the trigger says so to the owner);
     // the janitor prunes past the retention through `prune_auth_events` (see [`FUNCTIONS`]).
     ("auth_events", "SELECT, INSERT"),

@@ -189,12 +189,12 @@ pub async fn begin_signin(
         (Some(false), Some(seconds)) => Some(Lockout::Locked { seconds }),
         _ => None,
     };
-    let account = row.get::<_, Option<uuid::Uuid>>("id").map(|_| {
-        (
-            user_from(&row),
-            PasswordHashString::from_stored(row.get("password_hash")),
-        )
-    });
+    // An account made through an OpenID provider has no password (yet): to a password it is as
+    // an unknown address, checked against no hash after the same work.
+    let account = row
+        .get::<_, Option<uuid::Uuid>>("id")
+        .zip(row.get::<_, Option<String>>("password_hash"))
+        .map(|(_, hash)| (user_from(&row), PasswordHashString::from_stored(hash)));
     Ok(SigninAttempt {
         ip: RequestCount {
             hits: row.get("hits"),

@@ -27,6 +27,7 @@ mod lockout;
 mod logout;
 mod mfa;
 mod mfa_journeys;
+mod oidc;
 mod openapi;
 mod outage;
 mod passkey_endpoints;
