@@ -14,6 +14,7 @@ use crate::tokens::TokenHash;
 
 mod audit;
 mod mfa;
+mod oauth;
 mod passkeys;
 mod password_reset;
 mod refresh;
@@ -27,6 +28,9 @@ pub use mfa::{
     WrongCode, accept_totp_step, challenge_second_factor, confirm_totp, consume_mfa_challenge,
     count_mfa_failure, disable_totp, mfa_challenge, mfa_locked_for, mfa_status, notify_owner,
     record_wrong_mfa_code, replace_recovery_codes, save_pending_totp, totp_of, use_recovery_code,
+};
+pub use oauth::{
+    OAuthFlow, OAuthGrant, begin_oauth_flow, issue_oauth_code, take_oauth_code, take_oauth_flow,
 };
 pub use passkeys::{
     Added, CeremonyKind, NewPasskey, PasskeySummary, Removed, SigninPasskey, add_passkey,

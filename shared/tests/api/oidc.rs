@@ -1,6 +1,12 @@
 //! Sign-in through OpenID Connect providers (issue 15, in progress): what holds so far.
 
+use std::time::Duration;
+
+use auth::domain::{CodeChallenge, ProviderName, RedirectTarget, UserId};
+use auth::store;
+use auth::tokens::OpaqueToken;
 use lambda_http::http::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::helpers::{PASSWORD, TestApp};
 
@@ -29,4 +35,113 @@ async fn an_account_without_a_password_is_to_a_password_an_unknown_address() {
     app.signin("pat@example.com", "a brand new passphrase")
         .await
         .assert_status(StatusCode::OK);
+}
+
+/// A flow as the authorize redirect will keep it.
+fn flow(state: &str) -> store::OAuthFlow {
+    store::OAuthFlow {
+        state: SecretString::from(state.to_owned()),
+        provider: ProviderName::parse("local").unwrap(),
+        pkce_verifier: SecretString::from("v".repeat(43)),
+        nonce: SecretString::from("n".repeat(22)),
+        redirect_to: RedirectTarget::from_stored("https://app.example.com/cb".to_owned()),
+        code_challenge: CodeChallenge::from_stored("c".repeat(43)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flow_is_taken_once_and_only_while_it_lives() {
+    let app = TestApp::spawn().await;
+    let second = app.second_instance().await;
+    let ttl = Duration::from_secs(600);
+    let db = app.app.pool.get().await.unwrap();
+    let other = second.app.pool.get().await.unwrap();
+
+    for round in 0..10 {
+        let state = format!("{round:0>43}");
+        store::begin_oauth_flow(&db, &flow(&state), ttl)
+            .await
+            .unwrap();
+        let (a, b) = tokio::join!(
+            store::take_oauth_flow(&db, &state),
+            store::take_oauth_flow(&other, &state)
+        );
+        let taken: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+        assert_eq!(
+            taken.len(),
+            1,
+            "round {round}: exactly one callback gets it"
+        );
+        assert_eq!(taken[0].redirect_to.as_str(), "https://app.example.com/cb");
+        assert_eq!(taken[0].pkce_verifier.expose_secret(), &"v".repeat(43));
+    }
+    let late = "l".repeat(43);
+    store::begin_oauth_flow(&db, &flow(&late), ttl)
+        .await
+        .unwrap();
+    app.db
+        .execute(
+            "UPDATE oauth_flows SET expires_at = now() - interval '1 second'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(
+        store::take_oauth_flow(&db, &late).await.unwrap().is_none(),
+        "expired"
+    );
+    assert!(
+        store::take_oauth_flow(&db, "made-up")
+            .await
+            .unwrap()
+            .is_none(),
+        "unknown"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_one_time_code_is_taken_once_and_only_while_it_lives() {
+    let app = TestApp::spawn().await;
+    let second = app.second_instance().await;
+    let user = app.registered_user("Pat", "pat@example.com").await;
+    let grant = store::OAuthGrant {
+        user: UserId::from_uuid(user["id"].as_str().unwrap().parse().unwrap()),
+        provider: ProviderName::parse("local").unwrap(),
+        code_challenge: CodeChallenge::from_stored("c".repeat(43)),
+        provider_mfa: false,
+    };
+    let db = app.app.pool.get().await.unwrap();
+    let other = second.app.pool.get().await.unwrap();
+
+    let code = OpaqueToken::generate().unwrap();
+    store::issue_oauth_code(&db, &code.hash, &grant, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        store::take_oauth_code(&db, &code.hash),
+        store::take_oauth_code(&other, &code.hash)
+    );
+    let taken: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+    assert_eq!(taken.len(), 1, "exactly one exchange gets it");
+    assert_eq!(taken[0], grant);
+
+    let late = OpaqueToken::generate().unwrap();
+    store::issue_oauth_code(&db, &late.hash, &grant, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let stored: Vec<u8> = app
+        .db
+        .query_one("SELECT code_hash FROM oauth_codes", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, late.hash.0, "only the code's SHA-256 is stored");
+    app.db
+        .execute(
+            "UPDATE oauth_codes SET expires_at = now() - interval '1 second'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store::take_oauth_code(&db, &late.hash).await.unwrap(), None);
 }
