@@ -40,6 +40,7 @@ pub mod janitor;
 pub mod keys;
 pub mod lambda;
 pub mod mail;
+pub mod oidc;
 pub mod pages;
 pub mod routes;
 pub mod service;

@@ -24,6 +24,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("custom_resource", 2),
     ("db", 3),
     ("tokens", 3),
+    ("oidc", 3),
     ("store", 4),
     ("mail", 5),
     ("service", 6),
