@@ -145,3 +145,70 @@ async fn a_one_time_code_is_taken_once_and_only_while_it_lives() {
         .unwrap();
     assert_eq!(store::take_oauth_code(&db, &late.hash).await.unwrap(), None);
 }
+
+/// A loopback server that answers every request with `answer` (or never, when `None`); returns
+/// its base URL and a counter of the requests it saw.
+async fn loopback_server(
+    answer: Option<&'static str>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                match answer {
+                    Some(answer) => {
+                        let _ = socket.write_all(answer.as_bytes()).await;
+                    }
+                    None => tokio::time::sleep(Duration::from_secs(30)).await,
+                }
+            });
+        }
+    });
+    (base, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_provider_client_follows_no_redirect_and_gives_up_quickly() {
+    use openidconnect::core::CoreProviderMetadata;
+    use std::sync::atomic::Ordering;
+    let http = auth::oidc::http_client();
+
+    let (redirecting, seen) = loopback_server(Some(
+        "HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/latest/meta-data/\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n",
+    ))
+    .await;
+    let discovered = CoreProviderMetadata::discover_async(
+        openidconnect::IssuerUrl::new(redirecting).unwrap(),
+        &http,
+    )
+    .await;
+    assert!(discovered.is_err(), "a redirect fails discovery");
+    assert_eq!(seen.load(Ordering::SeqCst), 1, "and is not followed");
+
+    let (silent, _) = loopback_server(None).await;
+    let started = std::time::Instant::now();
+    let discovered =
+        CoreProviderMetadata::discover_async(openidconnect::IssuerUrl::new(silent).unwrap(), &http)
+            .await;
+    assert!(
+        discovered.is_err(),
+        "a provider that never answers fails discovery"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "within the client's timeout, not the server's 30 s: {:?}",
+        started.elapsed()
+    );
+}
