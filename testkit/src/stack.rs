@@ -119,6 +119,57 @@ impl MailDev {
     }
 }
 
+/// The test OpenID provider (`local/oidc-provider.mjs`: panva's oidc-provider from
+/// `local/package.json`) on 127.0.0.1, with one confidential client. Its login form lets a test
+/// choose who signs in (`sub`, `email`, `email_verified`, `amr`). Stopped when dropped.
+pub struct TestProvider {
+    _process: Supervised,
+    port: u16,
+}
+
+impl TestProvider {
+    /// Starts it for `client_id`/`client_secret` with these `redirect_uris`, its output in `log`;
+    /// ready when its discovery document answers.
+    pub fn start(
+        workspace: &Path,
+        client_id: &str,
+        client_secret: &str,
+        redirect_uris: &[&str],
+        log: &Path,
+    ) -> anyhow::Result<TestProvider> {
+        let port = free_port()?;
+        let mut command = process::command("node");
+        command
+            .current_dir(workspace)
+            .arg("local/oidc-provider.mjs")
+            .env("PORT", port.to_string())
+            .env("CLIENT_ID", client_id)
+            .env("CLIENT_SECRET", client_secret)
+            .env("REDIRECT_URIS", redirect_uris.join(","));
+        let mut process = Supervised::spawn("oidc-provider", command, log)
+            .context("node not found: the test provider runs on Node.js")?;
+        let issuer = format!("http://127.0.0.1:{port}");
+        process
+            .wait_ready(
+                &Readiness::Http(format!("{issuer}/.well-known/openid-configuration")),
+                Duration::from_secs(60),
+            )
+            .context(
+                "the test OpenID provider did not start: its package comes from \
+                 local/package.json (npm ci --prefix local)",
+            )?;
+        Ok(TestProvider {
+            _process: process,
+            port,
+        })
+    }
+
+    /// Its issuer: `http://127.0.0.1:PORT`, exactly as its discovery document says.
+    pub fn issuer(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
 /// A new Ed25519 signing key as PKCS#8 PEM, generated in Rust (no openssl).
 pub fn signing_key_pem() -> anyhow::Result<String> {
     Ok(auth::keys::PrivateKey::generate_ed25519_pem()?

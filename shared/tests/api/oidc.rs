@@ -212,3 +212,209 @@ async fn the_provider_client_follows_no_redirect_and_gives_up_quickly() {
         started.elapsed()
     );
 }
+
+/// What a browser does at the provider, by hand: follows the authorize URL to the login form,
+/// posts who signs in, and follows the provider's redirects (cookies kept) until one leads back
+/// to our callback; returns that callback's query.
+fn sign_in_at_provider(
+    authorize_url: &str,
+    callback: &str,
+    form: &[(&str, &str)],
+) -> std::collections::HashMap<String, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let origin = {
+        let url = url::Url::parse(authorize_url).unwrap();
+        format!("{}://{}", url.scheme(), url.host_str().unwrap())
+            + &format!(":{}", url.port().unwrap())
+    };
+    let mut cookies: std::collections::BTreeMap<String, String> = Default::default();
+    let mut next = authorize_url.to_owned();
+    let mut posted = false;
+    for _ in 0..10 {
+        if next.starts_with(callback) {
+            let url = url::Url::parse(&next).unwrap();
+            return url.query_pairs().into_owned().collect();
+        }
+        let cookie_header = cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let is_form = next.contains("/interaction/") && !posted;
+        let mut response = if is_form {
+            // The login form's page first (it sets nothing we need), then its POST.
+            posted = true;
+            let body: String = form
+                .iter()
+                .map(|(name, value)| {
+                    format!(
+                        "{}={}",
+                        name,
+                        url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("&");
+            agent
+                .post(&next)
+                .header("Cookie", &cookie_header)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .send(body.as_bytes())
+                .unwrap()
+        } else {
+            agent
+                .get(&next)
+                .header("Cookie", &cookie_header)
+                .call()
+                .unwrap()
+        };
+        for value in response.headers().get_all("set-cookie") {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            if let Some((name, value)) = pair.split_once('=') {
+                cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let location = response
+            .headers()
+            .get("location")
+            .map(|location| location.to_str().unwrap().to_owned());
+        let Some(location) = location else {
+            panic!(
+                "{} at {next}: {}",
+                response.status(),
+                response.body_mut().read_to_string().unwrap_or_default()
+            );
+        };
+        next = if location.starts_with('/') {
+            format!("{origin}{location}")
+        } else {
+            location
+        };
+    }
+    panic!("the provider never sent the browser back to {callback}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_provider_signs_in_by_code_and_pkce_and_its_id_token_verifies() {
+    use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+    use openidconnect::{
+        AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+        OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+    };
+    const CALLBACK: &str = "http://127.0.0.1:9/api/oauth/local/callback";
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let logs = tempfile_dir();
+    let provider = tokio::task::spawn_blocking(move || {
+        testkit::stack::TestProvider::start(
+            &workspace,
+            "test-client",
+            "test-secret",
+            &[CALLBACK],
+            &logs.join("oidc-provider.log"),
+        )
+    })
+    .await
+    .unwrap()
+    .expect("the test provider starts (npm ci --prefix local installs it)");
+    let http = auth::oidc::http_client();
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(provider.issuer()).unwrap(), &http)
+            .await
+            .unwrap();
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new("test-client".into()),
+        Some(ClientSecret::new("test-secret".into())),
+    )
+    .set_redirect_uri(RedirectUrl::new(CALLBACK.into()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("email".into()))
+        .add_scope(Scope::new("profile".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+
+    let url = url.to_string();
+    let query = tokio::task::spawn_blocking(move || {
+        sign_in_at_provider(
+            &url,
+            CALLBACK,
+            &[
+                ("login", "alice"),
+                ("email", "alice@example.com"),
+                ("email_verified", "true"),
+                ("name", "Alice Example"),
+                ("amr", "pwd,mfa"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        query.get("state"),
+        Some(state.secret()),
+        "our state comes back"
+    );
+    let code = AuthorizationCode::new(query["code"].clone());
+    let tokens = client
+        .exchange_code(code.clone())
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let identity = auth::oidc::verify_id_token(
+        tokens.id_token().expect("an ID token"),
+        &auth::oidc::strict(client.id_token_verifier()),
+        &nonce,
+        tokens.access_token(),
+    )
+    .unwrap();
+
+    assert_eq!(
+        identity,
+        auth::oidc::ProviderIdentity {
+            subject: "alice".into(),
+            email: Some("alice@example.com".into()),
+            email_verified: true,
+            name: Some("Alice Example".into()),
+            mfa: true,
+        }
+    );
+    // The same token checked against another nonce: refused.
+    assert!(
+        auth::oidc::verify_id_token(
+            tokens.id_token().unwrap(),
+            &auth::oidc::strict(client.id_token_verifier()),
+            &Nonce::new("another".into()),
+            tokens.access_token(),
+        )
+        .is_err()
+    );
+    // The code again: the provider refuses it.
+    let (_, fresh_verifier) = PkceCodeChallenge::new_random_sha256();
+    let replay = client
+        .exchange_code(code)
+        .unwrap()
+        .set_pkce_verifier(fresh_verifier)
+        .request_async(&http)
+        .await;
+    assert!(replay.is_err(), "a code is used once");
+}
+
+/// A directory of its own for a test's logs.
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("oidc-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
