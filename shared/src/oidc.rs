@@ -11,10 +11,20 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use openidconnect::core::{
-    CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier, CoreJwsSigningAlgorithm,
+    CoreClient, CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier, CoreJsonWebKeySet,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
-use openidconnect::{AccessToken, AccessTokenHash, HttpRequest, HttpResponse, Nonce};
+use openidconnect::{
+    AccessToken, AccessTokenHash, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, HttpRequest, HttpResponse, Nonce,
+};
+use secrecy::ExposeSecret;
+
+use crate::config::{OidcProvider, OidcSettings};
+use crate::domain::ProviderName;
 
 /// How long a provider may take to accept a connection, and to answer at all.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -141,6 +151,112 @@ pub fn http_client() -> impl Fn(HttpRequest) -> Answer + Send + Sync + Clone + '
             .map_err(std::io::Error::other)?
         })
     }
+}
+
+/// A provider's client as its discovery made it: authorization endpoint set, token and userinfo
+/// endpoints as the document says; `Send + Sync + Clone`, kept for the life of the function. The
+/// redirect URI is set per request (it may follow the request's domain).
+pub type ProviderClient = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// The configured providers whose discovery succeeded, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Providers(BTreeMap<ProviderName, ProviderClient>);
+
+impl Providers {
+    /// Discovers every configured provider; one whose discovery fails is logged and left out,
+    /// and the others keep working.
+    pub async fn discover(settings: &OidcSettings) -> Providers {
+        let http = http_client();
+        let mut discovered = BTreeMap::new();
+        for provider in &settings.providers {
+            match discover(provider, &http).await {
+                Ok(client) => {
+                    discovered.insert(provider.name.clone(), client);
+                }
+                Err(error) => tracing::error!(
+                    provider = provider.name.as_str(),
+                    issuer = provider.issuer,
+                    error = format!("{error:#}"),
+                    "OpenID provider left out: its discovery failed"
+                ),
+            }
+        }
+        Providers(discovered)
+    }
+
+    pub fn get(&self, name: &ProviderName) -> Option<&ProviderClient> {
+        self.0.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &ProviderName> {
+        self.0.keys()
+    }
+}
+
+/// One provider's discovery document and keys. Done by hand rather than by openidconnect's
+/// `discover_async`, which fetches the keys from whatever `jwks_uri` the document names: here
+/// every endpoint it names is checked first (https, or plain http only for an issuer that is
+/// itself http on loopback, as the test provider is), and the issuer must be exactly ours.
+async fn discover(
+    provider: &OidcProvider,
+    http: &(impl Fn(HttpRequest) -> Answer + Send + Sync),
+) -> anyhow::Result<ProviderClient> {
+    use anyhow::{Context, bail};
+    let issuer = url::Url::parse(&provider.issuer).context("the issuer is not a URL")?;
+    let document = format!(
+        "{}/.well-known/openid-configuration",
+        provider.issuer.trim_end_matches('/')
+    );
+    let request = openidconnect::http::Request::get(&document)
+        .header("accept", "application/json")
+        .body(Vec::new())?;
+    let response = http(request)
+        .await
+        .context("fetching the discovery document")?;
+    if response.status() != 200 {
+        bail!("the discovery document answered {}", response.status());
+    }
+    let metadata: CoreProviderMetadata =
+        serde_json::from_slice(response.body()).context("reading the discovery document")?;
+    if metadata.issuer().as_str() != provider.issuer {
+        bail!(
+            "the document's issuer is {}, not the configured one",
+            metadata.issuer().as_str()
+        );
+    }
+    let loopback_http = issuer.scheme() == "http"
+        && matches!(issuer.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    let endpoints = [
+        Some(metadata.authorization_endpoint().url()),
+        metadata.token_endpoint().map(|url| url.url()),
+        Some(metadata.jwks_uri().url()),
+        metadata.userinfo_endpoint().map(|url| url.url()),
+    ];
+    for endpoint in endpoints.into_iter().flatten() {
+        let allowed = endpoint.scheme() == "https"
+            || (loopback_http && endpoint.scheme() == "http" && endpoint.host() == issuer.host());
+        if !allowed {
+            bail!("the document names an endpoint that is not https: {endpoint}");
+        }
+    }
+    let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), http)
+        .await
+        .context("fetching the provider's keys")?;
+    let metadata = metadata.set_jwks(jwks);
+    Ok(CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(provider.client_id.clone()),
+        Some(ClientSecret::new(
+            provider.client_secret.expose_secret().to_owned(),
+        )),
+    ))
 }
 
 #[cfg(test)]

@@ -146,15 +146,16 @@ async fn a_one_time_code_is_taken_once_and_only_while_it_lives() {
     assert_eq!(store::take_oauth_code(&db, &late.hash).await.unwrap(), None);
 }
 
-/// A loopback server that answers every request with `answer` (or never, when `None`); returns
-/// its base URL and a counter of the requests it saw.
+/// A loopback server that answers every request with what `answer` makes of its base URL (or
+/// never, when `None`); returns its base URL and a counter of the requests it saw.
 async fn loopback_server(
-    answer: Option<&'static str>,
+    answer: impl FnOnce(&str) -> Option<String>,
 ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let answer: Option<&'static str> = answer(&base).map(|text| &*Box::leak(text.into_boxed_str()));
     let seen = std::sync::Arc::new(AtomicUsize::new(0));
     let counter = seen.clone();
     tokio::spawn(async move {
@@ -184,10 +185,13 @@ async fn the_provider_client_follows_no_redirect_and_gives_up_quickly() {
     use std::sync::atomic::Ordering;
     let http = auth::oidc::http_client();
 
-    let (redirecting, seen) = loopback_server(Some(
-        "HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/latest/meta-data/\r\n\
-         Content-Length: 0\r\nConnection: close\r\n\r\n",
-    ))
+    let (redirecting, seen) = loopback_server(|_| {
+        Some(
+            "HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/latest/meta-data/\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
+                .to_owned(),
+        )
+    })
     .await;
     let discovered = CoreProviderMetadata::discover_async(
         openidconnect::IssuerUrl::new(redirecting).unwrap(),
@@ -197,7 +201,7 @@ async fn the_provider_client_follows_no_redirect_and_gives_up_quickly() {
     assert!(discovered.is_err(), "a redirect fails discovery");
     assert_eq!(seen.load(Ordering::SeqCst), 1, "and is not followed");
 
-    let (silent, _) = loopback_server(None).await;
+    let (silent, _) = loopback_server(|_| None).await;
     let started = std::time::Instant::now();
     let discovered =
         CoreProviderMetadata::discover_async(openidconnect::IssuerUrl::new(silent).unwrap(), &http)
@@ -417,4 +421,77 @@ fn tempfile_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("oidc-test-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// The settings of providers named `names`, each with the given issuer.
+fn settings(providers: &[(&str, &str)]) -> auth::config::OidcSettings {
+    auth::config::OidcSettings {
+        providers: providers
+            .iter()
+            .map(|(name, issuer)| auth::config::OidcProvider {
+                name: ProviderName::parse(name).unwrap(),
+                issuer: (*issuer).to_owned(),
+                client_id: "test-client".into(),
+                client_secret: SecretString::from("test-secret"),
+                scopes: vec!["openid".into()],
+            })
+            .collect(),
+        redirect_allowlist: vec!["https://app.example.com/cb".into()],
+        api_public_url: auth::config::ApiPublicUrl::FromRequest,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_whose_discovery_fails_is_left_out_and_the_others_work() {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let logs = tempfile_dir();
+    let provider = tokio::task::spawn_blocking(move || {
+        testkit::stack::TestProvider::start(
+            &workspace,
+            "test-client",
+            "test-secret",
+            &["http://127.0.0.1:9/api/oauth/local/callback"],
+            &logs.join("oidc-provider.log"),
+        )
+    })
+    .await
+    .unwrap()
+    .expect("the test provider starts (npm ci --prefix local installs it)");
+    // A document whose keys are said to be on a plain-http host that is not the issuer's: the
+    // keys are never fetched from there.
+    let (ssrf, seen) = loopback_server(|base| {
+        let body = serde_json::json!({
+            "issuer": base,
+            "authorization_endpoint": format!("{base}/auth"),
+            "token_endpoint": format!("{base}/token"),
+            "jwks_uri": "http://169.254.169.254/latest/meta-data/jwks",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        })
+        .to_string();
+        Some(format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        ))
+    })
+    .await;
+    let issuer = provider.issuer();
+    let configured = settings(&[
+        ("local", &issuer),
+        ("gone", "http://127.0.0.1:9"),
+        ("slashed", &format!("{issuer}/")),
+        ("ssrf", &ssrf),
+    ]);
+
+    let providers = auth::oidc::Providers::discover(&configured).await;
+
+    let names: Vec<&str> = providers.names().map(ProviderName::as_str).collect();
+    assert_eq!(names, ["local"], "only the provider whose discovery holds");
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the document was read, nothing fetched from the endpoint it named"
+    );
 }
