@@ -30,7 +30,8 @@ pub use mfa::{
     record_wrong_mfa_code, replace_recovery_codes, save_pending_totp, totp_of, use_recovery_code,
 };
 pub use oauth::{
-    OAuthFlow, OAuthGrant, begin_oauth_flow, issue_oauth_code, take_oauth_code, take_oauth_flow,
+    Linked, OAuthFlow, OAuthGrant, ProviderSubject, begin_oauth_flow, issue_oauth_code,
+    link_identity, take_oauth_code, take_oauth_flow,
 };
 pub use passkeys::{
     Added, CeremonyKind, NewPasskey, PasskeySummary, Removed, SigninPasskey, add_passkey,

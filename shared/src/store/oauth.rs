@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use deadpool_postgres::GenericClient;
 use secrecy::{ExposeSecret, SecretString};
+use tokio_postgres::error::SqlState;
 
 use super::{Result, seconds};
-use crate::domain::{CodeChallenge, ProviderName, RedirectTarget, UserId};
+use crate::domain::{CodeChallenge, Email, ProviderName, RedirectTarget, UserId, UserName};
 use crate::tokens::TokenHash;
 
 /// A flow begun by `GET /api/oauth/{provider}/authorize`.
@@ -145,4 +146,112 @@ pub async fn take_oauth_code(
             provider_mfa: row.get("provider_mfa"),
         })
     }))
+}
+
+/// Who a provider says signed in, as far as linking goes.
+#[derive(Debug)]
+pub struct ProviderSubject<'a> {
+    pub provider: &'a ProviderName,
+    /// The ID token's `sub`.
+    pub subject: &'a str,
+    /// Its `email`, when it parses as an address.
+    pub email: Option<&'a Email>,
+    /// `email_verified` exactly true.
+    pub email_verified: bool,
+    /// The name a new account gets.
+    pub name: &'a UserName,
+}
+
+/// What linking decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Linked {
+    /// The identity was known: its account.
+    Known(UserId),
+    /// A new identity, linked to the confirmed account with the provider's verified address.
+    LinkedExisting(UserId),
+    /// A new identity and a new, confirmed account (no password).
+    Created(UserId),
+    /// Not linked and nothing created: the provider's address is not verified, or the account
+    /// with it is unconfirmed (never taken over this way).
+    EmailNotVerified,
+    /// A concurrent callback for the same identity or address won the race: ask again.
+    Raced,
+}
+
+/// Resolves a provider's subject to an account, in one statement, by the rules (see
+/// `migrations/V10__oidc_sign_in.sql`): a known (provider, subject) is its account; a new one
+/// with a verified address links to the account of that address only if that account is
+/// confirmed, or creates a confirmed account when none has it; an unverified address never
+/// links and never creates.
+pub async fn link_identity(
+    client: &impl GenericClient,
+    who: &ProviderSubject<'_>,
+) -> Result<Linked> {
+    let statement = client
+        .prepare_cached(
+            "WITH known AS (
+                 SELECT user_id FROM oauth_identities WHERE provider = $1 AND subject = $2),
+                  account AS (
+                 SELECT id, email_verified_at IS NOT NULL AS confirmed FROM users
+                 WHERE email = $3 AND NOT EXISTS (SELECT 1 FROM known)),
+                  created AS (
+                 INSERT INTO users (name, email, password_hash, email_verified_at)
+                 SELECT $5, $3, NULL, now()
+                 WHERE $4 AND $3::text IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM known) AND NOT EXISTS (SELECT 1 FROM account)
+                 ON CONFLICT DO NOTHING
+                 RETURNING id),
+                  target AS (
+                 SELECT id FROM account WHERE confirmed AND $4
+                 UNION ALL SELECT id FROM created),
+                  linked AS (
+                 INSERT INTO oauth_identities (user_id, provider, subject, email)
+                 SELECT id, $1, $2, $3 FROM target
+                 RETURNING user_id)
+             SELECT (SELECT user_id FROM known) AS known,
+                    (SELECT id FROM account) AS account,
+                    (SELECT id FROM created) AS created,
+                    (SELECT user_id FROM linked) AS linked",
+        )
+        .await?;
+    let answer = client
+        .query_one(
+            &statement,
+            &[
+                &who.provider.as_str(),
+                &who.subject,
+                &who.email.map(Email::as_str),
+                &who.email_verified,
+                &who.name.as_str(),
+            ],
+        )
+        .await;
+    // The identity was linked by a concurrent callback: the whole statement (an account it
+    // created included) is undone, and the caller asks again.
+    let row = match answer {
+        Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            return Ok(Linked::Raced);
+        }
+        answer => answer?,
+    };
+    let id = |column: &str| {
+        row.get::<_, Option<uuid::Uuid>>(column)
+            .map(UserId::from_uuid)
+    };
+    Ok(
+        match (id("known"), id("account"), id("created"), id("linked")) {
+            (Some(known), ..) => Linked::Known(known),
+            (None, _, Some(_), Some(linked)) => Linked::Created(linked),
+            (None, Some(_), None, Some(linked)) => Linked::LinkedExisting(linked),
+            (None, Some(_), None, None) | (None, None, None, None)
+                if !who.email_verified || who.email.is_none() =>
+            {
+                Linked::EmailNotVerified
+            }
+            // An account with the address, unconfirmed: never taken over.
+            (None, Some(_), None, None) => Linked::EmailNotVerified,
+            // Created or linked by a concurrent callback between the reads and the writes.
+            _ => Linked::Raced,
+        },
+    )
 }

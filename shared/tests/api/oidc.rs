@@ -495,3 +495,129 @@ async fn a_provider_whose_discovery_fails_is_left_out_and_the_others_work() {
         "the document was read, nothing fetched from the endpoint it named"
     );
 }
+
+/// Links `subject` of the provider `local`, saying `email` (verified or not).
+async fn link(app: &TestApp, subject: &str, email: Option<&str>, verified: bool) -> store::Linked {
+    let db = app.app.pool.get().await.unwrap();
+    let provider = ProviderName::parse("local").unwrap();
+    let email = email.map(|email| auth::domain::Email::parse(email).unwrap());
+    let name = auth::domain::UserName::parse("Pat Provider").unwrap();
+    store::link_identity(
+        &db,
+        &store::ProviderSubject {
+            provider: &provider,
+            subject,
+            email: email.as_ref(),
+            email_verified: verified,
+            name: &name,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_verified_new_address_makes_a_confirmed_passwordless_account_once() {
+    let app = TestApp::spawn().await;
+
+    let created = link(&app, "sub-1", Some("Pat@Example.com"), true).await;
+    let store::Linked::Created(user) = created else {
+        panic!("{created:?}")
+    };
+    let row = app
+        .db
+        .query_one(
+            "SELECT email, name, password_hash IS NULL AS passwordless,
+                    email_verified_at IS NOT NULL AS confirmed
+             FROM users WHERE id = $1",
+            &[&user.as_uuid()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>("email"), "pat@example.com");
+    assert_eq!(row.get::<_, String>("name"), "Pat Provider");
+    assert!(row.get::<_, bool>("passwordless") && row.get::<_, bool>("confirmed"));
+    // Known from now on, whatever address the provider says later.
+    assert_eq!(
+        link(&app, "sub-1", Some("other@example.com"), false).await,
+        store::Linked::Known(user)
+    );
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 1);
+}
+
+#[tokio::test]
+async fn a_verified_address_links_a_confirmed_account_and_never_takes_over_an_unconfirmed_one() {
+    let app = TestApp::spawn().await;
+    let jane = app.registered_user("Jane", "jane@example.com").await;
+    app.signup("Sam", "sam@example.com", PASSWORD)
+        .await
+        .assert_status(StatusCode::ACCEPTED);
+
+    let linked = link(&app, "sub-jane", Some("jane@example.com"), true).await;
+    let squatted = link(&app, "sub-sam", Some("sam@example.com"), true).await;
+
+    assert_eq!(
+        linked,
+        store::Linked::LinkedExisting(UserId::from_uuid(
+            jane["id"].as_str().unwrap().parse().unwrap()
+        ))
+    );
+    assert_eq!(squatted, store::Linked::EmailNotVerified);
+    assert_eq!(
+        app.count("SELECT count(*) FROM oauth_identities WHERE subject = 'sub-sam'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn an_unverified_provider_address_never_links_and_never_creates() {
+    let app = TestApp::spawn().await;
+    app.registered_user("Jane", "jane@example.com").await;
+
+    assert_eq!(
+        link(&app, "sub-a", Some("jane@example.com"), false).await,
+        store::Linked::EmailNotVerified
+    );
+    assert_eq!(
+        link(&app, "sub-b", Some("new@example.com"), false).await,
+        store::Linked::EmailNotVerified
+    );
+    assert_eq!(
+        link(&app, "sub-c", None, true).await,
+        store::Linked::EmailNotVerified
+    );
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM oauth_identities").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_two_callbacks_at_once_for_a_new_identity_one_creates_and_none_duplicates() {
+    let app = TestApp::spawn().await;
+    let second = app.second_instance().await;
+    for round in 0..5 {
+        let subject = format!("sub-{round}");
+        let email = format!("pat{round}@example.com");
+        let (a, b) = tokio::join!(
+            link(&app, &subject, Some(&email), true),
+            link(&second, &subject, Some(&email), true)
+        );
+        let created = [a, b]
+            .iter()
+            .filter(|l| matches!(l, store::Linked::Created(_)))
+            .count();
+        assert_eq!(created, 1, "round {round}: {a:?} {b:?}");
+        assert!(
+            [a, b].iter().all(|l| matches!(
+                l,
+                store::Linked::Created(_) | store::Linked::Raced | store::Linked::Known(_)
+            )),
+            "{a:?} {b:?}"
+        );
+        // Asked again, the loser finds the winner's account.
+        let again = link(&app, &subject, Some(&email), true).await;
+        assert!(matches!(again, store::Linked::Known(_)), "{again:?}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM users").await, 5);
+    assert_eq!(app.count("SELECT count(*) FROM oauth_identities").await, 5);
+}
