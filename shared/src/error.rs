@@ -63,6 +63,20 @@ pub enum ApiError {
     PasskeyNotFound,
     #[error("This account has as many passkeys as it may have; remove one first")]
     TooManyPasskeys,
+    /// `redirect_to` not exactly on `OAUTH_REDIRECT_ALLOWLIST`: answered, never redirected to.
+    #[error("redirect_to is not an address this service may send you back to")]
+    InvalidRedirect,
+    #[error("No sign-in provider has this name")]
+    UnknownProvider,
+    /// A PKCE challenge missing, malformed, or not `S256`.
+    #[error("code_challenge must be a S256 PKCE challenge (code_challenge_method=S256)")]
+    InvalidCodeChallenge,
+    /// A provider's callback whose `state` is unknown, used or expired.
+    #[error("This sign-in is unknown, was already completed or has expired: start again")]
+    InvalidOAuthState,
+    /// A one-time code unknown, used or expired, or a verifier that is not its challenge's.
+    #[error("The code is invalid, expired or already used, or the code_verifier does not match")]
+    InvalidGrant,
     #[error("No route matches this path")]
     NotFound,
     #[error("No live session of yours has this id")]
@@ -95,7 +109,11 @@ impl ApiError {
             | InvalidResetToken
             | InvalidVerificationToken
             | InvalidMfaCode { signing_in: false }
-            | InvalidPasskey => 400,
+            | InvalidPasskey
+            | InvalidRedirect
+            | InvalidCodeChallenge
+            | InvalidOAuthState
+            | InvalidGrant => 400,
             InvalidCredentials
             | MissingToken
             | InvalidToken
@@ -103,7 +121,7 @@ impl ApiError {
             | InvalidMfaCode { signing_in: true }
             | InvalidMfaToken => 401,
             EmailNotVerified | Aal2Required => 403,
-            NotFound | SessionNotFound | PasskeyNotFound => 404,
+            NotFound | SessionNotFound | PasskeyNotFound | UnknownProvider => 404,
             MethodNotAllowed { .. } => 405,
             EmailTaken | MfaAlreadyEnabled | MfaNotEnabled | TooManyPasskeys => 409,
             PayloadTooLarge { .. } => 413,
@@ -141,6 +159,11 @@ impl ApiError {
             InvalidPasskey => "invalid_passkey",
             PasskeyNotFound => "passkey_not_found",
             TooManyPasskeys => "too_many_passkeys",
+            InvalidRedirect => "invalid_redirect",
+            UnknownProvider => "unknown_provider",
+            InvalidCodeChallenge => "invalid_code_challenge",
+            InvalidOAuthState => "invalid_oauth_state",
+            InvalidGrant => "invalid_grant",
             NotFound => "not_found",
             SessionNotFound => "session_not_found",
             TooManyAttempts(_) | MfaLocked(_) => "too_many_attempts",

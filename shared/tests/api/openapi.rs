@@ -162,13 +162,18 @@ fn one_of_each_variant() -> Vec<ApiError> {
         ApiError::InvalidPasskey,
         ApiError::PasskeyNotFound,
         ApiError::TooManyPasskeys,
+        ApiError::InvalidRedirect,
+        ApiError::UnknownProvider,
+        ApiError::InvalidCodeChallenge,
+        ApiError::InvalidOAuthState,
+        ApiError::InvalidGrant,
         ApiError::MethodNotAllowed { allowed: "GET" },
         ApiError::ServiceUnavailable(anyhow::anyhow!("x")),
         ApiError::Internal(anyhow::anyhow!("x")),
     ]
 }
 
-const VARIANTS: usize = 31;
+const VARIANTS: usize = 36;
 
 /// The variant's position. Exhaustive on purpose: a new variant does not compile until it is
 /// numbered here, and then `one_of_each_variant` must gain it for the test to pass.
@@ -206,6 +211,11 @@ fn variant_index(error: &ApiError) -> usize {
         InvalidPasskey => 28,
         PasskeyNotFound => 29,
         TooManyPasskeys => 30,
+        InvalidRedirect => 31,
+        UnknownProvider => 32,
+        InvalidCodeChallenge => 33,
+        InvalidOAuthState => 34,
+        InvalidGrant => 35,
     }
 }
 
