@@ -5,10 +5,12 @@
 
 mod account;
 mod mfa;
+mod oauth;
 mod passkeys;
 mod verification;
 
 pub use mfa::{Enrollment, MFA_TOKEN_TTL, MfaConfirmed, MfaProof};
+pub use oauth::{AuthorizeRequest, Callback};
 pub use passkeys::{MAX_PASSKEYS, PasskeyCeremony};
 pub use verification::{EmailProof, SignedUp};
 
@@ -45,6 +47,8 @@ pub struct App {
     mfa_keys: Option<mfa::MfaKeys>,
     /// The passkeys' relying party (`WEBAUTHN_*`), which every configuration has.
     webauthn: webauthn_rs::Webauthn,
+    /// The OpenID providers whose discovery worked: discovered on first use.
+    providers: tokio::sync::OnceCell<crate::oidc::Providers>,
     pub mailer: Mailer,
 }
 
@@ -99,6 +103,7 @@ impl App {
             code_key,
             mfa_keys,
             webauthn,
+            providers: tokio::sync::OnceCell::new(),
             mailer,
         })
     }

@@ -621,3 +621,252 @@ async fn of_two_callbacks_at_once_for_a_new_identity_one_creates_and_none_duplic
     assert_eq!(app.count("SELECT count(*) FROM users").await, 5);
     assert_eq!(app.count("SELECT count(*) FROM oauth_identities").await, 5);
 }
+
+const APP_CALLBACK: &str = "https://app.example.com/cb";
+const PROVIDER_CALLBACK: &str = "http://127.0.0.1:9/api/oauth/local/callback";
+
+/// The test provider, and an app configured with it as `local` (its callback on a closed
+/// loopback port: the test plays the browser and stops there).
+async fn app_with_provider() -> (TestApp, testkit::stack::TestProvider) {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let logs = tempfile_dir();
+    let provider = tokio::task::spawn_blocking(move || {
+        testkit::stack::TestProvider::start(
+            &workspace,
+            "test-client",
+            "test-secret",
+            &[PROVIDER_CALLBACK],
+            &logs.join("oidc-provider.log"),
+        )
+    })
+    .await
+    .unwrap()
+    .expect("the test provider starts (npm ci --prefix local installs it)");
+    let issuer = provider.issuer();
+    let app = TestApp::spawn_with(&[
+        ("OIDC_PROVIDERS", "local"),
+        ("OIDC_LOCAL_ISSUER", &issuer),
+        ("OIDC_LOCAL_CLIENT_ID", "test-client"),
+        ("OIDC_LOCAL_CLIENT_SECRET", "test-secret"),
+        ("OAUTH_REDIRECT_ALLOWLIST", APP_CALLBACK),
+        ("API_PUBLIC_URL", "http://127.0.0.1:9"),
+    ])
+    .await;
+    (app, provider)
+}
+
+/// An app's PKCE pair: (verifier, S256 challenge).
+fn app_pkce() -> (String, String) {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let verifier = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// Authorize, sign in at the provider as `form` says, and deliver its callback: where the app
+/// is sent back.
+async fn provider_sign_in(
+    app: &TestApp,
+    challenge: &str,
+    form: Vec<(&'static str, String)>,
+) -> String {
+    let url = app
+        .app
+        .oauth_authorize(
+            &auth::service::AuthorizeRequest {
+                provider: "local",
+                redirect_to: APP_CALLBACK,
+                code_challenge: challenge,
+                code_challenge_method: "S256",
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let query = tokio::task::spawn_blocking(move || {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        sign_in_at_provider(&url, PROVIDER_CALLBACK, &form)
+    })
+    .await
+    .unwrap();
+    app.app
+        .oauth_callback(
+            "local",
+            &auth::service::Callback {
+                code: query.get("code").map(String::as_str),
+                state: query.get("state").map(String::as_str),
+                error: query.get("error").map(String::as_str),
+            },
+            None,
+        )
+        .await
+        .unwrap()
+}
+
+fn person(login: &str, email: &str, verified: bool) -> Vec<(&'static str, String)> {
+    let mut form = vec![
+        ("login", login.to_owned()),
+        ("email", email.to_owned()),
+        ("name", "Alice Example".to_owned()),
+        ("amr", "pwd".to_owned()),
+    ];
+    if verified {
+        form.push(("email_verified", "true".to_owned()));
+    }
+    form
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_sign_in_sends_the_app_back_with_a_one_time_code_for_a_new_confirmed_account() {
+    let (app, _provider) = app_with_provider().await;
+    let (_, challenge) = app_pkce();
+
+    let back = provider_sign_in(&app, &challenge, person("alice", "alice@example.com", true)).await;
+
+    let code = back
+        .strip_prefix(&format!("{APP_CALLBACK}?code="))
+        .unwrap_or_else(|| panic!("{back}"));
+    assert!(code.len() >= 43, "256 bits: {code}");
+    let row = app
+        .db
+        .query_one(
+            "SELECT u.name, u.email_verified_at IS NOT NULL AS confirmed, i.provider, i.subject
+             FROM users u JOIN oauth_identities i ON i.user_id = u.id
+             WHERE u.email = 'alice@example.com'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>("name"), "Alice Example");
+    assert!(row.get::<_, bool>("confirmed"));
+    assert_eq!(
+        (
+            row.get::<_, String>("provider"),
+            row.get::<_, String>("subject")
+        ),
+        ("local".to_owned(), "alice".to_owned())
+    );
+    assert_eq!(app.count("SELECT count(*) FROM oauth_codes").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM oauth_flows").await,
+        0,
+        "the flow is spent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unverified_provider_address_comes_back_as_an_error_and_links_nothing() {
+    let (app, _provider) = app_with_provider().await;
+    app.registered_user("Alice", "alice@example.com").await;
+    let (_, challenge) = app_pkce();
+
+    let back = provider_sign_in(
+        &app,
+        &challenge,
+        person("mallory", "alice@example.com", false),
+    )
+    .await;
+
+    assert_eq!(back, format!("{APP_CALLBACK}?error=email_not_verified"));
+    assert_eq!(app.count("SELECT count(*) FROM oauth_identities").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM oauth_codes").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorize_refuses_what_it_must_and_a_callback_state_works_once() {
+    let (app, _provider) = app_with_provider().await;
+    let (_, challenge) = app_pkce();
+    let authorize = |provider: &'static str, redirect_to: &'static str, method: &'static str| {
+        let app = &app;
+        let challenge = challenge.clone();
+        async move {
+            app.app
+                .oauth_authorize(
+                    &auth::service::AuthorizeRequest {
+                        provider,
+                        redirect_to,
+                        code_challenge: &challenge,
+                        code_challenge_method: method,
+                    },
+                    None,
+                )
+                .await
+                .map_err(|e| e.code())
+        }
+    };
+    assert_eq!(
+        authorize("local", "https://evil.example.com/cb", "S256").await,
+        Err("invalid_redirect"),
+        "an off-list redirect_to is answered, never followed"
+    );
+    assert_eq!(
+        authorize("nobody", APP_CALLBACK, "S256").await,
+        Err("unknown_provider")
+    );
+    assert_eq!(
+        authorize("local", APP_CALLBACK, "plain").await,
+        Err("invalid_code_challenge")
+    );
+    let url = authorize("local", APP_CALLBACK, "S256").await.unwrap();
+    assert!(
+        url.contains("code_challenge_method=S256") && url.contains("nonce="),
+        "{url}"
+    );
+
+    let forged = app
+        .app
+        .oauth_callback(
+            "local",
+            &auth::service::Callback {
+                code: Some("x"),
+                state: Some("forged-state"),
+                error: None,
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(forged.code(), "invalid_oauth_state");
+    // A real state, delivered twice: the second finds nothing.
+    let state = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let denied = app
+        .app
+        .oauth_callback(
+            "local",
+            &auth::service::Callback {
+                code: None,
+                state: Some(&state),
+                error: Some("access_denied"),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(denied, format!("{APP_CALLBACK}?error=access_denied"));
+    let replayed = app
+        .app
+        .oauth_callback(
+            "local",
+            &auth::service::Callback {
+                code: Some("x"),
+                state: Some(&state),
+                error: None,
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(replayed.code(), "invalid_oauth_state");
+}

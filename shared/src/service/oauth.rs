@@ -1,0 +1,281 @@
+//! Sign-in through an OpenID Connect provider, PKCE as Supabase Auth's (issue 15, in progress):
+//! the authorize redirect, which keeps the flow in PostgreSQL, and the provider's callback, which
+//! takes it once, exchanges the code, checks the ID token, links the identity to an account and
+//! hands the app a one-time code bound to its PKCE challenge. (The code's exchange for tokens
+//! comes next.)
+
+use std::time::Duration;
+
+use openidconnect::core::CoreAuthenticationFlow;
+use openidconnect::{
+    AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, Scope, TokenResponse,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::App;
+use crate::config::{ApiPublicUrl, OidcProvider};
+use crate::domain::{CodeChallenge, Email, ProviderName, RedirectTarget, UserName};
+use crate::error::ApiError;
+use crate::oidc::{self, ProviderClient, Providers};
+use crate::store::{self, Linked, OAuthFlow, OAuthGrant, ProviderSubject};
+use crate::tokens::OpaqueToken;
+
+/// How long a flow waits for the provider's callback.
+const FLOW_TTL: Duration = Duration::from_secs(600);
+/// How long the app has to exchange its one-time code.
+const CODE_TTL: Duration = Duration::from_secs(60);
+
+/// What the authorize request asks for, as its query carries it.
+#[derive(Debug)]
+pub struct AuthorizeRequest<'a> {
+    pub provider: &'a str,
+    pub redirect_to: &'a str,
+    pub code_challenge: &'a str,
+    pub code_challenge_method: &'a str,
+}
+
+/// The provider's callback, as its query carries it.
+#[derive(Debug, Default)]
+pub struct Callback<'a> {
+    pub code: Option<&'a str>,
+    pub state: Option<&'a str>,
+    /// The provider's own error (`access_denied` when the user said no).
+    pub error: Option<&'a str>,
+}
+
+impl App {
+    /// The configured providers whose discovery worked: discovered on first use, once per cold
+    /// start.
+    pub async fn providers(&self) -> &Providers {
+        self.providers
+            .get_or_init(|| Providers::discover(&self.config.oidc))
+            .await
+    }
+
+    /// A provider by the name in a path: `unknown_provider` unless configured and discovered.
+    async fn provider(&self, name: &str) -> Result<(&OidcProvider, &ProviderClient), ApiError> {
+        let name = ProviderName::parse(name).ok_or(ApiError::UnknownProvider)?;
+        let client = self
+            .providers()
+            .await
+            .get(&name)
+            .ok_or(ApiError::UnknownProvider)?;
+        let settings = self
+            .config
+            .oidc
+            .provider(&name)
+            .ok_or(ApiError::UnknownProvider)?;
+        Ok((settings, client))
+    }
+
+    /// Where the provider sends the browser back: `<API_PUBLIC_URL>/api/oauth/<name>/callback`.
+    fn callback_url(
+        &self,
+        provider: &ProviderName,
+        api_domain: Option<&str>,
+    ) -> Result<RedirectUrl, ApiError> {
+        let base = match &self.config.oidc.api_public_url {
+            ApiPublicUrl::Fixed(base) => base.clone(),
+            ApiPublicUrl::FromRequest => format!(
+                "https://{}",
+                api_domain.ok_or_else(|| anyhow::anyhow!(
+                    "API_PUBLIC_URL is from-request, and the request has no domain"
+                ))?
+            ),
+        };
+        RedirectUrl::new(format!("{base}/api/oauth/{}/callback", provider.as_str()))
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("the callback URL: {e}")))
+    }
+
+    /// `GET /api/oauth/{provider}/authorize`: the provider's authorization URL, with our own
+    /// `state`, `nonce` and PKCE; the flow is kept for ten minutes. `redirect_to` is checked
+    /// first and an off-list one is answered, never redirected to.
+    pub async fn oauth_authorize(
+        &self,
+        request: &AuthorizeRequest<'_>,
+        api_domain: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let redirect_to =
+            RedirectTarget::allowed(request.redirect_to, &self.config.oidc.redirect_allowlist)
+                .ok_or(ApiError::InvalidRedirect)?;
+        let (settings, client) = self.provider(request.provider).await?;
+        let code_challenge =
+            CodeChallenge::parse(request.code_challenge, request.code_challenge_method)
+                .ok_or(ApiError::InvalidCodeChallenge)?;
+        let callback = self.callback_url(&settings.name, api_domain)?;
+
+        let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
+        let state = OpaqueToken::generate()?.plaintext;
+        let state_for_url = state.expose_secret().to_owned();
+        let (url, _, nonce) = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                move || CsrfToken::new(state_for_url),
+                Nonce::new_random,
+            )
+            .add_scopes(
+                settings
+                    .scopes
+                    .iter()
+                    .filter(|scope| *scope != "openid")
+                    .map(|scope| Scope::new(scope.clone())),
+            )
+            .set_pkce_challenge(pkce_challenge)
+            .set_redirect_uri(std::borrow::Cow::Owned(callback))
+            .url();
+        let db = self.pool.get().await?;
+        store::begin_oauth_flow(
+            &db,
+            &OAuthFlow {
+                state,
+                provider: settings.name.clone(),
+                pkce_verifier: SecretString::from(pkce_verifier.secret().to_owned()),
+                nonce: SecretString::from(nonce.secret().to_owned()),
+                redirect_to,
+                code_challenge,
+            },
+            FLOW_TTL,
+        )
+        .await?;
+        Ok(url.to_string())
+    }
+
+    /// `GET /api/oauth/{provider}/callback`: where to send the browser — the app's `redirect_to`
+    /// with `code=<one-time code>`, or with `error=<code>` once the flow is known. An unknown,
+    /// used or expired `state` is `invalid_oauth_state` (there is nowhere to send it).
+    pub async fn oauth_callback(
+        &self,
+        provider: &str,
+        callback: &Callback<'_>,
+        api_domain: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let db = self.pool.get().await?;
+        let state = callback.state.ok_or(ApiError::InvalidOAuthState)?;
+        let flow = store::take_oauth_flow(&db, state)
+            .await?
+            .ok_or(ApiError::InvalidOAuthState)?;
+        drop(db);
+        let back = |query: &str| {
+            let separator = if flow.redirect_to.as_str().contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            format!("{}{separator}{query}", flow.redirect_to.as_str())
+        };
+        if flow.provider.as_str() != provider {
+            return Ok(back("error=invalid_oauth_state"));
+        }
+        if let Some(error) = callback.error {
+            tracing::info!(provider, error, "the provider refused the sign-in");
+            return Ok(back("error=access_denied"));
+        }
+        match self
+            .complete_with_provider(&flow, callback, api_domain)
+            .await
+        {
+            Ok(code) => Ok(back(&format!("code={}", code.expose_secret()))),
+            Err(ApiError::EmailNotVerified) => Ok(back("error=email_not_verified")),
+            Err(ApiError::InvalidGrant) => Ok(back("error=invalid_grant")),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The callback's work once its flow is taken: the code exchanged (with our PKCE verifier),
+    /// the ID token checked (see [`oidc::verify_id_token`]), the identity linked, and the app's
+    /// one-time code made. A provider that refuses the code or a token that fails a check is
+    /// `invalid_grant` (the cause logged).
+    async fn complete_with_provider(
+        &self,
+        flow: &OAuthFlow,
+        callback: &Callback<'_>,
+        api_domain: Option<&str>,
+    ) -> Result<SecretString, ApiError> {
+        let (settings, client) = self.provider(flow.provider.as_str()).await?;
+        let code = callback.code.ok_or(ApiError::InvalidGrant)?;
+        let http = oidc::http_client();
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("the provider has no token endpoint: {e}")))?
+            .set_pkce_verifier(PkceCodeVerifier::new(
+                flow.pkce_verifier.expose_secret().to_owned(),
+            ))
+            .set_redirect_uri(std::borrow::Cow::Owned(
+                self.callback_url(&settings.name, api_domain)?,
+            ))
+            .request_async(&http)
+            .await
+            .map_err(|error| {
+                tracing::warn!(provider = settings.name.as_str(), error = %error, "code exchange refused");
+                ApiError::InvalidGrant
+            })?;
+        let id_token = tokens.id_token().ok_or_else(|| {
+            tracing::warn!(
+                provider = settings.name.as_str(),
+                "no ID token in the answer"
+            );
+            ApiError::InvalidGrant
+        })?;
+        let identity = oidc::verify_id_token(
+            id_token,
+            &oidc::strict(client.id_token_verifier()),
+            &Nonce::new(flow.nonce.expose_secret().to_owned()),
+            tokens.access_token(),
+        )
+        .map_err(|error| {
+            tracing::warn!(provider = settings.name.as_str(), error = %error, "ID token refused");
+            ApiError::InvalidGrant
+        })?;
+        let email = identity
+            .email
+            .as_deref()
+            .and_then(|email| Email::parse(email).ok());
+        let name = identity
+            .name
+            .as_deref()
+            .and_then(|name| UserName::parse(name).ok())
+            .or_else(|| {
+                email
+                    .as_ref()
+                    .and_then(|email| UserName::parse(email.as_str().split('@').next()?).ok())
+            })
+            .map_or_else(|| UserName::parse("User"), Ok)?;
+        let who = ProviderSubject {
+            provider: &settings.name,
+            subject: &identity.subject,
+            email: email.as_ref(),
+            email_verified: identity.email_verified,
+            name: &name,
+        };
+        let db = self.pool.get().await?;
+        let user = match store::link_identity(&db, &who).await? {
+            // A concurrent callback for the same identity or address: once more, it is known.
+            Linked::Raced => store::link_identity(&db, &who).await?,
+            linked => linked,
+        };
+        let user = match user {
+            Linked::Known(user) | Linked::LinkedExisting(user) | Linked::Created(user) => user,
+            Linked::EmailNotVerified => return Err(ApiError::EmailNotVerified),
+            Linked::Raced => {
+                return Err(ApiError::ServiceUnavailable(anyhow::anyhow!(
+                    "linking raced twice"
+                )));
+            }
+        };
+        let code = OpaqueToken::generate()?;
+        store::issue_oauth_code(
+            &db,
+            &code.hash,
+            &OAuthGrant {
+                user,
+                provider: settings.name.clone(),
+                code_challenge: flow.code_challenge.clone(),
+                provider_mfa: identity.mfa,
+            },
+            CODE_TTL,
+        )
+        .await?;
+        Ok(code.plaintext)
+    }
+}
