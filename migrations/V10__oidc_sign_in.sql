@@ -51,3 +51,10 @@ CREATE INDEX oauth_codes_expires_at_idx ON oauth_codes (expires_at);
 
 -- An account made through a provider has no password until forgot-password sets one.
 ALTER TABLE users ALTER COLUMN password_hash DROP NOT NULL;
+
+-- The provider a session was opened through (its tokens' `idp` claim, kept by refresh); and, for
+-- a sign-in's second step, how its first step was made (the password, or a provider).
+ALTER TABLE sessions ADD COLUMN idp text CHECK (idp ~ '^[a-z][a-z0-9_]{0,31}$');
+ALTER TABLE mfa_challenges
+    ADD COLUMN first_factor text NOT NULL DEFAULT 'pwd' CHECK (first_factor IN ('pwd', 'oidc')),
+    ADD COLUMN idp text CHECK (idp ~ '^[a-z][a-z0-9_]{0,31}$');

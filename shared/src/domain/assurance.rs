@@ -19,6 +19,8 @@ pub enum AuthMethod {
     Otp,
     RecoveryCode,
     Webauthn,
+    /// Signed in by an OpenID Connect provider (the provider named by `idp`).
+    Oidc,
 }
 
 /// A session's assurance: what its access tokens say, and what `aal2`-only operations check.
@@ -26,6 +28,8 @@ pub enum AuthMethod {
 pub struct Assurance {
     pub aal: Aal,
     pub amr: Vec<AuthMethod>,
+    /// The OpenID provider that signed the user in (`idp` claim), when one did.
+    pub idp: Option<String>,
 }
 
 impl Aal {
@@ -53,6 +57,7 @@ impl AuthMethod {
             AuthMethod::Otp => "otp",
             AuthMethod::RecoveryCode => "recovery_code",
             AuthMethod::Webauthn => "webauthn",
+            AuthMethod::Oidc => "oidc",
         }
     }
 
@@ -62,6 +67,7 @@ impl AuthMethod {
             AuthMethod::Otp,
             AuthMethod::RecoveryCode,
             AuthMethod::Webauthn,
+            AuthMethod::Oidc,
         ]
         .into_iter()
         .find(|method| method.as_str() == stored)
@@ -74,18 +80,20 @@ impl Assurance {
         Assurance {
             aal: Aal::Aal1,
             amr: vec![AuthMethod::Pwd],
+            idp: None,
         }
     }
 
-    /// The stored `aal` and `amr` of a session; `None` if either holds a value this code does not
-    /// know.
-    pub fn from_stored(aal: &str, amr: &[String]) -> Option<Self> {
+    /// The stored `aal`, `amr` and `idp` of a session; `None` if `aal` or `amr` holds a value
+    /// this code does not know.
+    pub fn from_stored(aal: &str, amr: &[String], idp: Option<String>) -> Option<Self> {
         Some(Assurance {
             aal: Aal::parse(aal)?,
             amr: amr
                 .iter()
                 .map(|method| AuthMethod::parse(method))
                 .collect::<Option<_>>()?,
+            idp,
         })
     }
 
@@ -104,12 +112,16 @@ mod tests {
         let two = Assurance {
             aal: Aal::Aal2,
             amr: vec![AuthMethod::Pwd, AuthMethod::RecoveryCode],
+            idp: None,
         };
         let stored: Vec<String> = two.amr_strs().iter().map(|s| s.to_string()).collect();
         assert_eq!(stored, ["pwd", "recovery_code"]);
-        assert_eq!(Assurance::from_stored("aal2", &stored), Some(two));
-        assert_eq!(Assurance::from_stored("aal3", &stored), None);
-        assert_eq!(Assurance::from_stored("aal1", &["sms".to_owned()]), None);
+        assert_eq!(Assurance::from_stored("aal2", &stored, None), Some(two));
+        assert_eq!(Assurance::from_stored("aal3", &stored, None), None);
+        assert_eq!(
+            Assurance::from_stored("aal1", &["sms".to_owned()], None),
+            None
+        );
         assert_eq!(
             serde_json::to_string(&Assurance::password().aal).unwrap(),
             "\"aal1\""

@@ -161,6 +161,7 @@ impl App {
         let assurance = Assurance {
             aal: Aal::Aal2,
             amr: vec![AuthMethod::Pwd, AuthMethod::Otp],
+            idp: None,
         };
         let access_token =
             self.tokens()?
@@ -260,7 +261,8 @@ impl App {
         };
         let assurance = Assurance {
             aal: Aal::Aal2,
-            amr: vec![AuthMethod::Pwd, method],
+            amr: vec![challenge.first_factor, method],
+            idp: challenge.idp.clone(),
         };
         let session_id = Uuid::new_v4();
         let refresh = OpaqueToken::generate()?;

@@ -20,7 +20,8 @@ use uuid::Uuid;
 
 use crate::config::Config;
 use crate::domain::{
-    Assurance, ClientInfo, Email, LogoutScope, NewPassword, Password, SessionId, User, UserName,
+    Assurance, AuthMethod, ClientInfo, Email, LogoutScope, NewPassword, Password, SessionId, User,
+    UserName,
 };
 use crate::error::ApiError;
 use crate::hashing::PasswordHashString;
@@ -233,6 +234,8 @@ impl App {
                     scopes: &scopes,
                     replaces_device: presented.as_ref(),
                     rehash: rehashed.as_ref().map(|new| (&hash, new)),
+                    first_factor: AuthMethod::Pwd,
+                    idp: None,
                     client,
                 },
             )

@@ -336,6 +336,7 @@ impl App {
         let assurance = Assurance {
             aal: Aal::Aal2,
             amr: vec![AuthMethod::Webauthn],
+            idp: None,
         };
         let access = self
             .tokens()?

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::audit::EventKind;
 use super::throttling::LockoutScopes;
 use super::{OutboxEmail, Result, mfa_enabled_of_u, seconds, user_from};
-use crate::domain::{ClientInfo, EmailDigest, User, UserId};
+use crate::domain::{AuthMethod, ClientInfo, EmailDigest, User, UserId};
 use crate::emails::Message;
 use crate::hashing::PasswordHashString;
 use crate::tokens::{RecoveryHash, Sealed, TokenHash};
@@ -265,6 +265,9 @@ pub struct ChallengeOpening<'a> {
     pub replaces_device: Option<&'a TokenHash>,
     /// A stronger hash of the password just verified, as sign-in's (see [`super::NewSession`]).
     pub rehash: Option<(&'a PasswordHashString, &'a PasswordHashString)>,
+    /// How the first step was made: the password, or an OpenID provider (named by `idp`).
+    pub first_factor: AuthMethod,
+    pub idp: Option<&'a str>,
     pub client: &'a ClientInfo,
 }
 
@@ -278,8 +281,9 @@ pub async fn challenge_second_factor(
     let statement = client
         .prepare_cached(
             "WITH challenge AS (
-                 INSERT INTO mfa_challenges (token_hash, user_id, expires_at, replaces_device)
-                 VALUES ($1, $2, now() + make_interval(secs => $3), $4)),
+                 INSERT INTO mfa_challenges (token_hash, user_id, expires_at, replaces_device,
+                                             first_factor, idp)
+                 VALUES ($1, $2, now() + make_interval(secs => $3), $4, $12, $13)),
                   rehashed AS (
                  UPDATE users SET password_hash = $8
                  WHERE id = $2 AND $8::text IS NOT NULL AND password_hash = $7),
@@ -308,6 +312,8 @@ pub async fn challenge_second_factor(
                 &EventKind::MfaChallenged.as_str(),
                 &opening.client.ip,
                 &opening.client.user_agent,
+                &opening.first_factor.as_str(),
+                &opening.idp,
             ],
         )
         .await?;
@@ -323,6 +329,9 @@ pub struct Challenge {
     pub locked_for: Option<f64>,
     pub totp: Option<Sealed>,
     pub replaces_device: Option<TokenHash>,
+    /// How the first step was made, and through which provider.
+    pub first_factor: AuthMethod,
+    pub idp: Option<String>,
 }
 
 pub async fn mfa_challenge(
@@ -333,7 +342,7 @@ pub async fn mfa_challenge(
         .prepare_cached(concat!(
             "SELECT u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified, ",
             mfa_enabled_of_u!(),
-            ", c.replaces_device,
+            ", c.replaces_device, c.first_factor, c.idp,
                extract(epoch FROM f.locked_until - now())::float8 AS locked_for,
                t.secret_key_id, t.secret_sealed
              FROM mfa_challenges c
@@ -359,6 +368,8 @@ pub async fn mfa_challenge(
         replaces_device: row
             .get::<_, Option<Vec<u8>>>("replaces_device")
             .and_then(|bytes| TokenHash::from_stored(&bytes)),
+        first_factor: AuthMethod::parse(row.get("first_factor")).unwrap_or(AuthMethod::Pwd),
+        idp: row.get("idp"),
     }))
 }
 

@@ -58,7 +58,7 @@ pub async fn rotate_refresh_token(
     let statement = client
         .prepare_cached(
             "WITH presented AS MATERIALIZED (
-                 SELECT t.session_id, s.user_id, s.max_expires_at, s.aal, s.amr,
+                 SELECT t.session_id, s.user_id, s.max_expires_at, s.aal, s.amr, s.idp,
                         CASE WHEN t.expires_at <= now() OR s.revoked_at IS NOT NULL
                                   OR s.expires_at <= now() THEN 'refused'
                              WHEN t.used_at IS NULL
@@ -96,7 +96,7 @@ pub async fn rotate_refresh_token(
                  INSERT INTO auth_events (kind, user_id, session_id, ip, user_agent)
                  SELECT CASE verdict WHEN 'reused' THEN $9 ELSE $8 END, user_id, session_id, $5, $6
                  FROM presented WHERE verdict <> 'refused')
-             SELECT p.session_id, p.user_id, p.verdict, p.aal, p.amr,
+             SELECT p.session_id, p.user_id, p.verdict, p.aal, p.amr, p.idp,
                     u.email_verified_at IS NOT NULL AS email_verified
              FROM presented p JOIN users u ON u.id = p.user_id",
         )
@@ -127,12 +127,16 @@ pub async fn rotate_refresh_token(
             session_id,
             user_id,
             email_verified: row.get("email_verified"),
-            assurance: Assurance::from_stored(row.get("aal"), &row.get::<_, Vec<String>>("amr"))
-                .ok_or_else(|| {
-                    ApiError::Internal(anyhow::anyhow!(
-                        "session {session_id} has an aal or amr this code does not know"
-                    ))
-                })?,
+            assurance: Assurance::from_stored(
+                row.get("aal"),
+                &row.get::<_, Vec<String>>("amr"),
+                row.get("idp"),
+            )
+            .ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!(
+                    "session {session_id} has an aal or amr this code does not know"
+                ))
+            })?,
         },
         "reused" => Rotated::Reused {
             session_id,

@@ -52,9 +52,9 @@ pub async fn open_session(client: &impl GenericClient, session: &NewSession<'_>)
         .prepare_cached(
             "WITH opened AS (
                  INSERT INTO sessions (id, user_id, expires_at, max_expires_at,
-                                       refresh_token_hash, user_agent, ip, aal, amr)
+                                       refresh_token_hash, user_agent, ip, aal, amr, idp)
                  VALUES ($1, $2, now() + make_interval(secs => least($4::float8, $15::float8)),
-                         now() + make_interval(secs => $15), $3, $6, $7, $16, $17)),
+                         now() + make_interval(secs => $15), $3, $6, $7, $16, $17, $18)),
                   token AS (
                  INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
                  VALUES ($3, $1, now() + make_interval(secs => least($4::float8, $15::float8)))),
@@ -101,6 +101,7 @@ pub async fn open_session(client: &impl GenericClient, session: &NewSession<'_>)
                 &seconds(session.max_lifetime),
                 &session.assurance.aal.as_str(),
                 &session.assurance.amr_strs(),
+                &session.assurance.idp,
             ],
         )
         .await?;

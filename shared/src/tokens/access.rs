@@ -57,6 +57,9 @@ struct AccessClaims {
     aal: Aal,
     #[serde(default = "password_only")]
     amr: Vec<AuthMethod>,
+    /// The OpenID provider that signed the user in, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    idp: Option<String>,
 }
 
 fn aal1() -> Aal {
@@ -207,6 +210,7 @@ impl AccessTokenSigner {
             email_verified,
             aal: assurance.aal,
             amr: assurance.amr.clone(),
+            idp: assurance.idp.clone(),
         };
         let header = Header {
             typ: Some(ACCESS_TOKEN_TYPE.into()),

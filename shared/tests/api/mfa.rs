@@ -337,6 +337,8 @@ async fn a_challenge_lives_until_used_expired_or_five_wrong_codes() {
                     scopes: &Default::default(),
                     replaces_device: None,
                     rehash: None,
+                    first_factor: auth::domain::AuthMethod::Pwd,
+                    idp: None,
                     client: &ClientInfo::default(),
                 },
             )
