@@ -1,8 +1,8 @@
 //! Sign-in through an OpenID Connect provider, PKCE as Supabase Auth's (issue 15, in progress):
 //! the authorize redirect, which keeps the flow in PostgreSQL, and the provider's callback, which
 //! takes it once, exchanges the code, checks the ID token, links the identity to an account and
-//! hands the app a one-time code bound to its PKCE challenge. (The code's exchange for tokens
-//! comes next.)
+//! hands the app a one-time code bound to its PKCE challenge; and that code's exchange, with the
+//! app's verifier, for a session (or, for an account with TOTP on, the second step).
 
 use std::time::Duration;
 
@@ -13,13 +13,18 @@ use openidconnect::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use super::App;
+use super::{App, SignedIn, SigninOutcome, TokenPair};
 use crate::config::{ApiPublicUrl, OidcProvider};
-use crate::domain::{CodeChallenge, Email, ProviderName, RedirectTarget, UserName};
+use crate::domain::{
+    Aal, Assurance, AuthMethod, ClientInfo, CodeChallenge, Email, ProviderName, RedirectTarget,
+    UserName,
+};
 use crate::error::ApiError;
 use crate::oidc::{self, ProviderClient, Providers};
-use crate::store::{self, Linked, OAuthFlow, OAuthGrant, ProviderSubject};
-use crate::tokens::OpaqueToken;
+use crate::store::{
+    self, ChallengeOpening, Linked, NewSession, OAuthFlow, OAuthGrant, ProviderSubject,
+};
+use crate::tokens::{OpaqueToken, TokenHash};
 
 /// How long a flow waits for the provider's callback.
 const FLOW_TTL: Duration = Duration::from_secs(600);
@@ -277,5 +282,94 @@ impl App {
         )
         .await?;
         Ok(code.plaintext)
+    }
+
+    /// `POST /api/oauth/token`: the one-time code and the app's PKCE verifier, for the sign-in
+    /// answer. The code is taken first (once, whatever follows), then its challenge checked:
+    /// unknown, used, expired or a wrong verifier are all `invalid_grant`. An account with TOTP
+    /// on gets the second step unless the provider asserted a second factor of its own.
+    pub async fn oauth_token(
+        &self,
+        code: &SecretString,
+        code_verifier: &str,
+        client: &ClientInfo,
+    ) -> Result<SigninOutcome, ApiError> {
+        let db = self.pool.get().await?;
+        let grant = store::take_oauth_code(&db, &TokenHash::of(code))
+            .await?
+            .ok_or(ApiError::InvalidGrant)?;
+        if !grant.code_challenge.is_verified_by(code_verifier) {
+            return Err(ApiError::InvalidGrant);
+        }
+        let user = store::grant_user(&db, grant.user)
+            .await?
+            .ok_or(ApiError::InvalidGrant)?;
+        let email = Email::parse(&user.email)
+            .map_err(|_| anyhow::anyhow!("a stored address that does not parse"))?;
+        let idp = grant.provider.as_str();
+        if user.mfa_enabled && !grant.provider_mfa {
+            let challenge = OpaqueToken::generate()?;
+            store::challenge_second_factor(
+                &db,
+                &ChallengeOpening {
+                    user: user.id,
+                    token: &challenge.hash,
+                    ttl: super::MFA_TOKEN_TTL,
+                    email: email.digest(),
+                    scopes: &Default::default(),
+                    replaces_device: None,
+                    rehash: None,
+                    first_factor: AuthMethod::Oidc,
+                    idp: Some(idp),
+                    client,
+                },
+            )
+            .await?;
+            return Ok(SigninOutcome::SecondFactor {
+                mfa_token: challenge.plaintext,
+            });
+        }
+        // A provider that asserted its own second factor (`amr` with `mfa`) signed in with two.
+        let assurance = Assurance {
+            aal: if grant.provider_mfa {
+                Aal::Aal2
+            } else {
+                Aal::Aal1
+            },
+            amr: vec![AuthMethod::Oidc],
+            idp: Some(idp.to_owned()),
+        };
+        let session_id = uuid::Uuid::new_v4();
+        let refresh = OpaqueToken::generate()?;
+        let device = OpaqueToken::generate()?;
+        let access = self
+            .tokens()?
+            .issue(user.id, session_id, user.email_verified, &assurance)?;
+        store::open_session(
+            &db,
+            &NewSession {
+                id: session_id,
+                user_id: user.id,
+                refresh_token: &refresh.hash,
+                ttl: self.config.sessions.refresh_token_ttl,
+                max_lifetime: self.config.sessions.max_lifetime,
+                email: email.digest(),
+                scopes: &Default::default(),
+                device: &device.hash,
+                replaces_device: None,
+                client,
+                rehash: None,
+                assurance: &assurance,
+            },
+        )
+        .await?;
+        Ok(SigninOutcome::SignedIn(SignedIn {
+            user,
+            tokens: TokenPair {
+                access,
+                refresh: refresh.plaintext,
+            },
+            device_token: device.plaintext,
+        }))
     }
 }

@@ -8,8 +8,8 @@ use deadpool_postgres::GenericClient;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::error::SqlState;
 
-use super::{Result, seconds};
-use crate::domain::{CodeChallenge, Email, ProviderName, RedirectTarget, UserId, UserName};
+use super::{Result, mfa_enabled_of_u, seconds, user_from};
+use crate::domain::{CodeChallenge, Email, ProviderName, RedirectTarget, User, UserId, UserName};
 use crate::tokens::TokenHash;
 
 /// A flow begun by `GET /api/oauth/{provider}/authorize`.
@@ -254,4 +254,17 @@ pub async fn link_identity(
             _ => Linked::Raced,
         },
     )
+}
+
+/// The account a one-time code was made for (gone if deleted since).
+pub async fn grant_user(client: &impl GenericClient, user: UserId) -> Result<Option<User>> {
+    let statement = client
+        .prepare_cached(concat!(
+            "SELECT u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified, ",
+            mfa_enabled_of_u!(),
+            " FROM users u WHERE u.id = $1"
+        ))
+        .await?;
+    let row = client.query_opt(&statement, &[&user.as_uuid()]).await?;
+    Ok(row.as_ref().map(user_from))
 }

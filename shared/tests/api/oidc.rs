@@ -870,3 +870,136 @@ async fn authorize_refuses_what_it_must_and_a_callback_state_works_once() {
         .unwrap_err();
     assert_eq!(replayed.code(), "invalid_oauth_state");
 }
+
+/// The one-time code of a redirect back to the app.
+fn code_of(back: &str) -> SecretString {
+    SecretString::from(
+        back.strip_prefix(&format!("{APP_CALLBACK}?code="))
+            .unwrap_or_else(|| panic!("{back}"))
+            .to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_one_time_code_and_its_verifier_open_an_ordinary_session_once() {
+    let (app, _provider) = app_with_provider().await;
+    let (verifier, challenge) = app_pkce();
+    let code = code_of(
+        &provider_sign_in(&app, &challenge, person("alice", "alice@example.com", true)).await,
+    );
+    let (other_verifier, _) = app_pkce();
+    let client = auth::domain::ClientInfo::default();
+
+    // A wrong verifier: refused, and the code is spent all the same.
+    let wrong = app.app.oauth_token(&code, &other_verifier, &client).await;
+    assert_eq!(wrong.unwrap_err().code(), "invalid_grant");
+    assert_eq!(
+        app.app
+            .oauth_token(&code, &verifier, &client)
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_grant"
+    );
+
+    let (verifier, challenge) = app_pkce();
+    let code = code_of(
+        &provider_sign_in(&app, &challenge, person("alice", "alice@example.com", true)).await,
+    );
+    let auth::service::SigninOutcome::SignedIn(signed_in) = app
+        .app
+        .oauth_token(&code, &verifier, &client)
+        .await
+        .unwrap()
+    else {
+        panic!("one factor, no TOTP: tokens at once")
+    };
+    let claims = crate::helpers::jwt_part(signed_in.tokens.access.token.expose_secret(), 1);
+    assert_eq!(
+        (
+            claims["amr"].clone(),
+            claims["idp"].clone(),
+            claims["aal"].clone()
+        ),
+        (
+            serde_json::json!(["oidc"]),
+            serde_json::json!("local"),
+            serde_json::json!("aal1")
+        )
+    );
+    // An ordinary session: refresh keeps how it signed in, logout ends it.
+    let refreshed = app.refresh(signed_in.tokens.refresh.expose_secret()).await;
+    let refreshed_claims = crate::helpers::jwt_part(&refreshed.str("access_token"), 1);
+    assert_eq!(refreshed_claims["idp"], "local");
+    assert_eq!(refreshed_claims["amr"], serde_json::json!(["oidc"]));
+    app.logout(&refreshed.str("access_token"))
+        .await
+        .assert_status(StatusCode::OK);
+    assert_eq!(
+        app.app
+            .oauth_token(&code, &verifier, &client)
+            .await
+            .unwrap_err()
+            .code(),
+        "invalid_grant",
+        "a code works once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_with_totp_gets_the_second_step_unless_the_provider_asserted_one() {
+    let (app, _provider) = app_with_provider().await;
+    let alice = app.registered_user("Alice", "alice@example.com").await;
+    // TOTP on, as the store keeps it.
+    app.db
+        .execute(
+            "INSERT INTO mfa_totp (user_id, secret_key_id, secret_sealed, confirmed_at)
+             VALUES ($1, 'test', '\\x00', now())",
+            &[&alice["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap()],
+        )
+        .await
+        .unwrap();
+    let client = auth::domain::ClientInfo::default();
+
+    let (verifier, challenge) = app_pkce();
+    let code = code_of(
+        &provider_sign_in(
+            &app,
+            &challenge,
+            person("alice-sub", "alice@example.com", true),
+        )
+        .await,
+    );
+    let outcome = app
+        .app
+        .oauth_token(&code, &verifier, &client)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, auth::service::SigninOutcome::SecondFactor { .. }),
+        "{outcome:?}"
+    );
+    let first: String = app
+        .db
+        .query_one("SELECT first_factor || ':' || idp FROM mfa_challenges", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(first, "oidc:local", "the second step knows its first");
+
+    let (verifier, challenge) = app_pkce();
+    let mut with_mfa = person("alice-sub", "alice@example.com", true);
+    with_mfa.retain(|(field, _)| *field != "amr");
+    with_mfa.push(("amr", "pwd,mfa".to_owned()));
+    let code = code_of(&provider_sign_in(&app, &challenge, with_mfa).await);
+    let auth::service::SigninOutcome::SignedIn(signed_in) = app
+        .app
+        .oauth_token(&code, &verifier, &client)
+        .await
+        .unwrap()
+    else {
+        panic!("the provider's own second factor counts")
+    };
+    let claims = crate::helpers::jwt_part(signed_in.tokens.access.token.expose_secret(), 1);
+    assert_eq!(claims["aal"], "aal2");
+}
