@@ -43,6 +43,11 @@ const SIGNIN: Source = Source {
     script: concat!(include_str!("factors.js"), include_str!("signin.js")),
 };
 
+const SIGNUP: Source = Source {
+    template: include_str!("signup.html"),
+    script: concat!(include_str!("factors.js"), include_str!("signup.js")),
+};
+
 const ACCOUNT: Source = Source {
     template: include_str!("account.html"),
     script: concat!(include_str!("factors.js"), include_str!("account.js")),
@@ -58,6 +63,7 @@ static RESET_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&RESET));
 static VERIFY_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&VERIFY));
 static SIGNIN_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&SIGNIN));
 static ACCOUNT_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&ACCOUNT));
+static SIGNUP_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&SIGNUP));
 
 /// `GET /reset-password`: the form that sets a new password with the token of the URL's fragment.
 pub fn reset() -> Response<Body> {
@@ -72,6 +78,12 @@ pub fn verify() -> Response<Body> {
 /// `GET /signin`: the password, then the second factor when asked; or a passkey.
 pub fn signin() -> Response<Body> {
     SIGNIN_PAGE.response()
+}
+
+/// `GET /signup`: name, address and password, then "check your email" (issue 15: not routed
+/// yet).
+pub fn signup() -> Response<Body> {
+    SIGNUP_PAGE.response()
 }
 
 /// `GET /account`: the signed-in user's factors, and sign-out.
@@ -137,12 +149,13 @@ mod tests {
         response.headers()[name].to_str().unwrap()
     }
 
-    fn pages() -> [(Response<Body>, &'static Source); 4] {
+    fn pages() -> [(Response<Body>, &'static Source); 5] {
         [
             (reset(), &RESET),
             (verify(), &VERIFY),
             (signin(), &SIGNIN),
             (account(), &ACCOUNT),
+            (signup(), &SIGNUP),
         ]
     }
 
