@@ -58,3 +58,16 @@ ALTER TABLE sessions ADD COLUMN idp text CHECK (idp ~ '^[a-z][a-z0-9_]{0,31}$');
 ALTER TABLE mfa_challenges
     ADD COLUMN first_factor text NOT NULL DEFAULT 'pwd' CHECK (first_factor IN ('pwd', 'oidc')),
     ADD COLUMN idp text CHECK (idp ~ '^[a-z][a-z0-9_]{0,31}$');
+
+-- Unlinking an identity is audited (`identity_unlinked`): every kind so far, and the new one.
+ALTER TABLE auth_events DROP CONSTRAINT auth_events_kind_check;
+ALTER TABLE auth_events ADD CONSTRAINT auth_events_kind_check CHECK (kind IN (
+    'signup', 'signin_succeeded', 'signin_failed', 'lockout', 'refresh',
+    'refresh_token_reused', 'logout', 'logout_global', 'session_ended',
+    'password_reset_requested', 'password_reset_completed',
+    'signup_for_existing_address', 'signin_unverified', 'verification_sent', 'email_verified',
+    'password_changed', 'email_change_requested', 'email_changed', 'account_deleted',
+    'mfa_enrolled', 'mfa_enabled', 'mfa_challenged', 'mfa_failed', 'mfa_locked',
+    'recovery_code_used', 'mfa_disabled', 'recovery_codes_regenerated',
+    'passkey_added', 'passkey_removed',
+    'identity_unlinked'));

@@ -77,6 +77,13 @@ pub enum ApiError {
     /// A one-time code unknown, used or expired, or a verifier that is not its challenge's.
     #[error("The code is invalid, expired or already used, or the code_verifier does not match")]
     InvalidGrant,
+    /// Another account's identity, an unknown id, or one that is no UUID: one answer for all.
+    #[error("No linked identity of yours has this id")]
+    IdentityNotFound,
+    /// Unlinking this identity would leave the account no way to sign in (no password, no other
+    /// identity, no passkey).
+    #[error("This is the account's last way to sign in; set a password or link another first")]
+    LastSignInMethod,
     #[error("No route matches this path")]
     NotFound,
     #[error("No live session of yours has this id")]
@@ -121,9 +128,13 @@ impl ApiError {
             | InvalidMfaCode { signing_in: true }
             | InvalidMfaToken => 401,
             EmailNotVerified | Aal2Required => 403,
-            NotFound | SessionNotFound | PasskeyNotFound | UnknownProvider => 404,
+            NotFound | SessionNotFound | PasskeyNotFound | UnknownProvider | IdentityNotFound => {
+                404
+            }
             MethodNotAllowed { .. } => 405,
-            EmailTaken | MfaAlreadyEnabled | MfaNotEnabled | TooManyPasskeys => 409,
+            EmailTaken | MfaAlreadyEnabled | MfaNotEnabled | TooManyPasskeys | LastSignInMethod => {
+                409
+            }
             PayloadTooLarge { .. } => 413,
             UnsupportedMediaType => 415,
             TooManyAttempts(_) | MfaLocked(_) | RateLimited(_) => 429,
@@ -164,6 +175,8 @@ impl ApiError {
             InvalidCodeChallenge => "invalid_code_challenge",
             InvalidOAuthState => "invalid_oauth_state",
             InvalidGrant => "invalid_grant",
+            IdentityNotFound => "identity_not_found",
+            LastSignInMethod => "last_sign_in_method",
             NotFound => "not_found",
             SessionNotFound => "session_not_found",
             TooManyAttempts(_) | MfaLocked(_) => "too_many_attempts",

@@ -13,8 +13,13 @@ use crate::domain::{
     SessionId, TotpCode, User, UserName,
 };
 use crate::error::ApiError;
-use crate::http::{JsonBody, api_domain, bearer_token, client_info, json_response, path_parameter};
-use crate::service::{App, EmailProof, MfaProof, SignedIn, SignedUp, SigninOutcome, TokenPair};
+use crate::http::{
+    JsonBody, Query, api_domain, bearer_token, client_info, json_response, path_parameter, redirect,
+};
+use crate::service::{
+    App, AuthorizeRequest, Callback, EmailProof, MfaProof, SignedIn, SignedUp, SigninOutcome,
+    TokenPair,
+};
 use crate::tokens::AccessTokenSigner;
 
 /// What every handler returns; errors become their JSON response in [`crate::lambda`].
@@ -207,12 +212,18 @@ pub async fn signin(app: &App, request: Request) -> HandlerResult {
         Password::parse(body.required("password")?).map_err(|_| ApiError::InvalidCredentials)?;
     // Any string: one that is not a live device token of this account only earns no exemption.
     let device = body.optional("device_token")?.map(SecretString::from);
-    match app
+    let outcome = app
         .signin(email, password, device.as_ref(), &client_info(&request))
-        .await?
-    {
-        SigninOutcome::SignedIn(signed_in) => Ok(signed_in_response(&signed_in)),
-        SigninOutcome::SecondFactor { mfa_token } => Ok(json_response(
+        .await?;
+    Ok(signin_outcome_response(&outcome))
+}
+
+/// The answer to a first step: the sign-in success body, or the second step's `mfa_required`
+/// body (of a password sign-in and of a provider's code alike).
+fn signin_outcome_response(outcome: &SigninOutcome) -> Response<Body> {
+    match outcome {
+        SigninOutcome::SignedIn(signed_in) => signed_in_response(signed_in),
+        SigninOutcome::SecondFactor { mfa_token } => json_response(
             StatusCode::OK,
             &json!({
                 "message": "Second factor required",
@@ -220,7 +231,7 @@ pub async fn signin(app: &App, request: Request) -> HandlerResult {
                 "mfa_token": mfa_token.expose_secret(),
                 "methods": ["totp", "recovery_code"],
             }),
-        )),
+        ),
     }
 }
 
@@ -422,6 +433,83 @@ pub async fn passkey_signin_finish(app: &App, request: Request) -> HandlerResult
         .passkey_signin_finish(ceremony, credential, &client_info(&request))
         .await?;
     Ok(signed_in_response(&signed_in))
+}
+
+/// `GET /api/oauth/{provider}/authorize?redirect_to=…&code_challenge=…&code_challenge_method=S256`:
+/// a 302 to the provider. Every error is answered as JSON, never redirected: `redirect_to` is
+/// not trusted until it is checked, and it is checked first.
+pub async fn oauth_authorize(app: &App, request: Request) -> HandlerResult {
+    let query = Query::from_request(&request);
+    let provider = path_parameter(&request, "provider").unwrap_or_default();
+    let redirect_to = query.required("redirect_to")?;
+    // A missing challenge is the service's `invalid_code_challenge`, after the provider's check.
+    let url = app
+        .oauth_authorize(
+            &AuthorizeRequest {
+                provider: &provider,
+                redirect_to,
+                code_challenge: query.optional("code_challenge").unwrap_or_default(),
+                code_challenge_method: query.optional("code_challenge_method").unwrap_or_default(),
+            },
+            api_domain(&request).as_deref(),
+        )
+        .await?;
+    redirect(&url)
+}
+
+/// `GET /api/oauth/{provider}/callback?code=…&state=…` (or `error=…`): where the provider sends
+/// the browser back; a 302 to the app's `redirect_to` with its one-time code (or an `error`), or
+/// `invalid_oauth_state` as JSON when the flow is unknown (there is nowhere to send it).
+pub async fn oauth_callback(app: &App, request: Request) -> HandlerResult {
+    let query = Query::from_request(&request);
+    let provider = path_parameter(&request, "provider").unwrap_or_default();
+    let callback = Callback {
+        code: query.optional("code"),
+        state: query.optional("state"),
+        error: query.optional("error"),
+    };
+    let location = app
+        .oauth_callback(&provider, &callback, api_domain(&request).as_deref())
+        .await?;
+    redirect(&location)
+}
+
+/// `POST /api/oauth/token` with `{code, code_verifier}`: the one-time code from the callback's
+/// redirect, for the answer `/api/signin` gives (tokens, or the second step).
+pub async fn oauth_token(app: &App, request: Request) -> HandlerResult {
+    let body = JsonBody::from_request(&request)?;
+    let code = SecretString::from(body.required("code")?);
+    let verifier = body.required("code_verifier")?;
+    let outcome = app
+        .oauth_token(&code, verifier, &client_info(&request))
+        .await?;
+    Ok(signin_outcome_response(&outcome))
+}
+
+/// `GET /api/identities` with an access token as bearer: the providers' identities linked to the
+/// caller's account.
+pub async fn identities(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let identities = app.identities(&token).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "identities": identities }),
+    ))
+}
+
+/// `DELETE /api/identities/{id}` with an access token as bearer: unlinks one of the caller's
+/// identities. An id that is no UUID names no identity: 404, as another account's does.
+pub async fn delete_identity(app: &App, request: Request) -> HandlerResult {
+    let token = bearer_token(&request)?;
+    let id = path_parameter(&request, "id")
+        .and_then(|id| Uuid::parse_str(&id).ok())
+        .ok_or(ApiError::IdentityNotFound)?;
+    app.unlink_identity(&token, id, &client_info(&request))
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": "Identity unlinked"}),
+    ))
 }
 
 #[derive(Serialize)]

@@ -1,6 +1,7 @@
-//! The HTTP edge: reading JSON bodies and bearer tokens from a Lambda request, writing JSON
-//! responses, and rendering an [`ApiError`] as one.
+//! The HTTP edge: reading JSON bodies, query strings and bearer tokens from a Lambda request,
+//! writing JSON responses and redirects, and rendering an [`ApiError`] as one.
 
+use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -80,6 +81,39 @@ impl JsonBody {
     }
 }
 
+/// A request's query string parameters, as API Gateway (and `cargo lambda watch`) parse them.
+#[derive(Debug, Default)]
+pub struct Query(QueryMap);
+
+impl Query {
+    /// The request's parameters; none when it has no query string.
+    pub fn from_request(request: &Request) -> Self {
+        Query(request.query_string_parameters())
+    }
+
+    /// Parameters from a raw query string (`a=1&b=2`, percent-encoded), as a browser sends it.
+    pub fn parse(raw: &str) -> Self {
+        match raw.parse::<QueryMap>() {
+            Ok(map) => Query(map),
+            Err(never) => match never {},
+        }
+    }
+
+    /// An optional parameter: its first value, or `None` when absent. Untrimmed, as
+    /// [`JsonBody::optional`]: the domain types decide.
+    pub fn optional(&self, name: &str) -> Option<&str> {
+        self.0.first(name)
+    }
+
+    /// A required parameter: absent or blank is `missing_field`, as a JSON body's field.
+    pub fn required(&self, name: &'static str) -> Result<&str, ApiError> {
+        match self.optional(name) {
+            Some(value) if !value.trim().is_empty() => Ok(value),
+            _ => Err(ApiError::MissingField(name)),
+        }
+    }
+}
+
 fn is_json_media_type(value: Option<&HeaderValue>) -> bool {
     let Some(value) = value.and_then(|v| v.to_str().ok()) else {
         return false;
@@ -139,6 +173,24 @@ pub fn client_info(request: &Request) -> ClientInfo {
         ip: source_ip.and_then(|ip| ip.parse().ok()),
         user_agent,
     }
+}
+
+/// A `302 Found` to `location`, with no body: what a browser follows in a sign-in through a
+/// provider. A location that is no valid header value is an internal error, never a panic.
+pub fn redirect(location: &str) -> Result<Response<Body>, ApiError> {
+    let value = HeaderValue::from_str(location).map_err(|_| {
+        ApiError::Internal(anyhow::anyhow!(
+            "a redirect location that is no header value"
+        ))
+    })?;
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::FOUND;
+    response.headers_mut().insert(header::LOCATION, value);
+    // A redirect carrying a one-time code or a state is never cached.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 /// A JSON response; `no-store` because bodies carry tokens and personal data (RFC 6749 §5.1).
@@ -312,5 +364,47 @@ mod tests {
             .body(Body::Empty)
             .unwrap();
         assert_eq!(bearer_token(&none).unwrap_err().code(), "missing_token");
+    }
+
+    #[test]
+    fn query_parameters_are_required_optional_or_missing_field() {
+        let query = Query::parse("a=1&blank=%20&a=2&enc=x%2By%26z&empty=");
+        assert_eq!(
+            query.optional("a"),
+            Some("1"),
+            "a repeated parameter: its first value"
+        );
+        assert_eq!(query.required("enc").unwrap(), "x+y&z", "percent-decoded");
+        assert_eq!(query.optional("blank"), Some(" "), "untrimmed");
+        for (name, why) in [("blank", "blank"), ("empty", "empty"), ("absent", "absent")] {
+            assert_eq!(
+                query.required(name).unwrap_err().code(),
+                "missing_field",
+                "{why}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_without_a_query_string_has_no_parameters() {
+        let query = Query::from_request(&request(None, ""));
+        assert_eq!(query.optional("code"), None);
+        assert_eq!(query.required("code").unwrap_err().code(), "missing_field");
+    }
+
+    #[test]
+    fn a_redirect_is_a_302_with_its_location_and_refuses_a_bad_one() {
+        let response = redirect("https://app.example/cb?code=x").unwrap();
+        assert_eq!(response.status(), StatusCode::FOUND);
+        assert_eq!(
+            response.headers()[header::LOCATION],
+            "https://app.example/cb?code=x"
+        );
+        assert_eq!(
+            redirect("https://x/\r\nSet-Cookie: a=b")
+                .unwrap_err()
+                .code(),
+            "internal_error"
+        );
     }
 }

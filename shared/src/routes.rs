@@ -92,6 +92,16 @@ pub enum Endpoint {
     PasskeySigninStart,
     /// `POST /api/passkeys/signin/finish`: signed in with a passkey, at `aal2`.
     PasskeySigninFinish,
+    /// `GET /api/oauth/{provider}/authorize`: a 302 to the provider, the flow kept.
+    OauthAuthorize,
+    /// `GET /api/oauth/{provider}/callback`: a 302 back to the app, with its one-time code.
+    OauthCallback,
+    /// `POST /api/oauth/token`: the one-time code and the app's verifier, for a sign-in.
+    OauthToken,
+    /// `GET /api/identities`: the providers' identities linked to the caller's account.
+    Identities,
+    /// `DELETE /api/identities/{id}`: unlinks one of them.
+    DeleteIdentity,
     /// The HTML sign-in page.
     SigninPage,
     /// The HTML account page.
@@ -100,7 +110,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint, in the order of the README's table.
-    pub const ALL: [Endpoint; 34] = [
+    pub const ALL: [Endpoint; 39] = [
         Endpoint::Signup,
         Endpoint::VerifyEmail,
         Endpoint::ResendVerification,
@@ -108,6 +118,9 @@ impl Endpoint {
         Endpoint::MfaVerify,
         Endpoint::PasskeySigninStart,
         Endpoint::PasskeySigninFinish,
+        Endpoint::OauthAuthorize,
+        Endpoint::OauthCallback,
+        Endpoint::OauthToken,
         Endpoint::Refresh,
         Endpoint::Dashboard,
         Endpoint::Logout,
@@ -125,6 +138,8 @@ impl Endpoint {
         Endpoint::PasskeyRegisterStart,
         Endpoint::PasskeyRegisterFinish,
         Endpoint::DeletePasskey,
+        Endpoint::Identities,
+        Endpoint::DeleteIdentity,
         Endpoint::ForgotPassword,
         Endpoint::ResetPassword,
         Endpoint::Public,
@@ -148,8 +163,11 @@ impl Endpoint {
         use Endpoint::*;
         match self {
             Root | Public | Dashboard | Sessions | ResetPage | VerifyPage | SigninPage
-            | AccountPage | Jwks | MfaStatus | Passkeys => Some("GET"),
-            EndSession | DeleteAccount | MfaDisable | DeletePasskey => Some("DELETE"),
+            | AccountPage | Jwks | MfaStatus | Passkeys | OauthAuthorize | OauthCallback
+            | Identities => Some("GET"),
+            EndSession | DeleteAccount | MfaDisable | DeletePasskey | DeleteIdentity => {
+                Some("DELETE")
+            }
             Signup
             | Signin
             | Refresh
@@ -167,7 +185,8 @@ impl Endpoint {
             | PasskeyRegisterStart
             | PasskeyRegisterFinish
             | PasskeySigninStart
-            | PasskeySigninFinish => Some("POST"),
+            | PasskeySigninFinish
+            | OauthToken => Some("POST"),
             NotFound => None,
         }
     }
@@ -208,6 +227,11 @@ impl Endpoint {
             DeletePasskey => "/api/passkeys/{id}",
             PasskeySigninStart => "/api/passkeys/signin/start",
             PasskeySigninFinish => "/api/passkeys/signin/finish",
+            OauthAuthorize => "/api/oauth/{provider}/authorize",
+            OauthCallback => "/api/oauth/{provider}/callback",
+            OauthToken => "/api/oauth/token",
+            Identities => "/api/identities",
+            DeleteIdentity => "/api/identities/{id}",
             SigninPage => "/signin",
             AccountPage => "/account",
         }
@@ -293,6 +317,21 @@ impl Endpoint {
             PasskeySigninFinish => Handler::WithApp(|app, request| {
                 Box::pin(handlers::passkey_signin_finish(app, request))
             }),
+            OauthAuthorize => {
+                Handler::WithApp(|app, request| Box::pin(handlers::oauth_authorize(app, request)))
+            }
+            OauthCallback => {
+                Handler::WithApp(|app, request| Box::pin(handlers::oauth_callback(app, request)))
+            }
+            OauthToken => {
+                Handler::WithApp(|app, request| Box::pin(handlers::oauth_token(app, request)))
+            }
+            Identities => {
+                Handler::WithApp(|app, request| Box::pin(handlers::identities(app, request)))
+            }
+            DeleteIdentity => {
+                Handler::WithApp(|app, request| Box::pin(handlers::delete_identity(app, request)))
+            }
         };
         Route {
             endpoint: self,
@@ -315,6 +354,7 @@ impl Endpoint {
                 | Endpoint::MfaConfirm
                 | Endpoint::MfaVerify
                 | Endpoint::PasskeySigninFinish
+                | Endpoint::OauthToken
         )
     }
 
@@ -339,6 +379,8 @@ impl Endpoint {
                 | Endpoint::PasskeyRegisterFinish
                 | Endpoint::Passkeys
                 | Endpoint::DeletePasskey
+                | Endpoint::Identities
+                | Endpoint::DeleteIdentity
         )
     }
 
@@ -365,6 +407,13 @@ impl Endpoint {
                 | Endpoint::PasskeySigninStart
                 | Endpoint::PasskeySigninFinish
         )
+    }
+
+    /// True for the endpoints that talk to OpenID Connect providers: only they get the `OIDC_*`
+    /// settings (the client secrets among them), `OAUTH_REDIRECT_ALLOWLIST` and `API_PUBLIC_URL`,
+    /// and only they need outbound HTTPS.
+    pub fn uses_oidc(self) -> bool {
+        matches!(self, Endpoint::OauthAuthorize | Endpoint::OauthCallback)
     }
 
     /// True for the endpoints that make or check the codes of confirmation emails: only they get
@@ -417,6 +466,11 @@ impl Endpoint {
             PasskeySigninFinish => "passkey-signin-finish",
             SigninPage => "signin-page",
             AccountPage => "account-page",
+            OauthAuthorize => "oauth-authorize",
+            OauthCallback => "oauth-callback",
+            OauthToken => "oauth-token",
+            Identities => "identities",
+            DeleteIdentity => "delete-identity",
         }
     }
 }

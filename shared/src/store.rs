@@ -30,8 +30,9 @@ pub use mfa::{
     record_wrong_mfa_code, replace_recovery_codes, save_pending_totp, totp_of, use_recovery_code,
 };
 pub use oauth::{
-    Linked, OAuthFlow, OAuthGrant, ProviderSubject, begin_oauth_flow, grant_user, issue_oauth_code,
-    link_identity, take_oauth_code, take_oauth_flow,
+    IdentitySummary, Linked, OAuthFlow, OAuthGrant, ProviderSubject, Unlinked, begin_oauth_flow,
+    grant_user, issue_oauth_code, link_identity, list_identities, take_oauth_code, take_oauth_flow,
+    unlink_identity,
 };
 pub use passkeys::{
     Added, CeremonyKind, NewPasskey, PasskeySummary, Removed, SigninPasskey, add_passkey,

@@ -22,7 +22,8 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::oidc::{self, ProviderClient, Providers};
 use crate::store::{
-    self, ChallengeOpening, Linked, NewSession, OAuthFlow, OAuthGrant, ProviderSubject,
+    self, ChallengeOpening, IdentitySummary, Linked, NewSession, OAuthFlow, OAuthGrant,
+    ProviderSubject, Unlinked,
 };
 use crate::tokens::{OpaqueToken, TokenHash};
 
@@ -371,5 +372,33 @@ impl App {
             },
             device_token: device.plaintext,
         }))
+    }
+
+    /// `GET /api/identities`: the bearer's linked identities, oldest first.
+    pub async fn identities(&self, token: &SecretString) -> Result<Vec<IdentitySummary>, ApiError> {
+        let (_, user) = self.authenticate(token).await?;
+        let db = self.pool.get().await?;
+        store::list_identities(&db, user.id).await
+    }
+
+    /// `DELETE /api/identities/{id}`: unlinks one of the bearer's identities, unless it is the
+    /// account's last way to sign in. Another account's identity and an unknown id are both
+    /// `identity_not_found`, so ids cannot be probed.
+    pub async fn unlink_identity(
+        &self,
+        token: &SecretString,
+        id: uuid::Uuid,
+        client: &ClientInfo,
+    ) -> Result<(), ApiError> {
+        let (_, user) = self.authenticate(token).await?;
+        let mut db = self.pool.get().await?;
+        let transaction = db.transaction().await?;
+        let unlinked = store::unlink_identity(&transaction, user.id, id, client).await?;
+        transaction.commit().await?;
+        match unlinked {
+            Unlinked::Unlinked => Ok(()),
+            Unlinked::NotFound => Err(ApiError::IdentityNotFound),
+            Unlinked::LastSignInMethod => Err(ApiError::LastSignInMethod),
+        }
     }
 }

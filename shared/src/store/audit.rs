@@ -55,6 +55,8 @@ pub enum EventKind {
     /// says `webauthn`.)
     PasskeyAdded,
     PasskeyRemoved,
+    /// A provider's identity unlinked from the account.
+    IdentityUnlinked,
 }
 
 impl EventKind {
@@ -90,6 +92,7 @@ impl EventKind {
             RecoveryCodesRegenerated => "recovery_codes_regenerated",
             PasskeyAdded => "passkey_added",
             PasskeyRemoved => "passkey_removed",
+            IdentityUnlinked => "identity_unlinked",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! OpenID sign-in in PostgreSQL: the flow between the authorize redirect and the provider's
 //! callback, and the one-time code between the callback and the app's token exchange; each taken
-//! once by one atomic `DELETE … RETURNING` (see `migrations/V10__oidc_sign_in.sql`).
+//! once by one atomic `DELETE … RETURNING` (see `migrations/V10__oidc_sign_in.sql`); and the
+//! identities an account has linked, listed and unlinked.
 
 use std::time::Duration;
 
@@ -8,8 +9,13 @@ use deadpool_postgres::GenericClient;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::error::SqlState;
 
-use super::{Result, mfa_enabled_of_u, seconds, user_from};
-use crate::domain::{CodeChallenge, Email, ProviderName, RedirectTarget, User, UserId, UserName};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{EventKind, Result, mfa_enabled_of_u, seconds, user_from};
+use crate::domain::{
+    ClientInfo, CodeChallenge, Email, ProviderName, RedirectTarget, User, UserId, UserName,
+};
 use crate::tokens::TokenHash;
 
 /// A flow begun by `GET /api/oauth/{provider}/authorize`.
@@ -267,4 +273,106 @@ pub async fn grant_user(client: &impl GenericClient, user: UserId) -> Result<Opt
         .await?;
     let row = client.query_opt(&statement, &[&user.as_uuid()]).await?;
     Ok(row.as_ref().map(user_from))
+}
+
+/// One linked identity as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdentitySummary {
+    pub id: Uuid,
+    pub provider: String,
+    /// The address the provider asserted when it was linked.
+    pub email: Option<String>,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+/// The account's linked identities, oldest first.
+pub async fn list_identities(
+    client: &impl GenericClient,
+    user: UserId,
+) -> Result<Vec<IdentitySummary>> {
+    let statement = client
+        .prepare_cached(
+            "SELECT id, provider, email,
+                    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+                        AS created
+             FROM oauth_identities WHERE user_id = $1 ORDER BY created_at, id",
+        )
+        .await?;
+    let rows = client.query(&statement, &[&user.as_uuid()]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| IdentitySummary {
+            id: row.get("id"),
+            provider: row.get("provider"),
+            email: row.get("email"),
+            created_at: row.get("created"),
+        })
+        .collect())
+}
+
+/// What unlinking an identity did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlinked {
+    Unlinked,
+    /// The account has no identity of this id (another account's included).
+    NotFound,
+    /// It is the account's last way in: no password, no other identity, no passkey.
+    LastSignInMethod,
+}
+
+/// Unlinks one of the account's identities and records the event, unless it is the account's
+/// last way to sign in; the check and the delete are one statement. Run it in a transaction: the
+/// account's row is locked first, so that two unlinks at once (each seeing the other identity
+/// still there in its snapshot) cannot together leave the account with no way in.
+pub async fn unlink_identity(
+    client: &impl GenericClient,
+    user: UserId,
+    id: Uuid,
+    info: &ClientInfo,
+) -> Result<Unlinked> {
+    let lock = client
+        .prepare_cached("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .await?;
+    if client.query_opt(&lock, &[&user.as_uuid()]).await?.is_none() {
+        return Ok(Unlinked::NotFound);
+    }
+    let statement = client
+        .prepare_cached(
+            "WITH target AS (
+                 SELECT id, user_id FROM oauth_identities WHERE id = $1 AND user_id = $2),
+                  allowed AS (
+                 SELECT t.id FROM target t
+                 WHERE EXISTS (SELECT 1 FROM users u
+                               WHERE u.id = t.user_id AND u.password_hash IS NOT NULL)
+                    OR EXISTS (SELECT 1 FROM oauth_identities o
+                               WHERE o.user_id = t.user_id AND o.id <> t.id)
+                    OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = t.user_id)),
+                  gone AS (
+                 DELETE FROM oauth_identities WHERE id IN (SELECT id FROM allowed)
+                 RETURNING user_id),
+                  event AS (
+                 INSERT INTO auth_events (kind, user_id, ip, user_agent)
+                 SELECT $3, user_id, $4, $5 FROM gone)
+             SELECT EXISTS (SELECT 1 FROM target) AS found,
+                    EXISTS (SELECT 1 FROM gone) AS unlinked",
+        )
+        .await?;
+    let row = client
+        .query_one(
+            &statement,
+            &[
+                &id,
+                &user.as_uuid(),
+                &EventKind::IdentityUnlinked.as_str(),
+                &info.ip,
+                &info.user_agent,
+            ],
+        )
+        .await?;
+    Ok(match (row.get("found"), row.get("unlinked")) {
+        (_, true) => Unlinked::Unlinked,
+        (true, false) => Unlinked::LastSignInMethod,
+        (false, false) => Unlinked::NotFound,
+    })
 }

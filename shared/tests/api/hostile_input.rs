@@ -17,7 +17,7 @@ use auth::Endpoint;
 use auth::domain::{
     CeremonyId, Email, EmailCode, PasskeyName, Password, RecoveryCode, TotpCode, UserName,
 };
-use auth::http::{JsonBody, MAX_BODY_BYTES, bearer_token};
+use auth::http::{JsonBody, MAX_BODY_BYTES, Query, bearer_token};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -689,6 +689,76 @@ fn passkey_parsers_take_any_string_and_answer_their_own_code() {
             match CeremonyId::parse(&raw) {
                 Ok(id) => prop_assert_eq!(uuid::Uuid::parse_str(&raw).ok(), Some(id.as_uuid())),
                 Err(e) => prop_assert_eq!(e.code(), "invalid_passkey"),
+            }
+            Ok(())
+        },
+    );
+}
+
+/// The parameters the provider sign-in reads from a query string.
+const OAUTH_PARAMETERS: [&str; 6] = [
+    "redirect_to",
+    "code_challenge",
+    "code_challenge_method",
+    "code",
+    "state",
+    "error",
+];
+
+#[test]
+fn oauth_query_takes_any_query_string_and_answers_a_value_or_missing_field() {
+    // Raw strings, and strings shaped like queries: known names, `&`, `=`, percent escapes.
+    let pair = (
+        prop_oneof![
+            prop::sample::select(OAUTH_PARAMETERS.to_vec()).prop_map(str::to_owned),
+            hostile_string()
+        ],
+        prop_oneof![Just(String::new()), hostile_string()],
+    )
+        .prop_map(|(name, value)| format!("{name}={value}"));
+    let shaped = prop::collection::vec(pair, 0..6).prop_map(|pairs| pairs.join("&"));
+    check(
+        "Query::parse on arbitrary strings (the fuzz target oauth_query)",
+        PURE_CASES,
+        prop_oneof![hostile_string(), shaped],
+        |raw| {
+            let query = Query::parse(&raw);
+            for name in OAUTH_PARAMETERS {
+                match query.required(name) {
+                    Ok(value) => {
+                        prop_assert!(!value.trim().is_empty(), "{:?}", raw);
+                        prop_assert_eq!(query.optional(name), Some(value));
+                    }
+                    Err(error) => {
+                        prop_assert_eq!(error.code(), "missing_field");
+                        prop_assert!(
+                            query.optional(name).is_none_or(|v| v.trim().is_empty()),
+                            "{:?}",
+                            raw
+                        );
+                    }
+                }
+            }
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn oauth_query_reads_each_parameter_of_a_well_formed_query_exactly() {
+    let value = "[!-~]{1,80}".prop_filter("not blank", |v: &String| !v.trim().is_empty());
+    check(
+        "every parameter present, percent-encoded",
+        PURE_CASES,
+        prop::collection::vec(value, 6),
+        |values| {
+            let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+            for (name, value) in OAUTH_PARAMETERS.iter().zip(&values) {
+                serializer.append_pair(name, value);
+            }
+            let query = Query::parse(&serializer.finish());
+            for (name, value) in OAUTH_PARAMETERS.iter().zip(&values) {
+                prop_assert_eq!(query.required(name).unwrap(), value.as_str());
             }
             Ok(())
         },

@@ -28,6 +28,7 @@ mod logout;
 mod mfa;
 mod mfa_journeys;
 mod oidc;
+mod oidc_endpoints;
 mod openapi;
 mod outage;
 mod passkey_endpoints;

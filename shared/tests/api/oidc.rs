@@ -220,7 +220,7 @@ async fn the_provider_client_follows_no_redirect_and_gives_up_quickly() {
 /// What a browser does at the provider, by hand: follows the authorize URL to the login form,
 /// posts who signs in, and follows the provider's redirects (cookies kept) until one leads back
 /// to our callback; returns that callback's query.
-fn sign_in_at_provider(
+pub(crate) fn sign_in_at_provider(
     authorize_url: &str,
     callback: &str,
     form: &[(&str, &str)],
@@ -622,12 +622,12 @@ async fn of_two_callbacks_at_once_for_a_new_identity_one_creates_and_none_duplic
     assert_eq!(app.count("SELECT count(*) FROM oauth_identities").await, 5);
 }
 
-const APP_CALLBACK: &str = "https://app.example.com/cb";
-const PROVIDER_CALLBACK: &str = "http://127.0.0.1:9/api/oauth/local/callback";
+pub(crate) const APP_CALLBACK: &str = "https://app.example.com/cb";
+pub(crate) const PROVIDER_CALLBACK: &str = "http://127.0.0.1:9/api/oauth/local/callback";
 
 /// The test provider, and an app configured with it as `local` (its callback on a closed
 /// loopback port: the test plays the browser and stops there).
-async fn app_with_provider() -> (TestApp, testkit::stack::TestProvider) {
+pub(crate) async fn app_with_provider() -> (TestApp, testkit::stack::TestProvider) {
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let logs = tempfile_dir();
     let provider = tokio::task::spawn_blocking(move || {
@@ -656,7 +656,7 @@ async fn app_with_provider() -> (TestApp, testkit::stack::TestProvider) {
 }
 
 /// An app's PKCE pair: (verifier, S256 challenge).
-fn app_pkce() -> (String, String) {
+pub(crate) fn app_pkce() -> (String, String) {
     use base64::Engine as _;
     use sha2::Digest as _;
     let verifier = format!(
@@ -671,7 +671,7 @@ fn app_pkce() -> (String, String) {
 
 /// Authorize, sign in at the provider as `form` says, and deliver its callback: where the app
 /// is sent back.
-async fn provider_sign_in(
+pub(crate) async fn provider_sign_in(
     app: &TestApp,
     challenge: &str,
     form: Vec<(&'static str, String)>,
@@ -709,7 +709,7 @@ async fn provider_sign_in(
         .unwrap()
 }
 
-fn person(login: &str, email: &str, verified: bool) -> Vec<(&'static str, String)> {
+pub(crate) fn person(login: &str, email: &str, verified: bool) -> Vec<(&'static str, String)> {
     let mut form = vec![
         ("login", login.to_owned()),
         ("email", email.to_owned()),
@@ -872,7 +872,7 @@ async fn authorize_refuses_what_it_must_and_a_callback_state_works_once() {
 }
 
 /// The one-time code of a redirect back to the app.
-fn code_of(back: &str) -> SecretString {
+pub(crate) fn code_of(back: &str) -> SecretString {
     SecretString::from(
         back.strip_prefix(&format!("{APP_CALLBACK}?code="))
             .unwrap_or_else(|| panic!("{back}"))

@@ -167,13 +167,15 @@ fn one_of_each_variant() -> Vec<ApiError> {
         ApiError::InvalidCodeChallenge,
         ApiError::InvalidOAuthState,
         ApiError::InvalidGrant,
+        ApiError::IdentityNotFound,
+        ApiError::LastSignInMethod,
         ApiError::MethodNotAllowed { allowed: "GET" },
         ApiError::ServiceUnavailable(anyhow::anyhow!("x")),
         ApiError::Internal(anyhow::anyhow!("x")),
     ]
 }
 
-const VARIANTS: usize = 36;
+const VARIANTS: usize = 38;
 
 /// The variant's position. Exhaustive on purpose: a new variant does not compile until it is
 /// numbered here, and then `one_of_each_variant` must gain it for the test to pass.
@@ -216,6 +218,8 @@ fn variant_index(error: &ApiError) -> usize {
         InvalidCodeChallenge => 33,
         InvalidOAuthState => 34,
         InvalidGrant => 35,
+        IdentityNotFound => 36,
+        LastSignInMethod => 37,
     }
 }
 

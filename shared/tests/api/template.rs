@@ -24,19 +24,20 @@ const STATELESS: [&str; 7] = [
     "not-found",
 ];
 /// Functions that sign access tokens, and so read the private key (`Endpoint::issues_tokens`).
-const SIGNERS: [&str; 5] = [
+const SIGNERS: [&str; 6] = [
     "signin",
     "refresh",
     "mfa-totp-confirm",
     "mfa-verify",
     "passkey-signin-finish",
+    "oauth-token",
 ];
 /// Signers that also verify the bearer's access token (confirming TOTP raises the caller's own
 /// session): the private key, and the previous public keys.
 const BEARER_SIGNERS: [&str; 1] = ["mfa-totp-confirm"];
 /// Functions that verify access tokens or publish the keys that do: the public keys only, from
 /// the migrations resource (`Endpoint::verifies_tokens`).
-const VERIFIERS: [&str; 16] = [
+const VERIFIERS: [&str; 18] = [
     "dashboard",
     "logout",
     "sessions",
@@ -53,6 +54,8 @@ const VERIFIERS: [&str; 16] = [
     "passkey-register-start",
     "passkey-register-finish",
     "delete-passkey",
+    "identities",
+    "delete-identity",
 ];
 /// Each function's access, as its code needs it: the secrets it may read (by the template's
 /// names; `MasterUserSecret` is the RDS-managed master secret, `DatabaseRuntimeSecret` the
@@ -99,6 +102,12 @@ const ACCESS: &[(&str, &[&str], bool, &[&str])] = &[
     ("delete-passkey", &[RUNTIME], true, &[]),
     ("passkey-signin-start", &[RUNTIME], true, &[]),
     ("passkey-signin-finish", &[RUNTIME, SIGNING_KEY], true, &[]),
+    // The provider's client secrets are the operator's to grant (see the template's comment).
+    ("oauth-authorize", &[RUNTIME], true, &[]),
+    ("oauth-callback", &[RUNTIME], true, &[]),
+    ("oauth-token", &[RUNTIME, SIGNING_KEY], true, &[]),
+    ("identities", &[RUNTIME], true, &[]),
+    ("delete-identity", &[RUNTIME], true, &[]),
     ("janitor", &[RUNTIME], true, &["ses:SendEmail"]),
     // The owner: migrates, creates the runtime login from its secret, fills the signing key and
     // the MFA key.
@@ -164,6 +173,10 @@ const WEBAUTHN_FUNCTIONS: [&str; 4] = [
     "passkey-signin-start",
     "passkey-signin-finish",
 ];
+/// Functions that talk to OpenID Connect providers, and so get the `OIDC_*` settings, the
+/// redirect allowlist and the API's public URL (also what `Endpoint::uses_oidc` says, checked
+/// below).
+const OIDC_FUNCTIONS: [&str; 2] = ["oauth-authorize", "oauth-callback"];
 /// Functions that read `RESET_TOKEN_TTL`: forgot-password stores the token for it, and the
 /// janitor stops sending a reset email once its link has expired.
 const RESET_TTL_READERS: [&str; 2] = ["forgot-password", "janitor"];
@@ -891,6 +904,55 @@ fn only_the_ceremony_functions_get_the_relying_party_from_its_parameters() {
 }
 
 #[test]
+fn only_the_provider_functions_get_the_oidc_settings_from_their_parameters() {
+    let template = template();
+    let functions = functions(&template);
+    let expected: BTreeSet<&str> = OIDC_FUNCTIONS.into_iter().collect();
+    assert_eq!(
+        endpoint_functions(Endpoint::uses_oidc),
+        expected,
+        "Endpoint::uses_oidc agrees"
+    );
+    for (variable, parameter) in [
+        ("OIDC_PROVIDERS", "OidcProviders"),
+        ("OAUTH_REDIRECT_ALLOWLIST", "OauthRedirectAllowlist"),
+        ("API_PUBLIC_URL", "ApiPublicUrl"),
+    ] {
+        assert_eq!(given(&functions, variable), expected, "{variable}");
+        for binary in OIDC_FUNCTIONS {
+            assert!(
+                is_ref_to(
+                    function(&functions, binary).environment()[variable],
+                    parameter
+                ),
+                "{binary}: {variable} is !Ref {parameter}"
+            );
+        }
+    }
+    let parameters = &template["Parameters"];
+    assert_eq!(parameters["OidcProviders"]["Default"].as_str(), Some(""));
+    assert_eq!(
+        parameters["OauthRedirectAllowlist"]["Default"].as_str(),
+        Some("")
+    );
+    assert_eq!(
+        parameters["ApiPublicUrl"]["Default"].as_str(),
+        Some("from-request")
+    );
+    // No function gets a provider's own settings from the template: the operator adds them.
+    for function in &functions {
+        assert!(
+            !function
+                .environment()
+                .keys()
+                .any(|k| k.starts_with("OIDC_") && *k != "OIDC_PROVIDERS"),
+            "{}: per-provider settings are the operator's",
+            function.logical_id
+        );
+    }
+}
+
+#[test]
 fn the_code_key_secret_is_random_text_secrets_manager_generates() {
     let template = template();
     let secret = &template["Resources"]["VerificationCodeKey"];
@@ -1259,19 +1321,22 @@ fn every_function_is_watched_by_an_errors_alarm_of_at_most_ten_metrics() {
 
 /// The routes anyone may write to without a token: each one costs a database round trip or an
 /// Argon2 hash, so each gets a tight throttle of its own.
-const PUBLIC_WRITES: [&str; 9] = [
+const PUBLIC_WRITES: [&str; 12] = [
     "signup",
     "signin",
     "mfa-verify",
     "passkey-signin-start",
     "passkey-signin-finish",
+    "oauth-authorize",
+    "oauth-callback",
+    "oauth-token",
     "verify-email",
     "resend-verification",
     "forgot-password",
     "reset-password",
 ];
 /// The routes that verify a token (and the JWKS their verifiers fetch): roomy.
-const VERIFICATION: [&str; 18] = [
+const VERIFICATION: [&str; 20] = [
     "refresh",
     "mfa-status",
     "mfa-totp-enroll",
@@ -1282,6 +1347,8 @@ const VERIFICATION: [&str; 18] = [
     "passkey-register-start",
     "passkey-register-finish",
     "delete-passkey",
+    "identities",
+    "delete-identity",
     "dashboard",
     "logout",
     "sessions",
