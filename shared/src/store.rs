@@ -35,9 +35,9 @@ pub use oauth::{
     unlink_identity,
 };
 pub use passkeys::{
-    Added, CeremonyKind, NewPasskey, PasskeySummary, Removed, SigninPasskey, add_passkey,
-    delete_passkey, list_passkeys, passkey_count, passkey_credential_ids, passkey_for_signin,
-    record_passkey_use, save_ceremony, take_ceremony,
+    Added, CeremonyKind, NewPasskey, PasskeyRemoval, PasskeySummary, Removed, SigninPasskey,
+    add_passkey, delete_passkey, list_passkeys, passkey_count, passkey_credential_ids,
+    passkey_for_signin, record_passkey_use, save_ceremony, take_ceremony,
 };
 pub use password_reset::{ResetQueued, ResetRequest, queue_password_reset};
 pub use refresh::{Rotated, Rotation, rotate_refresh_token};

@@ -201,9 +201,11 @@ impl App {
         let (_, user) = self.authenticate(token).await?;
         let mut db = self.pool.get().await?;
         let transaction = db.transaction().await?;
-        let removed = store::delete_passkey(&transaction, user.id, id, client)
-            .await?
-            .ok_or(ApiError::PasskeyNotFound)?;
+        let removed = match store::delete_passkey(&transaction, user.id, id, client).await? {
+            store::PasskeyRemoval::Removed(removed) => removed,
+            store::PasskeyRemoval::NotFound => return Err(ApiError::PasskeyNotFound),
+            store::PasskeyRemoval::LastSignInMethod => return Err(ApiError::LastSignInMethod),
+        };
         let notice = store::queue_email(
             &transaction,
             &user.email,

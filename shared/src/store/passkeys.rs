@@ -253,27 +253,56 @@ pub struct Removed {
     pub at: String,
 }
 
-/// Removes one of the account's passkeys and records the event, in one statement; `None` when
-/// the account has no passkey of this id (another account's included).
+/// What removing a passkey did.
+#[derive(Debug)]
+pub enum PasskeyRemoval {
+    Removed(Removed),
+    /// The account has no passkey of this id (another account's included).
+    NotFound,
+    /// It is the account's last way in: no password, no linked identity, no other passkey.
+    LastSignInMethod,
+}
+
+/// Removes one of the account's passkeys and records the event, in one statement, unless the
+/// account would be left with no way in (no password, no identity, no other passkey). Run in a
+/// transaction: the account's row is locked first, so two removals at once cannot each count
+/// on the other's passkey.
 pub async fn delete_passkey(
     client: &impl GenericClient,
     user: UserId,
     id: Uuid,
     info: &ClientInfo,
-) -> Result<Option<Removed>> {
+) -> Result<PasskeyRemoval> {
+    let lock = client
+        .prepare_cached("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .await?;
+    if client.query_opt(&lock, &[&user.as_uuid()]).await?.is_none() {
+        return Ok(PasskeyRemoval::NotFound);
+    }
     let statement = client
         .prepare_cached(
-            "WITH gone AS (
-                 DELETE FROM passkeys WHERE id = $1 AND user_id = $2 RETURNING user_id, name),
+            "WITH target AS (
+                 SELECT id, user_id FROM passkeys WHERE id = $1 AND user_id = $2),
+                  allowed AS (
+                 SELECT t.id FROM target t
+                 WHERE EXISTS (SELECT 1 FROM users u
+                               WHERE u.id = t.user_id AND u.password_hash IS NOT NULL)
+                    OR EXISTS (SELECT 1 FROM oauth_identities o WHERE o.user_id = t.user_id)
+                    OR EXISTS (SELECT 1 FROM passkeys p
+                               WHERE p.user_id = t.user_id AND p.id <> t.id)),
+                  gone AS (
+                 DELETE FROM passkeys WHERE id IN (SELECT id FROM allowed)
+                 RETURNING user_id, name),
                   event AS (
                  INSERT INTO auth_events (kind, user_id, ip, user_agent)
                  SELECT $3, user_id, $4, $5 FROM gone)
-             SELECT name, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"') AS at
-             FROM gone",
+             SELECT EXISTS (SELECT 1 FROM target) AS found,
+                    (SELECT name FROM gone) AS name,
+                    to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"') AS at",
         )
         .await?;
     let row = client
-        .query_opt(
+        .query_one(
             &statement,
             &[
                 &id,
@@ -284,10 +313,19 @@ pub async fn delete_passkey(
             ],
         )
         .await?;
-    Ok(row.map(|row| Removed {
-        name: PasskeyName::from_stored(row.get("name")),
-        at: row.get("at"),
-    }))
+    Ok(
+        match (
+            row.get::<_, bool>("found"),
+            row.get::<_, Option<String>>("name"),
+        ) {
+            (_, Some(name)) => PasskeyRemoval::Removed(Removed {
+                name: PasskeyName::from_stored(name),
+                at: row.get("at"),
+            }),
+            (true, None) => PasskeyRemoval::LastSignInMethod,
+            (false, None) => PasskeyRemoval::NotFound,
+        },
+    )
 }
 
 /// A passkey that signs in, with its account.

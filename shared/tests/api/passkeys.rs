@@ -753,3 +753,46 @@ async fn of_two_finishes_of_one_ceremony_exactly_one_succeeds() {
     assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(), 1);
     assert_eq!(test.count("SELECT count(*) FROM passkeys").await, 2);
 }
+
+#[tokio::test]
+async fn the_last_way_into_an_account_without_a_password_is_not_removed() {
+    let test = TestApp::spawn().await;
+    let app = &test.app;
+    let mut jane = owner(&test, "jane@example.com").await;
+    let first = register(app, &mut jane, "Laptop").await;
+    let second = register(app, &mut jane, "Phone").await;
+    // As an account made through an OpenID provider and unlinked from it has it.
+    test.db
+        .execute(
+            "UPDATE users SET password_hash = NULL WHERE id = $1",
+            &[&jane.id],
+        )
+        .await
+        .unwrap();
+
+    app.delete_passkey(&jane.token, first.id, &client())
+        .await
+        .unwrap();
+    let last = app
+        .delete_passkey(&jane.token, second.id, &client())
+        .await
+        .unwrap_err();
+
+    assert_eq!((last.status(), last.code()), (409, "last_sign_in_method"));
+    assert_eq!(
+        test.count("SELECT count(*) FROM passkeys").await,
+        1,
+        "the last one stays"
+    );
+    // With a password again, it may go.
+    test.db
+        .execute(
+            "UPDATE users SET password_hash = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA' WHERE id = $1",
+            &[&jane.id],
+        )
+        .await
+        .unwrap();
+    app.delete_passkey(&jane.token, second.id, &client())
+        .await
+        .unwrap();
+}
