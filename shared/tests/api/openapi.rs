@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use auth::domain::{Email, LogoutScope, NewPassword, PasskeyName, Password, UserId, UserName};
-use auth::http::{JsonBody, MAX_BODY_BYTES, error_response};
+use auth::http::{JsonBody, MAX_BODY_BYTES, Query, error_response};
 use auth::lambda::{State, respond};
 use auth::service::PasskeyCeremony;
 use auth::{ApiError, Endpoint};
@@ -22,6 +22,9 @@ use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use crate::helpers::{
     KEY_RING, PASSWORD, TEST_SECRET, TestApp, UNVERIFIED, from_client, jti_and_sid, jwt_part,
     totp_code,
+};
+use crate::oidc::{
+    APP_CALLBACK, PROVIDER_CALLBACK, app_pkce, app_with_provider, person, sign_in_at_provider,
 };
 use crate::passkeys::{assert_with, attest, credential_id};
 
@@ -269,7 +272,7 @@ fn real_errors() -> Vec<ApiError> {
     let wrong_types = body(
         r#"{"name": 1, "email": [], "password": true, "token": 1, "code": 123456,
             "current_password": {}, "new_password": 1, "new_email": false, "mfa_token": 1,
-            "recovery_code": 1, "ceremony_id": 1, "credential": "{}"}"#,
+            "recovery_code": 1, "ceremony_id": 1, "credential": "{}", "code_verifier": 1}"#,
     )
     .unwrap();
     let empty = body("{}").unwrap();
@@ -285,10 +288,13 @@ fn real_errors() -> Vec<ApiError> {
         "mfa_token",
         "recovery_code",
         "ceremony_id",
+        "code_verifier",
     ] {
         errors.push(wrong_types.required(field).unwrap_err());
         errors.push(empty.required(field).unwrap_err());
     }
+    // A provider sign-in's `redirect_to`, a query parameter.
+    errors.push(Query::parse("").required("redirect_to").unwrap_err());
     // A WebAuthn credential is an object field; a passkey's name an optional string.
     errors.push(wrong_types.required_object("credential").unwrap_err());
     errors.push(empty.required_object("credential").unwrap_err());
@@ -449,6 +455,19 @@ fn check_response(status: &str, response: &'static Value, context: &str) {
         response["description"].is_string(),
         "{context}: a response has a description"
     );
+    if status.starts_with('3') {
+        // A redirect (a provider sign-in's steps): no body, a `Location` always sent.
+        assert!(
+            response.get("content").is_none(),
+            "{context}: a redirect has no body"
+        );
+        assert_eq!(
+            resolve(&response["headers"]["Location"])["required"],
+            true,
+            "{context}: a redirect documents its Location"
+        );
+        return;
+    }
     let content = response["content"]
         .as_object()
         .unwrap_or_else(|| panic!("{context}: every response has a body"));
@@ -563,7 +582,9 @@ fn every_response_is_well_formed_and_every_error_references_the_error_schema() {
             .as_object()
             .unwrap_or_else(|| panic!("{method} {path}: responses"));
         assert!(
-            responses.keys().any(|s| s.starts_with('2')),
+            responses
+                .keys()
+                .any(|s| s.starts_with('2') || s.starts_with('3')),
             "{method} {path}: a success response"
         );
         for (status, response) in responses {
@@ -851,7 +872,7 @@ struct Contract {
 
 impl Contract {
     /// Checks a response of `endpoint` against its documented response; returns the JSON body
-    /// (`Null` for HTML).
+    /// (`Null` for HTML, the `Location` for a redirect).
     #[track_caller]
     fn check(&mut self, endpoint: Endpoint, response: Response<Body>, why: &str) -> Value {
         let method = endpoint.method().unwrap();
@@ -897,6 +918,26 @@ impl Contract {
             );
         }
 
+        if status.starts_with('3') {
+            // A redirect: its `Location` (checked above as a documented header), no body.
+            let location = response.headers()[header::LOCATION]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(
+                !response.headers().contains_key(header::CONTENT_TYPE),
+                "{context}: a redirect has no body"
+            );
+            assert!(
+                matches!(response.body(), Body::Empty),
+                "{context}: a redirect has no body"
+            );
+            self.seen
+                .entry(format!("{method} {}", endpoint.path()))
+                .or_default()
+                .insert((status, String::new()));
+            return Value::String(location);
+        }
         let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap();
         let media_type = content_type.split(';').next().unwrap().trim().to_owned();
         let media = documented["content"]
@@ -2366,7 +2407,248 @@ fn valid_database_requests(access: &str, refresh: &str) -> Vec<(Endpoint, Reques
                 &json!({"ceremony_id": Uuid::new_v4(), "credential": parseable_assertion()}),
             ),
         ),
+        (
+            Endpoint::OauthAuthorize,
+            provider_get(
+                Endpoint::OauthAuthorize,
+                "local",
+                &[
+                    ("redirect_to", APP_CALLBACK),
+                    ("code_challenge", &app_pkce().1),
+                    ("code_challenge_method", "S256"),
+                ],
+            ),
+        ),
+        (
+            Endpoint::OauthCallback,
+            provider_get(
+                Endpoint::OauthCallback,
+                "local",
+                &[("code", "some-code"), ("state", "some-state")],
+            ),
+        ),
+        (
+            Endpoint::OauthToken,
+            json_post(
+                Endpoint::OauthToken,
+                &json!({"code": "some-code", "code_verifier": app_pkce().0}),
+            ),
+        ),
+        (Endpoint::Identities, bearer(Endpoint::Identities, access)),
+        (
+            Endpoint::DeleteIdentity,
+            bearer(Endpoint::DeleteIdentity, access),
+        ),
     ]
+}
+
+/// A GET of a provider route as API Gateway delivers it: `{provider}` and the query parsed.
+fn provider_get(endpoint: Endpoint, provider: &str, query: &[(&str, &str)]) -> Request {
+    let path = endpoint.path().replace("{provider}", provider);
+    let query: HashMap<String, String> = query
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    let request: Request = lambda_http::http::Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .body(Body::Empty)
+        .unwrap();
+    request
+        .with_path_parameters(HashMap::from([(
+            "provider".to_owned(),
+            provider.to_owned(),
+        )]))
+        .with_query_string_parameters(query)
+}
+
+/// An authorize request: provider, query, why.
+type AuthorizeCase<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
+/// A provider sign-in: each refusal of the three provider steps, the whole journey over HTTP,
+/// and the linked identities (listed, the last one kept, one unlinked).
+async fn exercise_providers(contract: &mut Contract) {
+    let (app, _provider) = app_with_provider().await;
+    let (verifier, challenge) = app_pkce();
+    let evil = "https://evil.example.com/cb";
+    let good = [
+        ("redirect_to", APP_CALLBACK),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let cases: [AuthorizeCase; 5] = [
+        (
+            "local",
+            &[
+                ("redirect_to", evil),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+            "an off-list redirect_to",
+        ),
+        ("nobody", &good, "an unknown provider"),
+        (
+            "local",
+            &[
+                ("redirect_to", APP_CALLBACK),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "plain"),
+            ],
+            "plain PKCE",
+        ),
+        ("local", &good[1..], "no redirect_to"),
+        ("local", &good, "success"),
+    ];
+    let mut at_provider = String::new();
+    for (provider, query, why) in cases {
+        let response = app
+            .call_raw(
+                Endpoint::OauthAuthorize,
+                provider_get(Endpoint::OauthAuthorize, provider, query),
+            )
+            .await;
+        let answer = contract.check(Endpoint::OauthAuthorize, response, why);
+        if why == "success" {
+            at_provider = answer.as_str().unwrap().to_owned();
+        }
+    }
+
+    let response = app
+        .call_raw(
+            Endpoint::OauthCallback,
+            provider_get(
+                Endpoint::OauthCallback,
+                "local",
+                &[("code", "x"), ("state", "forged-state")],
+            ),
+        )
+        .await;
+    contract.check(Endpoint::OauthCallback, response, "a forged state");
+    let query = tokio::task::spawn_blocking(move || {
+        let form = person("alice", "alice@example.com", true);
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        sign_in_at_provider(&at_provider, PROVIDER_CALLBACK, &form)
+    })
+    .await
+    .unwrap();
+    let query: Vec<(&str, &str)> = query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let response = app
+        .call_raw(
+            Endpoint::OauthCallback,
+            provider_get(Endpoint::OauthCallback, "local", &query),
+        )
+        .await;
+    let back = contract.check(Endpoint::OauthCallback, response, "success");
+    let code = back
+        .as_str()
+        .unwrap()
+        .strip_prefix(&format!("{APP_CALLBACK}?code="))
+        .unwrap_or_else(|| panic!("back at the app with a code: {back}"))
+        .to_owned();
+
+    let oversize = json!({"code": "x".repeat(MAX_BODY_BYTES)}).to_string();
+    let token = |body: Value| json_post(Endpoint::OauthToken, &body);
+    let exchange = json!({"code": code, "code_verifier": verifier});
+    let mut access = String::new();
+    for (request, why) in [
+        (
+            request(Endpoint::OauthToken, Method::POST, &[], "{}"),
+            "no content type",
+        ),
+        (
+            request(Endpoint::OauthToken, Method::POST, &[JSON], oversize),
+            "oversize",
+        ),
+        (
+            request(Endpoint::OauthToken, Method::POST, &[JSON], "{"),
+            "bad JSON",
+        ),
+        (
+            request(Endpoint::OauthToken, Method::POST, &[JSON], "[1]"),
+            "not an object",
+        ),
+        (
+            token(json!({"code": 1, "code_verifier": verifier})),
+            "a code that is not a string",
+        ),
+        (token(json!({"code_verifier": verifier})), "no code"),
+        (token(json!({"code": code})), "no verifier"),
+        (token(exchange.clone()), "success"),
+        (token(exchange), "a used code"),
+    ] {
+        let response = app.call_raw(Endpoint::OauthToken, request).await;
+        let answer = contract.check(Endpoint::OauthToken, response, why);
+        if why == "success" {
+            assert_eq!(answer["message"], "Sign-in successful", "{answer}");
+            access = answer["access_token"].as_str().unwrap().to_owned();
+        }
+    }
+    let session = app
+        .call_raw(
+            Endpoint::OauthToken,
+            json_post(
+                Endpoint::OauthToken,
+                &json!({"code": "never-issued", "code_verifier": app_pkce().0}),
+            ),
+        )
+        .await;
+    contract.check(Endpoint::OauthToken, session, "an unknown code");
+
+    let expired_base = app.signed_in_access_token("bob@example.com").await;
+    let expired = expired_copy_of(&expired_base);
+    for endpoint in [Endpoint::Identities, Endpoint::DeleteIdentity] {
+        let call = |token: Option<&str>| match token {
+            None => request(endpoint, endpoint.method().unwrap(), &[], Body::Empty),
+            Some(token) => bearer(endpoint, token),
+        };
+        for (request, why) in [
+            (call(None), "no token"),
+            (call(Some("garbage")), "garbage token"),
+            (call(Some(&expired)), "expired token"),
+        ] {
+            let response = app.call_raw(endpoint, request).await;
+            contract.check(endpoint, response, why);
+        }
+    }
+
+    // The journey's account: passwordless, its identity its only way in.
+    let response = app
+        .call_raw(Endpoint::Identities, bearer(Endpoint::Identities, &access))
+        .await;
+    let listed = contract.check(Endpoint::Identities, response, "success");
+    let id = listed["identities"][0]["id"].as_str().unwrap().to_owned();
+    let unlink = || {
+        request_with_token(
+            Endpoint::DeleteIdentity,
+            &id,
+            Method::DELETE,
+            &[("authorization", &format!("Bearer {access}"))],
+            Body::Empty,
+        )
+    };
+    let response = app
+        .call_raw(
+            Endpoint::DeleteIdentity,
+            bearer(Endpoint::DeleteIdentity, &access),
+        )
+        .await;
+    contract.check(Endpoint::DeleteIdentity, response, "unknown id");
+    let response = app.call_raw(Endpoint::DeleteIdentity, unlink()).await;
+    contract.check(Endpoint::DeleteIdentity, response, "the last way in");
+    // A passkey is a way in too.
+    app.db
+        .execute(
+            "INSERT INTO passkeys (user_id, credential_id, passkey, name)
+             SELECT id, '\\x01', '{}', 'Phone' FROM users WHERE email = 'alice@example.com'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let response = app.call_raw(Endpoint::DeleteIdentity, unlink()).await;
+    contract.check(Endpoint::DeleteIdentity, response, "success");
 }
 
 /// A credential shaped as an assertion that parses (so the finish reaches the database), whose
@@ -2381,7 +2663,22 @@ fn parseable_assertion() -> Value {
 async fn exercise_an_unreachable_database(contract: &mut Contract) {
     let port = testkit::ports::free_port().unwrap();
     let url = format!("postgres://postgres@127.0.0.1:{port}/x");
-    let config = testkit::config::load(&url, &[("DB_POOL_SIZE", "1")]).await;
+    // A provider configured and running, so its routes reach the database.
+    let (_scratch, provider) = app_with_provider().await;
+    let issuer = provider.issuer();
+    let config = testkit::config::load(
+        &url,
+        &[
+            ("DB_POOL_SIZE", "1"),
+            ("OIDC_PROVIDERS", "local"),
+            ("OIDC_LOCAL_ISSUER", &issuer),
+            ("OIDC_LOCAL_CLIENT_ID", "test-client"),
+            ("OIDC_LOCAL_CLIENT_SECRET", "test-secret"),
+            ("OAUTH_REDIRECT_ALLOWLIST", APP_CALLBACK),
+            ("API_PUBLIC_URL", "http://127.0.0.1:9"),
+        ],
+    )
+    .await;
     let app = TestApp::unreachable(config).await;
     let access = app
         .app
@@ -2405,12 +2702,12 @@ async fn exercise_an_unreachable_database(contract: &mut Contract) {
 
 /// 500 from every database endpoint when the schema is broken.
 async fn exercise_a_broken_database(contract: &mut Contract) {
-    let app = TestApp::spawn().await;
+    let (app, _provider) = app_with_provider().await;
     let session = app.signed_in_user("jane@example.com").await;
     app.db
         .batch_execute(
             "DROP TABLE users, sessions, refresh_tokens, revoked_tokens, reset_tokens, \
-             email_outbox, webauthn_ceremonies CASCADE",
+             email_outbox, webauthn_ceremonies, oauth_flows, oauth_codes CASCADE",
         )
         .await
         .unwrap();
@@ -2432,6 +2729,7 @@ async fn real_responses_match_the_document_and_cover_every_documented_status_and
     Box::pin(exercise_the_account_endpoints(&mut contract)).await;
     Box::pin(exercise_the_second_factor(&mut contract)).await;
     Box::pin(exercise_passkeys(&mut contract)).await;
+    Box::pin(exercise_providers(&mut contract)).await;
     Box::pin(exercise_spent_budgets(&mut contract)).await;
     Box::pin(exercise_an_unreachable_database(&mut contract)).await;
     Box::pin(exercise_a_broken_database(&mut contract)).await;
