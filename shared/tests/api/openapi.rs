@@ -2649,6 +2649,26 @@ async fn exercise_providers(contract: &mut Contract) {
         .unwrap();
     let response = app.call_raw(Endpoint::DeleteIdentity, unlink()).await;
     contract.check(Endpoint::DeleteIdentity, response, "success");
+    // Now the passkey is the passwordless account's last way in: it stays.
+    let passkey: uuid::Uuid = app
+        .db
+        .query_one("SELECT id FROM passkeys WHERE name = 'Phone'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let response = app
+        .call_raw(
+            Endpoint::DeletePasskey,
+            request_with_token(
+                Endpoint::DeletePasskey,
+                &passkey.to_string(),
+                Method::DELETE,
+                &[("authorization", &format!("Bearer {access}"))],
+                Body::Empty,
+            ),
+        )
+        .await;
+    contract.check(Endpoint::DeletePasskey, response, "the last way in");
 }
 
 /// A credential shaped as an assertion that parses (so the finish reaches the database), whose
