@@ -157,7 +157,17 @@ impl App {
         api_domain: Option<&str>,
     ) -> Result<String, ApiError> {
         let db = self.pool.get().await?;
-        let state = callback.state.ok_or(ApiError::InvalidOAuthState)?;
+        // Ours are 43 base64url characters: anything else is no flow of ours (and a NUL byte
+        // would not even reach the database as text).
+        let state = callback
+            .state
+            .filter(|state| {
+                state.len() == 43
+                    && state
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+            .ok_or(ApiError::InvalidOAuthState)?;
         let flow = store::take_oauth_flow(&db, state)
             .await?
             .ok_or(ApiError::InvalidOAuthState)?;

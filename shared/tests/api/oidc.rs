@@ -833,6 +833,23 @@ async fn authorize_refuses_what_it_must_and_a_callback_state_works_once() {
         .await
         .unwrap_err();
     assert_eq!(forged.code(), "invalid_oauth_state");
+    // A state no flow of ours could have, NUL byte included: the same answer, not a 500.
+    for odd in ["\0", "a\0b", &"x".repeat(4096), "é"] {
+        let refused = app
+            .app
+            .oauth_callback(
+                "local",
+                &auth::service::Callback {
+                    code: Some("x"),
+                    state: Some(odd),
+                    error: None,
+                },
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), "invalid_oauth_state", "{odd:?}");
+    }
     // A real state, delivered twice: the second finds nothing.
     let state = url::Url::parse(&url)
         .unwrap()
