@@ -25,8 +25,15 @@ impl StatementCounter {
             .await
             .context("connecting to count statements")?;
         tokio::spawn(connection);
+        // `IF NOT EXISTS` does not make two concurrent creations safe (the loser fails on the
+        // catalog's unique index), and the benchmark's tests count in parallel: one at a time.
         client
-            .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            .batch_execute(
+                "BEGIN;
+                 SELECT pg_advisory_xact_lock(hashtext('bench: create pg_stat_statements'));
+                 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+                 COMMIT;",
+            )
             .await
             .context("creating the pg_stat_statements extension")?;
         let counter = StatementCounter {
