@@ -438,4 +438,100 @@ describe("the emailed links in a browser", () => {
 
     assert.deepEqual(pageProblems, [], "no console errors or exceptions on the page");
   });
+
+  /**
+   * "Continue with Local" on the sign-in page at `local`, then the test provider's login form as
+   * `who` says (a fresh provider session: its cookies are cleared first).
+   */
+  async function continueWithProvider(page, local, who) {
+    await context.clearCookies();
+    const response = await page.goto(`${local}/signin`, { waitUntil: "load" });
+    assert.equal(response?.status(), 200);
+    const button = page.locator('button[data-provider="local"]');
+    assert.equal((await button.textContent()).trim(), "Continue with Local");
+    await button.click();
+    await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/interaction\//);
+    await page.locator('input[name="login"]').fill(who.sub);
+    await page.locator('input[name="email"]').fill(who.email);
+    await page.locator('input[name="name"]').fill(who.name ?? "Provider Person");
+    await page.locator('input[name="email_verified"]').setChecked(who.emailVerified ?? true);
+    await page.locator("#sign-in").click();
+  }
+
+  /** The tokens the page keeps in its tab, and the access token's claims. */
+  async function storedClaims(page) {
+    const stored = await page.evaluate(() => JSON.parse(sessionStorage.getItem("tokens")));
+    return JSON.parse(Buffer.from(stored.access_token.split(".")[1], "base64url").toString());
+  }
+
+  test("Continue with a provider: a new account signed in through the test provider; an unverified address refused", { timeout: 180_000 }, async () => {
+    const local = BASE_URL.replace("//127.0.0.1:", "//localhost:");
+    const email = uniqueEmail("oidc");
+    const sub = `browser-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
+    const page = await context.newPage();
+
+    await continueWithProvider(page, local, { sub, email, name: "Provider Person" });
+    await page.waitForURL(`${local}/account`);
+    await page.locator("#who").filter({ hasText: email }).waitFor();
+    const claims = await storedClaims(page);
+    assert.deepEqual(claims.amr, ["oidc"]);
+    assert.equal(claims.idp, "local");
+    // The one-time code went back through the page's URL: used once, and gone from the history.
+    const identities = await page.evaluate(async () => {
+      const { access_token } = JSON.parse(sessionStorage.getItem("tokens"));
+      const r = await fetch("/api/identities", { headers: { Authorization: `Bearer ${access_token}` } });
+      return r.json();
+    });
+    assert.equal(identities.identities.length, 1);
+    assert.equal(identities.identities[0].provider, "local");
+    assert.equal(identities.identities[0].email, email);
+    // The account has no password: signing in with one fails like an unknown address.
+    const withPassword = await signin(email, OLD_PASSWORD);
+    assert.equal(withPassword.status, 401, withPassword.text);
+
+    // Another person whose address the provider has not verified: never an account.
+    await page.locator("#signout").click();
+    await page.waitForURL(`${local}/signin`);
+    const unverified = uniqueEmail("oidc-unverified");
+    await continueWithProvider(page, local, {
+      sub: `${sub}-unverified`,
+      email: unverified,
+      emailVerified: false,
+    });
+    await page.locator("#outcome.failure").filter({ hasText: /not confirmed that email address/ }).waitFor();
+    assert.equal(page.url(), `${local}/signin`, "back on the page, the error out of the URL");
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("tokens")), null);
+    await page.close();
+
+    assert.deepEqual(pageProblems, [], "no console errors or exceptions on the page");
+  });
+
+  test("the sign-up page makes an account; the provider with the same confirmed address links to it", { timeout: 180_000 }, async () => {
+    const local = BASE_URL.replace("//127.0.0.1:", "//localhost:");
+    const email = uniqueEmail("signup-page");
+    const page = await context.newPage();
+    await page.goto(`${local}/signin`, { waitUntil: "load" });
+    await page.locator("#to-signup").click();
+    await page.waitForURL(`${local}/signup`);
+    assert.equal(await page.title(), "Create an account");
+    await page.locator("#name").fill("Page Person");
+    await page.locator("#email").fill(email);
+    await page.locator("#password").fill(OLD_PASSWORD);
+    await page.locator("#submit").click();
+    await page.locator("#outcome.success").filter({ hasText: /Check your email/ }).waitFor();
+    assert.equal((await confirmInBrowser(context, email)).kind, "success");
+
+    await continueWithProvider(page, local, { sub: `linked-${Date.now()}`, email });
+    await page.waitForURL(`${local}/account`);
+    await page.locator("#who").filter({ hasText: email }).waitFor();
+    const claims = await storedClaims(page);
+    assert.deepEqual(claims.amr, ["oidc"]);
+    // The same account: its password still works.
+    const withPassword = await signin(email, OLD_PASSWORD);
+    assert.equal(withPassword.status, 200, withPassword.text);
+    assert.equal(withPassword.body.user.id, claims.sub);
+    await page.close();
+
+    assert.deepEqual(pageProblems, [], "no console errors or exceptions on the page");
+  });
 });

@@ -66,6 +66,11 @@ pub async fn signin_page(_request: Request) -> HandlerResult {
     Ok(crate::pages::signin())
 }
 
+/// `GET /signup`: the sign-up page (name, address, password, then "check your email").
+pub async fn signup_page(_request: Request) -> HandlerResult {
+    Ok(crate::pages::signup())
+}
+
 /// `GET /account`: the account page (TOTP, passkeys, sign-out).
 pub async fn account_page(_request: Request) -> HandlerResult {
     Ok(crate::pages::account())

@@ -104,13 +104,15 @@ pub enum Endpoint {
     DeleteIdentity,
     /// The HTML sign-in page.
     SigninPage,
+    /// The HTML sign-up page.
+    SignupPage,
     /// The HTML account page.
     AccountPage,
 }
 
 impl Endpoint {
     /// Every endpoint, in the order of the README's table.
-    pub const ALL: [Endpoint; 39] = [
+    pub const ALL: [Endpoint; 40] = [
         Endpoint::Signup,
         Endpoint::VerifyEmail,
         Endpoint::ResendVerification,
@@ -147,6 +149,7 @@ impl Endpoint {
         Endpoint::ResetPage,
         Endpoint::VerifyPage,
         Endpoint::SigninPage,
+        Endpoint::SignupPage,
         Endpoint::AccountPage,
         Endpoint::Jwks,
         Endpoint::NotFound,
@@ -163,8 +166,8 @@ impl Endpoint {
         use Endpoint::*;
         match self {
             Root | Public | Dashboard | Sessions | ResetPage | VerifyPage | SigninPage
-            | AccountPage | Jwks | MfaStatus | Passkeys | OauthAuthorize | OauthCallback
-            | Identities => Some("GET"),
+            | SignupPage | AccountPage | Jwks | MfaStatus | Passkeys | OauthAuthorize
+            | OauthCallback | Identities => Some("GET"),
             EndSession | DeleteAccount | MfaDisable | DeletePasskey | DeleteIdentity => {
                 Some("DELETE")
             }
@@ -233,6 +236,7 @@ impl Endpoint {
             Identities => "/api/identities",
             DeleteIdentity => "/api/identities/{id}",
             SigninPage => "/signin",
+            SignupPage => "/signup",
             AccountPage => "/account",
         }
     }
@@ -249,6 +253,7 @@ impl Endpoint {
             NotFound => Handler::Stateless(|request| Box::pin(handlers::not_found(request))),
             VerifyPage => Handler::Stateless(|request| Box::pin(handlers::verify_page(request))),
             SigninPage => Handler::Stateless(|request| Box::pin(handlers::signin_page(request))),
+            SignupPage => Handler::Stateless(|request| Box::pin(handlers::signup_page(request))),
             AccountPage => Handler::Stateless(|request| Box::pin(handlers::account_page(request))),
             Signup => Handler::WithApp(|app, request| Box::pin(handlers::signup(app, request))),
             Signin => Handler::WithApp(|app, request| Box::pin(handlers::signin(app, request))),
@@ -465,6 +470,7 @@ impl Endpoint {
             PasskeySigninStart => "passkey-signin-start",
             PasskeySigninFinish => "passkey-signin-finish",
             SigninPage => "signin-page",
+            SignupPage => "signup-page",
             AccountPage => "account-page",
             OauthAuthorize => "oauth-authorize",
             OauthCallback => "oauth-callback",

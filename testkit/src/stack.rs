@@ -232,6 +232,9 @@ pub struct StackOptions {
     pub rust_log: Option<String>,
     /// Prefix of the scratch database's name.
     pub database_prefix: String,
+    /// Also start the test OpenID provider ([`TestProvider`]) and configure it as the provider
+    /// `local` (see [`Stack::start`]).
+    pub oidc_provider: bool,
 }
 
 impl Default for StackOptions {
@@ -242,6 +245,7 @@ impl Default for StackOptions {
             runtime_api_only: false,
             rust_log: None,
             database_prefix: "stack".to_owned(),
+            oidc_provider: false,
         }
     }
 }
@@ -257,7 +261,12 @@ pub struct Stack {
     database: ScratchDatabase,
     /// The functions' login, dropped after the database that holds its grants.
     role: ScratchRole,
+    provider: Option<TestProvider>,
 }
+
+/// The provider name the stack gives its [`TestProvider`], and the client registered there.
+pub const STACK_PROVIDER: &str = "local";
+const STACK_CLIENT_ID: &str = "auth-stack";
 
 impl Stack {
     /// Creates and migrates a scratch database on the server `admin` connects to, generates a
@@ -283,7 +292,7 @@ impl Stack {
         // Budgets raised: every request comes from 127.0.0.1, and the limits themselves are
         // tested in shared/tests/api/throttling.rs.
         let raised = "100000000".to_owned();
-        let environment = vec![
+        let mut environment = vec![
             (
                 "DATABASE_URL".to_owned(),
                 connection_string(&role.login(&database)),
@@ -310,6 +319,38 @@ impl Stack {
             ("RATE_LIMIT_FORGOT_PASSWORD".to_owned(), raised.clone()),
             ("RESET_EMAILS_PER_WINDOW".to_owned(), raised),
         ];
+        let provider = if options.oidc_provider {
+            // The pages are opened at http://localhost:PORT (passkeys need it), so that is the
+            // API's public URL and the callback the provider knows; a client such as newman at
+            // 127.0.0.1 may ask to come back to either origin's /signin.
+            let secret = random_secret();
+            let callback = format!("http://localhost:{port}/api/oauth/{STACK_PROVIDER}/callback");
+            let provider = TestProvider::start(
+                workspace,
+                STACK_CLIENT_ID,
+                &secret,
+                &[&callback],
+                &log.with_file_name("oidc-provider.log"),
+            )?;
+            let name = STACK_PROVIDER.to_uppercase();
+            environment.extend([
+                ("OIDC_PROVIDERS".to_owned(), STACK_PROVIDER.to_owned()),
+                (format!("OIDC_{name}_ISSUER"), provider.issuer()),
+                (format!("OIDC_{name}_CLIENT_ID"), STACK_CLIENT_ID.to_owned()),
+                (format!("OIDC_{name}_CLIENT_SECRET"), secret),
+                (
+                    "OAUTH_REDIRECT_ALLOWLIST".to_owned(),
+                    format!("http://localhost:{port}/signin,{base_url}/signin"),
+                ),
+                (
+                    "API_PUBLIC_URL".to_owned(),
+                    format!("http://localhost:{port}"),
+                ),
+            ]);
+            Some(provider)
+        } else {
+            None
+        };
 
         let mut command = process::command("cargo");
         command.current_dir(workspace).args(["lambda", "watch"]);
@@ -354,7 +395,13 @@ impl Stack {
             environment,
             database,
             role,
+            provider,
         })
+    }
+
+    /// The test provider's issuer, when it was started (`oidc_provider`).
+    pub fn provider_issuer(&self) -> Option<String> {
+        self.provider.as_ref().map(TestProvider::issuer)
     }
 
     /// The loopback port it serves on.

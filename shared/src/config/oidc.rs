@@ -47,29 +47,10 @@ pub struct OidcSettings {
 
 impl OidcSettings {
     pub(super) async fn load(env: &Environment, aws: &Aws) -> Result<Self, ConfigError> {
-        let names = env.text("OIDC_PROVIDERS").unwrap_or_default();
+        let listed = provider_names(env)?;
         let allowlist = env.text("OAUTH_REDIRECT_ALLOWLIST").unwrap_or_default();
         let api_public_url = env.text_or("API_PUBLIC_URL", "http://localhost:5001");
 
-        let mut listed: Vec<ProviderName> = Vec::new();
-        for raw in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let name = ProviderName::parse(raw).ok_or_else(|| {
-                ConfigError::new(
-                    "OIDC_PROVIDERS",
-                    format!(
-                        "{raw:?} is not a provider name: 1 to 32 characters of a-z, 0-9 and _, \
-                         starting with a letter"
-                    ),
-                )
-            })?;
-            if listed.contains(&name) {
-                return Err(ConfigError::new(
-                    "OIDC_PROVIDERS",
-                    format!("{raw} is listed twice"),
-                ));
-            }
-            listed.push(name);
-        }
         let mut providers = Vec::with_capacity(listed.len());
         for name in listed {
             providers.push(provider(env, aws, name).await?);
@@ -120,6 +101,32 @@ impl OidcSettings {
             .iter()
             .find(|provider| &provider.name == name)
     }
+}
+
+/// `OIDC_PROVIDERS`: the providers' names, in order, each once (empty when unset). The sign-in
+/// page reads it alone, for its "Continue with …" buttons.
+pub fn provider_names(env: &Environment) -> Result<Vec<ProviderName>, ConfigError> {
+    let names = env.text("OIDC_PROVIDERS").unwrap_or_default();
+    let mut listed: Vec<ProviderName> = Vec::new();
+    for raw in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let name = ProviderName::parse(raw).ok_or_else(|| {
+            ConfigError::new(
+                "OIDC_PROVIDERS",
+                format!(
+                    "{raw:?} is not a provider name: 1 to 32 characters of a-z, 0-9 and _, \
+                     starting with a letter"
+                ),
+            )
+        })?;
+        if listed.contains(&name) {
+            return Err(ConfigError::new(
+                "OIDC_PROVIDERS",
+                format!("{raw} is listed twice"),
+            ));
+        }
+        listed.push(name);
+    }
+    Ok(listed)
 }
 
 /// Whether an app may be sent back to `url`: an http(s) URL with a host, or a mobile app's own

@@ -1,12 +1,13 @@
 //! The pages a person uses, each self-contained: behind the emailed links, the reset form, which
 //! posts the new password to `POST /api/reset-password/{token}`, and the confirmation page, which
 //! posts the token of its URL's fragment to `POST /api/verify-email`; and the sign-in page (the
-//! password, then the second factor when asked, or a passkey) and the account page (TOTP on and
-//! off, passkeys, sign out), which keep the tokens in the tab's `sessionStorage`, never in a
-//! cookie the API reads.
+//! password, then the second factor when asked, a passkey, or "Continue with <provider>" through
+//! the PKCE flow), the sign-up page, and the account page (TOTP on and off, passkeys, sign out),
+//! which keep the tokens in the tab's `sessionStorage`, never in a cookie the API reads.
 //!
 //! The HTML is static (the script reads the token from the URL), so nothing user-supplied is ever
-//! written into it. Its inline style and script are allowed by hash in a strict
+//! written into it; the one thing written in is the sign-in page's provider buttons, from the
+//! operator's `OIDC_PROVIDERS` (names of `a-z`, `0-9` and `_` only). Its inline style and script are allowed by hash in a strict
 //! `Content-Security-Policy`; no other script, style, font or frame can load, and
 //! `Referrer-Policy: no-referrer` keeps the token out of any other site's logs.
 
@@ -17,6 +18,9 @@ use base64::engine::general_purpose::STANDARD;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use sha2::{Digest, Sha256};
+
+use crate::config::{Environment, provider_names};
+use crate::domain::ProviderName;
 
 /// The style every page shares.
 const STYLE: &str = include_str!("page.css");
@@ -61,7 +65,15 @@ struct Page {
 
 static RESET_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&RESET));
 static VERIFY_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&VERIFY));
-static SIGNIN_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&SIGNIN));
+static SIGNIN_PAGE: LazyLock<Page> = LazyLock::new(|| {
+    // A bad list stops the provider functions from starting (they log why); this page then
+    // offers the password and passkeys alone rather than buttons that cannot work.
+    let providers = provider_names(&Environment::from_process()).unwrap_or_else(|error| {
+        tracing::error!(%error, "no provider buttons on the sign-in page");
+        Vec::new()
+    });
+    Page::signin(&providers)
+});
 static ACCOUNT_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&ACCOUNT));
 static SIGNUP_PAGE: LazyLock<Page> = LazyLock::new(|| Page::assemble(&SIGNUP));
 
@@ -75,13 +87,13 @@ pub fn verify() -> Response<Body> {
     VERIFY_PAGE.response()
 }
 
-/// `GET /signin`: the password, then the second factor when asked; or a passkey.
+/// `GET /signin`: the password, then the second factor when asked; or a passkey; or a button per
+/// provider in `OIDC_PROVIDERS`.
 pub fn signin() -> Response<Body> {
     SIGNIN_PAGE.response()
 }
 
-/// `GET /signup`: name, address and password, then "check your email" (issue 15: not routed
-/// yet).
+/// `GET /signup`: name, address and password, then "check your email".
 pub fn signup() -> Response<Body> {
     SIGNUP_PAGE.response()
 }
@@ -92,6 +104,25 @@ pub fn account() -> Response<Body> {
 }
 
 impl Page {
+    /// The sign-in page with a "Continue with …" button for each of `providers`.
+    fn signin(providers: &[ProviderName]) -> Page {
+        let buttons: String = providers
+            .iter()
+            .map(|provider| {
+                let name = provider.as_str();
+                let mut label = name.replace('_', " ");
+                label[..1].make_ascii_uppercase();
+                format!(
+                    "<button type=\"button\" class=\"secondary\" data-provider=\"{name}\" \
+                     disabled>Continue with {label}</button>"
+                )
+            })
+            .collect();
+        let mut page = Page::assemble(&SIGNIN);
+        page.html = page.html.replace("<!--PROVIDERS-->", &buttons);
+        page
+    }
+
     fn assemble(source: &Source) -> Page {
         let hash = |text: &str| {
             format!(
@@ -149,22 +180,49 @@ mod tests {
         response.headers()[name].to_str().unwrap()
     }
 
-    fn pages() -> [(Response<Body>, &'static Source); 5] {
+    fn pages() -> [(Response<Body>, &'static Source); 6] {
+        let providers = ["google", "azure_ad"].map(|n| ProviderName::parse(n).unwrap());
         [
             (reset(), &RESET),
             (verify(), &VERIFY),
             (signin(), &SIGNIN),
+            (Page::signin(&providers).response(), &SIGNIN),
             (account(), &ACCOUNT),
             (signup(), &SIGNUP),
         ]
     }
 
+    fn text_of(response: &Response<Body>) -> &str {
+        let Body::Text(html) = response.body() else {
+            panic!("text body")
+        };
+        html
+    }
+
+    #[test]
+    fn the_signin_page_has_a_button_per_provider_in_order() {
+        let providers = ["google", "azure_ad"].map(|n| ProviderName::parse(n).unwrap());
+        let page = Page::signin(&providers).response();
+        let html = text_of(&page);
+        let google = html
+            .find(r#"data-provider="google" disabled>Continue with Google</button>"#)
+            .expect("a Google button");
+        let azure = html
+            .find(r#"data-provider="azure_ad" disabled>Continue with Azure ad</button>"#)
+            .expect("an azure_ad button");
+        assert!(google < azure, "in OIDC_PROVIDERS' order");
+        assert!(!html.contains("<!--PROVIDERS-->"));
+        let none = Page::signin(&[]).response();
+        assert!(
+            !text_of(&none).contains("data-provider="),
+            "no provider, no button"
+        );
+    }
+
     #[test]
     fn every_page_is_self_contained() {
         for (response, source) in pages() {
-            let Body::Text(html) = response.body() else {
-                panic!("text body")
-            };
+            let html = text_of(&response);
             assert!(
                 html.contains(source.script) && html.contains(STYLE),
                 "style and script are inlined"

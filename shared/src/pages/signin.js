@@ -15,6 +15,11 @@
     invalid_mfa_code: "That code is not right. Codes change every 30 seconds, and each works once.",
     invalid_mfa_token: "This sign-in has expired. Enter your password again.",
     invalid_passkey: "The passkey could not be verified. Try again, or sign in with your password.",
+    // Sign-in with a provider: the callback sends these back as ?error=, the exchange as JSON.
+    email_not_verified_at_provider: "The provider has not confirmed that email address, or an account with it waits for confirmation here. Confirm it first, or sign in another way.",
+    access_denied: "The sign-in was cancelled at the provider.",
+    invalid_oauth_state: "That sign-in took too long or was already used. Start again.",
+    invalid_grant: "The provider's answer could not be used. Start again.",
   };
   const kit = pageKit(messages);
   const show = kit.show;
@@ -57,17 +62,19 @@
       if (device) body.device_token = device;
       const answer = await api("/api/signin", body);
       if (answer.status !== 200) return failure(answer.body);
-      if (answer.body.mfa_required) {
-        mfaToken = answer.body.mfa_token;
-        passwordForm.hidden = true;
-        codeForm.hidden = false;
-        outcome.hidden = true;
-        document.getElementById("code").focus();
-        return;
-      }
-      signedIn(answer.body);
+      firstStepDone(answer.body);
     });
   });
+
+  /** A first step's answer (password or provider): the second step when asked, else signed in. */
+  function firstStepDone(body) {
+    if (!body.mfa_required) return signedIn(body);
+    mfaToken = body.mfa_token;
+    passwordForm.hidden = true;
+    codeForm.hidden = false;
+    outcome.hidden = true;
+    document.getElementById("code").focus();
+  }
 
   async function verify(field, value) {
     const body = { mfa_token: mfaToken };
@@ -126,7 +133,52 @@
     });
   });
 
+  // Sign-in with a provider, PKCE as an app does it (RFC 7636): a fresh verifier stays in this
+  // tab, the API only ever sees its SHA-256, and the one-time code it hands back is worth
+  // nothing without the verifier.
+  document.querySelectorAll("button[data-provider]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      busy(async function () {
+        const verifier = encodeB64(crypto.getRandomValues(new Uint8Array(32)));
+        const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+        sessionStorage.setItem("oauth_verifier", verifier);
+        const query = new URLSearchParams({
+          redirect_to: window.location.origin + "/signin",
+          code_challenge: encodeB64(digest),
+          code_challenge_method: "S256",
+        });
+        window.location.assign("/api/oauth/" + button.dataset.provider + "/authorize?" + query);
+      });
+    });
+  });
+
+  /** Back from a provider (?code= or ?error=): the code and this tab's verifier make a session. */
+  async function returnFromProvider() {
+    const params = new URLSearchParams(window.location.search);
+    const code = params.get("code");
+    const error = params.get("error");
+    if (code === null && error === null) return;
+    // The code works once: keep it out of the history and of a reload.
+    window.history.replaceState(null, "", window.location.pathname);
+    const verifier = sessionStorage.getItem("oauth_verifier");
+    sessionStorage.removeItem("oauth_verifier");
+    if (error !== null) {
+      return failure({ error: error === "email_not_verified" ? "email_not_verified_at_provider" : error });
+    }
+    if (!verifier) {
+      return failure({ error: "invalid_oauth_state" });
+    }
+    const answer = await api("/api/oauth/token", { code: code, code_verifier: verifier });
+    if (answer.status !== 200) return failure(answer.body);
+    firstStepDone(answer.body);
+  }
+
+  document.getElementById("to-signup").addEventListener("click", function () {
+    window.location.assign("/signup");
+  });
+
   buttons.forEach(function (b) { b.disabled = false; });
+  busy(returnFromProvider);
   // The passkey endpoints are routed (/api/passkeys/signin/*): the button shows wherever the
   // browser supports WebAuthn. Set this to false to hide it again, e.g. on a stack whose
   // ceremony functions are not configured.

@@ -33,5 +33,8 @@
       kit.failure(answer.body);
     });
   });
+  document.getElementById("to-signin").addEventListener("click", function () {
+    window.location.assign("/signin");
+  });
   document.getElementById("submit").disabled = false;
 })();

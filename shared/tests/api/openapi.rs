@@ -1127,6 +1127,7 @@ async fn exercise_a_working_api(contract: &mut Contract) {
         Endpoint::ResetPage,
         Endpoint::VerifyPage,
         Endpoint::SigninPage,
+        Endpoint::SignupPage,
         Endpoint::AccountPage,
         Endpoint::Jwks,
     ] {

@@ -1,4 +1,4 @@
-//! `testkit stack [--release] [--concurrency N] [--runtime-api-only] -- CMD ARGS…`: runs CMD
+//! `testkit stack [--release] [--concurrency N] [--runtime-api-only] [--oidc-provider] -- CMD ARGS…`: runs CMD
 //! against the local stack (PostgreSQL found or started as `make test` does, a migrated scratch
 //! database, the functions served by `cargo lambda watch`), then tears it all down, database
 //! dropped. CMD's environment gets `BASE_URL`, `STACK_PORT`, `TEST_DATABASE_URL` and the
@@ -72,6 +72,7 @@ fn parse(args: &[String]) -> anyhow::Result<(StackOptions, Vec<String>)> {
         match arg.as_str() {
             "--release" => options.release = true,
             "--runtime-api-only" => options.runtime_api_only = true,
+            "--oidc-provider" => options.oidc_provider = true,
             "--concurrency" => {
                 let value = args.next().context("--concurrency needs a number")?;
                 options.concurrency = Some(

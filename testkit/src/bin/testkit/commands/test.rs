@@ -138,6 +138,7 @@ fn with_server(
     let options = StackOptions {
         rust_log: Some(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned())),
         database_prefix: "e2e".to_owned(),
+        oidc_provider: true,
         ..StackOptions::default()
     };
     let stack = Stack::start(&workspace.root, server.admin(), &options, &watch_log)?;

@@ -1,0 +1,7 @@
+//! Lambda function for `GET /signup`: wiring only: its route, made
+//! when it is compiled, names its handler.
+#![forbid(unsafe_code)]
+
+fn main() -> Result<(), auth::lambda::Error> {
+    auth::lambda::run(const { auth::Endpoint::SignupPage.route() })
+}
