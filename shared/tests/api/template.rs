@@ -102,7 +102,9 @@ const ACCESS: &[(&str, &[&str], bool, &[&str])] = &[
     ("delete-passkey", &[RUNTIME], true, &[]),
     ("passkey-signin-start", &[RUNTIME], true, &[]),
     ("passkey-signin-finish", &[RUNTIME, SIGNING_KEY], true, &[]),
-    // The provider's client secrets are the operator's to grant (see the template's comment).
+    // Besides, the providers' client secrets: GetSecretValue on the ARNs of the
+    // OidcClientSecretArns parameter, only when it is set (checked by
+    // only_the_provider_functions_reach_the_internet_and_only_with_a_provider).
     ("oauth-authorize", &[RUNTIME], true, &[]),
     ("oauth-callback", &[RUNTIME], true, &[]),
     ("oauth-token", &[RUNTIME, SIGNING_KEY], true, &[]),
@@ -948,6 +950,346 @@ fn only_the_provider_functions_get_the_oidc_settings_from_their_parameters() {
                 .any(|k| k.starts_with("OIDC_") && *k != "OIDC_PROVIDERS"),
             "{}: per-provider settings are the operator's",
             function.logical_id
+        );
+    }
+}
+
+/// The resources that give the stack's own VPC a way out to the internet, by type, and how many
+/// of each: all of them exist only under the `ProviderEgress` condition.
+const PROVIDER_EGRESS_RESOURCES: [(&str, usize); 4] = [
+    ("AWS::EC2::InternetGateway", 1),
+    ("AWS::EC2::VPCGatewayAttachment", 1),
+    ("AWS::EC2::EIP", 1),
+    ("AWS::EC2::NatGateway", 1),
+];
+
+/// The name of a condition `value` refers to as `!Condition <name>` (or `{"Condition": <name>}`).
+fn condition_ref(value: &Value) -> Option<&str> {
+    match tagged(value) {
+        Some((tag, target)) if tag == "Condition" => target.as_str(),
+        Some(_) => None,
+        None => value.get("Condition").and_then(Value::as_str),
+    }
+}
+
+/// Whether the condition `value` is `!Not [!Equals [!Ref <parameter>, '']]`.
+fn is_not_empty(value: &Value, parameter: &str) -> bool {
+    let Some((tag, operand)) = tagged(value) else {
+        return false;
+    };
+    if tag != "Not" {
+        return false;
+    }
+    let Some((tag, equals)) = operand
+        .as_sequence()
+        .and_then(|s| s.first())
+        .and_then(tagged)
+    else {
+        return false;
+    };
+    let operands = equals.as_sequence().map(Vec::as_slice).unwrap_or_default();
+    tag == "Equals"
+        && operands.len() == 2
+        && is_ref_to(&operands[0], parameter)
+        && operands[1].as_str() == Some("")
+}
+
+/// The logical IDs `value` (a list) refers to with `!Ref`.
+fn refs(value: &Value) -> BTreeSet<String> {
+    value
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| match tagged(item) {
+            Some((tag, target)) if tag == "Ref" => target.as_str().map(str::to_owned),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn only_the_provider_functions_reach_the_internet_and_only_with_a_provider() {
+    let template = template();
+    let functions = functions(&template);
+    let resources = template["Resources"].as_mapping().unwrap();
+    let resource = |id: &str| -> &Value {
+        template["Resources"]
+            .get(id)
+            .unwrap_or_else(|| panic!("no resource {id}"))
+    };
+    let condition = |id: &str| resource(id)["Condition"].as_str().map(str::to_owned);
+    let of_type = |kind: &str| -> Vec<(String, &Value)> {
+        resources
+            .iter()
+            .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+            .map(|(id, r)| (id.as_str().unwrap().to_owned(), r))
+            .collect()
+    };
+
+    // The condition: the stack's own VPC, and a provider named. Neither alone.
+    let conditions = &template["Conditions"];
+    let (tag, operands) = tagged(&conditions["ProviderEgress"]).expect("ProviderEgress is !And");
+    assert_eq!(tag, "And");
+    let operands: BTreeSet<&str> = operands
+        .as_sequence()
+        .expect("!And takes a list")
+        .iter()
+        .map(|operand| condition_ref(operand).expect("ProviderEgress combines conditions"))
+        .collect();
+    assert_eq!(
+        operands,
+        BTreeSet::from(["CreateVpc", "HasOidcProviders"]),
+        "ProviderEgress: the stack's own VPC and a provider"
+    );
+    assert!(
+        is_not_empty(&conditions["HasOidcProviders"], "OidcProviders"),
+        "HasOidcProviders: OidcProviders is not empty"
+    );
+    assert_eq!(
+        template["Parameters"]["OidcProviders"]["Default"].as_str(),
+        Some(""),
+        "no provider (and so no NAT) by default"
+    );
+
+    // Everything that leads out to the internet, and costs by the hour, exists only under it: a
+    // stack without providers (or in an existing VPC) pays for no NAT gateway.
+    for (kind, count) in PROVIDER_EGRESS_RESOURCES {
+        let found = of_type(kind);
+        assert_eq!(found.len(), count, "{kind}: {count} in the template");
+        for (id, r) in found {
+            assert_eq!(
+                r["Condition"].as_str(),
+                Some("ProviderEgress"),
+                "{id} ({kind}) only under ProviderEgress"
+            );
+        }
+    }
+    let (_, eip) = &of_type("AWS::EC2::EIP")[0];
+    assert_eq!(eip["Properties"]["Domain"].as_str(), Some("vpc"));
+    let (nat_id, nat) = &of_type("AWS::EC2::NatGateway")[0];
+    let (igw_id, _) = &of_type("AWS::EC2::InternetGateway")[0];
+
+    // The NAT gateway sits in a public subnet of its own, in AZ 0, that launches nothing public.
+    let (tag, subnet) = tagged(&nat["Properties"]["SubnetId"]).expect("SubnetId is !Ref");
+    assert_eq!(tag, "Ref");
+    let public_subnet = subnet.as_str().unwrap();
+    assert_eq!(
+        condition(public_subnet).as_deref(),
+        Some("ProviderEgress"),
+        "{public_subnet} only under ProviderEgress"
+    );
+    let public = &resource(public_subnet)["Properties"];
+    assert_eq!(public["MapPublicIpOnLaunch"].as_bool(), Some(false));
+    assert_eq!(public["CidrBlock"].as_str(), Some("10.40.32.0/20"));
+    assert!(
+        mentions(&public["AvailabilityZone"], "GetAZs")
+            && tagged(&public["AvailabilityZone"])
+                .and_then(|(_, select)| select.as_sequence()?.first()?.as_u64())
+                == Some(0),
+        "{public_subnet}: in AZ 0"
+    );
+
+    // Every route is the stack's way out, so under ProviderEgress too: 0.0.0.0/0 to the internet
+    // gateway from the public subnet only, and 0.0.0.0/0 to the NAT gateway from the private one.
+    let routes = of_type("AWS::EC2::Route");
+    assert_eq!(routes.len(), 2, "two routes: public -> IGW, private -> NAT");
+    let associated = |table: &str| -> BTreeSet<String> {
+        of_type("AWS::EC2::SubnetRouteTableAssociation")
+            .into_iter()
+            .filter(|(_, a)| is_ref_to(&a["Properties"]["RouteTableId"], table))
+            .filter_map(|(_, a)| match tagged(&a["Properties"]["SubnetId"]) {
+                Some((tag, subnet)) if tag == "Ref" => subnet.as_str().map(str::to_owned),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut to_igw = 0;
+    let mut to_nat = 0;
+    for (id, route) in &routes {
+        assert_eq!(
+            route["Condition"].as_str(),
+            Some("ProviderEgress"),
+            "{id} only under ProviderEgress"
+        );
+        let properties = &route["Properties"];
+        assert_eq!(
+            properties["DestinationCidrBlock"].as_str(),
+            Some("0.0.0.0/0")
+        );
+        let (tag, table) = tagged(&properties["RouteTableId"]).expect("RouteTableId is !Ref");
+        assert_eq!(tag, "Ref");
+        let table = table.as_str().unwrap();
+        if is_ref_to(&properties["GatewayId"], igw_id) {
+            to_igw += 1;
+            assert_eq!(
+                associated(table),
+                BTreeSet::from([public_subnet.to_owned()]),
+                "{id}: the internet gateway is the public subnet's route only"
+            );
+        } else if is_ref_to(&properties["NatGatewayId"], nat_id) {
+            to_nat += 1;
+            assert_eq!(
+                table, "PrivateRouteTable",
+                "{id}: the private subnets' way out"
+            );
+            assert_eq!(
+                associated(table),
+                BTreeSet::from(["PrivateSubnetA".to_owned(), "PrivateSubnetB".to_owned()]),
+                "{id}: the subnets the functions sit in"
+            );
+        } else {
+            panic!("{id}: a route to neither the internet gateway nor the NAT gateway");
+        }
+    }
+    assert_eq!((to_igw, to_nat), (1, 1));
+
+    // The route is there for every function in the VPC: the security groups decide who uses it.
+    // The provider functions' group allows HTTPS out, to anywhere, and nothing else...
+    let group = &resource("ProviderEgressSecurityGroup")["Properties"];
+    let egress = group["SecurityGroupEgress"].as_sequence().unwrap();
+    assert_eq!(egress.len(), 1, "one egress rule");
+    assert_eq!(egress[0]["IpProtocol"].as_str(), Some("tcp"));
+    assert_eq!(egress[0]["FromPort"].as_u64(), Some(443));
+    assert_eq!(egress[0]["ToPort"].as_u64(), Some(443));
+    assert_eq!(egress[0]["CidrIp"].as_str(), Some("0.0.0.0/0"));
+    assert!(group.get("SecurityGroupIngress").is_none(), "no ingress");
+    for kind in [
+        "AWS::EC2::SecurityGroupEgress",
+        "AWS::EC2::SecurityGroupIngress",
+    ] {
+        for (id, rule) in of_type(kind) {
+            assert!(
+                !is_ref_to(
+                    &rule["Properties"]["GroupId"],
+                    "ProviderEgressSecurityGroup"
+                ),
+                "{id}: no rule is added to ProviderEgressSecurityGroup"
+            );
+        }
+    }
+    // ...and only the two provider functions have it.
+    let with_egress: BTreeSet<&str> = functions
+        .iter()
+        .filter(|f| {
+            refs(&f.properties()["VpcConfig"]["SecurityGroupIds"])
+                .contains("ProviderEgressSecurityGroup")
+        })
+        .map(Function::binary)
+        .collect();
+    assert_eq!(
+        with_egress,
+        OIDC_FUNCTIONS.into_iter().collect(),
+        "functions in ProviderEgressSecurityGroup"
+    );
+    for function in &functions {
+        if function.properties().get("VpcConfig").is_none() {
+            continue;
+        }
+        let mut expected = BTreeSet::from(["FunctionSecurityGroup".to_owned()]);
+        if OIDC_FUNCTIONS.contains(&function.binary()) {
+            expected.insert("ProviderEgressSecurityGroup".to_owned());
+        }
+        // migrate answers CloudFormation through the S3 gateway endpoint (see the template).
+        if function.binary() == "migrate" {
+            expected.insert("MigrateResponseSecurityGroup".to_owned());
+        }
+        assert_eq!(
+            refs(&function.properties()["VpcConfig"]["SecurityGroupIds"]),
+            expected,
+            "{}: its security groups",
+            function.logical_id
+        );
+    }
+    // The other functions' group opens no way to the internet in the stack's own VPC: its only
+    // rule to anywhere is for an existing VPC (where ProviderEgress is false).
+    for (id, rule) in of_type("AWS::EC2::SecurityGroupEgress") {
+        let properties = &rule["Properties"];
+        if is_ref_to(&properties["GroupId"], "FunctionSecurityGroup")
+            && properties.get("CidrIp").is_some()
+        {
+            assert_eq!(
+                rule["Condition"].as_str(),
+                Some("UseExistingVpc"),
+                "{id}: FunctionSecurityGroup reaches addresses only in an existing VPC"
+            );
+        }
+    }
+    let inline = resource("FunctionSecurityGroup")["Properties"]["SecurityGroupEgress"]
+        .as_sequence()
+        .unwrap();
+    assert!(
+        inline
+            .iter()
+            .all(|rule| rule["CidrIp"].as_str() == Some("255.255.255.255/32")),
+        "FunctionSecurityGroup: only the placeholder rule inline"
+    );
+
+    // The providers' client secrets: GetSecretValue on exactly the ARNs of OidcClientSecretArns,
+    // for the two provider functions only, and no statement at all while it is empty.
+    let parameter = &template["Parameters"]["OidcClientSecretArns"];
+    assert_eq!(parameter["Default"].as_str(), Some(""), "empty by default");
+    let pattern = parameter["AllowedPattern"]
+        .as_str()
+        .expect("an AllowedPattern");
+    assert!(
+        pattern.starts_with("^(")
+            && pattern.ends_with(")?$")
+            && pattern.contains(":secretsmanager:"),
+        "empty, or Secrets Manager ARNs: {pattern}"
+    );
+    assert!(
+        is_not_empty(&conditions["HasOidcClientSecrets"], "OidcClientSecretArns"),
+        "HasOidcClientSecrets: OidcClientSecretArns is not empty"
+    );
+    let readers: BTreeSet<&str> = functions
+        .iter()
+        .filter(|f| mentions(&f.properties()["Policies"], "OidcClientSecretArns"))
+        .map(Function::binary)
+        .collect();
+    assert_eq!(
+        readers,
+        OIDC_FUNCTIONS.into_iter().collect(),
+        "functions allowed to read the client secrets"
+    );
+    for binary in OIDC_FUNCTIONS {
+        let grants: Vec<&Value> = function(&functions, binary).properties()["Policies"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter(|policy| mentions(policy, "OidcClientSecretArns"))
+            .collect();
+        assert_eq!(grants.len(), 1, "{binary}: one grant");
+        let (tag, branches) = tagged(grants[0]).expect("the grant is !If");
+        assert_eq!(tag, "If");
+        let branches = branches.as_sequence().unwrap();
+        assert_eq!(branches.len(), 3);
+        assert_eq!(
+            branches[0].as_str(),
+            Some("HasOidcClientSecrets"),
+            "{binary}: only with client secrets named"
+        );
+        assert!(
+            is_ref_to(&branches[2], "AWS::NoValue"),
+            "{binary}: no statement otherwise"
+        );
+        let statements = branches[1]["Statement"].as_sequence().unwrap();
+        assert_eq!(statements.len(), 1, "{binary}: one statement");
+        let statement = &statements[0];
+        assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+        let mut actions = BTreeSet::new();
+        policy_actions(&branches[1], &mut actions);
+        assert_eq!(
+            actions,
+            BTreeSet::from(["secretsmanager:GetSecretValue".to_owned()]),
+            "{binary}: read only"
+        );
+        let (tag, split) = tagged(&statement["Resource"]).expect("Resource is !Split");
+        assert_eq!(tag, "Split");
+        let split = split.as_sequence().unwrap();
+        assert_eq!(split[0].as_str(), Some(","));
+        assert!(
+            is_ref_to(&split[1], "OidcClientSecretArns"),
+            "{binary}: exactly the parameter's ARNs"
         );
     }
 }
