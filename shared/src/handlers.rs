@@ -1,5 +1,7 @@
 //! One handler per endpoint, all shaped alike: parse the request, call one [`App`] method, answer.
 
+use std::sync::LazyLock;
+
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
@@ -7,15 +9,16 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::config::LinkBase;
+use crate::config::{self, Environment, LinkBase};
 use crate::domain::{
-    CeremonyId, Email, EmailCode, LogoutScope, NewPassword, PasskeyName, Password, RecoveryCode,
-    SessionId, TotpCode, User, UserName,
+    CeremonyId, Email, EmailCode, LogoutScope, NewPassword, PasskeyName, Password, ProviderName,
+    RecoveryCode, SessionId, TotpCode, User, UserName,
 };
 use crate::error::ApiError;
 use crate::http::{
     JsonBody, Query, api_domain, bearer_token, client_info, json_response, path_parameter, redirect,
 };
+use crate::pages;
 use crate::service::{
     App, AuthorizeRequest, Callback, EmailProof, MfaProof, SignedIn, SignedUp, SigninOutcome,
     TokenPair,
@@ -63,28 +66,39 @@ pub async fn public(_request: Request) -> HandlerResult {
 
 /// `GET /signin`: the sign-in page (password, second factor, passkey).
 pub async fn signin_page(_request: Request) -> HandlerResult {
-    Ok(crate::pages::signin())
+    static PAGE: LazyLock<pages::Page> = LazyLock::new(|| {
+        // A bad list stops the provider functions from starting (they log why); this page then
+        // offers the password and passkeys alone rather than buttons that cannot work.
+        let providers =
+            config::provider_names(&Environment::from_process()).unwrap_or_else(|error| {
+                tracing::error!(%error, "no provider buttons on the sign-in page");
+                Vec::new()
+            });
+        let names: Vec<&str> = providers.iter().map(ProviderName::as_str).collect();
+        pages::signin(&names)
+    });
+    Ok(PAGE.response())
 }
 
 /// `GET /signup`: the sign-up page (name, address, password, then "check your email").
 pub async fn signup_page(_request: Request) -> HandlerResult {
-    Ok(crate::pages::signup())
+    Ok(pages::signup())
 }
 
 /// `GET /account`: the account page (TOTP, passkeys, sign-out).
 pub async fn account_page(_request: Request) -> HandlerResult {
-    Ok(crate::pages::account())
+    Ok(pages::account())
 }
 
 /// `GET /reset-password`: the HTML page the emailed link (`…/reset-password#<token>`) opens.
 pub async fn reset_page(_request: Request) -> HandlerResult {
-    Ok(crate::pages::reset())
+    Ok(pages::reset())
 }
 
 /// `GET /verify-email`: the HTML page the emailed confirmation link opens (the token is in the
 /// URL's fragment, which reaches no server).
 pub async fn verify_page(_request: Request) -> HandlerResult {
-    Ok(crate::pages::verify())
+    Ok(pages::verify())
 }
 
 /// The base of an emailed link for this request: the configured one, or the API's own domain.

@@ -2425,7 +2425,8 @@ fn valid_database_requests(access: &str, refresh: &str) -> Vec<(Endpoint, Reques
             provider_get(
                 Endpoint::OauthCallback,
                 "local",
-                &[("code", "some-code"), ("state", "some-state")],
+                // Shaped as ours (43 base64url characters), so that it reaches the database.
+                &[("code", "some-code"), ("state", &"s".repeat(43))],
             ),
         ),
         (

@@ -14,12 +14,13 @@ const WORKSPACE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 /// Functions that use no database, key, secret or VPC (also what `Endpoint::needs_app` and the
 /// route table say, checked below).
-const STATELESS: [&str; 7] = [
+const STATELESS: [&str; 8] = [
     "root",
     "public",
     "reset-page",
     "verify-page",
     "signin-page",
+    "signup-page",
     "account-page",
     "not-found",
 ];
@@ -66,6 +67,7 @@ const ACCESS: &[(&str, &[&str], bool, &[&str])] = &[
     ("public", &[], false, &[]),
     ("reset-page", &[], false, &[]),
     ("signin-page", &[], false, &[]),
+    ("signup-page", &[], false, &[]),
     ("account-page", &[], false, &[]),
     ("verify-page", &[], false, &[]),
     ("not-found", &[], false, &[]),
@@ -920,8 +922,13 @@ fn only_the_provider_functions_get_the_oidc_settings_from_their_parameters() {
         ("OAUTH_REDIRECT_ALLOWLIST", "OauthRedirectAllowlist"),
         ("API_PUBLIC_URL", "ApiPublicUrl"),
     ] {
-        assert_eq!(given(&functions, variable), expected, "{variable}");
-        for binary in OIDC_FUNCTIONS {
+        // The sign-in page also gets the names alone, for its buttons.
+        let mut given_to = expected.clone();
+        if variable == "OIDC_PROVIDERS" {
+            given_to.insert("signin-page");
+        }
+        assert_eq!(given(&functions, variable), given_to, "{variable}");
+        for &binary in &given_to {
             assert!(
                 is_ref_to(
                     function(&functions, binary).environment()[variable],
@@ -1469,13 +1476,25 @@ fn stateless_functions_get_no_vpc_no_policies_and_no_database() {
             !endpoint.needs_app(),
             "the route table agrees that {binary} needs no database"
         );
-        for key in ["VpcConfig", "Policies", "Role", "Environment"] {
+        for key in ["VpcConfig", "Policies", "Role"] {
             assert!(
                 function.properties().get(key).is_none(),
                 "{}: {binary} needs no {key}",
                 function.logical_id
             );
         }
+        // The sign-in page names the providers on its buttons; no other setting reaches a page.
+        let expected: &[&str] = if binary == "signin-page" {
+            &["OIDC_PROVIDERS"]
+        } else {
+            &[]
+        };
+        assert_eq!(
+            function.environment().into_keys().collect::<Vec<_>>(),
+            expected,
+            "{}: {binary}'s environment",
+            function.logical_id
+        );
         assert!(
             function.depends_on().is_empty(),
             "{}: nothing to wait for",
