@@ -5,8 +5,8 @@
 #     source local/bootstrap.sh PURPOSE...
 #
 # PURPOSE    what it installs when missing
-#   dev      cargo-lambda; unless a Docker engine answers, PostgreSQL's server binaries and MailDev
-#            (npm ci: make dev's inbox; also with Docker when SMTP_PORT/INBOX_PORT are not 1025/1080)
+#   dev      cargo-lambda; unless a Docker engine answers, PostgreSQL's server binaries; npm ci
+#            (make dev's test OpenID provider, and MailDev, its inbox without Docker)
 #   check    cargo-nextest; PostgreSQL's server binaries
 #   test     cargo-lambda, moto, schemathesis, PyJWT; newman, playwright-core and MailDev (npm ci);
 #            cargo-nextest; PostgreSQL's server binaries; Chromium; docker-compose where the docker
@@ -29,7 +29,7 @@
 #     the command to run, and failure;
 #   - cargo-nextest: `cargo install --locked cargo-nextest`.
 # Not installed, must be there: Rust (stable, with cargo), Python 3.10 or later, Node.js 20 or later
-# with npm (test; dev without Docker), make; Docker is optional.
+# with npm (test, dev), make; Docker is optional.
 #
 # Exports, for the caller:
 #   PATH           with <repo>/.local/venv/bin, then <repo>/local/node_modules/.bin, first
@@ -122,11 +122,9 @@ for purpose in "${purposes[@]}"; do
         dev)
             requirements+=(lambda)
             [ -n "$postgres" ] || postgres=server-or-docker
-            # make dev's inbox: Mailpit from docker-compose.yml (on its ports), else MailDev from
-            # local/package-lock.json.
-            if ! docker_answers || [ "${SMTP_PORT:-1025}" != 1025 ] || [ "${INBOX_PORT:-1080}" != 1080 ]; then
-                node=1
-            fi
+            # make dev's test OpenID provider (local/oidc-provider.mjs) and, unless Mailpit from
+            # docker-compose.yml serves its ports, its inbox (MailDev): local/package-lock.json.
+            node=1
             ;;
         check)
             nextest=1
@@ -174,7 +172,7 @@ if [ "$node" = 1 ]; then
     # newman, the browser test and MailDev run on Node.js; Debian 12's own nodejs (18) is too old.
     node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || true)
     if ! command -v npm >/dev/null 2>&1 || [ -z "$node_major" ] || [ "$node_major" -lt 20 ]; then
-        fail "make test (and make dev without Docker) needs Node.js 20 or later with npm (found: $(node --version 2>/dev/null || echo no node)$(command -v npm >/dev/null 2>&1 || echo ', no npm')). Debian 12's nodejs package is 18: install Node.js 20+ from NodeSource (https://github.com/nodesource/distributions) or with nvm (https://github.com/nvm-sh/nvm)"
+        fail "make test and make dev need Node.js 20 or later with npm (found: $(node --version 2>/dev/null || echo no node)$(command -v npm >/dev/null 2>&1 || echo ', no npm')). Debian 12's nodejs package is 18: install Node.js 20+ from NodeSource (https://github.com/nodesource/distributions) or with nvm (https://github.com/nvm-sh/nvm)"
     fi
 fi
 

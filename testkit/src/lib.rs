@@ -16,6 +16,7 @@
 //! - [`stack`]: moto, MailDev (an SMTP server with a web inbox), and the functions served by
 //!   `cargo lambda watch` on a migrated database.
 //! - [`junit`]: counting (and writing) JUnit XML reports.
+//! - [`oidc`]: an app's PKCE pair, and a browser's steps at the test OpenID provider.
 #![forbid(unsafe_code)]
 
 pub mod cluster;
@@ -23,6 +24,7 @@ pub mod config;
 pub mod database;
 pub mod junit;
 pub mod keys;
+pub mod oidc;
 pub mod outbox;
 pub mod ports;
 pub mod process;

@@ -137,7 +137,25 @@ impl TestProvider {
         redirect_uris: &[&str],
         log: &Path,
     ) -> anyhow::Result<TestProvider> {
-        let port = free_port()?;
+        Self::start_on(
+            free_port()?,
+            workspace,
+            client_id,
+            client_secret,
+            redirect_uris,
+            log,
+        )
+    }
+
+    /// [`TestProvider::start`] on a given port (make dev's `OIDC_PORT`).
+    pub fn start_on(
+        port: u16,
+        workspace: &Path,
+        client_id: &str,
+        client_secret: &str,
+        redirect_uris: &[&str],
+        log: &Path,
+    ) -> anyhow::Result<TestProvider> {
         let mut command = process::command("node");
         command
             .current_dir(workspace)

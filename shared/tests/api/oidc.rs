@@ -217,90 +217,13 @@ async fn the_provider_client_follows_no_redirect_and_gives_up_quickly() {
     );
 }
 
-/// What a browser does at the provider, by hand: follows the authorize URL to the login form,
-/// posts who signs in, and follows the provider's redirects (cookies kept) until one leads back
-/// to our callback; returns that callback's query.
 pub(crate) fn sign_in_at_provider(
     authorize_url: &str,
     callback: &str,
     form: &[(&str, &str)],
 ) -> std::collections::HashMap<String, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .max_redirects(0)
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let origin = {
-        let url = url::Url::parse(authorize_url).unwrap();
-        format!("{}://{}", url.scheme(), url.host_str().unwrap())
-            + &format!(":{}", url.port().unwrap())
-    };
-    let mut cookies: std::collections::BTreeMap<String, String> = Default::default();
-    let mut next = authorize_url.to_owned();
-    let mut posted = false;
-    for _ in 0..10 {
-        if next.starts_with(callback) {
-            let url = url::Url::parse(&next).unwrap();
-            return url.query_pairs().into_owned().collect();
-        }
-        let cookie_header = cookies
-            .iter()
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let is_form = next.contains("/interaction/") && !posted;
-        let mut response = if is_form {
-            // The login form's page first (it sets nothing we need), then its POST.
-            posted = true;
-            let body: String = form
-                .iter()
-                .map(|(name, value)| {
-                    format!(
-                        "{}={}",
-                        name,
-                        url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("&");
-            agent
-                .post(&next)
-                .header("Cookie", &cookie_header)
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .send(body.as_bytes())
-                .unwrap()
-        } else {
-            agent
-                .get(&next)
-                .header("Cookie", &cookie_header)
-                .call()
-                .unwrap()
-        };
-        for value in response.headers().get_all("set-cookie") {
-            let pair = value.to_str().unwrap().split(';').next().unwrap();
-            if let Some((name, value)) = pair.split_once('=') {
-                cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-        let location = response
-            .headers()
-            .get("location")
-            .map(|location| location.to_str().unwrap().to_owned());
-        let Some(location) = location else {
-            panic!(
-                "{} at {next}: {}",
-                response.status(),
-                response.body_mut().read_to_string().unwrap_or_default()
-            );
-        };
-        next = if location.starts_with('/') {
-            format!("{origin}{location}")
-        } else {
-            location
-        };
-    }
-    panic!("the provider never sent the browser back to {callback}");
+    testkit::oidc::sign_in_at_provider(authorize_url, callback, form)
+        .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -656,18 +579,7 @@ pub(crate) async fn app_with_provider() -> (TestApp, testkit::stack::TestProvide
 }
 
 /// An app's PKCE pair: (verifier, S256 challenge).
-pub(crate) fn app_pkce() -> (String, String) {
-    use base64::Engine as _;
-    use sha2::Digest as _;
-    let verifier = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(sha2::Sha256::digest(verifier.as_bytes()));
-    (verifier, challenge)
-}
+pub(crate) use testkit::oidc::app_pkce;
 
 /// Authorize, sign in at the provider as `form` says, and deliver its callback: where the app
 /// is sent back.

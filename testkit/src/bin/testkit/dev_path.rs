@@ -1,7 +1,8 @@
 //! make dev's path, as a suite of `make test`: `make dev` run the way a user runs it, from a
 //! copy of the checkout, so the user's own `local/.env`, `.local/pg`, `.local/maildev` and ports
-//! 5001/5002/1025/1080 are never touched; then sign-up and sign-in over HTTP, a forgot-password
-//! whose email must reach MailDev's inbox, Ctrl-C, and `make down`.
+//! 5001/5002/1025/1080/5003 are never touched; then sign-up and sign-in over HTTP, a
+//! forgot-password whose email must reach MailDev's inbox, a sign-in through make dev's test
+//! OpenID provider as the sign-in page's button starts it, Ctrl-C, and `make down`.
 //!
 //! The copy holds what git would (tracked and untracked-but-not-ignored files, mtimes kept) plus
 //! links to the checkout's `.local/venv` and `local/node_modules`, so bootstrapping installs
@@ -39,11 +40,11 @@ const DELIVERED_WITHIN: Duration = Duration::from_secs(5 * 60);
 /// run at all (the copy failed).
 pub fn run(workspace: &Workspace, report: &Path, logs: &Path) -> anyhow::Result<()> {
     let copy = Copy::of(workspace)?;
-    let [api_port, postgres_port, smtp_port, inbox_port] = distinct_free_ports()?;
+    let [api_port, postgres_port, smtp_port, inbox_port, oidc_port] = distinct_free_ports()?;
     let log = logs.join("dev-path.log");
     println!(
         "==> make dev in {} (API_PORT={api_port}, POSTGRES_PORT={postgres_port}, \
-         SMTP_PORT={smtp_port}, INBOX_PORT={inbox_port}, log: {})",
+         SMTP_PORT={smtp_port}, INBOX_PORT={inbox_port}, OIDC_PORT={oidc_port}, log: {})",
         copy.dir.display(),
         log.display()
     );
@@ -55,6 +56,7 @@ pub fn run(workspace: &Workspace, report: &Path, logs: &Path) -> anyhow::Result<
             .env("POSTGRES_PORT", postgres_port.to_string())
             .env("SMTP_PORT", smtp_port.to_string())
             .env("INBOX_PORT", inbox_port.to_string())
+            .env("OIDC_PORT", oidc_port.to_string())
             // A make of its own, as a user's: not a sub-make of `make test`.
             .env_remove("MAKEFLAGS")
             .env_remove("MAKELEVEL")
@@ -101,10 +103,18 @@ pub fn run(workspace: &Workspace, report: &Path, logs: &Path) -> anyhow::Result<
                 &delivered,
             ));
         }
+        let started = Instant::now();
+        let provider = provider_sign_in(api_port, oidc_port);
+        cases.push(Case::from_result(
+            "the sign-in page's Continue with Local: make dev's test provider, back with a code, \
+             a session (200)",
+            started.elapsed().as_secs_f64(),
+            &provider,
+        ));
     }
 
     let started = Instant::now();
-    let stopped = interrupt(&mut dev, &[api_port, smtp_port, inbox_port]);
+    let stopped = interrupt(&mut dev, &[api_port, smtp_port, inbox_port, oidc_port]);
     cases.push(Case::from_result(
         "Ctrl-C stops make dev, its functions and MailDev",
         started.elapsed().as_secs_f64(),
@@ -168,6 +178,81 @@ fn sign_up_and_in(base_url: &str, inbox_port: u16) -> anyhow::Result<String> {
     match body["access_token"].as_str() {
         Some(token) if !token.is_empty() => Ok(email),
         _ => bail!("POST /api/signin answered 200 without an access token: {body}"),
+    }
+}
+
+/// What "Continue with Local" on make dev's sign-in page does, over HTTP: the page offers the
+/// provider, authorize sends the browser to make dev's test provider on `oidc_port`, someone
+/// new signs in there, the callback sends them back to the page with a one-time code, and the
+/// code with the page's verifier opens a session at `amr: ["oidc"]`.
+fn provider_sign_in(api_port: u16, oidc_port: u16) -> anyhow::Result<()> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    // The pages and the provider's callback live at http://localhost:API_PORT (API_PUBLIC_URL);
+    // requests go to 127.0.0.1, where the watch server listens.
+    let base_url = format!("http://127.0.0.1:{api_port}");
+    let page = agent
+        .get(format!("{base_url}/signin"))
+        .call()?
+        .body_mut()
+        .read_to_string()?;
+    if !page.contains(r#"data-provider="local""#) {
+        bail!("the sign-in page has no Continue with Local button");
+    }
+    let (verifier, challenge) = testkit::oidc::app_pkce();
+    let redirect_to = format!("http://localhost:{api_port}/signin");
+    let authorize = agent
+        .get(format!("{base_url}/api/oauth/local/authorize"))
+        .query("redirect_to", &redirect_to)
+        .query("code_challenge", &challenge)
+        .query("code_challenge_method", "S256")
+        .call()?;
+    let at_provider = location(&authorize, "authorize")?;
+    if !at_provider.starts_with(&format!("http://127.0.0.1:{oidc_port}/")) {
+        bail!("authorize sent the browser to {at_provider}, not make dev's test provider");
+    }
+    let sub = format!("dev-path-{}", Uuid::new_v4().simple());
+    let email = format!("{sub}@example.com");
+    let query = testkit::oidc::sign_in_at_provider(
+        &at_provider,
+        &format!("http://localhost:{api_port}/api/oauth/local/callback"),
+        &[
+            ("login", sub.as_str()),
+            ("email", email.as_str()),
+            ("email_verified", "true"),
+            ("name", "Dev Path"),
+            ("amr", "pwd"),
+        ],
+    )?;
+    let callback = agent
+        .get(format!("{base_url}/api/oauth/local/callback"))
+        .query_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .call()?;
+    let back = location(&callback, "the callback")?;
+    let code = back
+        .strip_prefix(&format!("{redirect_to}?code="))
+        .with_context(|| format!("the callback sent the browser to {back}, not the page"))?;
+    let (status, body) = post_json(
+        &agent,
+        &base_url,
+        "/api/oauth/token",
+        json!({"code": code, "code_verifier": verifier}),
+    )?;
+    if status != 200 || body["user"]["email"] != email.as_str() {
+        bail!("POST /api/oauth/token answered {status}: {body}");
+    }
+    Ok(())
+}
+
+/// A 302's `Location`, or why there is none.
+fn location(response: &ureq::http::Response<ureq::Body>, what: &str) -> anyhow::Result<String> {
+    match response.headers().get("location") {
+        Some(location) if response.status() == 302 => Ok(location.to_str()?.to_owned()),
+        _ => bail!("{what} answered {} without a redirect", response.status()),
     }
 }
 

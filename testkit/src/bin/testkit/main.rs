@@ -8,8 +8,10 @@
 //!                              (foreground), the janitor every few seconds
 //! testkit down                 make down: stops make dev's PostgreSQL
 //! testkit bench [ARGS…]        make bench: `bench run ARGS…`, the binaries, the load, the report
-//! testkit stack [--release] [--concurrency N] [--runtime-api-only] -- CMD ARGS…
+//! testkit stack [--release] [--concurrency N] [--runtime-api-only] [--oidc-provider] -- CMD ARGS…
 //!                              CMD against a migrated scratch database and the watch server
+//! testkit dev-path           make test's last suite alone: make dev from a copy of the checkout,
+//!                              used over HTTP (its provider too), Ctrl-C, make down
 //! testkit outbox-token DATABASE_URL RECIPIENT LINK_PREFIX
 //!                              the token in the newest emailed link (for the browser test)
 //! ```
@@ -27,7 +29,8 @@ mod workspace;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: testkit <test | check | dev | down | bench [ARGS…] | \
-                     stack [--release] [--concurrency N] [--runtime-api-only] -- CMD ARGS… | \
+                     stack [--release] [--concurrency N] [--runtime-api-only] [--oidc-provider] \
+                     -- CMD ARGS… | dev-path | \
                      outbox-token DATABASE_URL RECIPIENT LINK_PREFIX>";
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         "bench" => commands::bench::run(rest),
         "stack" => commands::stack::run(rest),
         "outbox-token" => commands::outbox::run(rest),
+        "dev-path" => run_dev_path(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -55,6 +59,33 @@ fn main() -> ExitCode {
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
+/// `testkit dev-path`: make dev's path alone (see [`dev_path`]), its report in
+/// `target/artifacts/junit/dev.xml`; fails when a step failed.
+fn run_dev_path(args: &[String]) -> anyhow::Result<ExitCode> {
+    commands::no_arguments("dev-path", args)?;
+    workspace::handle_signals()?;
+    let workspace = workspace::Workspace::locate()?;
+    let artifacts = workspace.artifacts();
+    let (junit, logs) = (artifacts.join("junit"), artifacts.join("logs"));
+    std::fs::create_dir_all(&junit)?;
+    std::fs::create_dir_all(&logs)?;
+    let report = junit.join("dev.xml");
+    dev_path::run(&workspace, &report, &logs)?;
+    let report = testkit::junit::read_file(&report)?;
+    for failure in &report.failures {
+        println!("FAILED {}: {}", failure.name, failure.message);
+    }
+    println!(
+        "make dev's path: {} passed, {} failed",
+        report.counts.passed, report.counts.failed
+    );
+    Ok(if report.counts.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
         ExitCode::FAILURE
     })
 }

@@ -6,8 +6,12 @@
 //! stops the API and MailDev; `make down` stops the database (and docker compose's Mailpit). Safe
 //! to run again: nothing is wiped.
 //!
-//! The harness's own settings are `API_PORT` (5001), `POSTGRES_PORT` (5002), `SMTP_PORT` (1025)
-//! and `INBOX_PORT` (1080), read from the environment; `local/.env` configures the API and is
+//! When `local/.env` lists the provider `local` with its issuer on `OIDC_PORT`, the test OpenID
+//! provider (`local/oidc-provider.mjs`, whose login form signs in whoever you type) runs too, so
+//! "Continue with Local" on the sign-in page works end to end.
+//!
+//! The harness's own settings are `API_PORT` (5001), `POSTGRES_PORT` (5002), `SMTP_PORT` (1025),
+//! `INBOX_PORT` (1080) and `OIDC_PORT` (5003), read from the environment; `local/.env` configures the API and is
 //! read, never sourced, so none of its variables (`DB_PORT` is the database port *in AWS*) can
 //! change where the harness listens.
 
@@ -28,7 +32,7 @@ use serde_json::json;
 use testkit::cluster::{Credentials, PersistentCluster};
 use testkit::database::{answers, block_on, docker_engine_answers};
 use testkit::process::interrupted;
-use testkit::stack::{MailDev, MailDevOptions, random_secret, signing_key_pem};
+use testkit::stack::{MailDev, MailDevOptions, TestProvider, random_secret, signing_key_pem};
 use uuid::Uuid;
 
 use crate::workspace::{Workspace, handle_signals, run_checked, run_foreground};
@@ -48,6 +52,9 @@ const COMPOSE_SMTP_PORT: u16 = 1025;
 const COMPOSE_INBOX_PORT: u16 = 1080;
 /// The sender of the emails of the local API (a reserved `.localhost` domain: nothing leaves).
 const LOCAL_SENDER: &str = "no-reply@auth.localhost";
+/// The name `make dev` gives its test OpenID provider, and the client registered there.
+const LOCAL_PROVIDER: &str = "local";
+const LOCAL_CLIENT_ID: &str = "local-dev";
 /// How often `make dev` runs the janitor, which sends the queued emails (every minute in AWS).
 const JANITOR_EVERY: Duration = Duration::from_secs(5);
 
@@ -60,11 +67,13 @@ pub struct Ports {
     pub smtp: u16,
     /// The web inbox's, where the emails the API sent can be read.
     pub inbox: u16,
+    /// The test OpenID provider's.
+    pub oidc: u16,
 }
 
 impl Ports {
-    /// `API_PORT` (default 5001), `POSTGRES_PORT` (5002), `SMTP_PORT` (1025) and `INBOX_PORT`
-    /// (1080).
+    /// `API_PORT` (default 5001), `POSTGRES_PORT` (5002), `SMTP_PORT` (1025), `INBOX_PORT`
+    /// (1080) and `OIDC_PORT` (5003).
     pub fn from_env() -> anyhow::Result<Ports> {
         let port = |name: &str, default: u16| match std::env::var(name) {
             Ok(value) if !value.trim().is_empty() => value
@@ -78,6 +87,7 @@ impl Ports {
             postgres: port("POSTGRES_PORT", 5002)?,
             smtp: port("SMTP_PORT", 1025)?,
             inbox: port("INBOX_PORT", 1080)?,
+            oidc: port("OIDC_PORT", 5003)?,
         })
     }
 }
@@ -109,7 +119,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         create_pgadmin_file(root, &pgadmin_file)?;
         println!("==> created {PGADMIN_ENV_FILE} with a freshly generated pgAdmin password");
     }
-    add_missing_keys(&env_file)?;
+    add_missing_keys(&env_file, ports)?;
     let settings = read_env_file(&env_file)?;
     let setting = |name: &str| -> anyhow::Result<String> {
         lookup(&settings, name).with_context(|| format!("{ENV_FILE} has no {name}"))
@@ -214,6 +224,21 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         "migrate",
     )?;
 
+    let provider = start_local_provider(&workspace, &settings, ports)?;
+    let provider_line = match &provider {
+        Some(provider) => format!(
+            "Provider   {}   (the test OpenID provider: \"Continue with Local\" on
+             http://localhost:{}/signin; its form signs in whoever you type)",
+            provider.issuer(),
+            ports.api
+        ),
+        None => format!(
+            "Provider   not started ({ENV_FILE} does not list \"{LOCAL_PROVIDER}\" with its issuer at
+             http://127.0.0.1:{})",
+            ports.oidc
+        ),
+    };
+
     let api = ports.api;
     let inbox_url = format!("http://127.0.0.1:{}", ports.inbox);
     let server = match &inbox {
@@ -242,6 +267,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
   PostgreSQL {database_url}
   pgAdmin    {pgadmin}
   Inbox      {inbox_url}   (every email the API sent; {server}, SMTP on 127.0.0.1:{smtp})
+  {provider_line}
   {emails}
   Ctrl-C stops the API{maildev}; `make down` stops the database (data is kept){mailpit}.
 ",
@@ -288,12 +314,85 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         drop(maildev);
         println!("==> stopped MailDev (its emails are kept in {INBOX_DIR})");
     }
+    if provider.is_some() {
+        drop(provider);
+        println!("==> stopped the test OpenID provider");
+    }
     let status = status?;
     Ok(if status.success() || interrupted() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The test OpenID provider on `OIDC_PORT`, when `local/.env` lists [`LOCAL_PROVIDER`] with its
+/// issuer there (as make dev writes it); `None` when it does not (a provider of the user's own).
+fn start_local_provider(
+    workspace: &Workspace,
+    settings: &[(String, String)],
+    ports: Ports,
+) -> anyhow::Result<Option<TestProvider>> {
+    let listed = lookup(settings, "OIDC_PROVIDERS")
+        .is_some_and(|names| names.split(',').any(|name| name.trim() == LOCAL_PROVIDER));
+    let prefix = format!("OIDC_{}_", LOCAL_PROVIDER.to_uppercase());
+    let ours = lookup(settings, &format!("{prefix}ISSUER"))
+        .is_some_and(|issuer| issuer == format!("http://127.0.0.1:{}", ports.oidc));
+    if !(listed && ours) {
+        return Ok(None);
+    }
+    let setting = |name: &str| {
+        lookup(settings, &format!("{prefix}{name}"))
+            .with_context(|| format!("{ENV_FILE} has no {prefix}{name}"))
+    };
+    let api_url = lookup(settings, "API_PUBLIC_URL")
+        .unwrap_or_else(|| format!("http://localhost:{}", ports.api));
+    let callback = format!(
+        "{}/api/oauth/{LOCAL_PROVIDER}/callback",
+        api_url.trim_end_matches('/')
+    );
+    println!(
+        "==> starting the test OpenID provider on 127.0.0.1:{}",
+        ports.oidc
+    );
+    let provider = TestProvider::start_on(
+        ports.oidc,
+        &workspace.root,
+        &setting("CLIENT_ID")?,
+        &setting("CLIENT_SECRET")?,
+        &[&callback],
+        &workspace.root.join(".local/oidc-provider.log"),
+    )
+    .context(
+        "starting the test OpenID provider (if its port is taken, set OIDC_PORT and the port of \
+         OIDC_LOCAL_ISSUER in local/.env alike; its log is .local/oidc-provider.log)",
+    )?;
+    Ok(Some(provider))
+}
+
+/// make dev's own provider, as `local/.env` settings: the test provider on `OIDC_PORT`, and the
+/// sign-in page as the one place an app may be sent back to.
+fn local_provider_settings(ports: Ports) -> Vec<(String, String)> {
+    let prefix = format!("OIDC_{}_", LOCAL_PROVIDER.to_uppercase());
+    let api = ports.api;
+    [
+        ("OIDC_PROVIDERS".to_owned(), LOCAL_PROVIDER.to_owned()),
+        (
+            format!("{prefix}ISSUER"),
+            format!("http://127.0.0.1:{}", ports.oidc),
+        ),
+        (format!("{prefix}CLIENT_ID"), LOCAL_CLIENT_ID.to_owned()),
+        (format!("{prefix}CLIENT_SECRET"), random_secret()),
+        (
+            "OAUTH_REDIRECT_ALLOWLIST".to_owned(),
+            format!("http://localhost:{api}/signin,http://127.0.0.1:{api}/signin"),
+        ),
+        (
+            "API_PUBLIC_URL".to_owned(),
+            format!("http://localhost:{api}"),
+        ),
+    ]
+    .into()
 }
 
 /// The port of an `smtp://` URL on this machine (127.0.0.1 or localhost); `None` for any other
@@ -420,8 +519,25 @@ fn lookup(settings: &[(String, String)], name: &str) -> Option<String> {
 /// A `local/.env` made by an earlier release may lack a key a function now refuses to start
 /// without (`VERIFICATION_CODE_KEY` since addresses are verified, `MFA_ENCRYPTION_KEY` since
 /// second factors): each missing one is generated and appended, nothing else is touched.
-fn add_missing_keys(path: &Path) -> anyhow::Result<()> {
+fn add_missing_keys(path: &Path, ports: Ports) -> anyhow::Result<()> {
     let settings = read_env_file(path)?;
+    // A local/.env from before providers: make dev's own, unless the file names providers.
+    if lookup(&settings, "OIDC_PROVIDERS").is_none() {
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        writeln!(
+            file,
+            "\n# Added by make dev: sign-in through its test OpenID provider (see the README)."
+        )?;
+        for (name, value) in local_provider_settings(ports) {
+            if lookup(&settings, &name).is_none() {
+                writeln!(file, "{name}={value}")?;
+            }
+        }
+        println!("==> added make dev's test OpenID provider ({LOCAL_PROVIDER}) to {ENV_FILE}");
+    }
     let keys = [
         (
             "VERIFICATION_CODE_KEY",
@@ -473,6 +589,7 @@ fn create_env_file(root: &Path, path: &Path, ports: Ports) -> anyhow::Result<()>
         ports.postgres,
         percent_encode(&example_value("POSTGRES_DB")?),
     );
+    let provider = local_provider_settings(ports);
     let mut text = String::new();
     for line in example.lines() {
         let line = if line.starts_with("JWT_PRIVATE_KEY=") {
@@ -490,6 +607,21 @@ fn create_env_file(root: &Path, path: &Path, ports: Ports) -> anyhow::Result<()>
         } else if line.starts_with("MFA_ENCRYPTION_KEY=") {
             // Quoted: cargo-lambda's env-file parser refuses a bare value ending in `=`.
             format!("MFA_ENCRYPTION_KEY='{}'", auth::tokens::new_key_base64()?)
+        } else if let Some((name, value)) = provider
+            .iter()
+            .find(|(name, _)| line.starts_with(&format!("{name}=")))
+        {
+            // make dev's own provider: its issuer, client and secret follow the list.
+            let mut line = format!("{name}={value}");
+            if name == "OIDC_PROVIDERS" {
+                for (name, value) in provider
+                    .iter()
+                    .filter(|(n, _)| n.starts_with("OIDC_LOCAL_"))
+                {
+                    line.push_str(&format!("\n{name}={value}"));
+                }
+            }
+            line
         } else if line.starts_with("EMAIL_TRANSPORT=") {
             // The local inbox (see `run`): emails a developer can read, sent as in AWS, by the
             // janitor.
