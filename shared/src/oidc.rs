@@ -1,4 +1,4 @@
-//! Talking to OpenID Connect providers (issue 15, in progress): an HTTP client that follows no
+//! Talking to OpenID Connect providers: an HTTP client that follows no
 //! redirect and gives up quickly (the endpoints come from a provider's discovery document, so a
 //! redirect could point anywhere: SSRF), and the ID-token check the callback relies on —
 //! signature by an asymmetric key of the provider's JWKS only (never `none`, never an HMAC keyed

@@ -1,4 +1,4 @@
-//! Sign-in through an OpenID Connect provider, PKCE as Supabase Auth's (issue 15, in progress):
+//! Sign-in through an OpenID Connect provider, PKCE as Supabase Auth's:
 //! the authorize redirect, which keeps the flow in PostgreSQL, and the provider's callback, which
 //! takes it once, exchanges the code, checks the ID token, links the identity to an account and
 //! hands the app a one-time code bound to its PKCE challenge; and that code's exchange, with the

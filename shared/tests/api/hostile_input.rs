@@ -114,6 +114,14 @@ fn check_answer(
 ) -> Result<(), TestCaseError> {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
+    if status == 302 {
+        // A provider route's redirect: documented, somewhere to go, no body.
+        prop_assert!(
+            allowed.contains(&(302, None)) && headers.contains_key(header::LOCATION),
+            "{endpoint:?}: an undocumented redirect or one without a Location, to {input:?}"
+        );
+        return Ok(());
+    }
     let body = match response.body() {
         Body::Text(text) => text.clone(),
         other => return Err(TestCaseError::fail(format!("non-text body {other:?}"))),
@@ -1811,6 +1819,208 @@ fn delete_passkey_answers_only_documented_errors_to_any_token_and_id() {
         &seen,
         &[
             (404, Some("passkey_not_found")),
+            (401, Some("missing_token")),
+            (401, Some("invalid_token")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in with a provider, and the linked identities.
+
+/// A query parameter as a hostile client sends it: absent, a value that passes, or any string.
+fn query_value(valid: BoxedStrategy<String>) -> BoxedStrategy<Option<String>> {
+    prop_oneof![
+        1 => Just(None),
+        4 => valid.prop_map(Some),
+        2 => hostile_string().prop_map(Some),
+    ]
+    .boxed()
+}
+
+/// A provider route's GET as API Gateway hands it over: `{provider}` and the decoded query.
+fn provider_route(
+    method: Method,
+    endpoint: Endpoint,
+    provider: &str,
+    query: &[(&str, &Option<String>)],
+) -> Request {
+    let query: HashMap<String, String> = query
+        .iter()
+        .filter_map(|(name, value)| Some(((*name).to_owned(), (*value).clone()?)))
+        .collect();
+    request(
+        method,
+        &endpoint.path().replace("{provider}", "x"),
+        None,
+        None,
+        &[],
+    )
+    .with_path_parameters(HashMap::from([(
+        "provider".to_owned(),
+        provider.to_owned(),
+    )]))
+    .with_query_string_parameters(query)
+}
+
+#[test]
+fn oauth_authorize_and_callback_answer_only_documented_errors_to_any_query() {
+    let runtime = runtime();
+    let (app, _provider) = runtime.block_on(crate::oidc::app_with_provider());
+    let provider =
+        || prop_oneof![4 => Just("local".to_owned()), 1 => "[a-z]{1,8}", 1 => hostile_string()];
+    let (_, challenge) = crate::oidc::app_pkce();
+    let seen = fuzz_endpoint(
+        &app,
+        &runtime,
+        Endpoint::OauthAuthorize,
+        (
+            method(Method::GET),
+            provider(),
+            query_value(Just(crate::oidc::APP_CALLBACK.to_owned()).boxed()),
+            query_value(prop_oneof![Just(challenge), "[A-Za-z0-9_-]{43}"].boxed()),
+            query_value(Just("S256".to_owned()).boxed()),
+        ),
+        |(method, provider, redirect_to, challenge, challenge_method)| {
+            provider_route(
+                method.clone(),
+                Endpoint::OauthAuthorize,
+                provider,
+                &[
+                    ("redirect_to", redirect_to),
+                    ("code_challenge", challenge),
+                    ("code_challenge_method", challenge_method),
+                ],
+            )
+        },
+    );
+    assert_reached(
+        &seen,
+        &[
+            (302, None),
+            (400, Some("invalid_redirect")),
+            (400, Some("invalid_code_challenge")),
+            (400, Some("missing_field")),
+            (404, Some("unknown_provider")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+    let seen = fuzz_endpoint(
+        &app,
+        &runtime,
+        Endpoint::OauthCallback,
+        (
+            method(Method::GET),
+            provider(),
+            query_value("[A-Za-z0-9_-]{43}".boxed()),
+            query_value("[A-Za-z0-9_-]{1,64}".boxed()),
+            query_value(Just("access_denied".to_owned()).boxed()),
+        ),
+        |(method, provider, state, code, error)| {
+            provider_route(
+                method.clone(),
+                Endpoint::OauthCallback,
+                provider,
+                &[("state", state), ("code", code), ("error", error)],
+            )
+        },
+    );
+    assert_reached(
+        &seen,
+        &[
+            (400, Some("invalid_oauth_state")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+#[test]
+fn oauth_token_answers_only_documented_errors_to_any_body() {
+    let seen = fuzz_body_endpoint(
+        Endpoint::OauthToken,
+        vec![
+            ("code", "[A-Za-z0-9_-]{43}".boxed()),
+            ("code_verifier", "[A-Za-z0-9._~-]{43,128}".boxed()),
+        ],
+    );
+    assert_reached(
+        &seen,
+        &[
+            (400, Some("invalid_grant")),
+            (400, Some("invalid_json")),
+            (400, Some("missing_field")),
+            (413, Some("payload_too_large")),
+            (415, Some("unsupported_media_type")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+#[test]
+fn identities_and_unlink_answer_only_documented_errors_to_any_token_and_id() {
+    let runtime = runtime();
+    let app = runtime.block_on(TestApp::spawn());
+    let genuine = signed_in(&app, &runtime, "fuzz-identities@example.com");
+    let authorization = || {
+        prop_oneof![
+            6 => Just(format!("Bearer {}", genuine.access).into_bytes()),
+            1 => near_jwt_authorization(&genuine.access),
+        ]
+    };
+    let seen = fuzz_endpoint(
+        &app,
+        &runtime,
+        Endpoint::Identities,
+        (
+            method(Method::GET),
+            prop::option::weighted(0.95, authorization().prop_map(Bytes)),
+        ),
+        |(method, authorization)| {
+            request(
+                method.clone(),
+                "/api/identities",
+                None,
+                authorization.as_deref(),
+                &[],
+            )
+        },
+    );
+    assert_reached(
+        &seen,
+        &[
+            (200, None),
+            (401, Some("missing_token")),
+            (401, Some("invalid_token")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+    let id = prop_oneof![3 => ceremony_id_like(), 1 => hostile_string()];
+    let seen = fuzz_endpoint(
+        &app,
+        &runtime,
+        Endpoint::DeleteIdentity,
+        (
+            method(Method::DELETE),
+            prop::option::weighted(0.95, authorization().prop_map(Bytes)),
+            id,
+        ),
+        |(method, authorization, id)| {
+            // API Gateway hands the decoded path segment over as the parameter.
+            request(
+                method.clone(),
+                "/api/identities/x",
+                None,
+                authorization.as_deref(),
+                &[],
+            )
+            .with_path_parameters(HashMap::from([("id".to_owned(), id.clone())]))
+        },
+    );
+    assert_reached(
+        &seen,
+        &[
+            (404, Some("identity_not_found")),
             (401, Some("missing_token")),
             (401, Some("invalid_token")),
             (405, Some("method_not_allowed")),
