@@ -71,3 +71,16 @@ ALTER TABLE auth_events ADD CONSTRAINT auth_events_kind_check CHECK (kind IN (
     'recovery_code_used', 'mfa_disabled', 'recovery_codes_regenerated',
     'passkey_added', 'passkey_removed',
     'identity_unlinked'));
+
+-- The one rule for taking a way to sign in away (unlinking an identity, removing a passkey): the
+-- account keeps another — its password, another identity or another passkey. Callers lock the
+-- account's row first, so that two removals at once cannot each count on the other's.
+CREATE FUNCTION keeps_a_way_in(p_user_id uuid, p_without_identity uuid, p_without_passkey uuid)
+RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM users WHERE id = p_user_id AND password_hash IS NOT NULL)
+        OR EXISTS (SELECT 1 FROM oauth_identities
+                   WHERE user_id = p_user_id AND id IS DISTINCT FROM p_without_identity)
+        OR EXISTS (SELECT 1 FROM passkeys
+                   WHERE user_id = p_user_id AND id IS DISTINCT FROM p_without_passkey)
+$$;

@@ -322,7 +322,8 @@ pub enum Unlinked {
 }
 
 /// Unlinks one of the account's identities and records the event, unless it is the account's
-/// last way to sign in; the check and the delete are one statement. Run it in a transaction: the
+/// last way to sign in (the rule is the SQL function `keeps_a_way_in`, V10, which passkey removal
+/// shares); the check and the delete are one statement. Run it in a transaction: the
 /// account's row is locked first, so that two unlinks at once (each seeing the other identity
 /// still there in its snapshot) cannot together leave the account with no way in.
 pub async fn unlink_identity(
@@ -342,12 +343,7 @@ pub async fn unlink_identity(
             "WITH target AS (
                  SELECT id, user_id FROM oauth_identities WHERE id = $1 AND user_id = $2),
                   allowed AS (
-                 SELECT t.id FROM target t
-                 WHERE EXISTS (SELECT 1 FROM users u
-                               WHERE u.id = t.user_id AND u.password_hash IS NOT NULL)
-                    OR EXISTS (SELECT 1 FROM oauth_identities o
-                               WHERE o.user_id = t.user_id AND o.id <> t.id)
-                    OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = t.user_id)),
+                 SELECT t.id FROM target t WHERE keeps_a_way_in(t.user_id, t.id, NULL)),
                   gone AS (
                  DELETE FROM oauth_identities WHERE id IN (SELECT id FROM allowed)
                  RETURNING user_id),

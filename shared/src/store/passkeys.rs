@@ -264,7 +264,8 @@ pub enum PasskeyRemoval {
 }
 
 /// Removes one of the account's passkeys and records the event, in one statement, unless the
-/// account would be left with no way in (no password, no identity, no other passkey). Run in a
+/// account would be left with no way in (no password, no identity, no other passkey: the SQL
+/// function `keeps_a_way_in`, V10, which unlinking an identity shares). Run in a
 /// transaction: the account's row is locked first, so two removals at once cannot each count
 /// on the other's passkey.
 pub async fn delete_passkey(
@@ -284,12 +285,7 @@ pub async fn delete_passkey(
             "WITH target AS (
                  SELECT id, user_id FROM passkeys WHERE id = $1 AND user_id = $2),
                   allowed AS (
-                 SELECT t.id FROM target t
-                 WHERE EXISTS (SELECT 1 FROM users u
-                               WHERE u.id = t.user_id AND u.password_hash IS NOT NULL)
-                    OR EXISTS (SELECT 1 FROM oauth_identities o WHERE o.user_id = t.user_id)
-                    OR EXISTS (SELECT 1 FROM passkeys p
-                               WHERE p.user_id = t.user_id AND p.id <> t.id)),
+                 SELECT t.id FROM target t WHERE keeps_a_way_in(t.user_id, NULL, t.id)),
                   gone AS (
                  DELETE FROM passkeys WHERE id IN (SELECT id FROM allowed)
                  RETURNING user_id, name),
