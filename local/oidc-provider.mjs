@@ -1,7 +1,9 @@
 // A throw-away OpenID Connect provider for tests: panva's oidc-provider v9 on loopback HTTP.
 //
 //   node local/oidc-provider.mjs            # env: PORT (default 0 = any free port), CLIENT_ID, CLIENT_SECRET,
-//                                #      REDIRECT_URIS (comma separated)
+//                                #      REDIRECT_URIS (comma separated), CLIENT_AUTH (how the token
+//                                #      endpoint takes the secret: client_secret_basic, the default,
+//                                #      or client_secret_post alone, as Apple)
 // Prints one line `ISSUER=http://127.0.0.1:<port>` on stdout once it listens.
 //
 // Login page (GET /interaction/<uid>): a form with `login` (the account id, also the `sub`),
@@ -15,6 +17,7 @@ import Provider from "oidc-provider"; // local/package.json (npm ci --prefix loc
 const CLIENT_ID = process.env.CLIENT_ID ?? 'test-client';
 const CLIENT_SECRET = process.env.CLIENT_SECRET ?? 'test-secret';
 const REDIRECT_URIS = (process.env.REDIRECT_URIS ?? 'http://127.0.0.1:9000/api/oauth/test/callback').split(',');
+const CLIENT_AUTH = process.env.CLIENT_AUTH ?? 'client_secret_basic';
 
 // Accounts are made at login from the form, keyed by their id (= sub).
 const accounts = new Map();
@@ -50,8 +53,10 @@ server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
       redirect_uris: REDIRECT_URIS,
       grant_types: ['authorization_code'],
       response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
+      token_endpoint_auth_method: CLIENT_AUTH,
     }],
+    // The one method discovery lists, as a provider that takes no other.
+    clientAuthMethods: [CLIENT_AUTH],
     // PKCE (S256 only in v9) for every client, not only public ones.
     pkce: { required: () => true },
     jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'test-rs256', use: 'sig', alg: 'RS256' }] },
@@ -78,6 +83,12 @@ server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   const callback = provider.callback();
   server.on('request', async (req, res) => {
     try {
+      // oidc-provider takes either way of sending a secret for both methods; Apple's token
+      // endpoint takes the form alone, and so does this one with CLIENT_AUTH=client_secret_post.
+      if (CLIENT_AUTH === 'client_secret_post' && req.url.startsWith('/token') && req.headers.authorization) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ error: 'invalid_client', error_description: 'the secret goes in the form' }));
+      }
       if (req.url.startsWith('/interaction/')) {
         const details = await provider.interactionDetails(req, res);
         if (req.method === 'GET') {

@@ -14,12 +14,12 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 
 use openidconnect::core::{
-    CoreClient, CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier, CoreJsonWebKeySet,
-    CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreClient, CoreClientAuthMethod, CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier,
+    CoreJsonWebKeySet, CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
-    AccessToken, AccessTokenHash, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, HttpRequest, HttpResponse, Nonce,
+    AccessToken, AccessTokenHash, AuthType, ClientId, ClientSecret, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, Nonce,
 };
 use secrecy::ExposeSecret;
 
@@ -246,6 +246,20 @@ async fn discover(
             bail!("the document names an endpoint that is not https: {endpoint}");
         }
     }
+    // How the client secret goes to the token endpoint: HTTP Basic unless the provider does not
+    // take it (no list means Basic, RFC 8414); Apple, for one, takes it in the form only.
+    let auth_type = match metadata.token_endpoint_auth_methods_supported() {
+        None => AuthType::BasicAuth,
+        Some(methods) if methods.contains(&CoreClientAuthMethod::ClientSecretBasic) => {
+            AuthType::BasicAuth
+        }
+        Some(methods) if methods.contains(&CoreClientAuthMethod::ClientSecretPost) => {
+            AuthType::RequestBody
+        }
+        Some(_) => {
+            bail!("the token endpoint takes neither client_secret_basic nor client_secret_post")
+        }
+    };
     let jwks = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), http)
         .await
         .context("fetching the provider's keys")?;
@@ -256,7 +270,8 @@ async fn discover(
         Some(ClientSecret::new(
             provider.client_secret.expose_secret().to_owned(),
         )),
-    ))
+    )
+    .set_auth_type(auth_type))
 }
 
 #[cfg(test)]
@@ -359,6 +374,31 @@ mod tests {
                 mfa: true,
             }
         );
+    }
+
+    #[test]
+    fn an_email_verified_sent_as_a_string_counts_as_apple_means_it() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let now = chrono::Utc::now().timestamp();
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","kid":"k1"}"#);
+        for (sent, verified) in [("true", true), ("false", false)] {
+            let claims = serde_json::json!({
+                "iss": ISSUER, "aud": CLIENT, "sub": "apple-1", "iat": now, "exp": now + 300,
+                "nonce": NONCE, "email": "pat@privaterelay.appleid.com", "email_verified": sent,
+            });
+            let signed = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
+            let signature = key(KEY_A)
+                .sign(
+                    &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+                    signed.as_bytes(),
+                )
+                .unwrap();
+            let jwt = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature));
+            let token: CoreIdToken = jwt.parse().unwrap();
+            let identity = check(&token, &AccessToken::new("at-1".into())).unwrap();
+            assert_eq!(identity.email_verified, verified, "{sent:?}");
+        }
     }
 
     #[test]

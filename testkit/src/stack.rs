@@ -137,13 +137,14 @@ impl TestProvider {
         redirect_uris: &[&str],
         log: &Path,
     ) -> anyhow::Result<TestProvider> {
-        Self::start_on(
+        Self::start_with(
             free_port()?,
             workspace,
             client_id,
             client_secret,
             redirect_uris,
             log,
+            &[],
         )
     }
 
@@ -156,7 +157,31 @@ impl TestProvider {
         redirect_uris: &[&str],
         log: &Path,
     ) -> anyhow::Result<TestProvider> {
+        Self::start_with(
+            port,
+            workspace,
+            client_id,
+            client_secret,
+            redirect_uris,
+            log,
+            &[],
+        )
+    }
+
+    /// [`TestProvider::start_on`] with more of the script's settings in `settings`, e.g.
+    /// `("CLIENT_AUTH", "client_secret_post")` for a token endpoint that takes the secret in the
+    /// form only, as Apple's.
+    pub fn start_with(
+        port: u16,
+        workspace: &Path,
+        client_id: &str,
+        client_secret: &str,
+        redirect_uris: &[&str],
+        log: &Path,
+        settings: &[(&str, &str)],
+    ) -> anyhow::Result<TestProvider> {
         let mut command = process::command("node");
+        command.envs(settings.iter().copied());
         command
             .current_dir(workspace)
             .arg("local/oidc-provider.mjs")

@@ -551,15 +551,25 @@ pub(crate) const PROVIDER_CALLBACK: &str = "http://127.0.0.1:9/api/oauth/local/c
 /// The test provider, and an app configured with it as `local` (its callback on a closed
 /// loopback port: the test plays the browser and stops there).
 pub(crate) async fn app_with_provider() -> (TestApp, testkit::stack::TestProvider) {
+    app_with_provider_set(&[]).await
+}
+
+/// [`app_with_provider`] with more of the test provider's settings (see
+/// `local/oidc-provider.mjs`).
+pub(crate) async fn app_with_provider_set(
+    settings: &'static [(&'static str, &'static str)],
+) -> (TestApp, testkit::stack::TestProvider) {
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let logs = tempfile_dir();
     let provider = tokio::task::spawn_blocking(move || {
-        testkit::stack::TestProvider::start(
+        testkit::stack::TestProvider::start_with(
+            testkit::ports::free_port()?,
             &workspace,
             "test-client",
             "test-secret",
             &[PROVIDER_CALLBACK],
             &logs.join("oidc-provider.log"),
+            settings,
         )
     })
     .await
@@ -669,6 +679,19 @@ async fn a_provider_sign_in_sends_the_app_back_with_a_one_time_code_for_a_new_co
         app.count("SELECT count(*) FROM oauth_flows").await,
         0,
         "the flow is spent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_takes_the_client_secret_in_the_form_only_signs_in_as_well() {
+    // Apple's token endpoint takes client_secret_post alone, and its discovery says so: the
+    // client sends the secret the way the provider lists, not HTTP Basic regardless.
+    let (app, _provider) = app_with_provider_set(&[("CLIENT_AUTH", "client_secret_post")]).await;
+    let (_, challenge) = app_pkce();
+    let back = provider_sign_in(&app, &challenge, person("post", "post@example.com", true)).await;
+    assert!(
+        back.starts_with(&format!("{APP_CALLBACK}?code=")),
+        "back at the app with a code: {back}"
     );
 }
 
