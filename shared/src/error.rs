@@ -6,8 +6,9 @@
 /// An error the API answers with; `status()` and `code()` are part of the public contract.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("Content-Type must be application/json")]
-    UnsupportedMediaType,
+    /// The media type the endpoint takes: `application/json`, or a provider's form post.
+    #[error("Content-Type must be {0}")]
+    UnsupportedMediaType(&'static str),
     #[error("Request body must not exceed {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
@@ -136,7 +137,7 @@ impl ApiError {
                 409
             }
             PayloadTooLarge { .. } => 413,
-            UnsupportedMediaType => 415,
+            UnsupportedMediaType(_) => 415,
             TooManyAttempts(_) | MfaLocked(_) | RateLimited(_) => 429,
             Internal(_) => 500,
             ServiceUnavailable(_) => 503,
@@ -147,7 +148,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         use ApiError::*;
         match self {
-            UnsupportedMediaType => "unsupported_media_type",
+            UnsupportedMediaType(_) => "unsupported_media_type",
             PayloadTooLarge { .. } => "payload_too_large",
             InvalidJson(_) => "invalid_json",
             MissingField(_) => "missing_field",

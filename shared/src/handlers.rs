@@ -12,11 +12,12 @@ use uuid::Uuid;
 use crate::config::{self, Environment, LinkBase};
 use crate::domain::{
     CeremonyId, Email, EmailCode, LogoutScope, NewPassword, PasskeyName, Password, ProviderName,
-    RecoveryCode, SessionId, TotpCode, User, UserName,
+    RecoveryCode, SessionId, TotpCode, User, UserName, apple_user_name,
 };
 use crate::error::ApiError;
 use crate::http::{
-    JsonBody, Query, api_domain, bearer_token, client_info, json_response, path_parameter, redirect,
+    JsonBody, Query, api_domain, bearer_token, client_info, json_response, path_parameter,
+    redirect, see_other,
 };
 use crate::pages;
 use crate::service::{
@@ -486,11 +487,30 @@ pub async fn oauth_callback(app: &App, request: Request) -> HandlerResult {
         code: query.optional("code"),
         state: query.optional("state"),
         error: query.optional("error"),
+        name_hint: None,
     };
     let location = app
         .oauth_callback(&provider, &callback, api_domain(&request).as_deref())
         .await?;
     redirect(&location)
+}
+
+/// `POST /api/oauth/{provider}/callback`: the same callback for a provider that has the browser
+/// post a form (`response_mode=form_post`, as Apple does); a 303, so the browser goes on to the
+/// app with a GET.
+pub async fn oauth_callback_form(app: &App, request: Request) -> HandlerResult {
+    let form = Query::from_form(&request)?;
+    let provider = path_parameter(&request, "provider").unwrap_or_default();
+    let callback = Callback {
+        code: form.optional("code"),
+        state: form.optional("state"),
+        error: form.optional("error"),
+        name_hint: form.optional("user").and_then(apple_user_name),
+    };
+    let location = app
+        .oauth_callback(&provider, &callback, api_domain(&request).as_deref())
+        .await?;
+    see_other(&location)
 }
 
 /// `POST /api/oauth/token` with `{code, code_verifier}`: the one-time code from the callback's

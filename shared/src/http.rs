@@ -22,8 +22,8 @@ pub struct JsonBody(Map<String, Value>);
 impl JsonBody {
     /// Checks `Content-Type`, size and syntax, in that order, so oversize bodies are never parsed.
     pub fn from_request(request: &Request) -> Result<Self, ApiError> {
-        if !is_json_media_type(request.headers().get(header::CONTENT_TYPE)) {
-            return Err(ApiError::UnsupportedMediaType);
+        if !is_media_type(request, "application/json") {
+            return Err(ApiError::UnsupportedMediaType("application/json"));
         }
         let bytes: &[u8] = request.body().as_ref();
         if bytes.len() > MAX_BODY_BYTES {
@@ -91,6 +91,25 @@ impl Query {
         Query(request.query_string_parameters())
     }
 
+    /// The fields of a form a provider had the browser post (`response_mode=form_post`), read
+    /// as a query string is: `Content-Type` first (415 for any other than
+    /// `application/x-www-form-urlencoded`), then the size (413), so oversize bodies are never
+    /// parsed.
+    pub fn from_form(request: &Request) -> Result<Self, ApiError> {
+        const FORM: &str = "application/x-www-form-urlencoded";
+        if !is_media_type(request, FORM) {
+            return Err(ApiError::UnsupportedMediaType(FORM));
+        }
+        let bytes: &[u8] = request.body().as_ref();
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            });
+        }
+        // Percent-decoding works on bytes; a stray invalid byte only spoils its own field.
+        Ok(Query::parse(&String::from_utf8_lossy(bytes)))
+    }
+
     /// Parameters from a raw query string (`a=1&b=2`, percent-encoded), as a browser sends it.
     pub fn parse(raw: &str) -> Self {
         match raw.parse::<QueryMap>() {
@@ -114,12 +133,17 @@ impl Query {
     }
 }
 
-fn is_json_media_type(value: Option<&HeaderValue>) -> bool {
-    let Some(value) = value.and_then(|v| v.to_str().ok()) else {
+/// Whether the request's `Content-Type` is `expected`, parameters (`; charset=…`) aside.
+fn is_media_type(request: &Request, expected: &str) -> bool {
+    let Some(value) = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     let essence = value.split(';').next().unwrap_or_default().trim();
-    essence.eq_ignore_ascii_case("application/json")
+    essence.eq_ignore_ascii_case(expected)
 }
 
 /// The bearer token of the `Authorization` header (RFC 6750 §2.1); any other form is `missing_token`.
@@ -178,13 +202,23 @@ pub fn client_info(request: &Request) -> ClientInfo {
 /// A `302 Found` to `location`, with no body: what a browser follows in a sign-in through a
 /// provider. A location that is no valid header value is an internal error, never a panic.
 pub fn redirect(location: &str) -> Result<Response<Body>, ApiError> {
+    redirect_with(StatusCode::FOUND, location)
+}
+
+/// [`redirect`] with 303 See Other: the answer to a form's POST, which the browser follows with a
+/// GET.
+pub fn see_other(location: &str) -> Result<Response<Body>, ApiError> {
+    redirect_with(StatusCode::SEE_OTHER, location)
+}
+
+fn redirect_with(status: StatusCode, location: &str) -> Result<Response<Body>, ApiError> {
     let value = HeaderValue::from_str(location).map_err(|_| {
         ApiError::Internal(anyhow::anyhow!(
             "a redirect location that is no header value"
         ))
     })?;
     let mut response = Response::new(Body::Empty);
-    *response.status_mut() = StatusCode::FOUND;
+    *response.status_mut() = status;
     response.headers_mut().insert(header::LOCATION, value);
     // A redirect carrying a one-time code or a state is never cached.
     response

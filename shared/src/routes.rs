@@ -96,6 +96,8 @@ pub enum Endpoint {
     OauthAuthorize,
     /// `GET /api/oauth/{provider}/callback`: a 302 back to the app, with its one-time code.
     OauthCallback,
+    /// `POST /api/oauth/{provider}/callback`: the callback as a provider's form post.
+    OauthCallbackForm,
     /// `POST /api/oauth/token`: the one-time code and the app's verifier, for a sign-in.
     OauthToken,
     /// `GET /api/identities`: the providers' identities linked to the caller's account.
@@ -112,7 +114,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint, in the order of the README's table.
-    pub const ALL: [Endpoint; 40] = [
+    pub const ALL: [Endpoint; 41] = [
         Endpoint::Signup,
         Endpoint::VerifyEmail,
         Endpoint::ResendVerification,
@@ -122,6 +124,7 @@ impl Endpoint {
         Endpoint::PasskeySigninFinish,
         Endpoint::OauthAuthorize,
         Endpoint::OauthCallback,
+        Endpoint::OauthCallbackForm,
         Endpoint::OauthToken,
         Endpoint::Refresh,
         Endpoint::Dashboard,
@@ -189,7 +192,8 @@ impl Endpoint {
             | PasskeyRegisterFinish
             | PasskeySigninStart
             | PasskeySigninFinish
-            | OauthToken => Some("POST"),
+            | OauthToken
+            | OauthCallbackForm => Some("POST"),
             NotFound => None,
         }
     }
@@ -231,7 +235,7 @@ impl Endpoint {
             PasskeySigninStart => "/api/passkeys/signin/start",
             PasskeySigninFinish => "/api/passkeys/signin/finish",
             OauthAuthorize => "/api/oauth/{provider}/authorize",
-            OauthCallback => "/api/oauth/{provider}/callback",
+            OauthCallback | OauthCallbackForm => "/api/oauth/{provider}/callback",
             OauthToken => "/api/oauth/token",
             Identities => "/api/identities",
             DeleteIdentity => "/api/identities/{id}",
@@ -328,6 +332,9 @@ impl Endpoint {
             OauthCallback => {
                 Handler::WithApp(|app, request| Box::pin(handlers::oauth_callback(app, request)))
             }
+            OauthCallbackForm => Handler::WithApp(|app, request| {
+                Box::pin(handlers::oauth_callback_form(app, request))
+            }),
             OauthToken => {
                 Handler::WithApp(|app, request| Box::pin(handlers::oauth_token(app, request)))
             }
@@ -418,7 +425,10 @@ impl Endpoint {
     /// settings (the client secrets among them), `OAUTH_REDIRECT_ALLOWLIST` and `API_PUBLIC_URL`,
     /// and only they need outbound HTTPS.
     pub fn uses_oidc(self) -> bool {
-        matches!(self, Endpoint::OauthAuthorize | Endpoint::OauthCallback)
+        matches!(
+            self,
+            Endpoint::OauthAuthorize | Endpoint::OauthCallback | Endpoint::OauthCallbackForm
+        )
     }
 
     /// True for the endpoints that make or check the codes of confirmation emails: only they get
@@ -474,6 +484,7 @@ impl Endpoint {
             AccountPage => "account-page",
             OauthAuthorize => "oauth-authorize",
             OauthCallback => "oauth-callback",
+            OauthCallbackForm => "oauth-callback-form",
             OauthToken => "oauth-token",
             Identities => "identities",
             DeleteIdentity => "delete-identity",

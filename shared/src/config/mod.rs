@@ -37,7 +37,7 @@ pub use jwt::JwtSettings;
 pub use limits::RateLimits;
 pub use links::LinkBase;
 pub use mfa::{MfaKeyBytes, MfaSettings};
-pub use oidc::{ApiPublicUrl, OidcProvider, OidcSettings, provider_names};
+pub use oidc::{ApiPublicUrl, OidcProvider, OidcSettings, ResponseMode, provider_names};
 pub use reset::ResetSettings;
 pub use retention::{MIN_AUDIT_RETENTION_DAYS, Retention};
 pub use sessions::SessionSettings;

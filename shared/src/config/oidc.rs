@@ -1,9 +1,10 @@
 //! Sign-in through OpenID Connect providers, configured per provider and never coded:
 //! `OIDC_PROVIDERS` (comma-separated names), then for each NAME `OIDC_<NAME>_ISSUER`,
 //! `OIDC_<NAME>_CLIENT_ID`, `OIDC_<NAME>_CLIENT_SECRET` (in AWS `OIDC_<NAME>_CLIENT_SECRET_ARN`)
-//! and optionally `OIDC_<NAME>_SCOPES`; `OAUTH_REDIRECT_ALLOWLIST`, the exact URLs an app may ask
-//! to be sent back to; and `API_PUBLIC_URL`, the API's own base, where each provider sends its
-//! callback (`<API_PUBLIC_URL>/api/oauth/<name>/callback`).
+//! and optionally `OIDC_<NAME>_SCOPES` and `OIDC_<NAME>_RESPONSE_MODE`;
+//! `OAUTH_REDIRECT_ALLOWLIST`, the exact URLs an app may ask to be sent back to; and
+//! `API_PUBLIC_URL`, the API's own base, where each provider sends its callback
+//! (`<API_PUBLIC_URL>/api/oauth/<name>/callback`).
 
 use secrecy::SecretString;
 
@@ -25,6 +26,18 @@ pub struct OidcProvider {
     pub client_secret: SecretString,
     /// Always with `openid`.
     pub scopes: Vec<String>,
+    /// How the provider hands the code back.
+    pub response_mode: ResponseMode,
+}
+
+/// How a provider sends the browser back to the callback (`OIDC_<NAME>_RESPONSE_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// A redirect with the code in the query (`GET …/callback?code=…`): the default.
+    Query,
+    /// A form the browser posts (`POST …/callback`, `application/x-www-form-urlencoded`), which
+    /// Apple requires whenever the name or the address is asked for.
+    FormPost,
 }
 
 /// Where the API is reached from outside.
@@ -204,12 +217,23 @@ async fn provider(
     if !scopes.iter().any(|scope| scope == "openid") {
         scopes.insert(0, "openid".to_owned());
     }
+    let response_mode = match env.per_provider(&variable("RESPONSE_MODE")) {
+        None | Some("query") => ResponseMode::Query,
+        Some("form_post") => ResponseMode::FormPost,
+        Some(_) => {
+            return Err(ConfigError::new(
+                &variable("RESPONSE_MODE"),
+                "must be query or form_post",
+            ));
+        }
+    };
     Ok(OidcProvider {
         name,
         issuer,
         client_id,
         client_secret,
         scopes,
+        response_mode,
     })
 }
 
@@ -279,6 +303,21 @@ mod tests {
         pairs.push(("OIDC_GOOGLE_SCOPES", "email"));
         let settings = load(&pairs).await.unwrap();
         assert_eq!(settings.providers[0].scopes, ["openid", "email"]);
+    }
+
+    #[tokio::test]
+    async fn the_response_mode_is_query_unless_form_post_is_asked_for() {
+        let mut pairs = GOOGLE.to_vec();
+        pairs.push(APP);
+        let settings = load(&pairs).await.unwrap();
+        assert_eq!(settings.providers[0].response_mode, ResponseMode::Query);
+        pairs.push(("OIDC_GOOGLE_RESPONSE_MODE", "form_post"));
+        let settings = load(&pairs).await.unwrap();
+        assert_eq!(settings.providers[0].response_mode, ResponseMode::FormPost);
+        pairs.pop();
+        pairs.push(("OIDC_GOOGLE_RESPONSE_MODE", "fragment"));
+        let error = load(&pairs).await.unwrap_err();
+        assert_eq!(error.variable, "OIDC_GOOGLE_RESPONSE_MODE");
     }
 
     #[tokio::test]

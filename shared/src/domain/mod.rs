@@ -19,7 +19,7 @@ pub use code::EmailCode;
 pub use email::{Email, EmailDigest};
 pub use mfa::{RECOVERY_ALPHABET, RECOVERY_CODE_SYMBOLS, RecoveryCode, TotpCode};
 pub use name::UserName;
-pub use oauth::{CodeChallenge, ProviderName, RedirectTarget};
+pub use oauth::{CodeChallenge, ProviderName, RedirectTarget, apple_user_name};
 pub use passkey::{CeremonyId, PasskeyName};
 pub use password::{NewPassword, Password};
 pub use session::{LogoutScope, SessionId};

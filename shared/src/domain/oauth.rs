@@ -10,6 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::UserName;
+
 /// Longest provider name: it becomes part of environment variable names (`OIDC_<NAME>_ISSUER`).
 const MAX_PROVIDER_CHARS: usize = 32;
 
@@ -100,6 +102,22 @@ impl RedirectTarget {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The name in Apple's `user` form field (`{"name":{"firstName":…,"lastName":…},"email":…}`),
+/// which Apple posts beside the code at a person's first sign-in only, never in the ID token.
+/// Only the name is taken (the address comes from the signed token); anything else is no name.
+pub fn apple_user_name(user: &str) -> Option<UserName> {
+    let user: serde_json::Value = serde_json::from_str(user).ok()?;
+    let name = user.get("name")?;
+    let full = ["firstName", "lastName"]
+        .into_iter()
+        .filter_map(|part| name.get(part)?.as_str())
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    UserName::parse(&full).ok()
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use openidconnect::{
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{App, SignedIn, SigninOutcome, TokenPair};
-use crate::config::{ApiPublicUrl, OidcProvider};
+use crate::config::{ApiPublicUrl, OidcProvider, ResponseMode};
 use crate::domain::{
     Aal, Assurance, AuthMethod, ClientInfo, CodeChallenge, Email, ProviderName, RedirectTarget,
     UserName,
@@ -48,6 +48,9 @@ pub struct Callback<'a> {
     pub state: Option<&'a str>,
     /// The provider's own error (`access_denied` when the user said no).
     pub error: Option<&'a str>,
+    /// A name the provider sent beside the code rather than in the ID token (Apple's `user`
+    /// form field, at the first sign-in only): used when the token has none.
+    pub name_hint: Option<UserName>,
 }
 
 impl App {
@@ -114,7 +117,7 @@ impl App {
         let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
         let state = OpaqueToken::generate()?.plaintext;
         let state_for_url = state.expose_secret().to_owned();
-        let (url, _, nonce) = client
+        let mut authorize = client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 move || CsrfToken::new(state_for_url),
@@ -128,8 +131,11 @@ impl App {
                     .map(|scope| Scope::new(scope.clone())),
             )
             .set_pkce_challenge(pkce_challenge)
-            .set_redirect_uri(std::borrow::Cow::Owned(callback))
-            .url();
+            .set_redirect_uri(std::borrow::Cow::Owned(callback));
+        if settings.response_mode == ResponseMode::FormPost {
+            authorize = authorize.add_extra_param("response_mode", "form_post");
+        }
+        let (url, _, nonce) = authorize.url();
         let db = self.pool.get().await?;
         store::begin_oauth_flow(
             &db,
@@ -251,6 +257,7 @@ impl App {
             .name
             .as_deref()
             .and_then(|name| UserName::parse(name).ok())
+            .or_else(|| callback.name_hint.clone())
             .or_else(|| {
                 email
                     .as_ref()

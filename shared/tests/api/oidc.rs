@@ -357,6 +357,7 @@ fn settings(providers: &[(&str, &str)]) -> auth::config::OidcSettings {
                 client_id: "test-client".into(),
                 client_secret: SecretString::from("test-secret"),
                 scopes: vec!["openid".into()],
+                response_mode: auth::config::ResponseMode::Query,
             })
             .collect(),
         redirect_allowlist: vec!["https://app.example.com/cb".into()],
@@ -624,6 +625,7 @@ pub(crate) async fn provider_sign_in(
                 code: query.get("code").map(String::as_str),
                 state: query.get("state").map(String::as_str),
                 error: query.get("error").map(String::as_str),
+                name_hint: None,
             },
             None,
         )
@@ -762,6 +764,7 @@ async fn authorize_refuses_what_it_must_and_a_callback_state_works_once() {
                 code: Some("x"),
                 state: Some("forged-state"),
                 error: None,
+                name_hint: None,
             },
             None,
         )
@@ -778,6 +781,7 @@ async fn authorize_refuses_what_it_must_and_a_callback_state_works_once() {
                     code: Some("x"),
                     state: Some(odd),
                     error: None,
+                    name_hint: None,
                 },
                 None,
             )
@@ -801,6 +805,7 @@ async fn authorize_refuses_what_it_must_and_a_callback_state_works_once() {
                 code: None,
                 state: Some(&state),
                 error: Some("access_denied"),
+                name_hint: None,
             },
             None,
         )
@@ -815,6 +820,7 @@ async fn authorize_refuses_what_it_must_and_a_callback_state_works_once() {
                 code: Some("x"),
                 state: Some(&state),
                 error: None,
+                name_hint: None,
             },
             None,
         )

@@ -137,7 +137,7 @@ fn documented_codes(response: &'static Value) -> BTreeSet<String> {
 /// One `ApiError` of each variant.
 fn one_of_each_variant() -> Vec<ApiError> {
     vec![
-        ApiError::UnsupportedMediaType,
+        ApiError::UnsupportedMediaType("application/json"),
         ApiError::PayloadTooLarge { limit: 16 * 1024 },
         ApiError::InvalidJson("x".into()),
         ApiError::MissingField("x"),
@@ -185,7 +185,7 @@ const VARIANTS: usize = 38;
 fn variant_index(error: &ApiError) -> usize {
     use ApiError::*;
     match error {
-        UnsupportedMediaType => 0,
+        UnsupportedMediaType(_) => 0,
         PayloadTooLarge { .. } => 1,
         InvalidJson(_) => 2,
         MissingField(_) => 3,
@@ -295,6 +295,8 @@ fn real_errors() -> Vec<ApiError> {
     }
     // A provider sign-in's `redirect_to`, a query parameter.
     errors.push(Query::parse("").required("redirect_to").unwrap_err());
+    // A provider's form post to the callback: another media type.
+    errors.push(Query::from_form(&request(Some("application/json"), String::new())).unwrap_err());
     // A WebAuthn credential is an object field; a passkey's name an optional string.
     errors.push(wrong_types.required_object("credential").unwrap_err());
     errors.push(empty.required_object("credential").unwrap_err());
@@ -2430,6 +2432,14 @@ fn valid_database_requests(access: &str, refresh: &str) -> Vec<(Endpoint, Reques
             ),
         ),
         (
+            Endpoint::OauthCallbackForm,
+            provider_form(
+                "local",
+                "application/x-www-form-urlencoded",
+                format!("code=some-code&state={}", "s".repeat(43)),
+            ),
+        ),
+        (
             Endpoint::OauthToken,
             json_post(
                 Endpoint::OauthToken,
@@ -2462,6 +2472,30 @@ fn provider_get(endpoint: Endpoint, provider: &str, query: &[(&str, &str)]) -> R
             provider.to_owned(),
         )]))
         .with_query_string_parameters(query)
+}
+
+/// A provider's form post to the callback, as API Gateway delivers it: `{provider}` and the body.
+fn provider_form(provider: &str, content_type: &str, body: String) -> Request {
+    let path = Endpoint::OauthCallbackForm
+        .path()
+        .replace("{provider}", provider);
+    let request: Request = lambda_http::http::Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("content-type", content_type)
+        .body(Body::Text(body))
+        .unwrap();
+    request.with_path_parameters(HashMap::from([(
+        "provider".to_owned(),
+        provider.to_owned(),
+    )]))
+}
+
+/// Form fields as a browser encodes them.
+fn form_body(fields: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
 }
 
 /// An authorize request: provider, query, why.
@@ -2550,6 +2584,66 @@ async fn exercise_providers(contract: &mut Contract) {
         .strip_prefix(&format!("{APP_CALLBACK}?code="))
         .unwrap_or_else(|| panic!("back at the app with a code: {back}"))
         .to_owned();
+
+    // The same callback as a form post (a provider with response_mode=form_post): each refusal,
+    // then a second sign-in delivered that way.
+    const FORM: &str = "application/x-www-form-urlencoded";
+    let forged = form_body(&[("code", "x"), ("state", &"f".repeat(43))]);
+    for (request, why) in [
+        (
+            provider_form("local", "application/json", forged.clone()),
+            "not a form",
+        ),
+        (
+            provider_form("local", FORM, "x".repeat(MAX_BODY_BYTES + 1)),
+            "oversize",
+        ),
+        (provider_form("local", FORM, forged), "a forged state"),
+    ] {
+        let response = app.call_raw(Endpoint::OauthCallbackForm, request).await;
+        contract.check(Endpoint::OauthCallbackForm, response, why);
+    }
+    let (_, second_challenge) = app_pkce();
+    let second = [
+        ("redirect_to", APP_CALLBACK),
+        ("code_challenge", second_challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let response = app
+        .call_raw(
+            Endpoint::OauthAuthorize,
+            provider_get(Endpoint::OauthAuthorize, "local", &second),
+        )
+        .await;
+    let at_provider = contract
+        .check(Endpoint::OauthAuthorize, response, "success")
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let fields = tokio::task::spawn_blocking(move || {
+        let form = person("alice", "alice@example.com", true);
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        sign_in_at_provider(&at_provider, PROVIDER_CALLBACK, &form)
+    })
+    .await
+    .unwrap();
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let response = app
+        .call_raw(
+            Endpoint::OauthCallbackForm,
+            provider_form("local", FORM, form_body(&fields)),
+        )
+        .await;
+    let back = contract.check(Endpoint::OauthCallbackForm, response, "success");
+    assert!(
+        back.as_str()
+            .unwrap()
+            .starts_with(&format!("{APP_CALLBACK}?code=")),
+        "{back}"
+    );
 
     let oversize = json!({"code": "x".repeat(MAX_BODY_BYTES)}).to_string();
     let token = |body: Value| json_post(Endpoint::OauthToken, &body);

@@ -12,15 +12,52 @@ use crate::helpers::{TestApp, raw_request};
 
 const WORKSPACE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
-/// The `"<path>" = "<function>"` lines of `[workspace.metadata.lambda.watch.router]` in the
-/// workspace manifest (a minimal parser: no toml crate is available).
-fn watch_router_table() -> Vec<(String, String)> {
+/// One route of the watch router: a path, the method when the path has a function per method,
+/// and the function.
+type WatchRoute = (String, Option<String>, String);
+
+/// The routes of `[workspace.metadata.lambda.watch.router]` in the workspace manifest: lines
+/// `"<path>" = "<function>"`, or `"<path>" = [` with one `{ method = "…", function = "…" },` per
+/// line up to `]` (a minimal parser: no toml crate is available).
+fn watch_router_table() -> Vec<WatchRoute> {
     let manifest = std::fs::read_to_string(format!("{WORKSPACE_DIR}/Cargo.toml"))
         .expect("the workspace manifest is readable");
+    let unquote = |s: &str, line: &str| {
+        let s = s.trim();
+        s.strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("not a quoted string: {s} in {line}"))
+            .to_owned()
+    };
     let mut in_table = false;
     let mut found_header = false;
+    let mut open_path: Option<String> = None;
     let mut entries = Vec::new();
     for line in manifest.lines().map(str::trim) {
+        if let Some(path) = &open_path {
+            if line == "]" {
+                open_path = None;
+                continue;
+            }
+            let fields: BTreeMap<&str, String> = line
+                .trim_end_matches(',')
+                .trim_start_matches('{')
+                .trim_end_matches('}')
+                .split(',')
+                .map(|field| {
+                    let (key, value) = field
+                        .split_once('=')
+                        .unwrap_or_else(|| panic!("not key = value: {field} in {line}"));
+                    (key.trim(), unquote(value, line))
+                })
+                .collect();
+            entries.push((
+                path.clone(),
+                Some(fields["method"].clone()),
+                fields["function"].clone(),
+            ));
+            continue;
+        }
         if line.starts_with('[') {
             in_table = line == "[workspace.metadata.lambda.watch.router]";
             found_header |= in_table;
@@ -32,14 +69,11 @@ fn watch_router_table() -> Vec<(String, String)> {
         let (key, value) = line
             .split_once('=')
             .unwrap_or_else(|| panic!("not a key = value line: {line}"));
-        let unquote = |s: &str| {
-            let s = s.trim();
-            s.strip_prefix('"')
-                .and_then(|s| s.strip_suffix('"'))
-                .unwrap_or_else(|| panic!("not a quoted string: {s} in {line}"))
-                .to_owned()
-        };
-        entries.push((unquote(key), unquote(value)));
+        if value.trim() == "[" {
+            open_path = Some(unquote(key, line));
+        } else {
+            entries.push((unquote(key, line), None, unquote(value, line)));
+        }
     }
     assert!(
         found_header,
@@ -189,12 +223,17 @@ async fn the_catch_all_is_a_json_404_for_any_method() {
 }
 
 #[test]
-fn every_endpoint_has_a_unique_path_and_function_name() {
-    let paths: HashSet<&str> = Endpoint::ALL.iter().map(|e| e.path()).collect();
+fn every_endpoint_has_a_unique_route_and_function_name() {
+    // A path may carry two methods (a provider's callback: GET, or a form's POST), never one
+    // method twice.
+    let paths: HashSet<(Option<&str>, &str)> = Endpoint::ALL
+        .iter()
+        .map(|e| (e.method_name(), e.path()))
+        .collect();
     let functions: HashSet<&str> = Endpoint::ALL.iter().map(|e| e.function()).collect();
     let variants: HashSet<String> = Endpoint::ALL.iter().map(|e| format!("{e:?}")).collect();
 
-    assert_eq!(paths.len(), Endpoint::ALL.len(), "duplicate path");
+    assert_eq!(paths.len(), Endpoint::ALL.len(), "duplicate route");
     assert_eq!(functions.len(), Endpoint::ALL.len(), "duplicate function");
     assert_eq!(
         variants.len(),
@@ -213,20 +252,25 @@ fn every_endpoint_has_a_unique_path_and_function_name() {
 
 #[test]
 fn the_watch_router_table_matches_the_route_table_exactly() {
-    let table = watch_router_table();
-    let routes: BTreeMap<String, String> = table.iter().cloned().collect();
-    assert_eq!(
-        routes.len(),
-        table.len(),
-        "a path is listed twice: {table:?}"
-    );
+    let mut table = watch_router_table();
+    table.sort();
+    let listed = table.len();
+    table.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    assert_eq!(table.len(), listed, "a route is listed twice: {table:?}");
 
-    let expected: BTreeMap<String, String> = Endpoint::ALL
+    // A path of one endpoint routes every method to its function (which answers 405 for the
+    // others); a path shared by endpoints routes each method to its own.
+    let shared = |path: &str| Endpoint::ALL.iter().filter(|e| e.path() == path).count() > 1;
+    let mut expected: Vec<WatchRoute> = Endpoint::ALL
         .iter()
-        .map(|e| (e.path().to_owned(), e.function().to_owned()))
+        .map(|e| {
+            let method = shared(e.path()).then(|| e.method_name().unwrap().to_owned());
+            (e.path().to_owned(), method, e.function().to_owned())
+        })
         .collect();
+    expected.sort();
 
-    assert_eq!(routes, expected);
+    assert_eq!(table, expected);
 }
 
 /// Each endpoint has a crate named after its function, whose `main` runs that endpoint's route,

@@ -109,6 +109,7 @@ const ACCESS: &[(&str, &[&str], bool, &[&str])] = &[
     // only_the_provider_functions_reach_the_internet_and_only_with_a_provider).
     ("oauth-authorize", &[RUNTIME], true, &[]),
     ("oauth-callback", &[RUNTIME], true, &[]),
+    ("oauth-callback-form", &[RUNTIME], true, &[]),
     ("oauth-token", &[RUNTIME, SIGNING_KEY], true, &[]),
     ("identities", &[RUNTIME], true, &[]),
     ("delete-identity", &[RUNTIME], true, &[]),
@@ -180,7 +181,7 @@ const WEBAUTHN_FUNCTIONS: [&str; 4] = [
 /// Functions that talk to OpenID Connect providers, and so get the `OIDC_*` settings, the
 /// redirect allowlist and the API's public URL (also what `Endpoint::uses_oidc` says, checked
 /// below).
-const OIDC_FUNCTIONS: [&str; 2] = ["oauth-authorize", "oauth-callback"];
+const OIDC_FUNCTIONS: [&str; 3] = ["oauth-authorize", "oauth-callback", "oauth-callback-form"];
 /// Functions that read `RESET_TOKEN_TTL`: forgot-password stores the token for it, and the
 /// janitor stops sending a reset email once its link has expired.
 const RESET_TTL_READERS: [&str; 2] = ["forgot-password", "janitor"];
@@ -1682,7 +1683,7 @@ fn every_function_is_watched_by_an_errors_alarm_of_at_most_ten_metrics() {
 
 /// The routes anyone may write to without a token: each one costs a database round trip or an
 /// Argon2 hash, so each gets a tight throttle of its own.
-const PUBLIC_WRITES: [&str; 12] = [
+const PUBLIC_WRITES: [&str; 13] = [
     "signup",
     "signin",
     "mfa-verify",
@@ -1690,6 +1691,7 @@ const PUBLIC_WRITES: [&str; 12] = [
     "passkey-signin-finish",
     "oauth-authorize",
     "oauth-callback",
+    "oauth-callback-form",
     "oauth-token",
     "verify-email",
     "resend-verification",
