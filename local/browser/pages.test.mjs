@@ -443,12 +443,12 @@ describe("the emailed links in a browser", () => {
    * "Continue with Local" on the sign-in page at `local`, then the test provider's login form as
    * `who` says (a fresh provider session: its cookies are cleared first).
    */
-  async function continueWithProvider(page, local, who) {
+  async function continueWithProvider(page, local, who, provider = "local", label = "Local") {
     await context.clearCookies();
     const response = await page.goto(`${local}/signin`, { waitUntil: "load" });
     assert.equal(response?.status(), 200);
-    const button = page.locator('button[data-provider="local"]');
-    assert.equal((await button.textContent()).trim(), "Continue with Local");
+    const button = page.locator(`button[data-provider="${provider}"]`);
+    assert.equal((await button.textContent()).trim(), `Continue with ${label}`);
     await button.click();
     await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/interaction\//);
     await page.locator('input[name="login"]').fill(who.sub);
@@ -530,6 +530,33 @@ describe("the emailed links in a browser", () => {
     const withPassword = await signin(email, OLD_PASSWORD);
     assert.equal(withPassword.status, 200, withPassword.text);
     assert.equal(withPassword.body.user.id, claims.sub);
+    await page.close();
+
+    assert.deepEqual(pageProblems, [], "no console errors or exceptions on the page");
+  });
+
+  test("a provider that answers with a form the browser posts (form_post, as Apple) signs in too", { timeout: 180_000 }, async () => {
+    const local = BASE_URL.replace("//127.0.0.1:", "//localhost:");
+    const email = uniqueEmail("oidc-form");
+    const page = await context.newPage();
+    const posts = [];
+    page.on("request", (request) => {
+      if (request.url().endsWith("/api/oauth/local_form/callback")) posts.push(request.method());
+    });
+
+    await continueWithProvider(
+      page,
+      local,
+      { sub: `form-${Date.now()}-${Math.floor(Math.random() * 1e9)}`, email, name: "Form Person" },
+      "local_form",
+      "Local form",
+    );
+    await page.waitForURL(`${local}/account`);
+    await page.locator("#who").filter({ hasText: email }).waitFor();
+    assert.deepEqual(posts, ["POST"], "the provider's page posted the callback");
+    const claims = await storedClaims(page);
+    assert.equal(claims.idp, "local_form");
+    assert.deepEqual(claims.amr, ["oidc"]);
     await page.close();
 
     assert.deepEqual(pageProblems, [], "no console errors or exceptions on the page");

@@ -275,8 +275,8 @@ pub struct StackOptions {
     pub rust_log: Option<String>,
     /// Prefix of the scratch database's name.
     pub database_prefix: String,
-    /// Also start the test OpenID provider ([`TestProvider`]) and configure it as the provider
-    /// `local` (see [`Stack::start`]).
+    /// Also start the test OpenID provider ([`TestProvider`]) and configure it as the providers
+    /// [`STACK_PROVIDER`] and [`STACK_FORM_PROVIDER`] (see [`Stack::start`]).
     pub oidc_provider: bool,
 }
 
@@ -309,6 +309,9 @@ pub struct Stack {
 
 /// The provider name the stack gives its [`TestProvider`], and the client registered there.
 pub const STACK_PROVIDER: &str = "local";
+/// The same provider under a second name, asked to answer with a form the browser posts
+/// (`response_mode=form_post`, as Apple does).
+pub const STACK_FORM_PROVIDER: &str = "local_form";
 const STACK_CLIENT_ID: &str = "auth-stack";
 
 impl Stack {
@@ -367,20 +370,32 @@ impl Stack {
             // API's public URL and the callback the provider knows; a client such as newman at
             // 127.0.0.1 may ask to come back to either origin's /signin.
             let secret = random_secret();
-            let callback = format!("http://localhost:{port}/api/oauth/{STACK_PROVIDER}/callback");
+            let callback =
+                |name: &str| format!("http://localhost:{port}/api/oauth/{name}/callback");
             let provider = TestProvider::start(
                 workspace,
                 STACK_CLIENT_ID,
                 &secret,
-                &[&callback],
+                &[&callback(STACK_PROVIDER), &callback(STACK_FORM_PROVIDER)],
                 &log.with_file_name("oidc-provider.log"),
             )?;
-            let name = STACK_PROVIDER.to_uppercase();
+            environment.push((
+                "OIDC_PROVIDERS".to_owned(),
+                format!("{STACK_PROVIDER},{STACK_FORM_PROVIDER}"),
+            ));
+            for name in [STACK_PROVIDER, STACK_FORM_PROVIDER] {
+                let name = name.to_uppercase();
+                environment.extend([
+                    (format!("OIDC_{name}_ISSUER"), provider.issuer()),
+                    (format!("OIDC_{name}_CLIENT_ID"), STACK_CLIENT_ID.to_owned()),
+                    (format!("OIDC_{name}_CLIENT_SECRET"), secret.clone()),
+                ]);
+            }
+            environment.push((
+                format!("OIDC_{}_RESPONSE_MODE", STACK_FORM_PROVIDER.to_uppercase()),
+                "form_post".to_owned(),
+            ));
             environment.extend([
-                ("OIDC_PROVIDERS".to_owned(), STACK_PROVIDER.to_owned()),
-                (format!("OIDC_{name}_ISSUER"), provider.issuer()),
-                (format!("OIDC_{name}_CLIENT_ID"), STACK_CLIENT_ID.to_owned()),
-                (format!("OIDC_{name}_CLIENT_SECRET"), secret),
                 (
                     "OAUTH_REDIRECT_ALLOWLIST".to_owned(),
                     format!("http://localhost:{port}/signin,{base_url}/signin"),

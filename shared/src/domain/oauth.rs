@@ -194,6 +194,45 @@ mod tests {
                 prop_assert_eq!(challenge.as_str().len(), 43);
                 prop_assert_eq!(method, "S256");
             }
+            if let Some(name) = apple_user_name(&raw) {
+                prop_assert_eq!(UserName::parse(name.as_str()).ok(), Some(name));
+            }
         }
+
+        #[test]
+        fn apples_user_field_gives_the_name_it_holds(
+            first in "[A-Za-z]{1,20}",
+            last in "[A-Za-z]{0,20}",
+        ) {
+            let user = serde_json::json!({
+                "name": {"firstName": first, "lastName": last},
+                "email": "someone@privaterelay.appleid.com",
+            });
+            let name = apple_user_name(&user.to_string()).unwrap();
+            let expected = format!("{first} {last}");
+            prop_assert_eq!(name.as_str(), expected.trim());
+        }
+    }
+
+    #[test]
+    fn apples_user_field_without_a_usable_name_gives_none() {
+        for user in [
+            "",
+            "not json",
+            "[]",
+            r#"{"email":"a@example.com"}"#,
+            r#"{"name":{}}"#,
+            r#"{"name":{"firstName":"  ","lastName":""}}"#,
+            r#"{"name":{"firstName":1}}"#,
+            r#"{"name":"Pat"}"#,
+        ] {
+            assert_eq!(apple_user_name(user), None, "{user}");
+        }
+        let control = serde_json::json!({"name": {"firstName": "Pat\u{7}"}}).to_string();
+        assert_eq!(
+            apple_user_name(&control),
+            None,
+            "a control character is no name"
+        );
     }
 }

@@ -114,10 +114,10 @@ fn check_answer(
 ) -> Result<(), TestCaseError> {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    if status == 302 {
+    if status == 302 || status == 303 {
         // A provider route's redirect: documented, somewhere to go, no body.
         prop_assert!(
-            allowed.contains(&(302, None)) && headers.contains_key(header::LOCATION),
+            allowed.contains(&(status, None)) && headers.contains_key(header::LOCATION),
             "{endpoint:?}: an undocumented redirect or one without a Location, to {input:?}"
         );
         return Ok(());
@@ -2023,6 +2023,74 @@ fn identities_and_unlink_answer_only_documented_errors_to_any_token_and_id() {
             (404, Some("identity_not_found")),
             (401, Some("missing_token")),
             (401, Some("invalid_token")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
+
+#[test]
+fn oauth_callback_form_answers_only_documented_errors_to_any_body() {
+    let runtime = runtime();
+    let app = runtime.block_on(TestApp::spawn());
+    // Mostly a form, sometimes another type or none (415 first).
+    let content_type = prop_oneof![
+        6 => Just(Some(b"application/x-www-form-urlencoded".to_vec())),
+        1 => Just(Some(b"Application/X-WWW-Form-Urlencoded; charset=UTF-8".to_vec())),
+        1 => content_type(),
+    ];
+    let field = |valid: BoxedStrategy<String>| query_value(valid);
+    let form = (
+        field("[A-Za-z0-9_-]{43}".boxed()),
+        field("[A-Za-z0-9_-]{1,64}".boxed()),
+        field(Just("access_denied".to_owned()).boxed()),
+        field(any_json().prop_map(|user| user.to_string()).boxed()),
+    )
+        .prop_map(|(state, code, error, user)| {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            for (name, value) in [
+                ("state", state),
+                ("code", code),
+                ("error", error),
+                ("user", user),
+            ] {
+                if let Some(value) = value {
+                    form.append_pair(name, &value);
+                }
+            }
+            form.finish().into_bytes()
+        });
+    let body = prop_oneof![
+        8 => form,
+        1 => prop::collection::vec(any::<u8>(), 0..256),
+        1 => Just(vec![b'x'; 16 * 1024 + 1]),
+    ];
+    let seen = fuzz_endpoint(
+        &app,
+        &runtime,
+        Endpoint::OauthCallbackForm,
+        (
+            method(Method::POST),
+            prop_oneof![4 => Just("local".to_owned()), 1 => hostile_string()],
+            content_type.prop_map(|c| c.map(Bytes)),
+            body.prop_map(Bytes),
+        ),
+        |(method, provider, content_type, body)| {
+            request(
+                method.clone(),
+                "/api/oauth/x/callback",
+                content_type.as_deref(),
+                None,
+                body,
+            )
+            .with_path_parameters(HashMap::from([("provider".to_owned(), provider.clone())]))
+        },
+    );
+    assert_reached(
+        &seen,
+        &[
+            (400, Some("invalid_oauth_state")),
+            (413, Some("payload_too_large")),
+            (415, Some("unsupported_media_type")),
             (405, Some("method_not_allowed")),
         ],
     );

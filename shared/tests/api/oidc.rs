@@ -552,13 +552,14 @@ pub(crate) const PROVIDER_CALLBACK: &str = "http://127.0.0.1:9/api/oauth/local/c
 /// The test provider, and an app configured with it as `local` (its callback on a closed
 /// loopback port: the test plays the browser and stops there).
 pub(crate) async fn app_with_provider() -> (TestApp, testkit::stack::TestProvider) {
-    app_with_provider_set(&[]).await
+    app_with_provider_set(&[], &[]).await
 }
 
 /// [`app_with_provider`] with more of the test provider's settings (see
-/// `local/oidc-provider.mjs`).
+/// `local/oidc-provider.mjs`) and more of the app's.
 pub(crate) async fn app_with_provider_set(
     settings: &'static [(&'static str, &'static str)],
+    app_settings: &[(&str, &str)],
 ) -> (TestApp, testkit::stack::TestProvider) {
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let logs = tempfile_dir();
@@ -577,15 +578,16 @@ pub(crate) async fn app_with_provider_set(
     .unwrap()
     .expect("the test provider starts (npm ci --prefix local installs it)");
     let issuer = provider.issuer();
-    let app = TestApp::spawn_with(&[
+    let mut all = vec![
         ("OIDC_PROVIDERS", "local"),
-        ("OIDC_LOCAL_ISSUER", &issuer),
+        ("OIDC_LOCAL_ISSUER", issuer.as_str()),
         ("OIDC_LOCAL_CLIENT_ID", "test-client"),
         ("OIDC_LOCAL_CLIENT_SECRET", "test-secret"),
         ("OAUTH_REDIRECT_ALLOWLIST", APP_CALLBACK),
         ("API_PUBLIC_URL", "http://127.0.0.1:9"),
-    ])
-    .await;
+    ];
+    all.extend_from_slice(app_settings);
+    let app = TestApp::spawn_with(&all).await;
     (app, provider)
 }
 
@@ -688,7 +690,8 @@ async fn a_provider_sign_in_sends_the_app_back_with_a_one_time_code_for_a_new_co
 async fn a_provider_that_takes_the_client_secret_in_the_form_only_signs_in_as_well() {
     // Apple's token endpoint takes client_secret_post alone, and its discovery says so: the
     // client sends the secret the way the provider lists, not HTTP Basic regardless.
-    let (app, _provider) = app_with_provider_set(&[("CLIENT_AUTH", "client_secret_post")]).await;
+    let (app, _provider) =
+        app_with_provider_set(&[("CLIENT_AUTH", "client_secret_post")], &[]).await;
     let (_, challenge) = app_pkce();
     let back = provider_sign_in(&app, &challenge, person("post", "post@example.com", true)).await;
     assert!(

@@ -448,3 +448,64 @@ async fn an_account_with_totp_gets_the_second_step_body_of_a_password_sign_in() 
         "no tokens yet"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_posts_a_form_signs_in_through_the_post_callback_once() {
+    let (app, _provider) =
+        crate::oidc::app_with_provider_set(&[], &[("OIDC_LOCAL_RESPONSE_MODE", "form_post")]).await;
+    let (verifier, challenge) = app_pkce();
+    let at_provider = authorize(&app, &challenge).await;
+    assert!(
+        at_provider.contains("response_mode=form_post"),
+        "the provider is asked to post: {at_provider}"
+    );
+    let form = person("poster", "poster@example.com", true);
+    let fields = tokio::task::spawn_blocking(move || {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        sign_in_at_provider(&at_provider, PROVIDER_CALLBACK, &form)
+    })
+    .await
+    .unwrap();
+    assert!(
+        fields.contains_key("code") && fields.contains_key("state"),
+        "{fields:?}"
+    );
+    // What the provider's page has the browser post.
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&fields)
+        .finish();
+    let post = || {
+        raw_request(
+            Method::POST,
+            "/api/oauth/local/callback",
+            Some("application/x-www-form-urlencoded"),
+            body.clone(),
+        )
+        .with_path_parameters(HashMap::from([("provider".to_owned(), "local".to_owned())]))
+    };
+    let response = app.call_raw(Endpoint::OauthCallbackForm, post()).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "{:?}",
+        response.body()
+    );
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    let back = response.headers()[header::LOCATION].to_str().unwrap();
+    let code = back
+        .strip_prefix(&format!("{APP_CALLBACK}?code="))
+        .unwrap_or_else(|| panic!("back at the app with a code: {back}"));
+    let signed_in = app
+        .post_json(
+            Endpoint::OauthToken,
+            &json!({"code": code, "code_verifier": verifier}),
+        )
+        .await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
+    assert_eq!(signed_in.body["user"]["email"], "poster@example.com");
+
+    // The same post again: its flow is spent.
+    let replayed = app.call_raw(Endpoint::OauthCallbackForm, post()).await;
+    assert_eq!(replayed.status(), StatusCode::BAD_REQUEST);
+    assert!(!replayed.headers().contains_key(header::LOCATION));
+}
