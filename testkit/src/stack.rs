@@ -148,27 +148,8 @@ impl TestProvider {
         )
     }
 
-    /// [`TestProvider::start`] on a given port (make dev's `OIDC_PORT`).
-    pub fn start_on(
-        port: u16,
-        workspace: &Path,
-        client_id: &str,
-        client_secret: &str,
-        redirect_uris: &[&str],
-        log: &Path,
-    ) -> anyhow::Result<TestProvider> {
-        Self::start_with(
-            port,
-            workspace,
-            client_id,
-            client_secret,
-            redirect_uris,
-            log,
-            &[],
-        )
-    }
-
-    /// [`TestProvider::start_on`] with more of the script's settings in `settings`, e.g.
+    /// [`TestProvider::start`] on a given port (make dev's `OIDC_PORT`), with more of the
+    /// script's settings in `settings`, e.g.
     /// `("CLIENT_AUTH", "client_secret_post")` for a token endpoint that takes the secret in the
     /// form only, as Apple's.
     pub fn start_with(

@@ -355,13 +355,14 @@ fn start_local_provider(
         "==> starting the test OpenID provider on 127.0.0.1:{}",
         ports.oidc
     );
-    let provider = TestProvider::start_on(
+    let provider = TestProvider::start_with(
         ports.oidc,
         &workspace.root,
         &setting("CLIENT_ID")?,
         &setting("CLIENT_SECRET")?,
         &[&callback],
         &workspace.root.join(".local/oidc-provider.log"),
+        &[],
     )
     .context(
         "starting the test OpenID provider (if its port is taken, set OIDC_PORT and the port of \
