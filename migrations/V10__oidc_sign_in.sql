@@ -59,7 +59,9 @@ ALTER TABLE mfa_challenges
     ADD COLUMN first_factor text NOT NULL DEFAULT 'pwd' CHECK (first_factor IN ('pwd', 'oidc')),
     ADD COLUMN idp text CHECK (idp ~ '^[a-z][a-z0-9_]{0,31}$');
 
--- Unlinking an identity is audited (`identity_unlinked`): every kind so far, and the new one.
+-- Linking an identity to an existing account and unlinking one are audited (`identity_linked`,
+-- `identity_unlinked`; an account made through a provider is a `signup`): every kind so far, and
+-- the new ones.
 ALTER TABLE auth_events DROP CONSTRAINT auth_events_kind_check;
 ALTER TABLE auth_events ADD CONSTRAINT auth_events_kind_check CHECK (kind IN (
     'signup', 'signin_succeeded', 'signin_failed', 'lockout', 'refresh',
@@ -70,7 +72,7 @@ ALTER TABLE auth_events ADD CONSTRAINT auth_events_kind_check CHECK (kind IN (
     'mfa_enrolled', 'mfa_enabled', 'mfa_challenged', 'mfa_failed', 'mfa_locked',
     'recovery_code_used', 'mfa_disabled', 'recovery_codes_regenerated',
     'passkey_added', 'passkey_removed',
-    'identity_unlinked'));
+    'identity_linked', 'identity_unlinked'));
 
 -- The one rule for taking a way to sign in away (unlinking an identity, removing a passkey): the
 -- account keeps another — its password, another identity or another passkey. Callers lock the

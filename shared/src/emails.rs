@@ -34,6 +34,8 @@ pub const MFA_DISABLED_SUBJECT: &str = "Two-factor authentication was turned off
 pub const DELETED_SUBJECT: &str = "Your account was deleted";
 /// Subject of the notice after a passkey was removed.
 pub const PASSKEY_REMOVED_SUBJECT: &str = "A passkey was removed from your account";
+/// Subject of the notice that a provider's sign-in was linked to the account.
+pub const IDENTITY_LINKED_SUBJECT: &str = "A new way to sign in was linked to your account";
 
 fn minutes(duration: Duration) -> u64 {
     duration.as_secs().div_ceil(60)
@@ -163,6 +165,20 @@ pub fn passkey_removed(name: &PasskeyName, at: &str) -> Message {
              If it was not you, change your password now and check your account's passkeys and \
              sessions.",
             name.as_str()
+        ),
+    }
+}
+
+/// After a provider's identity was linked to the account (by the provider asserting its
+/// confirmed address): which provider. It holds nothing secret.
+pub fn identity_linked(provider: &str) -> Message {
+    Message {
+        subject: IDENTITY_LINKED_SUBJECT,
+        body: format!(
+            "Signing in through \"{provider}\" now opens your account: that provider vouched for \
+             your email address.\n\n\
+             If it was not you, unlink it from your account's linked identities and change your \
+             password; then check your account's sessions."
         ),
     }
 }

@@ -490,7 +490,12 @@ pub async fn oauth_callback(app: &App, request: Request) -> HandlerResult {
         name_hint: None,
     };
     let location = app
-        .oauth_callback(&provider, &callback, api_domain(&request).as_deref())
+        .oauth_callback(
+            &provider,
+            &callback,
+            api_domain(&request).as_deref(),
+            &client_info(&request),
+        )
         .await?;
     redirect(&location)
 }
@@ -508,7 +513,12 @@ pub async fn oauth_callback_form(app: &App, request: Request) -> HandlerResult {
         name_hint: form.optional("user").and_then(apple_user_name),
     };
     let location = app
-        .oauth_callback(&provider, &callback, api_domain(&request).as_deref())
+        .oauth_callback(
+            &provider,
+            &callback,
+            api_domain(&request).as_deref(),
+            &client_info(&request),
+        )
         .await?;
     see_other(&location)
 }

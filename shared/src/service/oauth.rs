@@ -19,6 +19,7 @@ use crate::domain::{
     Aal, Assurance, AuthMethod, ClientInfo, CodeChallenge, Email, ProviderName, RedirectTarget,
     UserName,
 };
+use crate::emails;
 use crate::error::ApiError;
 use crate::oidc::{self, ProviderClient, Providers};
 use crate::store::{
@@ -161,6 +162,7 @@ impl App {
         provider: &str,
         callback: &Callback<'_>,
         api_domain: Option<&str>,
+        info: &ClientInfo,
     ) -> Result<String, ApiError> {
         let db = self.pool.get().await?;
         // Ours are 43 base64url characters: anything else is no flow of ours (and a NUL byte
@@ -194,7 +196,7 @@ impl App {
             return Ok(back("error=access_denied"));
         }
         match self
-            .complete_with_provider(&flow, callback, api_domain)
+            .complete_with_provider(&flow, callback, api_domain, info)
             .await
         {
             Ok(code) => Ok(back(&format!("code={}", code.expose_secret()))),
@@ -213,6 +215,7 @@ impl App {
         flow: &OAuthFlow,
         callback: &Callback<'_>,
         api_domain: Option<&str>,
+        info: &ClientInfo,
     ) -> Result<SecretString, ApiError> {
         let (settings, client) = self.provider(flow.provider.as_str()).await?;
         let code = callback.code.ok_or(ApiError::InvalidGrant)?;
@@ -272,11 +275,13 @@ impl App {
             name: &name,
         };
         let db = self.pool.get().await?;
-        let user = match store::link_identity(&db, &who).await? {
+        let notice = emails::identity_linked(settings.name.as_str());
+        let (user, queued) = match store::link_identity(&db, &who, info, &notice).await? {
             // A concurrent callback for the same identity or address: once more, it is known.
-            Linked::Raced => store::link_identity(&db, &who).await?,
+            (Linked::Raced, _) => store::link_identity(&db, &who, info, &notice).await?,
             linked => linked,
         };
+        self.deliver_in_request(&db, queued.as_slice()).await;
         let user = match user {
             Linked::Known(user) | Linked::LinkedExisting(user) | Linked::Created(user) => user,
             Linked::EmailNotVerified => return Err(ApiError::EmailNotVerified),

@@ -55,6 +55,8 @@ pub enum EventKind {
     /// says `webauthn`.)
     PasskeyAdded,
     PasskeyRemoved,
+    /// A provider's identity linked to an existing account (by its confirmed address).
+    IdentityLinked,
     /// A provider's identity unlinked from the account.
     IdentityUnlinked,
 }
@@ -92,6 +94,7 @@ impl EventKind {
             RecoveryCodesRegenerated => "recovery_codes_regenerated",
             PasskeyAdded => "passkey_added",
             PasskeyRemoved => "passkey_removed",
+            IdentityLinked => "identity_linked",
             IdentityUnlinked => "identity_unlinked",
         }
     }

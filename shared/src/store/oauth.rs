@@ -12,7 +12,7 @@ use tokio_postgres::error::SqlState;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{EventKind, Result, mfa_enabled_of_u, seconds, user_from};
+use super::{EventKind, OutboxEmail, Result, mfa_enabled_of_u, seconds, user_from};
 use crate::domain::{
     ClientInfo, CodeChallenge, Email, ProviderName, RedirectTarget, User, UserId, UserName,
 };
@@ -188,11 +188,15 @@ pub enum Linked {
 /// `migrations/V10__oidc_sign_in.sql`): a known (provider, subject) is its account; a new one
 /// with a verified address links to the account of that address only if that account is
 /// confirmed, or creates a confirmed account when none has it; an unverified address never
-/// links and never creates.
+/// links and never creates. The same statement audits a link (`identity_linked`) or an account
+/// made (`signup`), and queues `notice` to the owner of an existing account it linked to, which
+/// it returns for delivery.
 pub async fn link_identity(
     client: &impl GenericClient,
     who: &ProviderSubject<'_>,
-) -> Result<Linked> {
+    info: &ClientInfo,
+    notice: &crate::emails::Message,
+) -> Result<(Linked, Option<OutboxEmail>)> {
     let statement = client
         .prepare_cached(
             "WITH known AS (
@@ -213,11 +217,22 @@ pub async fn link_identity(
                   linked AS (
                  INSERT INTO oauth_identities (user_id, provider, subject, email)
                  SELECT id, $1, $2, $3 FROM target
-                 RETURNING user_id)
+                 RETURNING user_id),
+                  event AS (
+                 INSERT INTO auth_events (kind, user_id, ip, user_agent)
+                 SELECT CASE WHEN EXISTS (SELECT 1 FROM created) THEN $6 ELSE $7 END,
+                        user_id, $8, $9
+                 FROM linked),
+                  notice AS (
+                 INSERT INTO email_outbox (recipient, subject, body_text)
+                 SELECT $3, $10, $11 FROM linked WHERE NOT EXISTS (SELECT 1 FROM created)
+                 RETURNING id, recipient, subject, body_text)
              SELECT (SELECT user_id FROM known) AS known,
                     (SELECT id FROM account) AS account,
                     (SELECT id FROM created) AS created,
-                    (SELECT user_id FROM linked) AS linked",
+                    (SELECT user_id FROM linked) AS linked,
+                    notice.id, notice.recipient, notice.subject, notice.body_text
+             FROM (SELECT 1) AS one LEFT JOIN notice ON true",
         )
         .await?;
     let answer = client
@@ -229,6 +244,12 @@ pub async fn link_identity(
                 &who.email.map(Email::as_str),
                 &who.email_verified,
                 &who.name.as_str(),
+                &EventKind::Signup.as_str(),
+                &EventKind::IdentityLinked.as_str(),
+                &info.ip,
+                &info.user_agent,
+                &notice.subject,
+                &notice.body,
             ],
         )
         .await;
@@ -236,7 +257,7 @@ pub async fn link_identity(
     // created included) is undone, and the caller asks again.
     let row = match answer {
         Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-            return Ok(Linked::Raced);
+            return Ok((Linked::Raced, None));
         }
         answer => answer?,
     };
@@ -244,22 +265,24 @@ pub async fn link_identity(
         row.get::<_, Option<uuid::Uuid>>(column)
             .map(UserId::from_uuid)
     };
-    Ok(
-        match (id("known"), id("account"), id("created"), id("linked")) {
-            (Some(known), ..) => Linked::Known(known),
-            (None, _, Some(_), Some(linked)) => Linked::Created(linked),
-            (None, Some(_), None, Some(linked)) => Linked::LinkedExisting(linked),
-            (None, Some(_), None, None) | (None, None, None, None)
-                if !who.email_verified || who.email.is_none() =>
-            {
-                Linked::EmailNotVerified
-            }
-            // An account with the address, unconfirmed: never taken over.
-            (None, Some(_), None, None) => Linked::EmailNotVerified,
-            // Created or linked by a concurrent callback between the reads and the writes.
-            _ => Linked::Raced,
-        },
-    )
+    let notice = row
+        .get::<_, Option<i64>>("id")
+        .map(|_| OutboxEmail::from_row(&row));
+    let linked = match (id("known"), id("account"), id("created"), id("linked")) {
+        (Some(known), ..) => Linked::Known(known),
+        (None, _, Some(_), Some(linked)) => Linked::Created(linked),
+        (None, Some(_), None, Some(linked)) => Linked::LinkedExisting(linked),
+        (None, Some(_), None, None) | (None, None, None, None)
+            if !who.email_verified || who.email.is_none() =>
+        {
+            Linked::EmailNotVerified
+        }
+        // An account with the address, unconfirmed: never taken over.
+        (None, Some(_), None, None) => Linked::EmailNotVerified,
+        // Created or linked by a concurrent callback between the reads and the writes.
+        _ => Linked::Raced,
+    };
+    Ok((linked, notice))
 }
 
 /// The account a one-time code was made for (gone if deleted since).

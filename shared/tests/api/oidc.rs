@@ -435,9 +435,12 @@ async fn link(app: &TestApp, subject: &str, email: Option<&str>, verified: bool)
             email_verified: verified,
             name: &name,
         },
+        &auth::domain::ClientInfo::default(),
+        &auth::emails::identity_linked("local"),
     )
     .await
     .unwrap()
+    .0
 }
 
 #[tokio::test]
@@ -461,12 +464,24 @@ async fn a_verified_new_address_makes_a_confirmed_passwordless_account_once() {
     assert_eq!(row.get::<_, String>("email"), "pat@example.com");
     assert_eq!(row.get::<_, String>("name"), "Pat Provider");
     assert!(row.get::<_, bool>("passwordless") && row.get::<_, bool>("confirmed"));
+    // A sign-up, audited as one; nobody to tell.
+    assert_eq!(
+        app.count("SELECT count(*) FROM auth_events WHERE kind = 'signup'")
+            .await,
+        1
+    );
+    assert_eq!(app.count("SELECT count(*) FROM email_outbox").await, 0);
     // Known from now on, whatever address the provider says later.
     assert_eq!(
         link(&app, "sub-1", Some("other@example.com"), false).await,
         store::Linked::Known(user)
     );
     assert_eq!(app.count("SELECT count(*) FROM users").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM auth_events").await,
+        1,
+        "a known identity is no event"
+    );
 }
 
 #[tokio::test]
@@ -489,6 +504,29 @@ async fn a_verified_address_links_a_confirmed_account_and_never_takes_over_an_un
     assert_eq!(squatted, store::Linked::EmailNotVerified);
     assert_eq!(
         app.count("SELECT count(*) FROM oauth_identities WHERE subject = 'sub-sam'")
+            .await,
+        0
+    );
+    // The link is audited and its owner told, in the same statement; the refusal does neither.
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM auth_events e JOIN users u ON u.id = e.user_id
+             WHERE e.kind = 'identity_linked' AND u.email = 'jane@example.com'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM email_outbox WHERE recipient = 'jane@example.com'
+             AND subject = '{}' AND body_text LIKE '%\"local\"%'",
+            auth::emails::IDENTITY_LINKED_SUBJECT
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM email_outbox WHERE recipient = 'sam@example.com' AND subject <> 'Confirm your email address'")
             .await,
         0
     );
@@ -630,6 +668,7 @@ pub(crate) async fn provider_sign_in(
                 name_hint: None,
             },
             None,
+            &auth::domain::ClientInfo::default(),
         )
         .await
         .unwrap()
@@ -770,6 +809,7 @@ async fn authorize_refuses_what_it_must_and_a_callback_state_works_once() {
                 name_hint: None,
             },
             None,
+            &auth::domain::ClientInfo::default(),
         )
         .await
         .unwrap_err();
@@ -787,6 +827,7 @@ async fn authorize_refuses_what_it_must_and_a_callback_state_works_once() {
                     name_hint: None,
                 },
                 None,
+                &auth::domain::ClientInfo::default(),
             )
             .await
             .unwrap_err();
@@ -811,6 +852,7 @@ async fn authorize_refuses_what_it_must_and_a_callback_state_works_once() {
                 name_hint: None,
             },
             None,
+            &auth::domain::ClientInfo::default(),
         )
         .await
         .unwrap();
@@ -826,6 +868,7 @@ async fn authorize_refuses_what_it_must_and_a_callback_state_works_once() {
                 name_hint: None,
             },
             None,
+            &auth::domain::ClientInfo::default(),
         )
         .await
         .unwrap_err();
