@@ -2,6 +2,7 @@
 
 use std::sync::LazyLock;
 
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
@@ -16,8 +17,8 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::http::{
-    JsonBody, Query, api_domain, bearer_token, client_info, json_response, path_parameter,
-    redirect, see_other,
+    JsonBody, Query, api_domain, bearer_of, bearer_token, client_info, json_response,
+    path_parameter, redirect, see_other,
 };
 use crate::pages;
 use crate::service::{
@@ -687,4 +688,55 @@ pub async fn jwks(keys: &AccessTokenSigner, _request: Request) -> HandlerResult 
         lambda_http::http::HeaderValue::from_static("public, max-age=600"),
     );
     Ok(response)
+}
+
+/// What the Lambda authorizer answers API Gateway (an HTTP API authorizer, payload 2.0, simple
+/// responses): `{"isAuthorized":false}` and nothing more, or `true` with the context the
+/// protected function reads (`requestContext.authorizer.lambda`).
+#[derive(Debug, Serialize, PartialEq)]
+pub struct AuthorizerAnswer {
+    #[serde(rename = "isAuthorized")]
+    pub is_authorized: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<serde_json::Value>,
+}
+
+/// The Lambda authorizer: the bearer access token of the request's identity source (its
+/// `Authorization` header), good right now (see [`App::live_access`]). Never an error to API
+/// Gateway: whatever is wrong, the answer is `isAuthorized: false`.
+pub async fn authorizer(
+    app: &App,
+    event: &ApiGatewayV2CustomAuthorizerV2Request,
+) -> AuthorizerAnswer {
+    let header = event
+        .identity_source
+        .as_deref()
+        .and_then(<[String]>::first)
+        .map(String::as_str)
+        .or_else(|| {
+            event
+                .headers
+                .get(lambda_http::http::header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+        });
+    let live = match header.map(bearer_of) {
+        Some(Ok(token)) => app.live_access(&token).await,
+        _ => None,
+    };
+    match live {
+        Some(live) => AuthorizerAnswer {
+            is_authorized: true,
+            context: Some(json!({
+                "sub": live.claims.user_id,
+                "sid": live.claims.session_id,
+                "aal": live.claims.aal,
+                "amr": live.claims.amr,
+                "email_verified": live.email_verified,
+            })),
+        },
+        None => AuthorizerAnswer {
+            is_authorized: false,
+            context: None,
+        },
+    }
 }

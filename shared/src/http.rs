@@ -153,6 +153,12 @@ pub fn bearer_token(request: &Request) -> Result<SecretString, ApiError> {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or(ApiError::MissingToken)?;
+    bearer_of(value)
+}
+
+/// The token of one `Authorization` header value, `Bearer <token>` (any letter case of the
+/// scheme); anything else is `missing_token`.
+pub fn bearer_of(value: &str) -> Result<SecretString, ApiError> {
     let (scheme, token) = value.trim().split_once(' ').ok_or(ApiError::MissingToken)?;
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {

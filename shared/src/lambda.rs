@@ -19,7 +19,7 @@ use crate::mail::Mailer;
 use crate::routes::{Endpoint, Handler, Route};
 use crate::service::App;
 use crate::tokens::AccessTokenSigner;
-use crate::{custom_resource, db, janitor, signing_key, telemetry};
+use crate::{custom_resource, db, handlers, janitor, signing_key, telemetry};
 
 pub use lambda_http::Error;
 
@@ -258,6 +258,26 @@ pub fn run_janitor() -> Result<(), Error> {
                     tracing::info!(?report, "sweep done");
                 }
                 Ok::<_, Error>(report)
+            },
+        ))
+        .await
+    })
+}
+
+/// The Lambda authorizer of the HTTP API (`functions/authorizer`): verification keys and the
+/// database, built once per cold start; every event answered `isAuthorized` true or false, never
+/// an error (see [`crate::handlers::authorizer`]).
+pub fn run_authorizer() -> Result<(), Error> {
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+    telemetry::init();
+    db::install_crypto_provider();
+    runtime()?.block_on(async move {
+        let app: &'static App = Box::leak(Box::new(build_app(None).await?));
+        lambda_runtime::run(lambda_runtime::service_fn(
+            move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {
+                let answer = handlers::authorizer(app, &event.payload).await;
+                tracing::info!(authorized = answer.is_authorized, "authorizer answered");
+                Ok::<_, Error>(answer)
             },
         ))
         .await

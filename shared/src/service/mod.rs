@@ -4,11 +4,13 @@
 //! [`mfa`] and passkeys in [`passkeys`].
 
 mod account;
+mod downstream;
 mod mfa;
 mod oauth;
 mod passkeys;
 mod verification;
 
+pub use downstream::LiveAccess;
 pub use mfa::{Enrollment, MFA_TOKEN_TTL, MfaConfirmed, MfaProof};
 pub use oauth::{AuthorizeRequest, Callback};
 pub use passkeys::{MAX_PASSKEYS, PasskeyCeremony};

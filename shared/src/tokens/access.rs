@@ -78,7 +78,7 @@ pub struct SignedAccessToken {
 }
 
 /// What a verified access token says: whose it is, which session, which token.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct VerifiedAccess {
     pub user_id: UserId,
     pub session_id: Uuid,
@@ -89,6 +89,15 @@ pub struct VerifiedAccess {
     pub email_verified: bool,
     /// The `aal` claim: what `aal2`-only operations check.
     pub aal: Aal,
+    /// The `amr` claim: how the session was opened.
+    pub amr: Vec<AuthMethod>,
+    /// `iat` and `nbf`, seconds since the epoch.
+    pub issued_at: u64,
+    pub not_before: u64,
+    /// `iss`, `aud` and `client_id`, as signed.
+    pub issuer: String,
+    pub audience: String,
+    pub client_id: String,
 }
 
 /// One key a token may name: its `kid`, the algorithm it is pinned to, and how to check it.
@@ -274,6 +283,12 @@ impl AccessTokenSigner {
             expires_at: claims.exp,
             email_verified: claims.email_verified,
             aal: claims.aal,
+            amr: claims.amr,
+            issued_at: claims.iat,
+            not_before: claims.nbf,
+            issuer: claims.iss,
+            audience: claims.aud,
+            client_id: claims.client_id,
         })
     }
 

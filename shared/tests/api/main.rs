@@ -11,6 +11,7 @@ mod helpers;
 
 mod account;
 mod audit;
+mod authorizer;
 mod aws;
 mod custom_resource;
 mod dashboard;

@@ -1086,7 +1086,7 @@ fn bearer_with(
 }
 
 /// A genuine access token with its `exp` moved into the past.
-fn expired_copy_of(access_token: &str) -> String {
+pub(crate) fn expired_copy_of(access_token: &str) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
