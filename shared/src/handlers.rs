@@ -17,8 +17,8 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::http::{
-    JsonBody, Query, api_domain, bearer_of, bearer_token, client_info, json_response,
-    path_parameter, redirect, see_other,
+    JsonBody, Query, api_domain, authorizer_context, bearer_of, bearer_token, client_info,
+    json_response, path_parameter, redirect, see_other,
 };
 use crate::pages;
 use crate::service::{
@@ -80,6 +80,21 @@ pub async fn signin_page(_request: Request) -> HandlerResult {
         pages::signin(&names)
     });
     Ok(PAGE.response())
+}
+
+/// `GET /api/protected-example`: how a function of yours sits behind the Lambda authorizer.
+/// API Gateway calls it only once the authorizer said yes, and hands over the authorizer's
+/// context (`requestContext.authorizer.lambda`): who (`sub`), which session (`sid`), how
+/// (`aal`, `amr`) and whether the address is proven. Without that context (called otherwise
+/// than through the authorizer) it is `missing_token`.
+pub async fn protected_example(request: Request) -> HandlerResult {
+    let context = authorizer_context(&request)
+        .filter(|fields| fields.contains_key("sub"))
+        .ok_or(ApiError::MissingToken)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"message": "Authorized by the Lambda authorizer", "authorizer": context}),
+    ))
 }
 
 /// `GET /signup`: the sign-up page (name, address, password, then "check your email").

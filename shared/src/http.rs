@@ -175,6 +175,17 @@ pub fn path_parameter(request: &Request, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// What a Lambda authorizer passed on for this request (`requestContext.authorizer.lambda` of an
+/// HTTP API, filled in by API Gateway: a client cannot set it).
+pub fn authorizer_context(
+    request: &Request,
+) -> Option<std::collections::HashMap<String, serde_json::Value>> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => Some(context.authorizer.as_ref()?.fields.clone()),
+        _ => None,
+    }
+}
+
 /// The domain the request reached the API at, from the context API Gateway fills in (a client
 /// cannot set it, unlike the `Host` header).
 pub fn api_domain(request: &Request) -> Option<String> {

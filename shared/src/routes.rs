@@ -104,6 +104,8 @@ pub enum Endpoint {
     Identities,
     /// `DELETE /api/identities/{id}`: unlinks one of them.
     DeleteIdentity,
+    /// `GET /api/protected-example`: behind the Lambda authorizer, the context it passed on.
+    ProtectedExample,
     /// The HTML sign-in page.
     SigninPage,
     /// The HTML sign-up page.
@@ -114,7 +116,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint, in the order of the README's table.
-    pub const ALL: [Endpoint; 41] = [
+    pub const ALL: [Endpoint; 42] = [
         Endpoint::Signup,
         Endpoint::VerifyEmail,
         Endpoint::ResendVerification,
@@ -148,6 +150,7 @@ impl Endpoint {
         Endpoint::ForgotPassword,
         Endpoint::ResetPassword,
         Endpoint::Public,
+        Endpoint::ProtectedExample,
         Endpoint::Root,
         Endpoint::ResetPage,
         Endpoint::VerifyPage,
@@ -168,9 +171,9 @@ impl Endpoint {
     pub fn method_name(self) -> Option<&'static str> {
         use Endpoint::*;
         match self {
-            Root | Public | Dashboard | Sessions | ResetPage | VerifyPage | SigninPage
-            | SignupPage | AccountPage | Jwks | MfaStatus | Passkeys | OauthAuthorize
-            | OauthCallback | Identities => Some("GET"),
+            Root | Public | ProtectedExample | Dashboard | Sessions | ResetPage | VerifyPage
+            | SigninPage | SignupPage | AccountPage | Jwks | MfaStatus | Passkeys
+            | OauthAuthorize | OauthCallback | Identities => Some("GET"),
             EndSession | DeleteAccount | MfaDisable | DeletePasskey | DeleteIdentity => {
                 Some("DELETE")
             }
@@ -239,6 +242,7 @@ impl Endpoint {
             OauthToken => "/api/oauth/token",
             Identities => "/api/identities",
             DeleteIdentity => "/api/identities/{id}",
+            ProtectedExample => "/api/protected-example",
             SigninPage => "/signin",
             SignupPage => "/signup",
             AccountPage => "/account",
@@ -253,6 +257,9 @@ impl Endpoint {
         let handler = match self {
             Root => Handler::Stateless(|request| Box::pin(handlers::root(request))),
             Public => Handler::Stateless(|request| Box::pin(handlers::public(request))),
+            ProtectedExample => {
+                Handler::Stateless(|request| Box::pin(handlers::protected_example(request)))
+            }
             ResetPage => Handler::Stateless(|request| Box::pin(handlers::reset_page(request))),
             NotFound => Handler::Stateless(|request| Box::pin(handlers::not_found(request))),
             VerifyPage => Handler::Stateless(|request| Box::pin(handlers::verify_page(request))),
@@ -479,6 +486,7 @@ impl Endpoint {
             DeletePasskey => "delete-passkey",
             PasskeySigninStart => "passkey-signin-start",
             PasskeySigninFinish => "passkey-signin-finish",
+            ProtectedExample => "protected-example",
             SigninPage => "signin-page",
             SignupPage => "signup-page",
             AccountPage => "account-page",

@@ -35,7 +35,7 @@ fn with_bearer(
 
 /// The fixture event with `authorization` as its identity source and header (`None`: neither, as
 /// when API Gateway is configured with another identity source).
-fn event(authorization: Option<&str>) -> ApiGatewayV2CustomAuthorizerV2Request {
+pub(crate) fn event(authorization: Option<&str>) -> ApiGatewayV2CustomAuthorizerV2Request {
     let mut event: Value = serde_json::from_str(FIXTURE).unwrap();
     match authorization {
         Some(value) => {
@@ -283,4 +283,53 @@ fn any_header_is_refused_without_an_error() {
             Ok(())
         })
         .unwrap();
+}
+
+/// `GET /api/protected-example` as API Gateway calls it once the authorizer said yes: with the
+/// authorizer's context in the request context.
+pub(crate) fn behind_the_authorizer(context: Option<&Value>) -> lambda_http::Request {
+    use lambda_http::RequestExt;
+    use lambda_http::aws_lambda_events::apigw::{
+        ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequestContext,
+    };
+    use lambda_http::request::RequestContext;
+    let mut request_context = ApiGatewayV2httpRequestContext::default();
+    if let Some(context) = context {
+        let mut authorizer = ApiGatewayRequestAuthorizer::default();
+        authorizer.fields = serde_json::from_value(context.clone()).unwrap();
+        request_context.authorizer = Some(authorizer);
+    }
+    raw_request(Method::GET, "/api/protected-example", None, "")
+        .with_request_context(RequestContext::ApiGatewayV2(request_context))
+}
+
+#[tokio::test]
+async fn the_protected_example_shows_what_the_authorizer_passed_on_and_nothing_without_it() {
+    let app = TestApp::spawn().await;
+    let access = app.signed_in_access_token("protected@example.com").await;
+    let answer = serde_json::to_value(ask(&app, &access).await).unwrap();
+
+    let response = app
+        .call(
+            Endpoint::ProtectedExample,
+            behind_the_authorizer(Some(&answer["context"])),
+        )
+        .await;
+    response.assert_status(StatusCode::OK);
+    assert_eq!(response.body["authorizer"], answer["context"]);
+
+    // Called otherwise than through the authorizer: nothing to show.
+    app.call(Endpoint::ProtectedExample, behind_the_authorizer(None))
+        .await
+        .assert_error_because(401, "missing_token", "no authorizer context");
+    app.call(
+        Endpoint::ProtectedExample,
+        crate::helpers::bearer_request(Method::GET, "/api/protected-example", &access),
+    )
+    .await
+    .assert_error_because(
+        401,
+        "missing_token",
+        "a bearer token alone is not the authorizer",
+    );
 }

@@ -1138,6 +1138,23 @@ async fn exercise_a_working_api(contract: &mut Contract) {
             .await;
         contract.check(endpoint, response, "success");
     }
+    // Behind the Lambda authorizer: its context handed over, or none.
+    let access = app.signed_in_access_token("behind@example.com").await;
+    let allowed = auth::handlers::authorizer(
+        &app.app,
+        &crate::authorizer::event(Some(&format!("Bearer {access}"))),
+    )
+    .await;
+    let context = serde_json::to_value(&allowed).unwrap()["context"].clone();
+    for (context, why) in [(Some(&context), "success"), (None, "no authorizer context")] {
+        let response = app
+            .call_raw(
+                Endpoint::ProtectedExample,
+                crate::authorizer::behind_the_authorizer(context),
+            )
+            .await;
+        contract.check(Endpoint::ProtectedExample, response, why);
+    }
     let key_ring = TestApp::spawn_with(KEY_RING).await;
     let jwks = key_ring
         .call_raw(
