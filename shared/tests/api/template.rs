@@ -14,9 +14,10 @@ const WORKSPACE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 /// Functions that use no database, key, secret or VPC (also what `Endpoint::needs_app` and the
 /// route table say, checked below).
-const STATELESS: [&str; 8] = [
+const STATELESS: [&str; 9] = [
     "root",
     "public",
+    "protected-example",
     "reset-page",
     "verify-page",
     "signin-page",
@@ -114,6 +115,10 @@ const ACCESS: &[(&str, &[&str], bool, &[&str])] = &[
     ("identities", &[RUNTIME], true, &[]),
     ("delete-identity", &[RUNTIME], true, &[]),
     ("janitor", &[RUNTIME], true, &["ses:SendEmail"]),
+    // Verifies tokens (public keys in the environment) and checks them live in the database.
+    ("authorizer", &[RUNTIME], true, &[]),
+    // Behind the authorizer: it checked everything; the function reads its context.
+    ("protected-example", &[], false, &[]),
     // The owner: migrates, creates the runtime login from its secret, fills the signing key and
     // the MFA key.
     (
@@ -185,8 +190,9 @@ const OIDC_FUNCTIONS: [&str; 3] = ["oauth-authorize", "oauth-callback", "oauth-c
 /// Functions that read `RESET_TOKEN_TTL`: forgot-password stores the token for it, and the
 /// janitor stops sending a reset email once its link has expired.
 const RESET_TTL_READERS: [&str; 2] = ["forgot-password", "janitor"];
-/// Functions outside the HTTP API: the migrations custom resource and the scheduled janitor.
-const BACKGROUND: [&str; 2] = ["migrate", "janitor"];
+/// Functions outside the HTTP API's route table: the migrations custom resource, the scheduled
+/// janitor, and the Lambda authorizer (invoked by API Gateway for the routes it guards).
+const BACKGROUND: [&str; 3] = ["migrate", "janitor", "authorizer"];
 
 /// The template as a YAML value; CloudFormation's short forms (`!Ref`, `!GetAtt`, `!Sub`, ...)
 /// are `Value::Tagged`.
@@ -613,12 +619,14 @@ fn verifying_functions_get_the_public_keys_only() {
         VERIFIERS.into_iter().collect(),
         "Endpoint::verifies_tokens agrees"
     );
+    // The Lambda authorizer verifies tokens too, for the APIs behind us (it has no route).
+    let verifiers: Vec<&str> = VERIFIERS.into_iter().chain(["authorizer"]).collect();
     assert_eq!(
         given(&functions, "JWT_PUBLIC_KEY"),
-        VERIFIERS.into_iter().collect(),
+        verifiers.iter().copied().collect(),
         "functions given JWT_PUBLIC_KEY"
     );
-    for binary in VERIFIERS {
+    for &binary in &verifiers {
         let env = function(&functions, binary).environment();
         // The public half, as the migrations resource read it from the signing-key secret.
         let (tag, target) = tagged(env["JWT_PUBLIC_KEY"])
@@ -1699,8 +1707,9 @@ const PUBLIC_WRITES: [&str; 13] = [
     "reset-password",
 ];
 /// The routes that verify a token (and the JWKS their verifiers fetch): roomy.
-const VERIFICATION: [&str; 20] = [
+const VERIFICATION: [&str; 21] = [
     "refresh",
+    "protected-example",
     "mfa-status",
     "mfa-totp-enroll",
     "mfa-totp-confirm",
@@ -1955,4 +1964,80 @@ async fn every_variable_the_template_sets_is_one_the_code_reads() {
             );
         }
     }
+}
+
+#[test]
+fn the_lambda_authorizer_guards_only_the_example_route_and_is_exported() {
+    let template = template();
+    let api = &template["Resources"]["HttpApi"]["Properties"]["Auth"];
+    assert!(
+        api.get("DefaultAuthorizer").is_none(),
+        "no default authorizer: every other route keeps its own checks"
+    );
+    let authorizer = &api["Authorizers"]["BearerAuthorizer"];
+    let (tag, target) = tagged(&authorizer["FunctionArn"]).expect("!GetAtt");
+    assert_eq!(
+        (tag.as_str(), target.as_str()),
+        ("GetAtt", Some("AuthorizerFunction.Arn"))
+    );
+    assert_eq!(
+        authorizer["AuthorizerPayloadFormatVersion"].as_str(),
+        Some("2.0")
+    );
+    assert_eq!(authorizer["EnableSimpleResponses"].as_bool(), Some(true));
+    assert_eq!(
+        authorizer["EnableFunctionDefaultPermissions"].as_bool(),
+        Some(true),
+        "API Gateway may invoke it (SAM adds the permission only when asked)"
+    );
+    assert_eq!(
+        authorizer["Identity"]["Headers"].as_sequence().unwrap(),
+        &[Value::from("Authorization")]
+    );
+    assert!(is_ref_to(
+        &authorizer["Identity"]["ReauthorizeEvery"],
+        "AuthorizerCacheTtl"
+    ));
+    assert_eq!(
+        default_of(&template, "AuthorizerCacheTtl"),
+        0,
+        "no cache by default: a revoked token is refused at once"
+    );
+    assert_eq!(
+        template["Parameters"]["AuthorizerCacheTtl"]["MaxValue"].as_u64(),
+        Some(3600)
+    );
+
+    // Exactly one route behind it: the example.
+    let guarded: Vec<String> = functions(&template)
+        .iter()
+        .filter(|function| {
+            function.properties()["Events"]
+                .as_mapping()
+                .into_iter()
+                .flatten()
+                .any(|(_, event)| event["Properties"].get("Auth").is_some())
+        })
+        .map(|function| function.binary().to_owned())
+        .collect();
+    assert_eq!(guarded, ["protected-example"]);
+    let example = functions(&template)
+        .into_iter()
+        .find(|function| function.binary() == "protected-example")
+        .unwrap();
+    assert_eq!(
+        example.properties()["Events"]["Api"]["Properties"]["Auth"]["Authorizer"].as_str(),
+        Some("BearerAuthorizer")
+    );
+
+    let output = &template["Outputs"]["AuthorizerFunctionArn"];
+    let (tag, target) = tagged(&output["Value"]).expect("!GetAtt");
+    assert_eq!(
+        (tag.as_str(), target.as_str()),
+        ("GetAtt", Some("AuthorizerFunction.Arn"))
+    );
+    assert!(
+        mentions(&output["Export"]["Name"], "AuthorizerFunctionArn"),
+        "exported for other stacks"
+    );
 }
