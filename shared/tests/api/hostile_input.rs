@@ -2095,3 +2095,41 @@ fn oauth_callback_form_answers_only_documented_errors_to_any_body() {
         ],
     );
 }
+
+#[test]
+fn protected_example_answers_only_documented_errors_to_any_token() {
+    // No authorizer context can come from a client: whatever it sends, missing_token (or 405).
+    let runtime = runtime();
+    let app = runtime.block_on(TestApp::spawn());
+    let genuine = signed_in(&app, &runtime, "fuzz-protected@example.com");
+    let authorization = prop_oneof![
+        2 => Just(format!("Bearer {}", genuine.access).into_bytes()),
+        2 => near_jwt_authorization(&genuine.access),
+        1 => header_bytes(64),
+    ];
+    let seen = fuzz_endpoint(
+        &app,
+        &runtime,
+        Endpoint::ProtectedExample,
+        (
+            method(Method::GET),
+            prop::option::weighted(0.9, authorization.prop_map(Bytes)),
+        ),
+        |(method, authorization)| {
+            request(
+                method.clone(),
+                "/api/protected-example",
+                None,
+                authorization.as_deref(),
+                &[],
+            )
+        },
+    );
+    assert_reached(
+        &seen,
+        &[
+            (401, Some("missing_token")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
