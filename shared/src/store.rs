@@ -177,28 +177,18 @@ pub async fn live_session_user(
 }
 
 /// Whether a verified access token is still good for the APIs behind us (the Lambda authorizer,
-/// introspection): its session live, its `jti` not revoked, its user there and not disabled —
-/// the one statement each of those checks makes; `Some(email_verified)` as the account has it
-/// now, `None` otherwise.
+/// introspection): the same one statement and rule as [`live_session_user`] — session live,
+/// `jti` not revoked, account there and not disabled; `Some(email_verified)` as the account has
+/// it now, `None` otherwise.
 pub async fn access_is_live(
     client: &impl GenericClient,
     user_id: UserId,
     session_id: Uuid,
     jti: Uuid,
 ) -> Result<Option<bool>> {
-    let statement = client
-        .prepare_cached(
-            "SELECT u.email_verified_at IS NOT NULL AS email_verified
-             FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
-               AND u.disabled_at IS NULL
-               AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $3)",
-        )
-        .await?;
-    let row = client
-        .query_opt(&statement, &[&session_id, &user_id.as_uuid(), &jti])
-        .await?;
-    Ok(row.map(|row| row.get("email_verified")))
+    Ok(live_session_user(client, user_id, session_id, jti)
+        .await?
+        .map(|user| user.email_verified))
 }
 
 /// An email in the outbox.
