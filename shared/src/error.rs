@@ -31,6 +31,11 @@ pub enum ApiError {
     InvalidToken,
     #[error("Token has expired")]
     TokenExpired,
+    /// Token introspection's caller did not authenticate as a client of `INTROSPECTION_CLIENTS`.
+    #[error(
+        "Client authentication failed: HTTP Basic with an introspection client's id and secret is required"
+    )]
+    InvalidClient,
     #[error("Reset token is invalid, expired or already used")]
     InvalidResetToken,
     #[error("Confirmation link or code is invalid, expired or already used")]
@@ -127,7 +132,8 @@ impl ApiError {
             | InvalidToken
             | TokenExpired
             | InvalidMfaCode { signing_in: true }
-            | InvalidMfaToken => 401,
+            | InvalidMfaToken
+            | InvalidClient => 401,
             EmailNotVerified | Aal2Required => 403,
             NotFound | SessionNotFound | PasskeyNotFound | UnknownProvider | IdentityNotFound => {
                 404
@@ -159,6 +165,7 @@ impl ApiError {
             InvalidCredentials => "invalid_credentials",
             MissingToken => "missing_token",
             InvalidToken => "invalid_token",
+            InvalidClient => "invalid_client",
             TokenExpired => "token_expired",
             InvalidResetToken => "invalid_reset_token",
             InvalidVerificationToken => "invalid_verification_token",
@@ -196,8 +203,9 @@ impl ApiError {
         }
     }
 
-    /// The bearer challenge of a 401 on a bearer-protected route (RFC 6750 §3).
-    pub fn bearer_challenge(&self) -> Option<&'static str> {
+    /// The challenge of a 401 (`WWW-Authenticate`): a bearer route's (RFC 6750 §3), or HTTP
+    /// Basic for token introspection's clients (RFC 7662 §2.1).
+    pub fn auth_challenge(&self) -> Option<&'static str> {
         match self {
             ApiError::MissingToken => Some(r#"Bearer realm="api""#),
             ApiError::InvalidToken => Some(
@@ -206,6 +214,8 @@ impl ApiError {
             ApiError::TokenExpired => Some(
                 r#"Bearer realm="api", error="invalid_token", error_description="The token has expired""#,
             ),
+            // Not a bearer route: the client authenticates with HTTP Basic (RFC 7662 §2.1).
+            ApiError::InvalidClient => Some(r#"Basic realm="introspection""#),
             _ => None,
         }
     }

@@ -17,8 +17,8 @@ use crate::domain::{
 };
 use crate::error::ApiError;
 use crate::http::{
-    JsonBody, Query, api_domain, authorizer_context, bearer_of, bearer_token, client_info,
-    json_response, path_parameter, redirect, see_other,
+    JsonBody, Query, api_domain, authorizer_context, basic_credentials, bearer_of, bearer_token,
+    client_info, json_response, path_parameter, redirect, see_other,
 };
 use crate::pages;
 use crate::service::{
@@ -735,7 +735,11 @@ pub async fn authorizer(
                 .and_then(|value| value.to_str().ok())
         });
     let live = match header.map(bearer_of) {
-        Some(Ok(token)) => app.live_access(&token).await,
+        Some(Ok(token)) => app.live_access(&token).await.unwrap_or_else(|error| {
+            // Fail closed: the API behind us refuses while we cannot tell.
+            tracing::error!(error = error.code(), cause = ?error.cause(), "the token is refused: no answer from the database");
+            None
+        }),
         _ => None,
     };
     match live {
@@ -754,4 +758,36 @@ pub async fn authorizer(
             context: None,
         },
     }
+}
+
+/// `POST /api/introspect` (RFC 7662) for services that cannot sit behind the authorizer: HTTP
+/// Basic as one of `INTROSPECTION_CLIENTS` first (401 `invalid_client`), then the form's
+/// `token` (`token_type_hint` is read and ignored: only access tokens can be active). An active
+/// access token's claims, or `{"active":false}` and nothing more for anything else.
+pub async fn introspect(app: &App, request: Request) -> HandlerResult {
+    let client = basic_credentials(&request);
+    let form = Query::from_form(&request)?;
+    let token = SecretString::from(form.required("token")?.to_owned());
+    let answer = match app.introspect(client, &token).await? {
+        Some(live) => {
+            let claims = &live.claims;
+            json!({
+                "active": true,
+                "sub": claims.user_id,
+                "sid": claims.session_id,
+                "client_id": claims.client_id,
+                "token_type": "access_token",
+                "exp": claims.expires_at,
+                "iat": claims.issued_at,
+                "nbf": claims.not_before,
+                "iss": claims.issuer,
+                "aud": claims.audience,
+                "jti": claims.jti,
+                "aal": claims.aal,
+                "amr": claims.amr,
+            })
+        }
+        None => json!({"active": false}),
+    };
+    Ok(json_response(StatusCode::OK, &answer))
 }

@@ -167,6 +167,39 @@ pub fn bearer_of(value: &str) -> Result<SecretString, ApiError> {
     Ok(SecretString::from(token))
 }
 
+/// The client id and secret of an `Authorization: Basic` header (RFC 7617): base64 of
+/// `id:secret`, each part form-urlencoded first as RFC 6749 §2.3.1 asks; `None` for anything
+/// else (no header, another scheme, bad base64, no colon, not UTF-8).
+pub fn basic_credentials(request: &Request) -> Option<(String, SecretString)> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    basic_of(value)
+}
+
+/// [`basic_credentials`] of one header value.
+pub fn basic_of(value: &str) -> Option<(String, SecretString)> {
+    use base64::Engine as _;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |part: &str| -> String {
+        url::form_urlencoded::parse(format!("x={part}").as_bytes())
+            .next()
+            .map(|(_, value)| value.into_owned())
+            .unwrap_or_default()
+    };
+    Some((unescape(id), SecretString::from(unescape(secret))))
+}
+
 /// A path parameter such as `{token}`; API Gateway and `cargo lambda watch` both fill these in.
 pub fn path_parameter(request: &Request, name: &str) -> Option<String> {
     request
@@ -271,7 +304,7 @@ pub fn error_response(error: &ApiError) -> Response<Body> {
         &json!({ "error": error.code(), "message": error.to_string() }),
     );
     let headers = response.headers_mut();
-    if let Some(challenge) = error.bearer_challenge() {
+    if let Some(challenge) = error.auth_challenge() {
         headers.insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static(challenge),

@@ -106,6 +106,8 @@ pub enum Endpoint {
     DeleteIdentity,
     /// `GET /api/protected-example`: behind the Lambda authorizer, the context it passed on.
     ProtectedExample,
+    /// `POST /api/introspect`: RFC 7662 token introspection for the APIs behind us.
+    Introspect,
     /// The HTML sign-in page.
     SigninPage,
     /// The HTML sign-up page.
@@ -116,7 +118,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint, in the order of the README's table.
-    pub const ALL: [Endpoint; 42] = [
+    pub const ALL: [Endpoint; 43] = [
         Endpoint::Signup,
         Endpoint::VerifyEmail,
         Endpoint::ResendVerification,
@@ -151,6 +153,7 @@ impl Endpoint {
         Endpoint::ResetPassword,
         Endpoint::Public,
         Endpoint::ProtectedExample,
+        Endpoint::Introspect,
         Endpoint::Root,
         Endpoint::ResetPage,
         Endpoint::VerifyPage,
@@ -196,7 +199,8 @@ impl Endpoint {
             | PasskeySigninStart
             | PasskeySigninFinish
             | OauthToken
-            | OauthCallbackForm => Some("POST"),
+            | OauthCallbackForm
+            | Introspect => Some("POST"),
             NotFound => None,
         }
     }
@@ -243,6 +247,7 @@ impl Endpoint {
             Identities => "/api/identities",
             DeleteIdentity => "/api/identities/{id}",
             ProtectedExample => "/api/protected-example",
+            Introspect => "/api/introspect",
             SigninPage => "/signin",
             SignupPage => "/signup",
             AccountPage => "/account",
@@ -345,6 +350,9 @@ impl Endpoint {
             OauthToken => {
                 Handler::WithApp(|app, request| Box::pin(handlers::oauth_token(app, request)))
             }
+            Introspect => {
+                Handler::WithApp(|app, request| Box::pin(handlers::introspect(app, request)))
+            }
             Identities => {
                 Handler::WithApp(|app, request| Box::pin(handlers::identities(app, request)))
             }
@@ -400,6 +408,7 @@ impl Endpoint {
                 | Endpoint::DeletePasskey
                 | Endpoint::Identities
                 | Endpoint::DeleteIdentity
+                | Endpoint::Introspect
         )
     }
 
@@ -487,6 +496,7 @@ impl Endpoint {
             PasskeySigninStart => "passkey-signin-start",
             PasskeySigninFinish => "passkey-signin-finish",
             ProtectedExample => "protected-example",
+            Introspect => "introspect",
             SigninPage => "signin-page",
             SignupPage => "signup-page",
             AccountPage => "account-page",

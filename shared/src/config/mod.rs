@@ -20,6 +20,7 @@ use crate::aws::Aws;
 
 mod database;
 mod email;
+mod introspection;
 mod jwt;
 mod limits;
 mod links;
@@ -33,6 +34,7 @@ mod webauthn;
 
 pub use database::{DatabaseConfig, DbTimeouts, DbTls, RuntimeRole, SecretSource};
 pub use email::EmailTransport;
+pub use introspection::{IntrospectionClient, IntrospectionSettings};
 pub use jwt::JwtSettings;
 pub use limits::RateLimits;
 pub use links::LinkBase;
@@ -70,6 +72,7 @@ pub struct Config {
     pub mfa: MfaSettings,
     pub webauthn: WebauthnSettings,
     pub oidc: OidcSettings,
+    pub introspection: IntrospectionSettings,
 }
 
 impl Config {
@@ -87,6 +90,7 @@ impl Config {
             mfa: MfaSettings::load(env, aws).await?,
             webauthn: WebauthnSettings::load(env)?,
             oidc: OidcSettings::load(env, aws).await?,
+            introspection: IntrospectionSettings::load(env, aws).await?,
         })
     }
 }

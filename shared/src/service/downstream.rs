@@ -2,9 +2,12 @@
 //! the Lambda authorizer answers API Gateway (and token introspection will answer services that
 //! cannot sit behind it).
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use super::App;
+use crate::error::ApiError;
 use crate::store;
 use crate::tokens::VerifiedAccess;
 
@@ -19,27 +22,49 @@ pub struct LiveAccess {
 impl App {
     /// The access token checked as our own endpoints check it (signature with the key ring,
     /// `typ`, `iss`, `aud`, `exp`), then, in one statement, live: its session not ended, its
-    /// `jti` not revoked, its account there and not disabled. `None` for anything else — never an
-    /// error: a database that cannot answer is logged and answers `None` too, so a downstream API
-    /// fails closed.
-    pub async fn live_access(&self, token: &SecretString) -> Option<LiveAccess> {
-        let claims = self.tokens().ok()?.verify(token).ok()?;
-        let db = match self.pool.get().await {
-            Ok(db) => db,
-            Err(error) => {
-                tracing::error!(error = %error, "no database connection: the token is refused");
-                return None;
-            }
+    /// `jti` not revoked, its account there and not disabled. `Ok(None)` for any token that is not
+    /// good right now; `Err` only when the database could not answer (the authorizer then
+    /// refuses, introspection answers 503).
+    pub async fn live_access(&self, token: &SecretString) -> Result<Option<LiveAccess>, ApiError> {
+        let Ok(claims) = self.tokens()?.verify(token) else {
+            return Ok(None);
         };
-        match store::access_is_live(&db, claims.user_id, claims.session_id, claims.jti).await {
-            Ok(live) => live.map(|email_verified| LiveAccess {
-                claims,
-                email_verified,
-            }),
-            Err(error) => {
-                tracing::error!(error = %error, "the liveness check failed: the token is refused");
-                None
-            }
+        let db = self.pool.get().await?;
+        let live =
+            store::access_is_live(&db, claims.user_id, claims.session_id, claims.jti).await?;
+        Ok(live.map(|email_verified| LiveAccess {
+            claims,
+            email_verified,
+        }))
+    }
+}
+
+impl App {
+    /// `POST /api/introspect` (RFC 7662): the caller must be one of `INTROSPECTION_CLIENTS`
+    /// (`invalid_client` otherwise; each configured secret is compared, in constant time, by
+    /// its SHA-256, so neither which client nor how much of a secret matched shows in the
+    /// timing); then the token is [`App::live_access`]'s answer — one statement.
+    pub async fn introspect(
+        &self,
+        client: Option<(String, SecretString)>,
+        token: &SecretString,
+    ) -> Result<Option<LiveAccess>, ApiError> {
+        let (id, secret) = client.ok_or(ApiError::InvalidClient)?;
+        let presented = Sha256::digest(secret.expose_secret().as_bytes());
+        let presented_id = Sha256::digest(id.as_bytes());
+        let known = self.config.introspection.clients.iter().fold(
+            subtle::Choice::from(0),
+            |known, client| {
+                let id = Sha256::digest(client.id.as_bytes()).ct_eq(&presented_id);
+                let secret =
+                    Sha256::digest(client.secret.expose_secret().as_bytes()).ct_eq(&presented);
+                known | (id & secret)
+            },
+        );
+        if !bool::from(known) {
+            tracing::warn!(client_id = %id, "introspection refused: unknown client or wrong secret");
+            return Err(ApiError::InvalidClient);
         }
+        self.live_access(token).await
     }
 }

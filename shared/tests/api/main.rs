@@ -19,6 +19,7 @@ mod enumeration;
 mod failures;
 mod gateway;
 mod hostile_input;
+mod introspection;
 mod janitor;
 mod jwks;
 mod layers;

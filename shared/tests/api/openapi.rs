@@ -24,7 +24,8 @@ use crate::helpers::{
     totp_code,
 };
 use crate::oidc::{
-    APP_CALLBACK, PROVIDER_CALLBACK, app_pkce, app_with_provider, person, sign_in_at_provider,
+    APP_CALLBACK, PROVIDER_CALLBACK, app_pkce, app_with_provider, app_with_provider_set, person,
+    sign_in_at_provider,
 };
 use crate::passkeys::{assert_with, attest, credential_id};
 
@@ -41,7 +42,14 @@ const HTTP_METHODS: [&str; 8] = [
 ];
 
 /// Codes whose 401 comes with a `WWW-Authenticate` bearer challenge.
-const BEARER_CODES: [&str; 3] = ["missing_token", "invalid_token", "token_expired"];
+/// The codes whose 401 carries a challenge: the bearer codes, and token introspection's
+/// `invalid_client` (HTTP Basic).
+const CHALLENGE_CODES: [&str; 4] = [
+    "missing_token",
+    "invalid_token",
+    "token_expired",
+    "invalid_client",
+];
 
 /// Follows local `$ref`s until a value that is not a reference.
 fn resolve(value: &'static Value) -> &'static Value {
@@ -172,13 +180,14 @@ fn one_of_each_variant() -> Vec<ApiError> {
         ApiError::InvalidGrant,
         ApiError::IdentityNotFound,
         ApiError::LastSignInMethod,
+        ApiError::InvalidClient,
         ApiError::MethodNotAllowed { allowed: "GET" },
         ApiError::ServiceUnavailable(anyhow::anyhow!("x")),
         ApiError::Internal(anyhow::anyhow!("x")),
     ]
 }
 
-const VARIANTS: usize = 38;
+const VARIANTS: usize = 39;
 
 /// The variant's position. Exhaustive on purpose: a new variant does not compile until it is
 /// numbered here, and then `one_of_each_variant` must gain it for the test to pass.
@@ -223,6 +232,7 @@ fn variant_index(error: &ApiError) -> usize {
         InvalidGrant => 35,
         IdentityNotFound => 36,
         LastSignInMethod => 37,
+        InvalidClient => 38,
     }
 }
 
@@ -645,10 +655,12 @@ fn every_reference_resolves() {
 fn bearer_401s_carry_the_real_challenges_and_only_protected_operations_have_them() {
     let schemes = DOC["components"]["securitySchemes"].as_object().unwrap();
     for (name, scheme) in schemes {
-        assert_eq!(
-            (scheme["type"].as_str(), scheme["scheme"].as_str()),
-            (Some("http"), Some("bearer")),
-            "{name}"
+        assert!(
+            matches!(
+                (scheme["type"].as_str(), scheme["scheme"].as_str()),
+                (Some("http"), Some("bearer" | "basic"))
+            ),
+            "{name}: {scheme}"
         );
     }
     for (method, path, operation) in operations() {
@@ -672,7 +684,7 @@ fn bearer_401s_carry_the_real_challenges_and_only_protected_operations_have_them
             continue;
         };
         let codes = documented_codes(unauthorized);
-        let bearer: Vec<&str> = BEARER_CODES
+        let bearer: Vec<&str> = CHALLENGE_CODES
             .into_iter()
             .filter(|c| codes.contains(*c))
             .collect();
@@ -707,7 +719,7 @@ fn bearer_401s_carry_the_real_challenges_and_only_protected_operations_have_them
             .collect();
         // Sent with every 401 of the operation, unless the 401 also stands for a failure that is
         // not the token's (a wrong password): then it is sent with the bearer codes only.
-        let only_bearer_codes = codes.iter().all(|c| BEARER_CODES.contains(&c.as_str()));
+        let only_bearer_codes = codes.iter().all(|c| CHALLENGE_CODES.contains(&c.as_str()));
         assert_eq!(
             challenge["required"], only_bearer_codes,
             "{context}: required exactly when every 401 of the operation carries it"
@@ -959,8 +971,8 @@ impl Contract {
                 );
                 assert_eq!(
                     challenged,
-                    BEARER_CODES.contains(&code.as_str()),
-                    "{context}: a bearer challenge exactly with {BEARER_CODES:?}"
+                    CHALLENGE_CODES.contains(&code.as_str()),
+                    "{context}: a challenge exactly with {CHALLENGE_CODES:?}"
                 );
                 code
             } else {
@@ -2320,6 +2332,14 @@ fn valid_database_requests(access: &str, refresh: &str) -> Vec<(Endpoint, Reques
     let email = "jane@example.com";
     vec![
         (
+            Endpoint::Introspect,
+            introspection(
+                Some(INTROSPECTION_CLIENT),
+                "application/x-www-form-urlencoded",
+                format!("token={access}"),
+            ),
+        ),
+        (
             Endpoint::Signup,
             json_post(
                 Endpoint::Signup,
@@ -2513,6 +2533,65 @@ fn form_body(fields: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(fields)
         .finish()
+}
+
+/// An introspection request with HTTP Basic `credentials` (`id:secret`) and a form body.
+fn introspection(credentials: Option<&str>, content_type: &str, body: String) -> Request {
+    use base64::Engine as _;
+    let mut builder = lambda_http::http::Request::builder()
+        .method(Method::POST)
+        .uri(Endpoint::Introspect.path())
+        .header("content-type", content_type);
+    if let Some(credentials) = credentials {
+        builder = builder.header(
+            "authorization",
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(credentials)
+            ),
+        );
+    }
+    builder.body(Body::Text(body)).unwrap()
+}
+
+const INTROSPECTION_CLIENT: &str = "contract:contract-secret-0123456789abcdef012345";
+
+/// Token introspection: an active token, an inactive one, and each refusal.
+async fn exercise_introspection(contract: &mut Contract) {
+    let app = TestApp::spawn_with(&[("INTROSPECTION_CLIENTS", INTROSPECTION_CLIENT)]).await;
+    let access = app.signed_in_access_token("introspected@example.com").await;
+    const FORM: &str = "application/x-www-form-urlencoded";
+    let client = Some(INTROSPECTION_CLIENT);
+    for (request, why) in [
+        (
+            introspection(client, FORM, format!("token={access}")),
+            "success",
+        ),
+        (
+            introspection(client, FORM, "token=garbage".into()),
+            "an inactive token",
+        ),
+        (introspection(client, FORM, String::new()), "no token"),
+        (
+            introspection(None, FORM, format!("token={access}")),
+            "no client",
+        ),
+        (
+            introspection(Some("contract:wrong"), FORM, format!("token={access}")),
+            "a wrong secret",
+        ),
+        (
+            introspection(client, "application/json", format!("token={access}")),
+            "not a form",
+        ),
+        (
+            introspection(client, FORM, "x".repeat(MAX_BODY_BYTES + 1)),
+            "oversize",
+        ),
+    ] {
+        let response = app.call_raw(Endpoint::Introspect, request).await;
+        contract.check(Endpoint::Introspect, response, why);
+    }
 }
 
 /// An authorize request: provider, query, why.
@@ -2809,6 +2888,7 @@ async fn exercise_an_unreachable_database(contract: &mut Contract) {
             ("OIDC_LOCAL_CLIENT_SECRET", "test-secret"),
             ("OAUTH_REDIRECT_ALLOWLIST", APP_CALLBACK),
             ("API_PUBLIC_URL", "http://127.0.0.1:9"),
+            ("INTROSPECTION_CLIENTS", INTROSPECTION_CLIENT),
         ],
     )
     .await;
@@ -2835,7 +2915,8 @@ async fn exercise_an_unreachable_database(contract: &mut Contract) {
 
 /// 500 from every database endpoint when the schema is broken.
 async fn exercise_a_broken_database(contract: &mut Contract) {
-    let (app, _provider) = app_with_provider().await;
+    let (app, _provider) =
+        app_with_provider_set(&[], &[("INTROSPECTION_CLIENTS", INTROSPECTION_CLIENT)]).await;
     let session = app.signed_in_user("jane@example.com").await;
     app.db
         .batch_execute(
@@ -2863,6 +2944,7 @@ async fn real_responses_match_the_document_and_cover_every_documented_status_and
     Box::pin(exercise_the_second_factor(&mut contract)).await;
     Box::pin(exercise_passkeys(&mut contract)).await;
     Box::pin(exercise_providers(&mut contract)).await;
+    Box::pin(exercise_introspection(&mut contract)).await;
     Box::pin(exercise_spent_budgets(&mut contract)).await;
     Box::pin(exercise_an_unreachable_database(&mut contract)).await;
     Box::pin(exercise_a_broken_database(&mut contract)).await;

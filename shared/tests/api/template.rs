@@ -39,7 +39,7 @@ const SIGNERS: [&str; 6] = [
 const BEARER_SIGNERS: [&str; 1] = ["mfa-totp-confirm"];
 /// Functions that verify access tokens or publish the keys that do: the public keys only, from
 /// the migrations resource (`Endpoint::verifies_tokens`).
-const VERIFIERS: [&str; 18] = [
+const VERIFIERS: [&str; 19] = [
     "dashboard",
     "logout",
     "sessions",
@@ -58,6 +58,7 @@ const VERIFIERS: [&str; 18] = [
     "delete-passkey",
     "identities",
     "delete-identity",
+    "introspect",
 ];
 /// Each function's access, as its code needs it: the secrets it may read (by the template's
 /// names; `MasterUserSecret` is the RDS-managed master secret, `DatabaseRuntimeSecret` the
@@ -117,6 +118,9 @@ const ACCESS: &[(&str, &[&str], bool, &[&str])] = &[
     ("janitor", &[RUNTIME], true, &["ses:SendEmail"]),
     // Verifies tokens (public keys in the environment) and checks them live in the database.
     ("authorizer", &[RUNTIME], true, &[]),
+    // Besides, the introspection clients' secret, only when IntrospectionClientsSecretArn is set
+    // (checked by the_introspection_clients_secret_is_read_by_introspect_alone).
+    ("introspect", &[RUNTIME], true, &[]),
     // Behind the authorizer: it checked everything; the function reads its context.
     ("protected-example", &[], false, &[]),
     // The owner: migrates, creates the runtime login from its secret, fills the signing key and
@@ -1707,8 +1711,9 @@ const PUBLIC_WRITES: [&str; 13] = [
     "reset-password",
 ];
 /// The routes that verify a token (and the JWKS their verifiers fetch): roomy.
-const VERIFICATION: [&str; 21] = [
+const VERIFICATION: [&str; 22] = [
     "refresh",
+    "introspect",
     "protected-example",
     "mfa-status",
     "mfa-totp-enroll",
@@ -2040,4 +2045,45 @@ fn the_lambda_authorizer_guards_only_the_example_route_and_is_exported() {
         mentions(&output["Export"]["Name"], "AuthorizerFunctionArn"),
         "exported for other stacks"
     );
+}
+
+#[test]
+fn the_introspection_clients_secret_is_read_by_introspect_alone() {
+    let template = template();
+    assert_eq!(
+        template["Parameters"]["IntrospectionClientsSecretArn"]["Default"].as_str(),
+        Some("")
+    );
+    for function in functions(&template) {
+        let reads = mentions(function.properties(), "IntrospectionClientsSecretArn");
+        assert_eq!(
+            reads,
+            function.binary() == "introspect",
+            "{}: the introspection clients' secret",
+            function.logical_id
+        );
+    }
+    let introspect = functions(&template)
+        .into_iter()
+        .find(|function| function.binary() == "introspect")
+        .unwrap();
+    let (tag, branches) = tagged(introspect.environment()["INTROSPECTION_CLIENTS_ARN"]).unwrap();
+    assert_eq!(tag, "If", "set only when the parameter is");
+    assert_eq!(branches[0].as_str(), Some("HasIntrospectionClients"));
+    let statement = introspect.properties()["Policies"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|policy| tagged(policy))
+        .find(|(tag, _)| tag == "If")
+        .map(|(_, branches)| &branches[1]["Statement"][0])
+        .expect("a conditional statement");
+    assert_eq!(
+        statement["Action"].as_str(),
+        Some("secretsmanager:GetSecretValue")
+    );
+    assert!(is_ref_to(
+        &statement["Resource"],
+        "IntrospectionClientsSecretArn"
+    ));
 }
