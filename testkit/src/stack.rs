@@ -288,6 +288,11 @@ pub struct Stack {
     provider: Option<TestProvider>,
 }
 
+/// The introspection client the stack allows (`INTROSPECTION_CLIENTS`), as the Postman
+/// collection's defaults name it.
+pub const INTROSPECTION_CLIENT_ID: &str = "newman";
+pub const INTROSPECTION_CLIENT_SECRET: &str = "newman-introspection-secret-0123456789abcdef";
+
 /// The provider name the stack gives its [`TestProvider`], and the client registered there.
 pub const STACK_PROVIDER: &str = "local";
 /// The same provider under a second name, asked to answer with a form the browser posts
@@ -345,6 +350,11 @@ impl Stack {
             ("RATE_LIMIT_PASSKEY_SIGNIN".to_owned(), raised.clone()),
             ("RATE_LIMIT_FORGOT_PASSWORD".to_owned(), raised.clone()),
             ("RESET_EMAILS_PER_WINDOW".to_owned(), raised),
+            // The client the Postman collection introspects as (its default variables).
+            (
+                "INTROSPECTION_CLIENTS".to_owned(),
+                format!("{INTROSPECTION_CLIENT_ID}:{INTROSPECTION_CLIENT_SECRET}"),
+            ),
         ];
         let provider = if options.oidc_provider {
             // The pages are opened at http://localhost:PORT (passkeys need it), so that is the

@@ -2133,3 +2133,77 @@ fn protected_example_answers_only_documented_errors_to_any_token() {
         ],
     );
 }
+
+#[test]
+fn introspect_answers_only_documented_errors_to_any_client_and_body() {
+    use base64::Engine as _;
+    const CLIENT: &str = "fuzz:fuzz-introspection-secret-0123456789abcdef";
+    let runtime = runtime();
+    let app = runtime.block_on(TestApp::spawn_with(&[("INTROSPECTION_CLIENTS", CLIENT)]));
+    let genuine = signed_in(&app, &runtime, "fuzz-introspect@example.com");
+    let good = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(CLIENT)
+    )
+    .into_bytes();
+    let authorization = prop_oneof![
+        4 => Just(good),
+        1 => header_bytes(64),
+        1 => "[ -~]{0,40}".prop_map(|text| format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(text)
+        ).into_bytes()),
+    ];
+    let content_type = prop_oneof![
+        6 => Just(Some(b"application/x-www-form-urlencoded".to_vec())),
+        1 => content_type(),
+    ];
+    let token = prop_oneof![
+        2 => Just(genuine.access.clone()),
+        1 => Just(genuine.refresh.clone()),
+        2 => hostile_string(),
+    ];
+    let body = prop_oneof![
+        6 => (token, prop::option::of(hostile_string())).prop_map(|(token, hint)| {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("token", &token);
+            if let Some(hint) = hint {
+                form.append_pair("token_type_hint", &hint);
+            }
+            form.finish().into_bytes()
+        }),
+        1 => prop::collection::vec(any::<u8>(), 0..128),
+        1 => Just(vec![b'x'; 16 * 1024 + 1]),
+    ];
+    let seen = fuzz_endpoint(
+        &app,
+        &runtime,
+        Endpoint::Introspect,
+        (
+            method(Method::POST),
+            prop::option::weighted(0.9, authorization.prop_map(Bytes)),
+            content_type.prop_map(|c| c.map(Bytes)),
+            body.prop_map(Bytes),
+        ),
+        |(method, authorization, content_type, body)| {
+            request(
+                method.clone(),
+                "/api/introspect",
+                content_type.as_deref(),
+                authorization.as_deref(),
+                body,
+            )
+        },
+    );
+    assert_reached(
+        &seen,
+        &[
+            (200, None),
+            (400, Some("missing_field")),
+            (401, Some("invalid_client")),
+            (413, Some("payload_too_large")),
+            (415, Some("unsupported_media_type")),
+            (405, Some("method_not_allowed")),
+        ],
+    );
+}
