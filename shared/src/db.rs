@@ -273,9 +273,15 @@ impl From<deadpool_postgres::PoolError> for ApiError {
     }
 }
 
+/// The SQLSTATE of `refuse_session_of_disabled_account` (V12): the one rule that no session opens
+/// for a disabled account, whichever way in asked.
+pub const ACCOUNT_DISABLED: &str = "AD001";
+
 impl From<tokio_postgres::Error> for ApiError {
     fn from(error: tokio_postgres::Error) -> Self {
-        if is_unavailable(&error) {
+        if error.code().map(SqlState::code) == Some(ACCOUNT_DISABLED) {
+            ApiError::AccountDisabled
+        } else if is_unavailable(&error) {
             ApiError::ServiceUnavailable(error.into())
         } else {
             ApiError::Internal(error.into())

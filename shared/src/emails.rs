@@ -30,6 +30,8 @@ pub const MFA_LOCKED_SUBJECT: &str = "Two-factor sign-in to your account was loc
 pub const RECOVERY_CODE_USED_SUBJECT: &str = "A recovery code was used to sign in to your account";
 /// Subject of the notice after TOTP was turned off.
 pub const MFA_DISABLED_SUBJECT: &str = "Two-factor authentication was turned off";
+/// Subject of the notice after an administrator reset the second factor.
+pub const MFA_RESET_SUBJECT: &str = "Two-factor authentication was reset by an administrator";
 /// Subject of the goodbye email.
 pub const DELETED_SUBJECT: &str = "Your account was deleted";
 /// Subject of the notice after a passkey was removed.
@@ -127,6 +129,19 @@ pub fn mfa_disabled() -> Message {
         body: "Two-factor authentication was turned off for your account: signing in now needs \
                only the password.\n\n\
                If it was not you, change your password now and turn it back on."
+            .to_owned(),
+    }
+}
+
+/// After an administrator reset the second factor (at the owner's request, say, after a lost
+/// phone): password sign-ins need one factor until TOTP is set up again.
+pub fn mfa_reset_by_admin() -> Message {
+    Message {
+        subject: MFA_RESET_SUBJECT,
+        body: "An administrator reset two-factor authentication for your account: the \
+               authenticator app and the recovery codes no longer work, and signing in now needs \
+               only the password. Set up two-factor authentication again from your account page.\n\n\
+               If you did not ask for this, change your password now and contact us."
             .to_owned(),
     }
 }

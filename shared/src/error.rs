@@ -36,6 +36,22 @@ pub enum ApiError {
         "Client authentication failed: HTTP Basic with an introspection client's id and secret is required"
     )]
     InvalidClient,
+    /// An admin call without the local `ADMIN_TOKEN` as its bearer (only where one is set).
+    #[error("A valid admin token is required")]
+    InvalidAdminToken,
+    /// An admin call whose request carries no IAM identity (API Gateway's `AWS_IAM`): refused
+    /// even if a route were left open by mistake.
+    #[error("This route requires a caller authenticated by IAM")]
+    IamIdentityRequired,
+    /// A query parameter of the admin API that does not parse; the message names it.
+    #[error("{0}")]
+    InvalidParameter(&'static str),
+    /// The admin API's target: an id that is no UUID or no account's.
+    #[error("No account has this id")]
+    UserNotFound,
+    /// An account an operator disabled: answered only to whoever proved to be its owner.
+    #[error("This account is disabled")]
+    AccountDisabled,
     #[error("Reset token is invalid, expired or already used")]
     InvalidResetToken,
     #[error("Confirmation link or code is invalid, expired or already used")]
@@ -126,18 +142,19 @@ impl ApiError {
             | InvalidRedirect
             | InvalidCodeChallenge
             | InvalidOAuthState
-            | InvalidGrant => 400,
+            | InvalidGrant
+            | InvalidParameter(_) => 400,
             InvalidCredentials
             | MissingToken
             | InvalidToken
             | TokenExpired
             | InvalidMfaCode { signing_in: true }
             | InvalidMfaToken
-            | InvalidClient => 401,
-            EmailNotVerified | Aal2Required => 403,
-            NotFound | SessionNotFound | PasskeyNotFound | UnknownProvider | IdentityNotFound => {
-                404
-            }
+            | InvalidClient
+            | InvalidAdminToken => 401,
+            EmailNotVerified | Aal2Required | IamIdentityRequired | AccountDisabled => 403,
+            NotFound | SessionNotFound | PasskeyNotFound | UnknownProvider | IdentityNotFound
+            | UserNotFound => 404,
             MethodNotAllowed { .. } => 405,
             EmailTaken | MfaAlreadyEnabled | MfaNotEnabled | TooManyPasskeys | LastSignInMethod => {
                 409
@@ -166,6 +183,11 @@ impl ApiError {
             MissingToken => "missing_token",
             InvalidToken => "invalid_token",
             InvalidClient => "invalid_client",
+            InvalidAdminToken => "invalid_admin_token",
+            IamIdentityRequired => "iam_identity_required",
+            InvalidParameter(_) => "invalid_parameter",
+            UserNotFound => "user_not_found",
+            AccountDisabled => "account_disabled",
             TokenExpired => "token_expired",
             InvalidResetToken => "invalid_reset_token",
             InvalidVerificationToken => "invalid_verification_token",
@@ -216,6 +238,7 @@ impl ApiError {
             ),
             // Not a bearer route: the client authenticates with HTTP Basic (RFC 7662 §2.1).
             ApiError::InvalidClient => Some(r#"Basic realm="introspection""#),
+            ApiError::InvalidAdminToken => Some(r#"Bearer realm="admin""#),
             _ => None,
         }
     }

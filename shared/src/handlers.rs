@@ -27,6 +27,13 @@ use crate::service::{
 };
 use crate::tokens::AccessTokenSigner;
 
+mod admin;
+
+pub use admin::{
+    admin_audit, admin_delete_user, admin_disable_user, admin_enable_user, admin_get_user,
+    admin_list_users, admin_reset_mfa, admin_revoke_sessions,
+};
+
 /// What every handler returns; errors become their JSON response in [`crate::lambda`].
 pub type HandlerResult = Result<Response<Body>, ApiError>;
 

@@ -219,6 +219,17 @@ pub fn authorizer_context(
     }
 }
 
+/// The IAM caller of a request API Gateway authorized with SigV4 (`AWS_IAM` routes): the ARN
+/// in `requestContext.authorizer.iam.userArn`, filled in by API Gateway (a client cannot set it).
+pub fn iam_caller(request: &Request) -> Option<String> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => {
+            context.authorizer.as_ref()?.iam.as_ref()?.user_arn.clone()
+        }
+        _ => None,
+    }
+}
+
 /// The domain the request reached the API at, from the context API Gateway fills in (a client
 /// cannot set it, unlike the `Host` header).
 pub fn api_domain(request: &Request) -> Option<String> {
@@ -275,6 +286,19 @@ fn redirect_with(status: StatusCode, location: &str) -> Result<Response<Body>, A
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// 204 No Content: done, nothing to say (with the headers every answer carries).
+pub fn no_content() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 /// A JSON response; `no-store` because bodies carry tokens and personal data (RFC 6749 §5.1).

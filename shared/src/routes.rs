@@ -108,6 +108,22 @@ pub enum Endpoint {
     ProtectedExample,
     /// `POST /api/introspect`: RFC 7662 token introspection for the APIs behind us.
     Introspect,
+    /// `GET /admin/users`: a page of accounts (operators only: IAM in AWS, `ADMIN_TOKEN` locally).
+    AdminListUsers,
+    /// `GET /admin/users/{id}`: an account, its factors, identities and live sessions.
+    AdminGetUser,
+    /// `POST /admin/users/{id}/disable`: sessions end, sign-in refused.
+    AdminDisableUser,
+    /// `POST /admin/users/{id}/enable`.
+    AdminEnableUser,
+    /// `POST /admin/users/{id}/sessions/revoke`: every session ends.
+    AdminRevokeSessions,
+    /// `DELETE /admin/users/{id}`.
+    AdminDeleteUser,
+    /// `POST /admin/users/{id}/mfa/reset`: TOTP off, recovery codes deleted, the owner emailed.
+    AdminResetMfa,
+    /// `GET /admin/audit`: a page of the audit log.
+    AdminAudit,
     /// The HTML sign-in page.
     SigninPage,
     /// The HTML sign-up page.
@@ -118,7 +134,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint, in the order of the README's table.
-    pub const ALL: [Endpoint; 43] = [
+    pub const ALL: [Endpoint; 51] = [
         Endpoint::Signup,
         Endpoint::VerifyEmail,
         Endpoint::ResendVerification,
@@ -154,6 +170,14 @@ impl Endpoint {
         Endpoint::Public,
         Endpoint::ProtectedExample,
         Endpoint::Introspect,
+        Endpoint::AdminListUsers,
+        Endpoint::AdminGetUser,
+        Endpoint::AdminDisableUser,
+        Endpoint::AdminEnableUser,
+        Endpoint::AdminRevokeSessions,
+        Endpoint::AdminDeleteUser,
+        Endpoint::AdminResetMfa,
+        Endpoint::AdminAudit,
         Endpoint::Root,
         Endpoint::ResetPage,
         Endpoint::VerifyPage,
@@ -176,10 +200,10 @@ impl Endpoint {
         match self {
             Root | Public | ProtectedExample | Dashboard | Sessions | ResetPage | VerifyPage
             | SigninPage | SignupPage | AccountPage | Jwks | MfaStatus | Passkeys
-            | OauthAuthorize | OauthCallback | Identities => Some("GET"),
-            EndSession | DeleteAccount | MfaDisable | DeletePasskey | DeleteIdentity => {
-                Some("DELETE")
-            }
+            | OauthAuthorize | OauthCallback | Identities | AdminListUsers | AdminGetUser
+            | AdminAudit => Some("GET"),
+            EndSession | DeleteAccount | MfaDisable | DeletePasskey | DeleteIdentity
+            | AdminDeleteUser => Some("DELETE"),
             Signup
             | Signin
             | Refresh
@@ -200,7 +224,11 @@ impl Endpoint {
             | PasskeySigninFinish
             | OauthToken
             | OauthCallbackForm
-            | Introspect => Some("POST"),
+            | Introspect
+            | AdminDisableUser
+            | AdminEnableUser
+            | AdminRevokeSessions
+            | AdminResetMfa => Some("POST"),
             NotFound => None,
         }
     }
@@ -248,6 +276,13 @@ impl Endpoint {
             DeleteIdentity => "/api/identities/{id}",
             ProtectedExample => "/api/protected-example",
             Introspect => "/api/introspect",
+            AdminListUsers => "/admin/users",
+            AdminGetUser | AdminDeleteUser => "/admin/users/{id}",
+            AdminDisableUser => "/admin/users/{id}/disable",
+            AdminEnableUser => "/admin/users/{id}/enable",
+            AdminRevokeSessions => "/admin/users/{id}/sessions/revoke",
+            AdminResetMfa => "/admin/users/{id}/mfa/reset",
+            AdminAudit => "/admin/audit",
             SigninPage => "/signin",
             SignupPage => "/signup",
             AccountPage => "/account",
@@ -359,6 +394,30 @@ impl Endpoint {
             DeleteIdentity => {
                 Handler::WithApp(|app, request| Box::pin(handlers::delete_identity(app, request)))
             }
+            AdminListUsers => {
+                Handler::WithApp(|app, request| Box::pin(handlers::admin_list_users(app, request)))
+            }
+            AdminGetUser => {
+                Handler::WithApp(|app, request| Box::pin(handlers::admin_get_user(app, request)))
+            }
+            AdminDisableUser => Handler::WithApp(|app, request| {
+                Box::pin(handlers::admin_disable_user(app, request))
+            }),
+            AdminEnableUser => {
+                Handler::WithApp(|app, request| Box::pin(handlers::admin_enable_user(app, request)))
+            }
+            AdminRevokeSessions => Handler::WithApp(|app, request| {
+                Box::pin(handlers::admin_revoke_sessions(app, request))
+            }),
+            AdminDeleteUser => {
+                Handler::WithApp(|app, request| Box::pin(handlers::admin_delete_user(app, request)))
+            }
+            AdminResetMfa => {
+                Handler::WithApp(|app, request| Box::pin(handlers::admin_reset_mfa(app, request)))
+            }
+            AdminAudit => {
+                Handler::WithApp(|app, request| Box::pin(handlers::admin_audit(app, request)))
+            }
         };
         Route {
             endpoint: self,
@@ -447,6 +506,11 @@ impl Endpoint {
         )
     }
 
+    /// True for the admin API's endpoints: IAM-authorized in AWS (`ADMIN_TOKEN` locally).
+    pub fn is_admin(self) -> bool {
+        self.path().starts_with("/admin/")
+    }
+
     /// True for the endpoints that make or check the codes of confirmation emails: only they get
     /// the key the codes are stored under.
     pub fn uses_code_key(self) -> bool {
@@ -506,6 +570,14 @@ impl Endpoint {
             OauthToken => "oauth-token",
             Identities => "identities",
             DeleteIdentity => "delete-identity",
+            AdminListUsers => "admin-list-users",
+            AdminGetUser => "admin-get-user",
+            AdminDisableUser => "admin-disable-user",
+            AdminEnableUser => "admin-enable-user",
+            AdminRevokeSessions => "admin-revoke-sessions",
+            AdminDeleteUser => "admin-delete-user",
+            AdminResetMfa => "admin-reset-mfa",
+            AdminAudit => "admin-audit",
         }
     }
 }

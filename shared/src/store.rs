@@ -12,6 +12,7 @@ use crate::error::ApiError;
 use crate::hashing::PasswordHashString;
 use crate::tokens::TokenHash;
 
+mod admin;
 mod audit;
 mod mfa;
 mod oauth;
@@ -22,6 +23,11 @@ mod sessions;
 mod throttling;
 mod verification;
 
+pub use admin::{
+    AdminCall, AdminSession, AuditEntry, MfaReset, UserProfile, UserSummary, audit_events,
+    delete_user, enable_user, end_sessions_for_admin, list_users, live_sessions, lock_user_email,
+    mark_disabled, reset_mfa, view_user,
+};
 pub use audit::{Event, EventKind, record_event};
 pub use mfa::{
     Challenge, ChallengeOpening, MAX_WRONG_MFA_CODES, MfaFailure, MfaStatus, TotpConfirmation,
@@ -51,7 +57,7 @@ pub use throttling::{
 pub use verification::{
     Confirmation, Confirmed, EmailChange, MAX_WRONG_CODES, PasswordChange, Proof, Queued,
     Registration, Resend, change_password, confirm, delete_account, prune_unconfirmed,
-    refuse_unverified_signin, register, request_email_change, resend,
+    refuse_signin, register, request_email_change, resend,
 };
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -74,6 +80,18 @@ fn user_from(row: &Row) -> User {
         mfa_enabled: row.get("mfa_enabled"),
     }
 }
+
+/// `to_char` of a timestamp column as RFC 3339 in UTC, as the sessions list writes them.
+macro_rules! rfc3339 {
+    ($column:literal) => {
+        concat!(
+            "to_char(",
+            $column,
+            " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+        )
+    };
+}
+pub(crate) use rfc3339;
 
 /// The `mfa_enabled` column of a reader of `users u`: whether TOTP is confirmed.
 macro_rules! mfa_enabled_of_u {

@@ -293,6 +293,10 @@ pub struct Stack {
 pub const INTROSPECTION_CLIENT_ID: &str = "newman";
 pub const INTROSPECTION_CLIENT_SECRET: &str = "newman-introspection-secret-0123456789abcdef";
 
+/// The admin API's local bearer the stack sets (`ADMIN_TOKEN`), as the Postman collection's
+/// defaults name it.
+pub const ADMIN_TOKEN: &str = "newman-admin-token-0123456789abcdef-local";
+
 /// The provider name the stack gives its [`TestProvider`], and the client registered there.
 pub const STACK_PROVIDER: &str = "local";
 /// The same provider under a second name, asked to answer with a form the browser posts
@@ -355,6 +359,8 @@ impl Stack {
                 "INTROSPECTION_CLIENTS".to_owned(),
                 format!("{INTROSPECTION_CLIENT_ID}:{INTROSPECTION_CLIENT_SECRET}"),
             ),
+            // The operator the Postman collection's admin requests act as.
+            ("ADMIN_TOKEN".to_owned(), ADMIN_TOKEN.to_owned()),
         ];
         let provider = if options.oidc_provider {
             // The pages are opened at http://localhost:PORT (passkeys need it), so that is the

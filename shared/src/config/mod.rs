@@ -18,6 +18,7 @@ use secrecy::SecretString;
 
 use crate::aws::Aws;
 
+mod admin;
 mod database;
 mod email;
 mod introspection;
@@ -32,6 +33,7 @@ mod sessions;
 mod verification;
 mod webauthn;
 
+pub use admin::AdminSettings;
 pub use database::{DatabaseConfig, DbTimeouts, DbTls, RuntimeRole, SecretSource};
 pub use email::EmailTransport;
 pub use introspection::{IntrospectionClient, IntrospectionSettings};
@@ -73,6 +75,7 @@ pub struct Config {
     pub webauthn: WebauthnSettings,
     pub oidc: OidcSettings,
     pub introspection: IntrospectionSettings,
+    pub admin: AdminSettings,
 }
 
 impl Config {
@@ -91,6 +94,7 @@ impl Config {
             webauthn: WebauthnSettings::load(env)?,
             oidc: OidcSettings::load(env, aws).await?,
             introspection: IntrospectionSettings::load(env, aws).await?,
+            admin: AdminSettings::load(env)?,
         })
     }
 }
@@ -184,6 +188,14 @@ impl Environment {
     /// A variable that holds a secret: never shown in an error or a log.
     fn secret(&self, name: &'static str) -> Option<SecretString> {
         self.text(name).map(SecretString::from)
+    }
+
+    /// The names of the set (non-empty) variables that end with `suffix`, whichever they are.
+    fn names_with_suffix<'a>(&'a self, suffix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.values
+            .iter()
+            .filter(move |(name, value)| name.ends_with(suffix) && !value.is_empty())
+            .map(|(name, _)| name.as_str())
     }
 
     /// A value parsed as `T` (ports, pool sizes); `what` says what was expected.

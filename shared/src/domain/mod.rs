@@ -1,5 +1,6 @@
 //! Domain types: request fields become these at the edge, and services accept nothing else.
 
+mod admin;
 mod assurance;
 mod client;
 mod code;
@@ -13,6 +14,7 @@ mod password;
 mod session;
 mod user;
 
+pub use admin::{AuditQuery, PageSize, Principal, UserListQuery, target_user};
 pub use assurance::{Aal, Assurance, AuthMethod};
 pub use client::{ClientInfo, MAX_USER_AGENT_CHARS};
 pub use code::EmailCode;

@@ -4,12 +4,14 @@
 //! [`mfa`] and passkeys in [`passkeys`].
 
 mod account;
+mod admin;
 mod downstream;
 mod mfa;
 mod oauth;
 mod passkeys;
 mod verification;
 
+pub use admin::{AdminCredentials, AuditPage, MfaResetDone, UserPage, UserView};
 pub use downstream::LiveAccess;
 pub use mfa::{Enrollment, MFA_TOKEN_TTL, MfaConfirmed, MfaProof};
 pub use oauth::{AuthorizeRequest, Callback};
@@ -70,6 +72,7 @@ struct Checked {
     hash: PasswordHashString,
     password: Password,
     scopes: LockoutScopes,
+    disabled: bool,
 }
 
 /// What the right password earns: a session, or, for an account with TOTP on, the second step.
@@ -209,13 +212,35 @@ impl App {
             hash,
             password,
             scopes,
+            disabled,
         } = self
             .check_password(&db, &email, password, presented.as_ref(), client)
             .await?;
+        // Told only to whoever proved to own it, as an unconfirmed address is below.
+        if disabled {
+            store::refuse_signin(
+                &db,
+                user.id,
+                &email,
+                &scopes,
+                EventKind::SigninDisabled,
+                client,
+            )
+            .await?;
+            return Err(ApiError::AccountDisabled);
+        }
         // Proven by the password, refused until proven by the address (and only then: to someone
         // without the password this answer never differs from a wrong one's).
         if self.config.verification.required && !user.email_verified {
-            store::refuse_unverified_signin(&db, user.id, &email, &scopes, client).await?;
+            store::refuse_signin(
+                &db,
+                user.id,
+                &email,
+                &scopes,
+                EventKind::SigninUnverified,
+                client,
+            )
+            .await?;
             return Err(ApiError::EmailNotVerified);
         }
         // A hash made with weaker parameters than today's is replaced while the password is at
@@ -321,6 +346,7 @@ impl App {
                 hash,
                 password,
                 scopes: attempt.scopes,
+                disabled: attempt.disabled,
             }),
             (user, _) => {
                 store::record_signin_failure(

@@ -309,7 +309,15 @@ impl App {
         })?;
         let scopes = LockoutScopes::default();
         if self.config.verification.required && !user.email_verified {
-            store::refuse_unverified_signin(&db, user.id, &email, &scopes, client).await?;
+            store::refuse_signin(
+                &db,
+                user.id,
+                &email,
+                &scopes,
+                store::EventKind::SigninUnverified,
+                client,
+            )
+            .await?;
             return Err(ApiError::EmailNotVerified);
         }
         self.open_passkey_session(&db, user.id, &email, user.email_verified, &scopes, client)

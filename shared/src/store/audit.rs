@@ -59,6 +59,19 @@ pub enum EventKind {
     IdentityLinked,
     /// A provider's identity unlinked from the account.
     IdentityUnlinked,
+    /// The right password of an account an operator disabled: refused (403 `account_disabled`).
+    SigninDisabled,
+    // The admin API's calls: each names its acting principal (`actor`).
+    AdminUsersListed,
+    AdminUserViewed,
+    AdminAuditRead,
+    /// Disabled by an operator: every session ended, sign-in refused.
+    AccountDisabled,
+    AccountEnabled,
+    /// Every session of the account ended by an operator.
+    SessionsRevoked,
+    /// TOTP off and recovery codes deleted by an operator; the owner was emailed.
+    MfaReset,
 }
 
 impl EventKind {
@@ -96,6 +109,14 @@ impl EventKind {
             PasskeyRemoved => "passkey_removed",
             IdentityLinked => "identity_linked",
             IdentityUnlinked => "identity_unlinked",
+            SigninDisabled => "signin_disabled",
+            AdminUsersListed => "admin_users_listed",
+            AdminUserViewed => "admin_user_viewed",
+            AdminAuditRead => "admin_audit_read",
+            AccountDisabled => "account_disabled",
+            AccountEnabled => "account_enabled",
+            SessionsRevoked => "sessions_revoked",
+            MfaReset => "mfa_reset",
         }
     }
 }

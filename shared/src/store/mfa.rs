@@ -115,7 +115,7 @@ pub async fn totp_of(client: &impl GenericClient, user: UserId) -> Result<Option
 }
 
 /// What `GET /api/mfa` shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct MfaStatus {
     pub totp_enabled: bool,
     pub recovery_codes_left: i64,

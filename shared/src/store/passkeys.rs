@@ -10,6 +10,7 @@ use uuid::Uuid;
 use webauthn_rs::prelude::Passkey;
 
 use super::audit::EventKind;
+use super::rfc3339;
 use super::{Result, mfa_enabled_of_u, seconds, user_from};
 use crate::domain::{CeremonyId, ClientInfo, PasskeyName, User, UserId};
 use crate::error::ApiError;
@@ -125,17 +126,6 @@ pub struct PasskeySummary {
     pub created_at: String,
     /// The last sign-in with it, RFC 3339, UTC; `null` before the first.
     pub last_used_at: Option<String>,
-}
-
-/// `to_char` of a timestamp column as RFC 3339 in UTC, as the sessions list writes them.
-macro_rules! rfc3339 {
-    ($column:literal) => {
-        concat!(
-            "to_char(",
-            $column,
-            " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-        )
-    };
 }
 
 /// A new passkey of an account.

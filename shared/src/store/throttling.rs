@@ -107,6 +107,8 @@ pub struct SigninAttempt {
     /// or the success's statement).
     pub scopes: LockoutScopes,
     pub account: Option<(User, PasswordHashString)>,
+    /// Whether that account was disabled by an operator (told only after the right password).
+    pub disabled: bool,
 }
 
 /// The lockout rule's verdict on one attempt (see `begin_signin_attempt` in
@@ -151,7 +153,7 @@ pub async fn begin_signin(
                 "WITH ip AS (SELECT hits, resets_in FROM hit_rate_limit($4, $1, $2)),
                   account AS (SELECT u.id, u.name, u.email,
                                      u.email_verified_at IS NOT NULL AS email_verified,
-                                     u.password_hash, ",
+                                     u.password_hash, u.disabled_at IS NOT NULL AS disabled, ",
                 mfa_enabled_of_u!(),
                 " FROM users u WHERE u.email = $6),
                   scopes AS (
@@ -203,6 +205,7 @@ pub async fn begin_signin(
         lockout,
         scopes: LockoutScopes(row.get("scopes")),
         account,
+        disabled: row.get::<_, Option<bool>>("disabled").unwrap_or(false),
     })
 }
 

@@ -587,13 +587,15 @@ pub async fn delete_account(
     Ok(row.as_ref().map(OutboxEmail::from_row))
 }
 
-/// The second statement of a sign-in with the right password to an unconfirmed account: the
-/// attempt's failure streaks are cleared (the password was right) and the refusal recorded.
-pub async fn refuse_unverified_signin(
+/// The second statement of a sign-in with the right password to an account that may not sign in
+/// (unconfirmed, or disabled by an operator): the attempt's failure streaks are cleared (the
+/// password was right) and the refusal recorded as `kind`.
+pub async fn refuse_signin(
     client: &impl GenericClient,
     user_id: UserId,
     email: &Email,
     scopes: &LockoutScopes,
+    kind: EventKind,
     info: &ClientInfo,
 ) -> Result<()> {
     let statement = client
@@ -607,7 +609,7 @@ pub async fn refuse_unverified_signin(
         .execute(
             &statement,
             &[
-                &EventKind::SigninUnverified.as_str(),
+                &kind.as_str(),
                 &email.digest().0.as_slice(),
                 &user_id.as_uuid(),
                 &info.ip,

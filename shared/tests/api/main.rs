@@ -10,6 +10,7 @@
 mod helpers;
 
 mod account;
+mod admin;
 mod audit;
 mod authorizer;
 mod aws;

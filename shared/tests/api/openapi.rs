@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use auth::domain::{Email, LogoutScope, NewPassword, PasskeyName, Password, UserId, UserName};
+use auth::domain::{
+    AuditQuery, Email, LogoutScope, NewPassword, PasskeyName, Password, UserId, UserListQuery,
+    UserName,
+};
 use auth::http::{JsonBody, MAX_BODY_BYTES, Query, error_response};
 use auth::lambda::{State, respond};
 use auth::service::PasskeyCeremony;
@@ -181,13 +184,18 @@ fn one_of_each_variant() -> Vec<ApiError> {
         ApiError::IdentityNotFound,
         ApiError::LastSignInMethod,
         ApiError::InvalidClient,
+        ApiError::InvalidAdminToken,
+        ApiError::IamIdentityRequired,
+        ApiError::InvalidParameter("x"),
+        ApiError::UserNotFound,
+        ApiError::AccountDisabled,
         ApiError::MethodNotAllowed { allowed: "GET" },
         ApiError::ServiceUnavailable(anyhow::anyhow!("x")),
         ApiError::Internal(anyhow::anyhow!("x")),
     ]
 }
 
-const VARIANTS: usize = 39;
+const VARIANTS: usize = 44;
 
 /// The variant's position. Exhaustive on purpose: a new variant does not compile until it is
 /// numbered here, and then `one_of_each_variant` must gain it for the test to pass.
@@ -233,6 +241,11 @@ fn variant_index(error: &ApiError) -> usize {
         IdentityNotFound => 36,
         LastSignInMethod => 37,
         InvalidClient => 38,
+        InvalidAdminToken => 39,
+        IamIdentityRequired => 40,
+        InvalidParameter(_) => 41,
+        UserNotFound => 42,
+        AccountDisabled => 43,
     }
 }
 
@@ -260,6 +273,7 @@ fn real_errors() -> Vec<ApiError> {
                     | ApiError::InvalidEmail(_)
                     | ApiError::InvalidPassword(_)
                     | ApiError::InvalidName(_)
+                    | ApiError::InvalidParameter(_)
             )
         })
         .collect();
@@ -318,6 +332,13 @@ fn real_errors() -> Vec<ApiError> {
             .unwrap_err(),
     );
     errors.push(LogoutScope::parse("everywhere").unwrap_err());
+    // The admin API's query parameters.
+    let id = "5f0c6a38-3c1b-4d7e-9a55-2f1d0e4b8c91";
+    errors.push(UserListQuery::parse(None, None, Some("0")).unwrap_err());
+    errors.push(UserListQuery::parse(None, Some("x"), None).unwrap_err());
+    errors.push(UserListQuery::parse(Some(&"a".repeat(255)), None, None).unwrap_err());
+    errors.push(AuditQuery::parse(Some("x"), None, None).unwrap_err());
+    errors.push(AuditQuery::parse(Some(id), Some("0"), None).unwrap_err());
     errors.push(UserName::parse(&"a".repeat(101)).unwrap_err());
     errors.push(UserName::parse("Jane\u{7}Doe").unwrap_err());
     errors.push(UserName::parse("  ").unwrap_err());

@@ -519,7 +519,8 @@ fn lookup(settings: &[(String, String)], name: &str) -> Option<String> {
 
 /// A `local/.env` made by an earlier release may lack a key a function now refuses to start
 /// without (`VERIFICATION_CODE_KEY` since addresses are verified, `MFA_ENCRYPTION_KEY` since
-/// second factors): each missing one is generated and appended, nothing else is touched.
+/// second factors) or a route needs (`ADMIN_TOKEN` since the admin API): each missing one is
+/// generated and appended, nothing else is touched.
 fn add_missing_keys(path: &Path, ports: Ports) -> anyhow::Result<()> {
     let settings = read_env_file(path)?;
     // A local/.env from before providers: make dev's own, unless the file names providers.
@@ -549,6 +550,11 @@ fn add_missing_keys(path: &Path, ports: Ports) -> anyhow::Result<()> {
             "MFA_ENCRYPTION_KEY",
             "the key TOTP secrets are sealed and recovery codes hashed under",
             auth::tokens::new_key_base64()?,
+        ),
+        (
+            "ADMIN_TOKEN",
+            "the admin API's local bearer (IAM stands in for it in AWS)",
+            random_secret(),
         ),
     ];
     for (name, what, value) in keys {
@@ -605,6 +611,8 @@ fn create_env_file(root: &Path, path: &Path, ports: Ports) -> anyhow::Result<()>
             format!("WEBAUTHN_ORIGIN=http://localhost:{}", ports.api)
         } else if line.starts_with("VERIFICATION_CODE_KEY=") {
             format!("VERIFICATION_CODE_KEY={}", random_secret())
+        } else if line.starts_with("ADMIN_TOKEN=") {
+            format!("ADMIN_TOKEN={}", random_secret())
         } else if line.starts_with("MFA_ENCRYPTION_KEY=") {
             // Quoted: cargo-lambda's env-file parser refuses a bare value ending in `=`.
             format!("MFA_ENCRYPTION_KEY='{}'", auth::tokens::new_key_base64()?)

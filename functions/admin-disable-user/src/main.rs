@@ -1,0 +1,7 @@
+//! Lambda function for `POST /admin/users/{id}/disable`, the admin API: wiring only: its route, made when it is
+//! compiled, names its handler.
+#![forbid(unsafe_code)]
+
+fn main() -> Result<(), auth::lambda::Error> {
+    auth::lambda::run(const { auth::Endpoint::AdminDisableUser.route() })
+}
