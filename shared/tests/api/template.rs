@@ -1,6 +1,7 @@
 //! The AWS SAM template (`template.yaml`) kept in step with the route table and the crates: every
 //! endpoint of `Endpoint::ALL` is routed, with its exact method and path, to its own function
-//! built from its own crate, and secrets, email and the VPC are granted only where they are needed.
+//! built from its own crate, and secrets, email and the VPC are granted only where they are needed;
+//! the admin routes alone are IAM-authorized, and the template never sets `ADMIN_TOKEN`.
 //! `local/check-template.sh` lints the same file with cfn-lint and `sam validate --lint`, and runs
 //! the SAM transform to look for circular dependencies.
 
@@ -123,6 +124,17 @@ const ACCESS: &[(&str, &[&str], bool, &[&str])] = &[
     ("introspect", &[RUNTIME], true, &[]),
     // Behind the authorizer: it checked everything; the function reads its context.
     ("protected-example", &[], false, &[]),
+    // The admin API: API Gateway checked the IAM caller; the functions read and write the
+    // database and nothing else (no key: they neither sign nor verify tokens; admin-reset-mfa
+    // only queues its email).
+    ("admin-list-users", &[RUNTIME], true, &[]),
+    ("admin-get-user", &[RUNTIME], true, &[]),
+    ("admin-disable-user", &[RUNTIME], true, &[]),
+    ("admin-enable-user", &[RUNTIME], true, &[]),
+    ("admin-revoke-sessions", &[RUNTIME], true, &[]),
+    ("admin-delete-user", &[RUNTIME], true, &[]),
+    ("admin-reset-mfa", &[RUNTIME], true, &[]),
+    ("admin-audit", &[RUNTIME], true, &[]),
     // The owner: migrates, creates the runtime login from its secret, fills the signing key and
     // the MFA key.
     (
@@ -167,7 +179,7 @@ const VERIFICATION_SWITCHED: [&str; 3] = ["signup", "signin", "passkey-signin-fi
 /// known email is not answered slower than an unknown one.
 const EMAIL_SENDERS: [&str; 1] = ["janitor"];
 /// Functions that queue or send emails for SES: they are told `EMAIL_TRANSPORT=ses`.
-const EMAIL_QUEUERS: [&str; 10] = [
+const EMAIL_QUEUERS: [&str; 11] = [
     "forgot-password",
     "signup",
     "resend-verification",
@@ -177,6 +189,7 @@ const EMAIL_QUEUERS: [&str; 10] = [
     "mfa-verify",
     "mfa-totp-disable",
     "delete-passkey",
+    "admin-reset-mfa",
     "janitor",
 ];
 /// Functions that run WebAuthn ceremonies, and so get the relying party's settings (also what
@@ -197,6 +210,22 @@ const RESET_TTL_READERS: [&str; 2] = ["forgot-password", "janitor"];
 /// Functions outside the HTTP API's route table: the migrations custom resource, the scheduled
 /// janitor, and the Lambda authorizer (invoked by API Gateway for the routes it guards).
 const BACKGROUND: [&str; 3] = ["migrate", "janitor", "authorizer"];
+/// The admin API (docs/design/admin-api.md): function, method and path of each route, every one
+/// IAM-authorized (`Auth: Authorizer: AWS_IAM`) and throttled by the `Admin*` parameters.
+const ADMIN: [(&str, &str, &str); 8] = [
+    ("admin-list-users", "GET", "/admin/users"),
+    ("admin-get-user", "GET", "/admin/users/{id}"),
+    ("admin-disable-user", "POST", "/admin/users/{id}/disable"),
+    ("admin-enable-user", "POST", "/admin/users/{id}/enable"),
+    (
+        "admin-revoke-sessions",
+        "POST",
+        "/admin/users/{id}/sessions/revoke",
+    ),
+    ("admin-delete-user", "DELETE", "/admin/users/{id}"),
+    ("admin-reset-mfa", "POST", "/admin/users/{id}/mfa/reset"),
+    ("admin-audit", "GET", "/admin/audit"),
+];
 
 /// The template as a YAML value; CloudFormation's short forms (`!Ref`, `!GetAtt`, `!Sub`, ...)
 /// are `Value::Tagged`.
@@ -1768,9 +1797,11 @@ fn every_route_has_a_throttle_of_its_own() {
         keys, expected,
         "a throttle for every route, and only for routes"
     );
+    let admin: Vec<&str> = ADMIN.iter().map(|(binary, ..)| *binary).collect();
     let classes = [
         ("PublicWrite", &PUBLIC_WRITES[..]),
         ("Verification", &VERIFICATION[..]),
+        ("Admin", &admin[..]),
     ];
     for endpoint in Endpoint::ALL {
         let key = route_key(endpoint);
@@ -1799,6 +1830,11 @@ fn every_route_has_a_throttle_of_its_own() {
             write < verification && read < verification,
             "{limit}: tight on public writes ({write}) and reads ({read}), roomy on verification \
              ({verification})"
+        );
+        let admin = default_of(&template, &format!("AdminThrottling{limit}"));
+        assert!(
+            admin <= write,
+            "{limit}: modest on the admin API ({admin}), no more than a public write ({write})"
         );
     }
 }
@@ -2013,7 +2049,8 @@ fn the_lambda_authorizer_guards_only_the_example_route_and_is_exported() {
         Some(3600)
     );
 
-    // Exactly one route behind it: the example.
+    // Exactly one route behind it: the example. (The AWS_IAM routes are the admin API's:
+    // the_admin_routes_are_iam_authorized.)
     let guarded: Vec<String> = functions(&template)
         .iter()
         .filter(|function| {
@@ -2021,7 +2058,10 @@ fn the_lambda_authorizer_guards_only_the_example_route_and_is_exported() {
                 .as_mapping()
                 .into_iter()
                 .flatten()
-                .any(|(_, event)| event["Properties"].get("Auth").is_some())
+                .any(|(_, event)| {
+                    event["Properties"].get("Auth").is_some()
+                        && event["Properties"]["Auth"]["Authorizer"].as_str() != Some("AWS_IAM")
+                })
         })
         .map(|function| function.binary().to_owned())
         .collect();
@@ -2086,4 +2126,262 @@ fn the_introspection_clients_secret_is_read_by_introspect_alone() {
         &statement["Resource"],
         "IntrospectionClientsSecretArn"
     ));
+}
+
+/// The functions with an admin route, from the template alone: every `HttpApi` event whose path
+/// is under `/admin/`, as (binary, method, path).
+fn admin_routes<'a>(functions: &'a [Function<'a>]) -> BTreeSet<(&'a str, String, String)> {
+    functions
+        .iter()
+        .flat_map(|function| {
+            function
+                .http_api_routes()
+                .into_iter()
+                .filter(|(path, _)| path.starts_with("/admin/"))
+                .map(move |(path, method)| (function.binary(), method, path))
+        })
+        .collect()
+}
+
+#[test]
+fn the_admin_routes_are_iam_authorized() {
+    let template = template();
+    let api = &template["Resources"]["HttpApi"]["Properties"];
+    // SAM takes AWS_IAM on a route for an authorizer's name unless the API enables it.
+    assert_eq!(
+        api["Auth"]["EnableIamAuthorizer"].as_bool(),
+        Some(true),
+        "HttpApi.Auth.EnableIamAuthorizer"
+    );
+    assert!(
+        api["Auth"].get("DefaultAuthorizer").is_none(),
+        "no default authorizer: IAM guards the admin routes only"
+    );
+    let functions = functions(&template);
+    for function in &functions {
+        for (name, event) in function.properties()["Events"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+        {
+            if event["Type"].as_str() != Some("HttpApi") {
+                continue;
+            }
+            let properties = &event["Properties"];
+            let path = properties["Path"].as_str().unwrap_or_default();
+            let iam = properties["Auth"]["Authorizer"].as_str() == Some("AWS_IAM");
+            assert_eq!(
+                iam,
+                path.starts_with("/admin/"),
+                "{}.Events.{}: AWS_IAM exactly on the admin routes ({path})",
+                function.logical_id,
+                name.as_str().unwrap_or("?")
+            );
+        }
+    }
+    let expected: BTreeSet<(&str, String, String)> = ADMIN
+        .iter()
+        .map(|(binary, method, path)| (*binary, (*method).to_owned(), (*path).to_owned()))
+        .collect();
+    assert_eq!(
+        admin_routes(&functions),
+        expected,
+        "exactly the eight admin routes, each to its own function"
+    );
+    for (binary, ..) in ADMIN {
+        assert_eq!(
+            function(&functions, binary).http_api_routes().len(),
+            1,
+            "{binary}: one route"
+        );
+    }
+
+    // Throttled by their own modest pair of parameters.
+    let settings = &api["RouteSettings"];
+    for (_, method, path) in ADMIN {
+        let key = format!("{method} {path}");
+        for (property, parameter) in [
+            ("ThrottlingBurstLimit", "AdminThrottlingBurstLimit"),
+            ("ThrottlingRateLimit", "AdminThrottlingRateLimit"),
+        ] {
+            assert!(
+                is_ref_to(&settings[key.as_str()][property], parameter),
+                "{key}: {property} is !Ref {parameter}"
+            );
+        }
+    }
+    for parameter in ["AdminThrottlingBurstLimit", "AdminThrottlingRateLimit"] {
+        let declared = &template["Parameters"][parameter];
+        assert_eq!(declared["Type"].as_str(), Some("Number"), "{parameter}");
+        assert_eq!(declared["MinValue"].as_u64(), Some(1), "{parameter}");
+        assert!(
+            declared["Description"].as_str().is_some(),
+            "{parameter}: described"
+        );
+        assert!(
+            mentions(
+                &template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"],
+                parameter
+            ),
+            "{parameter}: in a parameter group"
+        );
+    }
+}
+
+#[test]
+fn admin_token_is_never_set_by_the_template() {
+    // The local stand-in for IAM: with it set, a function accepts the token instead of the IAM
+    // identity API Gateway checked (and one with a *_ARN variable refuses to start).
+    let text = std::fs::read_to_string(format!("{WORKSPACE_DIR}/template.yaml")).unwrap();
+    assert!(
+        !text.contains("ADMIN_TOKEN"),
+        "template.yaml names ADMIN_TOKEN"
+    );
+    let template = template();
+    assert!(
+        !mentions(&template["Globals"], "ADMIN_TOKEN"),
+        "Globals set ADMIN_TOKEN"
+    );
+    for function in functions(&template) {
+        assert!(
+            !function
+                .environment()
+                .keys()
+                .any(|name| name.contains("ADMIN_TOKEN")),
+            "{}: ADMIN_TOKEN in the environment",
+            function.logical_id
+        );
+    }
+}
+
+#[test]
+fn the_admin_functions_read_the_database_and_nothing_else() {
+    let template = template();
+    let functions = functions(&template);
+    for (binary, ..) in ADMIN {
+        let function = function(&functions, binary);
+        let id = &function.logical_id;
+        let access = ACCESS
+            .iter()
+            .find(|(name, ..)| *name == binary)
+            .unwrap_or_else(|| panic!("{binary}: not in ACCESS"));
+        assert_eq!(
+            (access.1, access.2, access.3),
+            (&[RUNTIME][..], true, &[][..]),
+            "{binary}: ACCESS says the runtime login only, in the VPC, no other action"
+        );
+        // One grant: the SAM read policy on the runtime login's secret.
+        let policies = function.properties()["Policies"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{id}: Policies"));
+        assert_eq!(policies.len(), 1, "{id}: one policy");
+        assert!(
+            is_ref_to(
+                &policies[0]["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"],
+                RUNTIME
+            ),
+            "{id}: read-only access to DatabaseRuntimeSecret"
+        );
+        let (secrets, actions) = grants(function);
+        assert_eq!(secrets, BTreeSet::from([RUNTIME]), "{id}: its secrets");
+        assert!(actions.is_empty(), "{id}: no other action: {actions:?}");
+        assert!(
+            !mentions(function.properties(), "ses:"),
+            "{id}: no SES permission (the janitor sends)"
+        );
+        // The database settings, and an email's only to queue one.
+        let mut expected = vec![
+            "DB_HOST",
+            "DB_NAME",
+            "DB_POOL_SIZE",
+            "DB_PORT",
+            "DB_SECRET_ARN",
+            "DB_SSLMODE",
+        ];
+        if binary == "admin-reset-mfa" {
+            expected.extend(["EMAIL_FROM", "EMAIL_TRANSPORT"]);
+        }
+        expected.sort_unstable();
+        let env = function.environment();
+        assert_eq!(
+            env.keys().map(String::as_str).collect::<Vec<_>>(),
+            expected,
+            "{id}: its environment (no key, no JWT setting)"
+        );
+        assert!(is_ref_to(env["DB_SECRET_ARN"], RUNTIME), "{id}");
+        assert!(
+            mentions(env["DB_HOST"], "DatabaseProxy.Endpoint"),
+            "{id}: the proxy"
+        );
+        assert_eq!(env["DB_SSLMODE"].as_str(), Some("verify-full"), "{id}");
+        assert_eq!(env["DB_POOL_SIZE"].as_str(), Some("1"), "{id}");
+        if binary == "admin-reset-mfa" {
+            assert_eq!(env["EMAIL_TRANSPORT"].as_str(), Some("ses"), "{id}");
+            assert!(is_ref_to(env["EMAIL_FROM"], "EmailFrom"), "{id}");
+        }
+        assert_eq!(
+            refs(&function.properties()["VpcConfig"]["SecurityGroupIds"]),
+            BTreeSet::from(["FunctionSecurityGroup".to_owned()]),
+            "{id}: the functions' security group, no way out"
+        );
+        assert_eq!(
+            function.depends_on(),
+            ["DatabaseMigrations"],
+            "{id}: waits for the schema"
+        );
+    }
+}
+
+#[test]
+fn the_admin_functions_have_an_errors_alarm_of_their_own() {
+    let template = template();
+    let functions = functions(&template);
+    let alarm = &template["Resources"]["AdminFunctionErrorsAlarm"]["Properties"];
+    let watched: BTreeSet<String> = alarm["Metrics"]
+        .as_sequence()
+        .expect("AdminFunctionErrorsAlarm: metric math")
+        .iter()
+        .filter_map(|metric| {
+            let stat = &metric["MetricStat"]["Metric"];
+            (stat["MetricName"].as_str() == Some("Errors"))
+                .then(|| tagged(&stat["Dimensions"][0]["Value"]))
+                .flatten()
+                .and_then(|(_, target)| target.as_str().map(str::to_owned))
+        })
+        .collect();
+    let expected: BTreeSet<String> = ADMIN
+        .iter()
+        .map(|(binary, ..)| function(&functions, binary).logical_id.clone())
+        .collect();
+    assert_eq!(watched, expected, "the eight admin functions' Errors");
+    for actions in ["AlarmActions", "OKActions"] {
+        assert_eq!(
+            alarm[actions], template["Resources"]["Api5xxAlarm"]["Properties"][actions],
+            "{actions} as the other alarms"
+        );
+    }
+}
+
+#[test]
+fn the_admin_api_arn_is_an_output_for_operators_iam_policies() {
+    let template = template();
+    let output = &template["Outputs"]["AdminApiArn"];
+    let (tag, value) = tagged(&output["Value"]).expect("AdminApiArn is !Sub");
+    assert_eq!(tag, "Sub");
+    // Every stage and method of every path under /admin/ of this API, and nothing else.
+    assert_eq!(
+        value.as_str(),
+        Some(
+            "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*/*/admin/*"
+        )
+    );
+    let description = output["Description"].as_str().unwrap_or_default();
+    assert!(
+        description.contains("execute-api:Invoke") && description.contains("IAM policy"),
+        "says what it is for: {description}"
+    );
+    assert!(
+        mentions(&output["Export"]["Name"], "AdminApiArn"),
+        "exported for other stacks"
+    );
 }
