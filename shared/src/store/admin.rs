@@ -218,8 +218,9 @@ pub async fn mark_disabled(client: &impl GenericClient, user: UserId) -> Result<
 
 /// Ends every live session of an account for an operator, with the event: after
 /// [`mark_disabled`] in its transaction (a later statement, so it sees every session that
-/// opened before the mark), or alone (`POST …/sessions/revoke`). Its second-step challenges die
-/// too. `None`: no such account.
+/// opened before the mark), or alone (`POST …/sessions/revoke`, which also ends the sign-ins
+/// waiting for their second step; a disabled account's are refused when they complete, by the
+/// database's rule, with 403 `account_disabled`). `None`: no such account.
 pub async fn end_sessions_for_admin(
     client: &impl GenericClient,
     user: UserId,
@@ -239,7 +240,8 @@ pub async fn end_sessions_for_admin(
                    AND revoked_at IS NULL AND expires_at > now()
                  RETURNING id),
                   challenges AS (
-                 DELETE FROM mfa_challenges WHERE user_id IN (SELECT id FROM target)),
+                 DELETE FROM mfa_challenges
+                 WHERE user_id IN (SELECT id FROM target) AND $2 = 'revoked_by_admin'),
                   event AS (
                  INSERT INTO auth_events (kind, user_id, actor, ip, user_agent)
                  SELECT $3, id, $4, $5, $6 FROM target)

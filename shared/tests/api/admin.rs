@@ -446,7 +446,7 @@ async fn a_disabled_account_opens_no_session_by_its_second_step_either() {
         json!({"mfa_token": mfa_token, "code": totp_code(&secret, 1)}),
     )
     .await
-    .assert_error(401, "invalid_mfa_token");
+    .assert_error(403, "account_disabled");
     // Even a session opened behind the API's back is refused by the database's rule.
     let opened = app
         .db

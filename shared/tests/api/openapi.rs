@@ -47,11 +47,12 @@ const HTTP_METHODS: [&str; 8] = [
 /// Codes whose 401 comes with a `WWW-Authenticate` bearer challenge.
 /// The codes whose 401 carries a challenge: the bearer codes, and token introspection's
 /// `invalid_client` (HTTP Basic).
-const CHALLENGE_CODES: [&str; 4] = [
+const CHALLENGE_CODES: [&str; 5] = [
     "missing_token",
     "invalid_token",
     "token_expired",
     "invalid_client",
+    "invalid_admin_token",
 ];
 
 /// Follows local `$ref`s until a value that is not a reference.
@@ -498,6 +499,14 @@ fn check_response(status: &str, response: &'static Value, context: &str) {
             resolve(&response["headers"]["Location"])["required"],
             true,
             "{context}: a redirect documents its Location"
+        );
+        return;
+    }
+    if status == "204" {
+        // Done, nothing to say (an admin's deletion): no body.
+        assert!(
+            response.get("content").is_none(),
+            "{context}: a 204 has no body"
         );
         return;
     }
@@ -972,6 +981,18 @@ impl Contract {
                 .or_default()
                 .insert((status, String::new()));
             return Value::String(location);
+        }
+        if status == "204" {
+            assert!(
+                !response.headers().contains_key(header::CONTENT_TYPE),
+                "{context}: a 204 has no body"
+            );
+            assert!(matches!(response.body(), Body::Empty), "{context}: no body");
+            self.seen
+                .entry(format!("{method} {}", endpoint.path()))
+                .or_default()
+                .insert((status, String::new()));
+            return Value::Null;
         }
         let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap();
         let media_type = content_type.split(';').next().unwrap().trim().to_owned();
@@ -1941,6 +1962,32 @@ async fn exercise_the_second_factor(contract: &mut Contract) {
         .await;
     let signed_in = contract.check(Endpoint::MfaVerify, response, "a code");
     assert_eq!(signed_in["user"]["mfa_enabled"], true, "{signed_in}");
+    // Both factors right (the code's step made acceptable again, then put back as it was), but
+    // an operator disabled the account meanwhile.
+    let last_step: i64 = app
+        .db
+        .query_one("SELECT last_step FROM mfa_totp", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let mfa_token = password_step().await;
+    set_disabled(&app, email, true).await;
+    app.db
+        .execute("UPDATE mfa_totp SET last_step = $1", &[&(last_step - 10)])
+        .await
+        .unwrap();
+    let response = app
+        .call_raw(
+            Endpoint::MfaVerify,
+            verify(json!({"mfa_token": mfa_token, "code": totp_code(&secret, 1)})),
+        )
+        .await;
+    contract.check(Endpoint::MfaVerify, response, "a disabled account");
+    app.db
+        .execute("UPDATE mfa_totp SET last_step = $1", &[&last_step])
+        .await
+        .unwrap();
+    set_disabled(&app, email, false).await;
 
     // Ten wrong codes (five per mfa_token, which they kill) lock the second factor: even the
     // right code waits, at sign-in and to turn TOTP off. Counted afresh from here.
@@ -2278,6 +2325,32 @@ async fn exercise_passkeys(contract: &mut Contract) {
         response,
         "unconfirmed address",
     );
+    app.db
+        .execute(
+            "UPDATE users SET email_verified_at = now(), disabled_at = now()",
+            &[],
+        )
+        .await
+        .unwrap();
+    let response = app
+        .call_raw(Endpoint::PasskeySigninStart, signin_start())
+        .await;
+    let started = ceremony_of(&contract.check(Endpoint::PasskeySigninStart, response, "success"));
+    let assertion = json!({
+        "ceremony_id": started.ceremony_id,
+        "credential": assert_with(&mut key, &started, &credential, ada),
+    });
+    let response = app
+        .call_raw(
+            Endpoint::PasskeySigninFinish,
+            json_post(Endpoint::PasskeySigninFinish, &assertion),
+        )
+        .await;
+    contract.check(
+        Endpoint::PasskeySigninFinish,
+        response,
+        "a disabled account",
+    );
 }
 
 /// 429 `rate_limited` once a client IP has spent its budget, on each endpoint that has one.
@@ -2351,7 +2424,12 @@ async fn exercise_spent_budgets(contract: &mut Contract) {
 /// A valid request to each database endpoint; `access` and `refresh` are tokens the app issued.
 fn valid_database_requests(access: &str, refresh: &str) -> Vec<(Endpoint, Request)> {
     let email = "jane@example.com";
-    vec![
+    let someone = Uuid::new_v4().to_string();
+    let admin = ADMIN_ROUTES
+        .into_iter()
+        .map(|endpoint| (endpoint, admin_call(endpoint, &someone, &[], Some(ADMIN))));
+    admin
+        .chain([
         (
             Endpoint::Introspect,
             introspection(
@@ -2509,7 +2587,8 @@ fn valid_database_requests(access: &str, refresh: &str) -> Vec<(Endpoint, Reques
             Endpoint::DeleteIdentity,
             bearer(Endpoint::DeleteIdentity, access),
         ),
-    ]
+        ])
+        .collect()
 }
 
 /// A GET of a provider route as API Gateway delivers it: `{provider}` and the query parsed.
@@ -2578,6 +2657,147 @@ fn introspection(credentials: Option<&str>, content_type: &str, body: String) ->
 const INTROSPECTION_CLIENT: &str = "contract:contract-secret-0123456789abcdef012345";
 
 /// Token introspection: an active token, an inactive one, and each refusal.
+/// The admin API's local bearer in the contract's apps.
+const ADMIN: &str = "contract-admin-token-0123456789abcdef0123";
+
+/// Marks an account disabled (or not) as the admin API does, for the sign-in routes' 403.
+async fn set_disabled(app: &TestApp, email: &str, disabled: bool) {
+    app.db
+        .execute(
+            "UPDATE users SET disabled_at = CASE WHEN $2 THEN now() END WHERE email = $1",
+            &[&email, &disabled],
+        )
+        .await
+        .unwrap();
+}
+
+/// An admin request: `{id}` filled in (anywhere in the path), the query parsed as API Gateway
+/// does, the bearer given.
+fn admin_call(
+    endpoint: Endpoint,
+    id: &str,
+    query: &[(&str, &str)],
+    token: Option<&str>,
+) -> Request {
+    let mut builder = lambda_http::http::Request::builder()
+        .method(endpoint.method().unwrap())
+        .uri(endpoint.path().replace("{id}", id));
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    let query: HashMap<String, String> = query
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    let request: Request = builder.body(Body::Empty).unwrap();
+    let request = request.with_query_string_parameters(query);
+    match endpoint.path().contains("{id}") {
+        true => request.with_path_parameters(HashMap::from([("id".to_owned(), id.to_owned())])),
+        false => request,
+    }
+}
+
+const ADMIN_ROUTES: [Endpoint; 8] = [
+    Endpoint::AdminListUsers,
+    Endpoint::AdminGetUser,
+    Endpoint::AdminDisableUser,
+    Endpoint::AdminEnableUser,
+    Endpoint::AdminRevokeSessions,
+    Endpoint::AdminDeleteUser,
+    Endpoint::AdminResetMfa,
+    Endpoint::AdminAudit,
+];
+
+/// Every admin route: refused without the local token (and in AWS without an IAM identity),
+/// an unknown account, bad query parameters, and each action on a real account — whose
+/// password sign-in then meets the disable.
+async fn exercise_the_admin_api(contract: &mut Contract) {
+    let app = TestApp::spawn_with(&[("ADMIN_TOKEN", ADMIN)]).await;
+    let email = "jane@example.com";
+    let jane = app.signed_in_user(email).await;
+    let id = jane.body["user"]["id"].as_str().unwrap().to_owned();
+    let unknown = Uuid::new_v4().to_string();
+    let admin = Some(ADMIN);
+    for endpoint in ADMIN_ROUTES {
+        for (request, why) in [
+            (admin_call(endpoint, &id, &[], None), "no admin token"),
+            (
+                admin_call(
+                    endpoint,
+                    &id,
+                    &[],
+                    Some("a-wrong-admin-token-0123456789abcdef"),
+                ),
+                "a wrong admin token",
+            ),
+        ] {
+            let response = app.call_raw(endpoint, request).await;
+            contract.check(endpoint, response, why);
+        }
+        if endpoint.path().contains("{id}") {
+            let response = app
+                .call_raw(endpoint, admin_call(endpoint, &unknown, &[], admin))
+                .await;
+            contract.check(endpoint, response, "an unknown account");
+        }
+    }
+    for (endpoint, query, why) in [
+        (
+            Endpoint::AdminListUsers,
+            vec![("email", "JANE@")],
+            "success",
+        ),
+        (
+            Endpoint::AdminListUsers,
+            vec![("limit", "0")],
+            "a bad limit",
+        ),
+        (
+            Endpoint::AdminAudit,
+            vec![("user_id", id.as_str())],
+            "success",
+        ),
+        (Endpoint::AdminAudit, vec![("after", "0")], "a bad cursor"),
+        (Endpoint::AdminGetUser, vec![], "success"),
+        (Endpoint::AdminDisableUser, vec![], "success"),
+    ] {
+        let response = app
+            .call_raw(endpoint, admin_call(endpoint, &id, &query, admin))
+            .await;
+        contract.check(endpoint, response, why);
+    }
+    let response = app
+        .call_raw(
+            Endpoint::Signin,
+            json_post(
+                Endpoint::Signin,
+                &json!({"email": email, "password": PASSWORD}),
+            ),
+        )
+        .await;
+    contract.check(Endpoint::Signin, response, "a disabled account");
+    for endpoint in [
+        Endpoint::AdminEnableUser,
+        Endpoint::AdminRevokeSessions,
+        Endpoint::AdminResetMfa,
+        Endpoint::AdminDeleteUser,
+    ] {
+        let response = app
+            .call_raw(endpoint, admin_call(endpoint, &id, &[], admin))
+            .await;
+        contract.check(endpoint, response, "success");
+    }
+
+    // As in AWS (no ADMIN_TOKEN): a request API Gateway did not authorize with IAM.
+    let aws = TestApp::spawn().await;
+    for endpoint in ADMIN_ROUTES {
+        let response = aws
+            .call_raw(endpoint, admin_call(endpoint, &id, &[], admin))
+            .await;
+        contract.check(endpoint, response, "no IAM identity");
+    }
+}
+
 async fn exercise_introspection(contract: &mut Contract) {
     let app = TestApp::spawn_with(&[("INTROSPECTION_CLIENTS", INTROSPECTION_CLIENT)]).await;
     let access = app.signed_in_access_token("introspected@example.com").await;
@@ -2809,6 +3029,35 @@ async fn exercise_providers(contract: &mut Contract) {
         )
         .await;
     contract.check(Endpoint::OauthToken, session, "an unknown code");
+    // A code the callback issued to an account an operator disabled before it was exchanged.
+    let (disabled_verifier, disabled_challenge) = app_pkce();
+    app.db
+        .execute(
+            "WITH jane AS (
+                 UPDATE users SET disabled_at = now()
+                 WHERE id = (SELECT user_id FROM oauth_identities LIMIT 1) RETURNING id)
+             INSERT INTO oauth_codes (code_hash, user_id, provider, code_challenge, provider_mfa,
+                                      expires_at)
+             SELECT sha256('disabled-code'), id, 'local', $1, false, now() + interval '1 minute'
+             FROM jane",
+            &[&disabled_challenge],
+        )
+        .await
+        .unwrap();
+    let response = app
+        .call_raw(
+            Endpoint::OauthToken,
+            json_post(
+                Endpoint::OauthToken,
+                &json!({"code": "disabled-code", "code_verifier": disabled_verifier}),
+            ),
+        )
+        .await;
+    contract.check(Endpoint::OauthToken, response, "a disabled account");
+    app.db
+        .execute("UPDATE users SET disabled_at = NULL", &[])
+        .await
+        .unwrap();
 
     let expired_base = app.signed_in_access_token("bob@example.com").await;
     let expired = expired_copy_of(&expired_base);
@@ -2910,6 +3159,7 @@ async fn exercise_an_unreachable_database(contract: &mut Contract) {
             ("OAUTH_REDIRECT_ALLOWLIST", APP_CALLBACK),
             ("API_PUBLIC_URL", "http://127.0.0.1:9"),
             ("INTROSPECTION_CLIENTS", INTROSPECTION_CLIENT),
+            ("ADMIN_TOKEN", ADMIN),
         ],
     )
     .await;
@@ -2936,13 +3186,19 @@ async fn exercise_an_unreachable_database(contract: &mut Contract) {
 
 /// 500 from every database endpoint when the schema is broken.
 async fn exercise_a_broken_database(contract: &mut Contract) {
-    let (app, _provider) =
-        app_with_provider_set(&[], &[("INTROSPECTION_CLIENTS", INTROSPECTION_CLIENT)]).await;
+    let (app, _provider) = app_with_provider_set(
+        &[],
+        &[
+            ("INTROSPECTION_CLIENTS", INTROSPECTION_CLIENT),
+            ("ADMIN_TOKEN", ADMIN),
+        ],
+    )
+    .await;
     let session = app.signed_in_user("jane@example.com").await;
     app.db
         .batch_execute(
             "DROP TABLE users, sessions, refresh_tokens, revoked_tokens, reset_tokens, \
-             email_outbox, webauthn_ceremonies, oauth_flows, oauth_codes CASCADE",
+             email_outbox, webauthn_ceremonies, oauth_flows, oauth_codes, auth_events CASCADE",
         )
         .await
         .unwrap();
@@ -2966,6 +3222,7 @@ async fn real_responses_match_the_document_and_cover_every_documented_status_and
     Box::pin(exercise_passkeys(&mut contract)).await;
     Box::pin(exercise_providers(&mut contract)).await;
     Box::pin(exercise_introspection(&mut contract)).await;
+    Box::pin(exercise_the_admin_api(&mut contract)).await;
     Box::pin(exercise_spent_budgets(&mut contract)).await;
     Box::pin(exercise_an_unreachable_database(&mut contract)).await;
     Box::pin(exercise_a_broken_database(&mut contract)).await;
