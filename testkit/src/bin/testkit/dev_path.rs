@@ -92,6 +92,16 @@ pub fn run(workspace: &Workspace, report: &Path, logs: &Path) -> anyhow::Result<
             seconds,
             &journey.map(|_| ()),
         ));
+        if let Some(email) = &email {
+            let started = Instant::now();
+            let admin = admin_finds(&base_url, &copy.dir, email);
+            cases.push(Case::from_result(
+                "the admin API with the ADMIN_TOKEN make dev generated into local/.env: the \
+                 account is found (200); without the token, 401",
+                started.elapsed().as_secs_f64(),
+                &admin,
+            ));
+        }
         if let Some(email) = email {
             let started = Instant::now();
             let delivered = reset_email_reaches_the_inbox(&base_url, inbox_port, &email);
@@ -178,6 +188,44 @@ fn sign_up_and_in(base_url: &str, inbox_port: u16) -> anyhow::Result<String> {
     match body["access_token"].as_str() {
         Some(token) if !token.is_empty() => Ok(email),
         _ => bail!("POST /api/signin answered 200 without an access token: {body}"),
+    }
+}
+
+/// What an operator does locally: `GET /admin/users?email=` with the bearer make dev generated
+/// into `local/.env` finds the account; without it the route refuses (401).
+fn admin_finds(base_url: &str, dir: &Path, email: &str) -> anyhow::Result<()> {
+    let settings = crate::commands::dev::read_env_file(&dir.join("local/.env"))?;
+    let token = settings
+        .iter()
+        .rev()
+        .find(|(name, value)| name == "ADMIN_TOKEN" && !value.is_empty())
+        .map(|(_, value)| value.clone())
+        .context("make dev wrote no ADMIN_TOKEN into local/.env")?;
+    if token.len() < 32 {
+        bail!("make dev's ADMIN_TOKEN is shorter than 32 bytes");
+    }
+    let agent = agent();
+    let url = format!("{base_url}/admin/users?email={email}");
+    let mut found = agent
+        .get(&url)
+        .header("authorization", format!("Bearer {token}"))
+        .call()
+        .context("GET /admin/users")?;
+    let status = found.status().as_u16();
+    let body: Value = found.body_mut().read_json().unwrap_or(Value::Null);
+    let emails: Vec<&str> = body["users"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|user| user["email"].as_str())
+        .collect();
+    if status != 200 || emails != [email] {
+        bail!("GET /admin/users?email={email} with the token answered {status}: {body}");
+    }
+    let refused = agent.get(&url).call().context("GET /admin/users")?;
+    match refused.status().as_u16() {
+        401 => Ok(()),
+        status => bail!("GET /admin/users without the token answered {status}"),
     }
 }
 
