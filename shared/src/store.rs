@@ -25,8 +25,8 @@ mod verification;
 
 pub use admin::{
     AdminCall, AdminSession, AuditEntry, MfaReset, UserProfile, UserSummary, audit_events,
-    delete_user, enable_user, end_sessions_for_admin, list_users, live_sessions, lock_user_email,
-    mark_disabled, reset_mfa, view_user,
+    enable_user, end_sessions_for_admin, list_users, live_sessions, lock_user_email, mark_disabled,
+    reset_mfa, view_user,
 };
 pub use audit::{Event, EventKind, record_event};
 pub use mfa::{
@@ -55,8 +55,8 @@ pub use throttling::{
     count_request, record_signin_failure, whole_seconds,
 };
 pub use verification::{
-    Confirmation, Confirmed, EmailChange, MAX_WRONG_CODES, PasswordChange, Proof, Queued,
-    Registration, Resend, change_password, confirm, delete_account, prune_unconfirmed,
+    AccountDeletion, Confirmation, Confirmed, EmailChange, MAX_WRONG_CODES, PasswordChange, Proof,
+    Queued, Registration, Resend, change_password, confirm, delete_account, prune_unconfirmed,
     refuse_signin, register, request_email_change, resend,
 };
 

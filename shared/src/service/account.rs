@@ -8,7 +8,7 @@ use crate::domain::{ClientInfo, Email, NewPassword, Password};
 use crate::emails;
 use crate::error::ApiError;
 use crate::hashing;
-use crate::store::{self, EmailChange, PasswordChange};
+use crate::store::{self, AccountDeletion, EmailChange, PasswordChange};
 
 impl App {
     /// The signed-in user's address, as stored (it went through [`Email::parse`] on the way in).
@@ -108,10 +108,19 @@ impl App {
         let db = self.pool.get().await?;
         self.check_password(&db, &email, password, None, client)
             .await?;
-        let goodbye =
-            store::delete_account(&db, user.id, &email, &emails::deleted(), client).await?;
+        let goodbye = store::delete_account(
+            &db,
+            &AccountDeletion {
+                user_id: user.id,
+                email: &email,
+                goodbye: Some(&emails::deleted()),
+                actor: None,
+                client,
+            },
+        )
+        .await?;
         // Gone meanwhile (a concurrent deletion): the same answer, the account is gone.
-        if let Some(goodbye) = goodbye {
+        if let Some(Some(goodbye)) = goodbye {
             self.deliver_in_request(&db, &[goodbye]).await;
         }
         Ok(())

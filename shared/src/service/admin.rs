@@ -12,8 +12,8 @@ use crate::domain::{AuditQuery, ClientInfo, Email, Principal, UserId, UserListQu
 use crate::emails;
 use crate::error::ApiError;
 use crate::store::{
-    self, AdminCall, AdminSession, AuditEntry, EventKind, IdentitySummary, MfaStatus,
-    PasskeySummary, UserProfile, UserSummary,
+    self, AccountDeletion, AdminCall, AdminSession, AuditEntry, EventKind, IdentitySummary,
+    MfaStatus, PasskeySummary, UserProfile, UserSummary,
 };
 
 /// What an admin request presented: its bearer token, and the IAM caller API Gateway put in its
@@ -217,8 +217,18 @@ impl App {
             .await?
             .ok_or(ApiError::UserNotFound)?;
         // Stored normalised, so it parses; its digest keys the address's failure streak.
-        let digest = Email::parse(&email)?.digest();
-        if !store::delete_user(&transaction, user, &digest, AdminCall { actor, client }).await? {
+        let email = Email::parse(&email)?;
+        let deletion = AccountDeletion {
+            user_id: user,
+            email: &email,
+            goodbye: None,
+            actor: Some(actor),
+            client,
+        };
+        if store::delete_account(&transaction, &deletion)
+            .await?
+            .is_none()
+        {
             return Err(ApiError::UserNotFound);
         }
         transaction.commit().await?;

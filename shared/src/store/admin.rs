@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::audit::EventKind;
 use super::{OutboxEmail, Result, rfc3339};
-use crate::domain::{AuditQuery, ClientInfo, EmailDigest, Principal, UserId, UserListQuery};
+use crate::domain::{AuditQuery, ClientInfo, Principal, UserId, UserListQuery};
 use crate::emails::Message;
 
 /// Who acts and from where: every admin statement records it in its event.
@@ -295,8 +295,8 @@ pub async fn enable_user(
         .is_some())
 }
 
-/// The address of an account, its row locked until the transaction ends (for
-/// [`delete_user`], which needs its digest). `None`: no such account.
+/// The address of an account, its row locked until the transaction ends (an operator's
+/// deletion needs its digest). `None`: no such account.
 pub async fn lock_user_email(client: &impl GenericClient, user: UserId) -> Result<Option<String>> {
     let statement = client
         .prepare_cached("SELECT email FROM users WHERE id = $1 FOR UPDATE")
@@ -305,42 +305,6 @@ pub async fn lock_user_email(client: &impl GenericClient, user: UserId) -> Resul
         .query_opt(&statement, &[&user.as_uuid()])
         .await?
         .map(|row| row.get("email")))
-}
-
-/// Deletes an account for an operator as its owner's deletion does (everything of it cascades,
-/// its address's failure streak and unsent emails go), with the event. `false`: no such account.
-pub async fn delete_user(
-    client: &impl GenericClient,
-    user: UserId,
-    email: &EmailDigest,
-    call: AdminCall<'_>,
-) -> Result<bool> {
-    let statement = client
-        .prepare_cached(
-            "WITH gone AS (DELETE FROM users WHERE id = $1 RETURNING id, email),
-                  streak AS (DELETE FROM signin_failures WHERE email_hash = $2),
-                  earlier AS (DELETE FROM email_outbox
-                              WHERE recipient IN (SELECT email FROM gone)),
-                  event AS (
-                 INSERT INTO auth_events (kind, user_id, actor, ip, user_agent)
-                 SELECT $3, id, $4, $5, $6 FROM gone)
-             SELECT id FROM gone",
-        )
-        .await?;
-    Ok(client
-        .query_opt(
-            &statement,
-            &[
-                &user.as_uuid(),
-                &email.0.as_slice(),
-                &EventKind::AccountDeleted.as_str(),
-                &call.actor.as_str(),
-                &call.client.ip,
-                &call.client.user_agent,
-            ],
-        )
-        .await?
-        .is_some())
 }
 
 /// What an operator's reset of the second factor removed.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::audit::EventKind;
 use super::throttling::{Bucket, Budget, LockoutScopes, RequestCount};
 use super::{OutboxEmail, Result, USERS_EMAIL_KEY, seconds};
-use crate::domain::{ClientInfo, Email, UserId, UserName};
+use crate::domain::{ClientInfo, Email, Principal, UserId, UserName};
 use crate::emails::Message;
 use crate::error::ApiError;
 use crate::hashing::PasswordHashString;
@@ -543,17 +543,26 @@ pub async fn change_password(
     Ok(row.as_ref().map(OutboxEmail::from_row))
 }
 
+/// An account's deletion: by its owner (who is sent a goodbye) or by an operator (named).
+#[derive(Debug, Clone, Copy)]
+pub struct AccountDeletion<'a> {
+    pub user_id: UserId,
+    pub email: &'a Email,
+    /// The owner's goodbye email; `None` when an operator deletes (an abuser, say).
+    pub goodbye: Option<&'a Message>,
+    /// The operator who deleted it; `None` when the owner did.
+    pub actor: Option<&'a Principal>,
+    pub client: &'a ClientInfo,
+}
+
 /// Deletes an account and everything hanging from it (sessions, tokens, confirmations: the
 /// foreign keys cascade), its failure streak and its earlier emails, in one statement; queues the
-/// goodbye email and records the event (by id, without the address). Returns the goodbye email;
-/// `None` when the account was already gone.
+/// goodbye email (when there is one) and records the event (by id, without the address, with
+/// the operator who acted). `None` when the account was already gone; else the goodbye queued.
 pub async fn delete_account(
     client: &impl GenericClient,
-    user_id: UserId,
-    email: &Email,
-    goodbye: &Message,
-    info: &ClientInfo,
-) -> Result<Option<OutboxEmail>> {
+    deletion: &AccountDeletion<'_>,
+) -> Result<Option<Option<OutboxEmail>>> {
     let statement = client
         .prepare_cached(
             "WITH gone AS (DELETE FROM users WHERE id = $1 RETURNING id, email),
@@ -562,29 +571,34 @@ pub async fn delete_account(
                               WHERE recipient IN (SELECT email FROM gone)),
                   queued AS (
                       INSERT INTO email_outbox (recipient, subject, body_text)
-                      SELECT email, $3, $4 FROM gone
+                      SELECT email, $3, $4 FROM gone WHERE $3::text IS NOT NULL
                       RETURNING id, recipient, subject, body_text),
                   event AS (
-                      INSERT INTO auth_events (kind, user_id, ip, user_agent)
-                      SELECT $5, id, $6, $7 FROM gone)
-             SELECT id, recipient, subject, body_text FROM queued",
+                      INSERT INTO auth_events (kind, user_id, actor, ip, user_agent)
+                      SELECT $5, id, $8, $6, $7 FROM gone)
+             SELECT q.id, q.recipient, q.subject, q.body_text
+             FROM gone LEFT JOIN queued q ON true",
         )
         .await?;
     let row = client
         .query_opt(
             &statement,
             &[
-                &user_id.as_uuid(),
-                &email.digest().0.as_slice(),
-                &goodbye.subject,
-                &goodbye.body,
+                &deletion.user_id.as_uuid(),
+                &deletion.email.digest().0.as_slice(),
+                &deletion.goodbye.map(|goodbye| goodbye.subject),
+                &deletion.goodbye.map(|goodbye| goodbye.body.as_str()),
                 &EventKind::AccountDeleted.as_str(),
-                &info.ip,
-                &info.user_agent,
+                &deletion.client.ip,
+                &deletion.client.user_agent,
+                &deletion.actor.map(Principal::as_str),
             ],
         )
         .await?;
-    Ok(row.as_ref().map(OutboxEmail::from_row))
+    Ok(row.map(|row| {
+        row.get::<_, Option<i64>>("id")
+            .map(|_| OutboxEmail::from_row(&row))
+    }))
 }
 
 /// The second statement of a sign-in with the right password to an account that may not sign in

@@ -15,7 +15,7 @@ use lambda_http::{Body, Request};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestApp, TestResponse, raw_request, totp_code};
+use crate::helpers::{PASSWORD, TestApp, TestResponse, raw_request, sorted_keys, totp_code};
 
 const TOKEN: &str = "admin-token-for-the-tests-0123456789abcdef";
 const OPERATOR: &str = "arn:aws:sts::123456789012:assumed-role/Operators/alice";
@@ -100,26 +100,34 @@ async fn list(app: &TestApp, endpoint: Endpoint, query: &str) -> TestResponse {
     .await
 }
 
-const ADMIN_ROUTES: [Endpoint; 8] = [
-    Endpoint::AdminListUsers,
-    Endpoint::AdminGetUser,
-    Endpoint::AdminDisableUser,
-    Endpoint::AdminEnableUser,
-    Endpoint::AdminRevokeSessions,
-    Endpoint::AdminDeleteUser,
-    Endpoint::AdminResetMfa,
-    Endpoint::AdminAudit,
-];
+/// The admin API's routes, from the route table.
+fn admin_routes() -> impl Iterator<Item = Endpoint> {
+    Endpoint::ALL
+        .into_iter()
+        .filter(|endpoint| endpoint.is_admin())
+}
 
-fn sorted_keys(value: &Value) -> Vec<&str> {
-    let mut keys: Vec<&str> = value
-        .as_object()
+/// Jane, signed up and with TOTP on: her id and her TOTP secret (base32).
+async fn jane_with_totp(app: &TestApp) -> (Uuid, String) {
+    let token = app.signed_in_access_token("jane@example.com").await;
+    let secret = app
+        .call_endpoint(Endpoint::MfaEnroll, Some(&token), Value::Null)
+        .await
+        .str("secret");
+    app.call_endpoint(
+        Endpoint::MfaConfirm,
+        Some(&token),
+        json!({"code": totp_code(&secret, 0)}),
+    )
+    .await
+    .assert_status(StatusCode::OK);
+    let id: Uuid = app
+        .db
+        .query_one("SELECT id FROM users WHERE email = 'jane@example.com'", &[])
+        .await
         .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    keys
+        .get(0);
+    (id, secret)
 }
 
 /// The user's id as sign-in shows it.
@@ -145,7 +153,7 @@ async fn admin_events(app: &TestApp, user: &str) -> Vec<(String, Option<String>)
 async fn every_route_refuses_a_caller_without_the_local_token_before_reading_anything() {
     let app = app().await;
     let someone = Uuid::new_v4().to_string();
-    for endpoint in ADMIN_ROUTES {
+    for endpoint in admin_routes() {
         assert!(endpoint.is_admin(), "{endpoint:?}");
         for caller in [
             Caller::Nobody,
@@ -176,7 +184,7 @@ async fn in_aws_only_an_iam_identity_gets_in_and_is_named_as_the_actor() {
     let app = TestApp::spawn().await;
     let jane = app.signed_in_user("jane@example.com").await;
     let id = id_of(&jane);
-    for endpoint in ADMIN_ROUTES {
+    for endpoint in admin_routes() {
         for caller in [Caller::Nobody, Caller::Bearer(TOKEN), Caller::Iam("  ")] {
             call(&app, endpoint, Some(&id), caller)
                 .await
@@ -416,24 +424,7 @@ async fn disabling_ends_every_session_at_once_and_sign_in_says_so_only_after_the
 #[tokio::test]
 async fn a_disabled_account_opens_no_session_by_its_second_step_either() {
     let app = app().await;
-    let token = app.signed_in_access_token("jane@example.com").await;
-    let enrolled = app
-        .call_endpoint(Endpoint::MfaEnroll, Some(&token), Value::Null)
-        .await;
-    let secret = enrolled.str("secret");
-    app.call_endpoint(
-        Endpoint::MfaConfirm,
-        Some(&token),
-        json!({"code": totp_code(&secret, 0)}),
-    )
-    .await
-    .assert_status(StatusCode::OK);
-    let id: Uuid = app
-        .db
-        .query_one("SELECT id FROM users WHERE email = 'jane@example.com'", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let (id, secret) = jane_with_totp(&app).await;
     // The password step before the disable; the code after it.
     let step = app.signin("jane@example.com", PASSWORD).await;
     let mfa_token = step.str("mfa_token");
@@ -534,24 +525,7 @@ async fn revoking_ends_every_session_and_sign_in_still_works() {
 #[tokio::test]
 async fn resetting_the_second_factor_turns_totp_off_deletes_the_codes_and_tells_the_owner() {
     let app = app().await;
-    let token = app.signed_in_access_token("jane@example.com").await;
-    let secret = app
-        .call_endpoint(Endpoint::MfaEnroll, Some(&token), Value::Null)
-        .await
-        .str("secret");
-    app.call_endpoint(
-        Endpoint::MfaConfirm,
-        Some(&token),
-        json!({"code": totp_code(&secret, 0)}),
-    )
-    .await
-    .assert_status(StatusCode::OK);
-    let id: Uuid = app
-        .db
-        .query_one("SELECT id FROM users WHERE email = 'jane@example.com'", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let (id, _) = jane_with_totp(&app).await;
     let id = id.to_string();
 
     let reset = as_admin(&app, Endpoint::AdminResetMfa, &id).await;

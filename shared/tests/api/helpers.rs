@@ -147,15 +147,7 @@ impl TestResponse {
     /// The field names of the body (an object), sorted.
     #[track_caller]
     pub fn sorted_keys(&self) -> Vec<&str> {
-        let mut keys: Vec<&str> = self
-            .body
-            .as_object()
-            .unwrap_or_else(|| panic!("not an object: {}", self.body))
-            .keys()
-            .map(String::as_str)
-            .collect();
-        keys.sort_unstable();
-        keys
+        sorted_keys(&self.body)
     }
 
     /// A string field of the body.
@@ -166,6 +158,19 @@ impl TestResponse {
             .unwrap_or_else(|| panic!("no string {field} in {}", self.body))
             .to_owned()
     }
+}
+
+/// The field names of a JSON object, sorted.
+#[track_caller]
+pub fn sorted_keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
 }
 
 /// One part of a JWT (`0` header, `1` claims), base64url-decoded and parsed as JSON.

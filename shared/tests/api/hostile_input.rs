@@ -2282,17 +2282,10 @@ fn the_admin_routes_answer_only_documented_errors_to_any_caller_id_and_query() {
     let app = runtime.block_on(TestApp::spawn_with(&[("ADMIN_TOKEN", TOKEN)]));
     let genuine = runtime.block_on(app.signed_in_user("fuzz-admin@example.com"));
     let genuine_id = genuine.body["user"]["id"].as_str().unwrap().to_owned();
-    let admin_routes = [
-        Endpoint::AdminListUsers,
-        Endpoint::AdminGetUser,
-        Endpoint::AdminDisableUser,
-        Endpoint::AdminEnableUser,
-        Endpoint::AdminRevokeSessions,
-        Endpoint::AdminResetMfa,
-        Endpoint::AdminAudit,
-        // Last: it may delete the genuine account.
-        Endpoint::AdminDeleteUser,
-    ];
+    // Deletion last: it may delete the genuine account.
+    let mut admin_routes: Vec<Endpoint> =
+        Endpoint::ALL.into_iter().filter(|e| e.is_admin()).collect();
+    admin_routes.sort_by_key(|endpoint| *endpoint == Endpoint::AdminDeleteUser);
     for endpoint in admin_routes {
         let authorization = prop_oneof![
             6 => Just(format!("Bearer {TOKEN}").into_bytes()),
