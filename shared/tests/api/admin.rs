@@ -17,7 +17,8 @@ use uuid::Uuid;
 
 use crate::helpers::{PASSWORD, TestApp, TestResponse, raw_request, sorted_keys, totp_code};
 
-const TOKEN: &str = "admin-token-for-the-tests-0123456789abcdef";
+/// The local admin bearer of the tests' apps (`ADMIN_TOKEN`).
+pub(crate) const TOKEN: &str = "admin-token-for-the-tests-0123456789abcdef";
 const OPERATOR: &str = "arn:aws:sts::123456789012:assumed-role/Operators/alice";
 
 /// An app whose admin routes take [`TOKEN`] (a local run).
@@ -87,7 +88,8 @@ async fn call(
         .await
 }
 
-async fn as_admin(app: &TestApp, endpoint: Endpoint, id: &str) -> TestResponse {
+/// `endpoint` on the account `id`, as the local operator.
+pub(crate) async fn as_admin(app: &TestApp, endpoint: Endpoint, id: &str) -> TestResponse {
     call(app, endpoint, Some(id), Caller::Bearer(TOKEN)).await
 }
 

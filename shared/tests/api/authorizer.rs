@@ -102,16 +102,37 @@ async fn a_live_access_token_is_authorized_with_its_context() {
 }
 
 /// Every way a token stops being good flips the answer at once.
+/// Asserts that the authorizer refuses `access` and introspection calls it inactive, exactly.
+async fn assert_revoked(app: &TestApp, access: &str, why: &str) {
+    assert_refused(&ask(app, access).await, why);
+    let introspected = crate::introspection::as_client(app, access).await;
+    introspected.assert_status(StatusCode::OK);
+    assert_eq!(introspected.body, json!({"active": false}), "{why}");
+}
+
+/// Asserts that both take `access` as live.
+async fn assert_live(app: &TestApp, access: &str, why: &str) {
+    assert!(ask(app, access).await.is_authorized, "{why}");
+    let introspected = crate::introspection::as_client(app, access).await;
+    assert_eq!(introspected.body["active"], true, "{why}");
+}
+
 #[tokio::test]
-async fn the_revocation_matrix_refuses_at_once() {
-    // No grace for a rotated refresh token: its second use is reuse at once.
-    let app = TestApp::spawn_with(&[("REFRESH_REUSE_GRACE", "0")]).await;
+async fn the_revocation_matrix_refuses_at_once_in_the_authorizer_and_introspection() {
+    // No grace for a rotated refresh token: its second use is reuse at once. Introspection and
+    // the admin API on, so that both checks see each revocation.
+    let app = TestApp::spawn_with(&[
+        ("REFRESH_REUSE_GRACE", "0"),
+        ("INTROSPECTION_CLIENTS", &crate::introspection::clients()),
+        ("ADMIN_TOKEN", crate::admin::TOKEN),
+    ])
+    .await;
 
     // Logout: this session.
     let access = app.signed_in_access_token("logout@example.com").await;
-    assert!(ask(&app, &access).await.is_authorized);
+    assert_live(&app, &access, "signed in").await;
     app.logout(&access).await.assert_status(StatusCode::OK);
-    assert_refused(&ask(&app, &access).await, "after logout");
+    assert_revoked(&app, &access, "after logout").await;
 
     // Global logout: another session of the same account too.
     let first = app.signed_in_access_token("global@example.com").await;
@@ -130,7 +151,7 @@ async fn the_revocation_matrix_refuses_at_once() {
     )
     .await
     .assert_status(StatusCode::OK);
-    assert_refused(&ask(&app, &second).await, "after a global logout");
+    assert_revoked(&app, &second, "after a global logout").await;
 
     // A refresh token used twice: the session ends, its access token with it.
     let signed_in = app.signed_in_user("reuse@example.com").await;
@@ -142,7 +163,7 @@ async fn the_revocation_matrix_refuses_at_once() {
     app.refresh(&refresh)
         .await
         .assert_status(StatusCode::UNAUTHORIZED);
-    assert_refused(&ask(&app, &access).await, "after a refresh token's reuse");
+    assert_revoked(&app, &access, "after a refresh token's reuse").await;
 
     // A password change ends every other session.
     let other = app.signed_in_access_token("change@example.com").await;
@@ -161,14 +182,8 @@ async fn the_revocation_matrix_refuses_at_once() {
     )
     .await
     .assert_status(StatusCode::OK);
-    assert_refused(
-        &ask(&app, &other).await,
-        "after a password change elsewhere",
-    );
-    assert!(
-        ask(&app, &changer).await.is_authorized,
-        "the changing session stays"
-    );
+    assert_revoked(&app, &other, "after a password change elsewhere").await;
+    assert_live(&app, &changer, "the changing session stays").await;
 
     // A password reset ends every session.
     let access = app.signed_in_access_token("reset@example.com").await;
@@ -176,21 +191,39 @@ async fn the_revocation_matrix_refuses_at_once() {
     app.reset_password(&token, "another fresh passphrase")
         .await
         .assert_status(StatusCode::OK);
-    assert_refused(&ask(&app, &access).await, "after a password reset");
+    assert_revoked(&app, &access, "after a password reset").await;
 
-    // A disabled account (the admin API's switch: the column itself here).
-    let access = app.signed_in_access_token("disabled@example.com").await;
-    app.db
-        .execute(
-            "UPDATE users SET disabled_at = now() WHERE email = 'disabled@example.com'",
-            &[],
-        )
+    // An account an operator disabled, then enabled again: its sessions stay ended.
+    let signed_in = app.signed_in_user("disabled@example.com").await;
+    let access = signed_in.str("access_token");
+    let id = signed_in.body["user"]["id"].as_str().unwrap().to_owned();
+    crate::admin::as_admin(&app, Endpoint::AdminDisableUser, &id)
         .await
-        .unwrap();
-    assert_refused(&ask(&app, &access).await, "a disabled account");
+        .assert_status(StatusCode::OK);
+    assert_revoked(&app, &access, "a disabled account").await;
     app.dashboard(&access)
         .await
         .assert_status(StatusCode::UNAUTHORIZED);
+    crate::admin::as_admin(&app, Endpoint::AdminEnableUser, &id)
+        .await
+        .assert_status(StatusCode::OK);
+    assert_revoked(
+        &app,
+        &access,
+        "enabled again: the ended session stays ended",
+    )
+    .await;
+
+    // Sessions an operator revoked.
+    let access = app.signed_in_access_token("revoked@example.com").await;
+    let id = crate::helpers::jwt_part(&access, 1)["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    crate::admin::as_admin(&app, Endpoint::AdminRevokeSessions, &id)
+        .await
+        .assert_status(StatusCode::OK);
+    assert_revoked(&app, &access, "sessions revoked by an operator").await;
 
     // A deleted account.
     let access = app.signed_in_access_token("deleted@example.com").await;
@@ -205,7 +238,7 @@ async fn the_revocation_matrix_refuses_at_once() {
     )
     .await
     .assert_status(StatusCode::OK);
-    assert_refused(&ask(&app, &access).await, "a deleted account");
+    assert_revoked(&app, &access, "a deleted account").await;
 }
 
 #[tokio::test]

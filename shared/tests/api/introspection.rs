@@ -11,12 +11,13 @@ use crate::helpers::{TestApp, TestResponse, raw_request};
 const CLIENT: &str = "orders";
 const SECRET: &str = "orders-secret-0123456789abcdef0123";
 
+/// The introspection clients of the tests' apps (`INTROSPECTION_CLIENTS`).
+pub(crate) fn clients() -> String {
+    format!("{CLIENT}:{SECRET}, billing:billing-secret-0123456789abcdef01")
+}
+
 async fn app() -> TestApp {
-    TestApp::spawn_with(&[(
-        "INTROSPECTION_CLIENTS",
-        &format!("{CLIENT}:{SECRET}, billing:billing-secret-0123456789abcdef01"),
-    )])
-    .await
+    TestApp::spawn_with(&[("INTROSPECTION_CLIENTS", &clients())]).await
 }
 
 fn basic(id: &str, secret: &str) -> String {
@@ -41,7 +42,8 @@ async fn introspect(app: &TestApp, authorization: Option<&str>, body: &str) -> T
     app.call(Endpoint::Introspect, request).await
 }
 
-async fn as_client(app: &TestApp, token: &str) -> TestResponse {
+/// Introspects `token` as a configured client.
+pub(crate) async fn as_client(app: &TestApp, token: &str) -> TestResponse {
     introspect(
         app,
         Some(&basic(CLIENT, SECRET)),
