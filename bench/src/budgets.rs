@@ -9,15 +9,23 @@ use serde_json::Value;
 use crate::results::HandlerRun;
 
 /// Statements per request, in steady state, `BEGIN` and `COMMIT` included.
-pub const STATEMENTS: [(&str, f64); 6] = [
+pub const STATEMENTS: [(&str, f64); 9] = [
     ("dashboard", 1.0),
     ("refresh", 1.0),
     ("logout", 1.0),
     ("signin", 2.0),
+    ("verify-email", 2.0),
+    ("mfa-verify", 2.0),
+    ("oauth-token", 2.0),
     // For the APIs behind us: revocation checked live, in one statement.
     ("authorizer", 1.0),
     ("introspect", 1.0),
 ];
+/// Endpoints whose count is still over its budget, held at today's count by the bench's test (so
+/// neither a regression nor an improvement goes unnoticed) until the work that brings it down:
+/// the second step reads the challenge, then consumes it, accepts the code's time step and opens
+/// the session in a transaction of their own (`BEGIN`, three statements, `COMMIT`).
+pub const OVER_BUDGET: [(&str, f64); 1] = [("mfa-verify", 6.0)];
 /// `GET /api/dashboard`'s median as a multiple of the floor's.
 pub const DASHBOARD_FLOOR_RATIO: f64 = 2.0;
 /// Median cold start, database connection included.

@@ -36,9 +36,9 @@ pub use mfa::{
     record_wrong_mfa_code, replace_recovery_codes, save_pending_totp, totp_of, use_recovery_code,
 };
 pub use oauth::{
-    IdentitySummary, Linked, OAuthFlow, OAuthGrant, ProviderSubject, Unlinked, begin_oauth_flow,
-    grant_user, issue_oauth_code, link_identity, list_identities, take_oauth_code, take_oauth_flow,
-    unlink_identity,
+    IdentitySummary, Linked, OAuthFlow, OAuthGrant, ProviderSubject, TakenCode, Unlinked,
+    begin_oauth_flow, issue_oauth_code, link_identity, list_identities, take_oauth_code,
+    take_oauth_flow, unlink_identity,
 };
 pub use passkeys::{
     Added, CeremonyKind, NewPasskey, PasskeyRemoval, PasskeySummary, Removed, SigninPasskey,

@@ -17,6 +17,7 @@
 //!   `cargo lambda watch` on a migrated database.
 //! - [`junit`]: counting (and writing) JUnit XML reports.
 //! - [`oidc`]: an app's PKCE pair, and a browser's steps at the test OpenID provider.
+//! - [`totp`]: the code an authenticator app shows.
 #![forbid(unsafe_code)]
 
 pub mod cluster;
@@ -30,4 +31,5 @@ pub mod ports;
 pub mod process;
 pub mod requests;
 pub mod stack;
+pub mod totp;
 pub mod workspace;

@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::oidc::{self, ProviderClient, Providers};
 use crate::store::{
     self, ChallengeOpening, IdentitySummary, Linked, NewSession, OAuthFlow, OAuthGrant,
-    ProviderSubject, Unlinked,
+    ProviderSubject, TakenCode, Unlinked,
 };
 use crate::tokens::{OpaqueToken, TokenHash};
 
@@ -318,15 +318,13 @@ impl App {
         client: &ClientInfo,
     ) -> Result<SigninOutcome, ApiError> {
         let db = self.pool.get().await?;
-        let grant = store::take_oauth_code(&db, &TokenHash::of(code))
+        let TakenCode { grant, user } = store::take_oauth_code(&db, &TokenHash::of(code))
             .await?
             .ok_or(ApiError::InvalidGrant)?;
         if !grant.code_challenge.is_verified_by(code_verifier) {
             return Err(ApiError::InvalidGrant);
         }
-        let user = store::grant_user(&db, grant.user)
-            .await?
-            .ok_or(ApiError::InvalidGrant)?;
+        let user = user.ok_or(ApiError::InvalidGrant)?;
         let email = Email::parse(&user.email)
             .map_err(|_| anyhow::anyhow!("a stored address that does not parse"))?;
         let idp = grant.provider.as_str();

@@ -130,27 +130,43 @@ pub async fn issue_oauth_code(
     Ok(())
 }
 
-/// Takes the live one-time code, once (as [`take_oauth_flow`]). The caller checks the verifier
-/// against the grant's challenge: a wrong one has spent the code all the same, as RFC 7636 wants
-/// (a code tried with a guessed verifier is dead).
+/// A one-time code taken: what it grants, and its account as it is now (`None` if deleted since).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakenCode {
+    pub grant: OAuthGrant,
+    pub user: Option<User>,
+}
+
+/// Takes the live one-time code, once (as [`take_oauth_flow`]), with its account, in one
+/// statement. The caller checks the verifier against the grant's challenge: a wrong one has spent
+/// the code all the same, as RFC 7636 wants (a code tried with a guessed verifier is dead).
 pub async fn take_oauth_code(
     client: &impl GenericClient,
     code: &TokenHash,
-) -> Result<Option<OAuthGrant>> {
+) -> Result<Option<TakenCode>> {
     let statement = client
-        .prepare_cached(
-            "DELETE FROM oauth_codes WHERE code_hash = $1 AND expires_at > now()
-             RETURNING user_id, provider, code_challenge, provider_mfa",
-        )
+        .prepare_cached(concat!(
+            "WITH taken AS (
+                 DELETE FROM oauth_codes WHERE code_hash = $1 AND expires_at > now()
+                 RETURNING user_id, provider, code_challenge, provider_mfa)
+             SELECT t.user_id, t.provider, t.code_challenge, t.provider_mfa,
+                    u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified, ",
+            mfa_enabled_of_u!(),
+            " FROM taken t LEFT JOIN users u ON u.id = t.user_id"
+        ))
         .await?;
     let row = client.query_opt(&statement, &[&code.0.as_slice()]).await?;
     Ok(row.and_then(|row| {
-        Some(OAuthGrant {
+        let grant = OAuthGrant {
             user: UserId::from_uuid(row.get("user_id")),
             provider: ProviderName::parse(row.get("provider"))?,
             code_challenge: CodeChallenge::from_stored(row.get("code_challenge")),
             provider_mfa: row.get("provider_mfa"),
-        })
+        };
+        let user = row
+            .get::<_, Option<uuid::Uuid>>("id")
+            .map(|_| user_from(&row));
+        Some(TakenCode { grant, user })
     }))
 }
 
@@ -283,19 +299,6 @@ pub async fn link_identity(
         _ => Linked::Raced,
     };
     Ok((linked, notice))
-}
-
-/// The account a one-time code was made for (gone if deleted since).
-pub async fn grant_user(client: &impl GenericClient, user: UserId) -> Result<Option<User>> {
-    let statement = client
-        .prepare_cached(concat!(
-            "SELECT u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified, ",
-            mfa_enabled_of_u!(),
-            " FROM users u WHERE u.id = $1"
-        ))
-        .await?;
-    let row = client.query_opt(&statement, &[&user.as_uuid()]).await?;
-    Ok(row.as_ref().map(user_from))
 }
 
 /// One linked identity as its owner sees it.

@@ -25,19 +25,7 @@ pub use testkit::requests::{
 
 /// The code an authenticator app shows for `secret` (base32) `steps` time steps from now.
 pub fn totp_code(secret: &str, steps: i64) -> String {
-    let raw = totp_rs::Secret::try_from_base32(secret).expect("base32");
-    // The issuer and account name only label the app's entry: the code does not depend on them.
-    let authenticator = auth::tokens::Authenticator::new(
-        &auth::tokens::TotpSecret::from_bytes(raw.as_bytes().to_vec()),
-        "test",
-        "someone@example.com",
-    )
-    .unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    authenticator.code_at(now.saturating_add_signed(steps * 30))
+    testkit::totp::code(secret, steps)
 }
 
 /// A password that satisfies the rules.

@@ -123,7 +123,12 @@ async fn a_one_time_code_is_taken_once_and_only_while_it_lives() {
     );
     let taken: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
     assert_eq!(taken.len(), 1, "exactly one exchange gets it");
-    assert_eq!(taken[0], grant);
+    assert_eq!(taken[0].grant, grant);
+    assert_eq!(
+        taken[0].user.as_ref().map(|user| user.email.as_str()),
+        Some("pat@example.com"),
+        "with its account"
+    );
 
     let late = OpaqueToken::generate().unwrap();
     store::issue_oauth_code(&db, &late.hash, &grant, Duration::from_secs(60))
