@@ -81,7 +81,15 @@ pub fn judge(
             .iter()
             .find(|e| e.endpoint == name)
             .and_then(|e| e.statements_per_request)
-            .map(|count| (format!("{count}"), count <= budget));
+            .map(|count| {
+                // A known miss says so: the test holds it at today's count.
+                let held = OVER_BUDGET.iter().any(|(over, _)| *over == name);
+                let shown = match held {
+                    true => format!("{count} (known, held)"),
+                    false => format!("{count}"),
+                };
+                (shown, count <= budget)
+            });
         verdicts.push(Verdict::new(
             format!("statements per {name}"),
             format!("{budget}"),
