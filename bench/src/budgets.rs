@@ -30,9 +30,14 @@ pub const OVER_BUDGET: [(&str, f64); 1] = [("mfa-verify", 6.0)];
 pub const DASHBOARD_FLOOR_RATIO: f64 = 2.0;
 /// Median cold start, database connection included.
 pub const COLD_START_MS: f64 = 30.0;
-/// Functions whose first request runs Argon2 (tens of milliseconds by design): their cold start is
-/// judged apart, and their start-up alone (cold minus the same request warm) with the others.
-pub const ARGON2_FUNCTIONS: [&str; 3] = ["signin", "signup", "reset-password"];
+/// Whether a function's first request runs Argon2 (tens of milliseconds by design): its cold
+/// start is judged apart, and its start-up alone (cold minus the same request warm) with the
+/// others.
+pub fn runs_argon2(function: &str) -> bool {
+    auth::Endpoint::ALL
+        .into_iter()
+        .any(|endpoint| endpoint.hashes_passwords() && endpoint.function() == function)
+}
 /// Stripped release binary, per function: 6 MB.
 pub const BINARY_BYTES: u64 = 6_000_000;
 /// Peak RSS of a function serving sign-ins: 48 MiB, as Lambda counts its 128 MB.
@@ -139,7 +144,7 @@ pub fn judge(
             ))
         })
         .collect();
-    let hashes = |name: &str| ARGON2_FUNCTIONS.contains(&name);
+    let hashes = |name: &str| runs_argon2(name);
     for (budget, rows) in [
         (
             "median cold start, functions without Argon2",

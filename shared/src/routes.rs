@@ -506,6 +506,21 @@ impl Endpoint {
         )
     }
 
+    /// True for the endpoints that run Argon2id on a password (hash or verify) on every request
+    /// they serve in full: the template gives their functions one full vCPU (1,769 MB), since below
+    /// one vCPU a sign-in's GB-seconds do not depend on the memory and its latency does.
+    pub fn hashes_passwords(self) -> bool {
+        matches!(
+            self,
+            Endpoint::Signup
+                | Endpoint::Signin
+                | Endpoint::ResetPassword
+                | Endpoint::ChangePassword
+                | Endpoint::ChangeEmail
+                | Endpoint::DeleteAccount
+        )
+    }
+
     /// True for the admin API's endpoints: IAM-authorized in AWS (`ADMIN_TOKEN` locally).
     pub fn is_admin(self) -> bool {
         self.path().starts_with("/admin/")

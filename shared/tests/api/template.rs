@@ -2385,3 +2385,41 @@ fn the_admin_api_arn_is_an_output_for_operators_iam_policies() {
         "exported for other stacks"
     );
 }
+
+#[test]
+fn the_functions_that_hash_passwords_get_one_full_vcpu_and_the_others_the_default() {
+    let template = template();
+    assert_eq!(
+        template["Globals"]["Function"]["MemorySize"].as_u64(),
+        Some(256),
+        "the default: the functions that wait on the database"
+    );
+    let hashing: BTreeSet<&str> = Endpoint::ALL
+        .into_iter()
+        .filter(|endpoint| endpoint.hashes_passwords())
+        .map(Endpoint::function)
+        .collect();
+    assert_eq!(
+        hashing,
+        BTreeSet::from([
+            "signup",
+            "signin",
+            "reset-password",
+            "change-password",
+            "change-email",
+            "delete-account"
+        ]),
+        "every route that runs Argon2id on a password"
+    );
+    for function in functions(&template) {
+        let memory = function.properties()["MemorySize"].as_u64();
+        // Lambda gives one full vCPU at 1,769 MB: below it Argon2id stretches by 1,769 / memory.
+        let expected = hashing.contains(function.binary()).then_some(1769);
+        assert_eq!(
+            memory, expected,
+            "{}: {} MB",
+            function.logical_id,
+            memory.map_or("the default".to_owned(), |m| m.to_string())
+        );
+    }
+}
