@@ -31,9 +31,9 @@ pub use admin::{
 pub use audit::{Event, EventKind, record_event};
 pub use mfa::{
     Challenge, ChallengeOpening, MAX_WRONG_MFA_CODES, MfaFailure, MfaStatus, TotpConfirmation,
-    WrongCode, accept_totp_step, challenge_second_factor, confirm_totp, consume_mfa_challenge,
-    count_mfa_failure, disable_totp, mfa_challenge, mfa_locked_for, mfa_status, notify_owner,
-    record_wrong_mfa_code, replace_recovery_codes, save_pending_totp, totp_of, use_recovery_code,
+    WrongCode, accept_totp_step, challenge_second_factor, confirm_totp, count_mfa_failure,
+    disable_totp, mfa_challenge, mfa_locked_for, mfa_status, notify_owner, record_wrong_mfa_code,
+    replace_recovery_codes, save_pending_totp, totp_of,
 };
 pub use oauth::{
     IdentitySummary, Linked, OAuthFlow, OAuthGrant, ProviderSubject, TakenCode, Unlinked,
@@ -48,7 +48,8 @@ pub use passkeys::{
 pub use password_reset::{ResetQueued, ResetRequest, queue_password_reset};
 pub use refresh::{Rotated, Rotation, rotate_refresh_token};
 pub use sessions::{
-    NewSession, SessionEnd, SessionSummary, end_session, list_sessions, open_session,
+    NewSession, Opened, SecondFactor, SessionEnd, SessionSummary, end_session, list_sessions,
+    open_session,
 };
 pub use throttling::{
     Bucket, Budget, Lockout, LockoutScopes, RequestCount, SigninAttempt, begin_signin,

@@ -14,7 +14,8 @@ use crate::domain::{Aal, Assurance, AuthMethod, ClientInfo, Email, RecoveryCode,
 use crate::emails;
 use crate::error::ApiError;
 use crate::store::{
-    self, EventKind, MfaStatus, NewSession, TotpConfirmation, WrongCode, whole_seconds,
+    self, EventKind, MfaStatus, NewSession, Opened, SecondFactor, TotpConfirmation, WrongCode,
+    whole_seconds,
 };
 use crate::tokens::{
     Authenticator, OpaqueToken, RecoveryHash, RecoveryKey, Sealed, SealingKey, SealingKeys,
@@ -273,64 +274,71 @@ impl App {
         let email = Email::parse(&user.email)
             .map_err(|_| anyhow::anyhow!("a stored address that does not parse"))?;
 
-        let transaction = db.transaction().await?;
-        if store::consume_mfa_challenge(&transaction, &challenge_hash)
-            .await?
-            .is_none()
-        {
-            return Err(ApiError::InvalidMfaToken);
-        }
-        let codes_left = match &spendable {
-            Spendable::Step(step) => store::accept_totp_step(&transaction, user.id, *step)
-                .await?
-                .then_some(None),
-            Spendable::RecoveryCode(hash) => store::use_recovery_code(&transaction, user.id, hash)
-                .await?
-                .map(Some),
+        let second_factor = match &spendable {
+            Spendable::Step(step) => SecondFactor::Step {
+                challenge: &challenge_hash,
+                step: *step,
+            },
+            Spendable::RecoveryCode(hash) => SecondFactor::RecoveryCode {
+                challenge: &challenge_hash,
+                code: hash,
+            },
         };
-        let Some(codes_left) = codes_left else {
+        let session = NewSession {
+            id: session_id,
+            user_id: user.id,
+            refresh_token: &refresh.hash,
+            ttl: self.config.sessions.refresh_token_ttl,
+            max_lifetime: self.config.sessions.max_lifetime,
+            email: email.digest(),
+            // The password step cleared the attempt's streaks.
+            scopes: &Default::default(),
+            device: &device.hash,
+            replaces_device: challenge.replaces_device.as_ref(),
+            client,
+            rehash: None,
+            assurance: &assurance,
+            second_factor: Some(second_factor),
+        };
+        // A TOTP code: one statement spends it with the challenge and opens the session. A
+        // recovery code: the owner's notice goes in the same transaction.
+        let (opened, notice) = match &spendable {
+            Spendable::Step(_) => (store::open_session(&db, &session).await?, None),
+            Spendable::RecoveryCode(_) => {
+                let transaction = db.transaction().await?;
+                let opened = store::open_session(&transaction, &session).await?;
+                let notice = match opened {
+                    Opened::Session {
+                        codes_left: Some(left),
+                    } => Some(
+                        store::notify_owner(
+                            &transaction,
+                            user.id,
+                            &user.email,
+                            &emails::recovery_code_used(left),
+                            EventKind::RecoveryCodeUsed,
+                            Some(session_id),
+                            client,
+                        )
+                        .await?,
+                    ),
+                    _ => None,
+                };
+                transaction.commit().await?;
+                (opened, notice)
+            }
+        };
+        match opened {
+            Opened::Session { .. } => {}
+            Opened::NoChallenge => return Err(ApiError::InvalidMfaToken),
             // A code accepted before (replayed), or a recovery code not (or no longer) the
             // account's: wrong, and the challenge stays as it was.
-            transaction.rollback().await?;
-            return Err(self
-                .wrong_mfa_code(&db, &user, Some(&challenge_hash), client)
-                .await);
-        };
-        store::open_session(
-            &transaction,
-            &NewSession {
-                id: session_id,
-                user_id: user.id,
-                refresh_token: &refresh.hash,
-                ttl: self.config.sessions.refresh_token_ttl,
-                max_lifetime: self.config.sessions.max_lifetime,
-                email: email.digest(),
-                // The password step cleared the attempt's streaks.
-                scopes: &Default::default(),
-                device: &device.hash,
-                replaces_device: challenge.replaces_device.as_ref(),
-                client,
-                rehash: None,
-                assurance: &assurance,
-            },
-        )
-        .await?;
-        let notice = match codes_left {
-            Some(left) => Some(
-                store::notify_owner(
-                    &transaction,
-                    user.id,
-                    &user.email,
-                    &emails::recovery_code_used(left),
-                    EventKind::RecoveryCodeUsed,
-                    Some(session_id),
-                    client,
-                )
-                .await?,
-            ),
-            None => None,
-        };
-        transaction.commit().await?;
+            Opened::WrongProof => {
+                return Err(self
+                    .wrong_mfa_code(&db, &user, Some(&challenge_hash), client)
+                    .await);
+            }
+        }
         self.deliver_in_request(&db, notice.as_slice()).await;
         Ok(SignedIn {
             user,

@@ -293,6 +293,7 @@ impl App {
                 client,
                 rehash: rehashed.as_ref().map(|new| (&hash, new)),
                 assurance: &assurance,
+                second_factor: None,
             },
         )
         .await?;

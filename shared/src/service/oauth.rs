@@ -381,6 +381,7 @@ impl App {
                 client,
                 rehash: None,
                 assurance: &assurance,
+                second_factor: None,
             },
         )
         .await?;

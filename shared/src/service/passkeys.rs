@@ -366,6 +366,7 @@ impl App {
                 client,
                 rehash: None,
                 assurance: &assurance,
+                second_factor: None,
             },
         )
         .await?;

@@ -222,32 +222,6 @@ pub async fn confirm_totp(
     Ok(row.get(0))
 }
 
-/// Uses one of the account's recovery codes, once (one atomic statement: of two requests with
-/// one code, exactly one passes): the number of unused codes left after it, or `None` when
-/// `code` was not an unused code of the account.
-pub async fn use_recovery_code(
-    client: &impl GenericClient,
-    user: UserId,
-    code: &RecoveryHash,
-) -> Result<Option<i64>> {
-    let statement = client
-        .prepare_cached(
-            // The outer count reads the snapshot from before the update: the used code is in it.
-            "WITH used AS (
-                 UPDATE mfa_recovery_codes SET used_at = now()
-                 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL
-                 RETURNING 1)
-             SELECT (SELECT count(*) FROM mfa_recovery_codes
-                     WHERE user_id = $1 AND used_at IS NULL) - 1 AS codes_left
-             FROM used",
-        )
-        .await?;
-    let used = client
-        .query_opt(&statement, &[&user.as_uuid(), &code.0.as_slice()])
-        .await?;
-    Ok(used.map(|row| row.get("codes_left")))
-}
-
 /// Wrong codes after which a sign-in's second-factor challenge is dead.
 pub const MAX_WRONG_MFA_CODES: i32 = 5;
 
@@ -371,26 +345,6 @@ pub async fn mfa_challenge(
         first_factor: AuthMethod::parse(row.get("first_factor")).unwrap_or(AuthMethod::Pwd),
         idp: row.get("idp"),
     }))
-}
-
-/// Uses a live challenge, once (one atomic statement): its account, or `None` when it was not
-/// live any more (used by a concurrent request, expired, killed).
-pub async fn consume_mfa_challenge(
-    client: &impl GenericClient,
-    token: &TokenHash,
-) -> Result<Option<UserId>> {
-    let statement = client
-        .prepare_cached(
-            "UPDATE mfa_challenges SET used_at = now()
-             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
-               AND wrong_codes < $2
-             RETURNING user_id",
-        )
-        .await?;
-    let row = client
-        .query_opt(&statement, &[&token.0.as_slice(), &MAX_WRONG_MFA_CODES])
-        .await?;
-    Ok(row.map(|row| UserId::from_uuid(row.get("user_id"))))
 }
 
 /// A wrong second-factor code, at sign-in (against its challenge) or from a signed-in user.

@@ -12,7 +12,7 @@ use super::throttling::LockoutScopes;
 use super::{Result, RevokeReason, seconds};
 use crate::domain::{Assurance, ClientInfo, EmailDigest, UserId};
 use crate::hashing::PasswordHashString;
-use crate::tokens::TokenHash;
+use crate::tokens::{RecoveryHash, TokenHash};
 
 /// How long a device token exempts its client from the lockout others cause, unless it is used
 /// (and replaced) before.
@@ -41,47 +41,96 @@ pub struct NewSession<'a> {
     pub rehash: Option<(&'a PasswordHashString, &'a PasswordHashString)>,
     /// How the user proved who they are: kept with the session, carried by its access tokens.
     pub assurance: &'a Assurance,
+    /// A sign-in's second step: the proof spent with its challenge by this very statement.
+    pub second_factor: Option<SecondFactor<'a>>,
 }
 
-/// The second statement of a successful sign-in, all of it at once: opens the session with its
-/// refresh token, clears the attempt's failure streaks, keeps the new device token (in place of
-/// the presented one; the account's newest twenty survive), upgrades the password hash when
-/// asked (only if unchanged meanwhile, so a concurrent reset wins) and records the event.
-pub async fn open_session(client: &impl GenericClient, session: &NewSession<'_>) -> Result<()> {
+/// What a sign-in's second step spends, with its challenge (the `mfa_token`'s hash).
+#[derive(Debug, Clone, Copy)]
+pub enum SecondFactor<'a> {
+    /// A TOTP code's time step: accepted once, and only later than every step before.
+    Step { challenge: &'a TokenHash, step: u64 },
+    /// One of the account's recovery codes: used once.
+    RecoveryCode {
+        challenge: &'a TokenHash,
+        code: &'a RecoveryHash,
+    },
+}
+
+/// What [`open_session`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// The session is open (and the second factor, if any, spent); for a recovery code, the
+    /// unused codes left.
+    Session { codes_left: Option<i64> },
+    /// The second step's challenge was not live any more (used meanwhile, expired, killed).
+    NoChallenge,
+    /// The second step's proof was refused (a step accepted before, a recovery code not the
+    /// account's): nothing was spent.
+    WrongProof,
+}
+
+/// The statement of a successful sign-in, all of it at once: spends a second step's proof with
+/// its challenge (`spend_second_factor`, the rule in one place), then — only if that held —
+/// opens the session with its refresh token, clears the attempt's failure streaks, keeps the new
+/// device token (in place of the presented one; the account's newest twenty survive), upgrades
+/// the password hash when asked (only if unchanged meanwhile, so a concurrent reset wins) and
+/// records the event. A disabled account's session is refused by the database (403
+/// `account_disabled`), and then nothing is spent.
+pub async fn open_session(client: &impl GenericClient, session: &NewSession<'_>) -> Result<Opened> {
     let statement = client
         .prepare_cached(
-            "WITH opened AS (
+            "WITH proof AS (SELECT * FROM spend_second_factor($19, $20, $21, $22)),
+                  opened AS (
                  INSERT INTO sessions (id, user_id, expires_at, max_expires_at,
                                        refresh_token_hash, user_agent, ip, aal, amr, idp)
-                 VALUES ($1, $2, now() + make_interval(secs => least($4::float8, $15::float8)),
-                         now() + make_interval(secs => $15), $3, $6, $7, $16, $17, $18)),
+                 SELECT $1, $2, now() + make_interval(secs => least($4::float8, $15::float8)),
+                        now() + make_interval(secs => $15), $3, $6, $7, $16, $17, $18
+                 FROM proof WHERE proof.verdict = 'ok'),
                   token AS (
                  INSERT INTO refresh_tokens (token_hash, session_id, expires_at)
-                 VALUES ($3, $1, now() + make_interval(secs => least($4::float8, $15::float8)))),
+                 SELECT $3, $1, now() + make_interval(secs => least($4::float8, $15::float8))
+                 FROM proof WHERE proof.verdict = 'ok'),
                   device AS (
                  INSERT INTO signin_devices (token_hash, user_id, expires_at)
-                 VALUES ($12, $2, now() + make_interval(secs => $14))),
+                 SELECT $12, $2, now() + make_interval(secs => $14)
+                 FROM proof WHERE proof.verdict = 'ok'),
                   replaced AS (
                  DELETE FROM signin_devices
-                 WHERE user_id = $2
+                 WHERE (SELECT verdict FROM proof) = 'ok' AND user_id = $2
                    AND (token_hash = $13
                         OR token_hash IN (SELECT token_hash FROM signin_devices WHERE user_id = $2
                                           ORDER BY created_at DESC OFFSET 19))),
                   rehashed AS (
                  UPDATE users SET password_hash = $9
-                 WHERE id = $2 AND $9::text IS NOT NULL AND password_hash = $8),
+                 WHERE (SELECT verdict FROM proof) = 'ok'
+                   AND id = $2 AND $9::text IS NOT NULL AND password_hash = $8),
                   event AS (
                  INSERT INTO auth_events (kind, user_id, email_hash, session_id, ip, user_agent)
-                 VALUES ($10, $2, NULL, $1, $7, $6))
-             SELECT end_signin_attempt($5, $11, true)",
+                 SELECT $10, $2, NULL, $1, $7, $6 FROM proof WHERE proof.verdict = 'ok')
+             SELECT proof.verdict, proof.codes_left,
+                    CASE WHEN proof.verdict = 'ok' THEN end_signin_attempt($5, $11, true) END
+                        IS NOT NULL AS ended
+             FROM proof",
         )
         .await?;
     let (old_hash, new_hash) = session
         .rehash
         .map(|(old, new)| (Some(old.as_str()), Some(new.as_str())))
         .unwrap_or_default();
-    client
-        .execute(
+    let (challenge, step, recovery) = match session.second_factor {
+        None => (None, None, None),
+        Some(SecondFactor::Step { challenge, step }) => (
+            Some(challenge),
+            Some(i64::try_from(step).unwrap_or(i64::MAX)),
+            None,
+        ),
+        Some(SecondFactor::RecoveryCode { challenge, code }) => {
+            (Some(challenge), None, Some(code.0.as_slice()))
+        }
+    };
+    let row = client
+        .query_one(
             &statement,
             &[
                 &session.id,
@@ -102,10 +151,20 @@ pub async fn open_session(client: &impl GenericClient, session: &NewSession<'_>)
                 &session.assurance.aal.as_str(),
                 &session.assurance.amr_strs(),
                 &session.assurance.idp,
+                &challenge.map(|hash| hash.0.as_slice()),
+                &super::MAX_WRONG_MFA_CODES,
+                &step,
+                &recovery,
             ],
         )
         .await?;
-    Ok(())
+    Ok(match row.get::<_, &str>("verdict") {
+        "ok" => Opened::Session {
+            codes_left: row.get("codes_left"),
+        },
+        "no_challenge" => Opened::NoChallenge,
+        _ => Opened::WrongProof,
+    })
 }
 
 /// Ending a live session of a user: logout (of one session or everywhere) or

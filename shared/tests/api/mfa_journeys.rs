@@ -286,6 +286,43 @@ async fn of_two_sign_ins_at_once_with_one_code_exactly_one_gets_in() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_two_sign_ins_at_once_with_one_recovery_code_exactly_one_gets_in() {
+    let app = TestApp::spawn().await;
+    let second = app.second_instance().await;
+    let Enrolled { recovery_codes, .. } = jane_with_totp(&app).await;
+
+    for (round, code) in recovery_codes.iter().enumerate() {
+        let (one, other) = (password_step(&app).await, password_step(&second).await);
+        let (a, b) = tokio::join!(
+            verify(&app, &one, "recovery_code", code),
+            verify(&second, &other, "recovery_code", code)
+        );
+        let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [200, 401], "round {round}: {} {}", a.body, b.body);
+        // The loser's wrong code counts towards the lock: not what this test is about.
+        app.db
+            .execute("DELETE FROM mfa_failures", &[])
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM mfa_recovery_codes WHERE used_at IS NULL")
+            .await,
+        0,
+        "each code used once"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM sessions WHERE 'recovery_code' = ANY (amr) AND revoked_at IS NULL"
+        )
+        .await,
+        10,
+        "one session per code"
+    );
+}
+
 #[tokio::test]
 async fn a_recovery_code_signs_in_once_in_any_case_and_tells_the_owner() {
     let app = TestApp::spawn().await;

@@ -133,6 +133,7 @@ async fn a_rehash_never_overwrites_a_password_changed_since_sign_in_read_it() {
             client: &ClientInfo::default(),
             rehash: Some((&read_at_signin, &rehashed)),
             assurance: &auth::domain::Assurance::password(),
+            second_factor: None,
         },
     )
     .await

@@ -2416,7 +2416,8 @@ fn the_functions_that_hash_passwords_get_one_full_vcpu_and_the_others_the_defaul
         // Lambda gives one full vCPU at 1,769 MB: below it Argon2id stretches by 1,769 / memory.
         let expected = hashing.contains(function.binary()).then_some(1769);
         assert_eq!(
-            memory, expected,
+            memory,
+            expected,
             "{}: {} MB",
             function.logical_id,
             memory.map_or("the default".to_owned(), |m| m.to_string())
