@@ -19,6 +19,7 @@ fuzz_target!(|raw: &str| {
             if let Some(prefix) = users.email_prefix {
                 assert_eq!(prefix, prefix.to_lowercase(), "{raw:?}");
                 assert!(!prefix.is_empty() && prefix.chars().count() <= 254, "{raw:?}");
+                assert!(!prefix.chars().any(char::is_control), "{raw:?}");
             }
         }
         Err(error) => assert_eq!(error.code(), "invalid_parameter", "{raw:?}"),

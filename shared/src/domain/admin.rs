@@ -89,6 +89,12 @@ impl UserListQuery {
                     "Query parameter 'email' must be at most 254 characters",
                 ));
             }
+            // No address holds one, and PostgreSQL's text cannot hold a NUL.
+            Some(email) if email.chars().any(char::is_control) => {
+                return Err(ApiError::InvalidParameter(
+                    "Query parameter 'email' must not contain control characters",
+                ));
+            }
             Some(email) => Some(email.to_lowercase()),
             None => None,
         };
@@ -169,7 +175,12 @@ mod tests {
         let everyone = UserListQuery::parse(Some(""), None, None).unwrap();
         assert_eq!(everyone.email_prefix, None);
         let long = "a".repeat(255);
-        for (email, after) in [(Some(long.as_str()), None), (None, Some("not-a-uuid"))] {
+        for (email, after) in [
+            (Some(long.as_str()), None),
+            (Some("a\0b"), None),
+            (Some("tab\there"), None),
+            (None, Some("not-a-uuid")),
+        ] {
             let error = UserListQuery::parse(email, after, None).unwrap_err();
             assert_eq!(error.code(), "invalid_parameter");
         }

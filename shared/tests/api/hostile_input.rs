@@ -2256,6 +2256,7 @@ fn admin_query_parsers_take_any_string_and_answer_a_query_or_their_own_code() {
                     if let Some(prefix) = &query.email_prefix {
                         prop_assert_eq!(prefix, &prefix.to_lowercase());
                         prop_assert!(!prefix.is_empty() && prefix.chars().count() <= 254);
+                        prop_assert!(!prefix.chars().any(char::is_control), "{:?}", prefix);
                     }
                 }
                 Err(error) => prop_assert_eq!(error.code(), "invalid_parameter"),

@@ -338,6 +338,7 @@ fn real_errors() -> Vec<ApiError> {
     errors.push(UserListQuery::parse(None, None, Some("0")).unwrap_err());
     errors.push(UserListQuery::parse(None, Some("x"), None).unwrap_err());
     errors.push(UserListQuery::parse(Some(&"a".repeat(255)), None, None).unwrap_err());
+    errors.push(UserListQuery::parse(Some("a\0"), None, None).unwrap_err());
     errors.push(AuditQuery::parse(Some("x"), None, None).unwrap_err());
     errors.push(AuditQuery::parse(Some(id), Some("0"), None).unwrap_err());
     errors.push(UserName::parse(&"a".repeat(101)).unwrap_err());
