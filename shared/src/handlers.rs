@@ -18,7 +18,7 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::http::{
     JsonBody, Query, api_domain, authorizer_context, basic_credentials, bearer_of, bearer_token,
-    client_info, json_response, path_parameter, redirect, see_other,
+    client_info, json_response, message, path_parameter, redirect, see_other,
 };
 use crate::pages;
 use crate::service::{
@@ -67,10 +67,7 @@ pub async fn root(_request: Request) -> HandlerResult {
 
 /// `GET /api/public`
 pub async fn public(_request: Request) -> HandlerResult {
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"message": "This is a public endpoint"}),
-    ))
+    Ok(message("This is a public endpoint"))
 }
 
 /// `GET /signin`: the sign-in page (password, second factor, passkey).
@@ -178,10 +175,7 @@ pub async fn verify_email(app: &App, request: Request) -> HandlerResult {
         },
     };
     app.verify_email(proof, &client_info(&request)).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"message": "Email address confirmed"}),
-    ))
+    Ok(message("Email address confirmed"))
 }
 
 /// `POST /api/resend-verification` with `{email}`: the same answer whatever the address.
@@ -191,9 +185,8 @@ pub async fn resend_verification(app: &App, request: Request) -> HandlerResult {
     let verify_base = link_base(&app.config.verification.url, &request)?;
     app.resend_verification(email, &verify_base, &client_info(&request))
         .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"message": "If that address has an unconfirmed account, a new confirmation email has been sent."}),
+    Ok(message(
+        "If that address has an unconfirmed account, a new confirmation email has been sent.",
     ))
 }
 
@@ -208,10 +201,7 @@ pub async fn change_password(app: &App, request: Request) -> HandlerResult {
     let new = Password::parse(body.required("new_password")?)?;
     app.change_password(&token, current, new, &client_info(&request))
         .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"message": "Password changed"}),
-    ))
+    Ok(message("Password changed"))
 }
 
 /// `POST /api/change-email` with an access token as bearer and `{password, new_email}`.
@@ -238,10 +228,7 @@ pub async fn delete_account(app: &App, request: Request) -> HandlerResult {
         Password::parse(body.required("password")?).map_err(|_| ApiError::InvalidCredentials)?;
     app.delete_account(&token, password, &client_info(&request))
         .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"message": "Account deleted"}),
-    ))
+    Ok(message("Account deleted"))
 }
 
 /// `POST /api/signin` with `{email, password}` and, optionally, the `device_token` of this
@@ -372,10 +359,7 @@ pub async fn mfa_disable(app: &App, request: Request) -> HandlerResult {
     let code = totp_code(&body, false)?;
     app.mfa_disable(&token, &code, &client_info(&request))
         .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"message": "Two-factor authentication disabled"}),
-    ))
+    Ok(message("Two-factor authentication disabled"))
 }
 
 /// `POST /api/mfa/recovery-codes` with an access token (of an `aal2` session) as bearer: a new
@@ -453,10 +437,7 @@ pub async fn delete_passkey(app: &App, request: Request) -> HandlerResult {
         .ok_or(ApiError::PasskeyNotFound)?;
     app.delete_passkey(&token, id, &client_info(&request))
         .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"message": "Passkey removed"}),
-    ))
+    Ok(message("Passkey removed"))
 }
 
 /// `POST /api/passkeys/signin/start` (no token, no body needed): the options for
@@ -578,10 +559,7 @@ pub async fn delete_identity(app: &App, request: Request) -> HandlerResult {
         .ok_or(ApiError::IdentityNotFound)?;
     app.unlink_identity(&token, id, &client_info(&request))
         .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"message": "Identity unlinked"}),
-    ))
+    Ok(message("Identity unlinked"))
 }
 
 #[derive(Serialize)]
@@ -664,10 +642,7 @@ pub async fn end_session(app: &App, request: Request) -> HandlerResult {
     let session = SessionId::parse(&path_parameter(&request, "id").unwrap_or_default())?;
     app.end_session(&token, session, &client_info(&request))
         .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"message": "Session ended"}),
-    ))
+    Ok(message("Session ended"))
 }
 
 /// `POST /api/forgot-password` with `{email}`: the same answer whether or not the account exists.
@@ -677,9 +652,8 @@ pub async fn forgot_password(app: &App, request: Request) -> HandlerResult {
     let reset_base = link_base(&app.config.reset.url, &request)?;
     app.forgot_password(email, &reset_base, &client_info(&request))
         .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"message": "If that account exists, a password reset email has been sent."}),
+    Ok(message(
+        "If that account exists, a password reset email has been sent.",
     ))
 }
 
@@ -694,10 +668,7 @@ pub async fn reset_password(app: &App, request: Request) -> HandlerResult {
     let password = Password::parse(body.required("password")?)?;
     app.reset_password(&token, password, &client_info(&request))
         .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"message": "Password reset successful"}),
-    ))
+    Ok(message("Password reset successful"))
 }
 
 /// `GET /.well-known/jwks.json`: the public keys that verify access tokens, current key first

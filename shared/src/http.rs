@@ -288,6 +288,11 @@ fn redirect_with(status: StatusCode, location: &str) -> Result<Response<Body>, A
     Ok(response)
 }
 
+/// 200 with `{"message": text}`: done, and said so.
+pub fn message(text: &'static str) -> Response<Body> {
+    json_response(StatusCode::OK, &json!({ "message": text }))
+}
+
 /// 204 No Content: done, nothing to say (with the headers every answer carries).
 pub fn no_content() -> Response<Body> {
     let mut response = Response::new(Body::Empty);
