@@ -8,7 +8,6 @@ use lambda_http::{Body, Request, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::config::{self, Environment, LinkBase};
 use crate::domain::{
@@ -18,7 +17,7 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::http::{
     JsonBody, Query, api_domain, authorizer_context, basic_credentials, bearer_of, bearer_token,
-    client_info, json_response, message, path_parameter, redirect, see_other,
+    client_info, json_response, message, path_parameter, redirect, see_other, uuid_path_parameter,
 };
 use crate::pages;
 use crate::service::{
@@ -432,9 +431,7 @@ pub async fn passkeys(app: &App, request: Request) -> HandlerResult {
 /// passkeys. An id that is no UUID names no passkey: 404, as another account's does.
 pub async fn delete_passkey(app: &App, request: Request) -> HandlerResult {
     let token = bearer_token(&request)?;
-    let id = path_parameter(&request, "id")
-        .and_then(|id| Uuid::parse_str(&id).ok())
-        .ok_or(ApiError::PasskeyNotFound)?;
+    let id = uuid_path_parameter(&request, "id").ok_or(ApiError::PasskeyNotFound)?;
     app.delete_passkey(&token, id, &client_info(&request))
         .await?;
     Ok(message("Passkey removed"))
@@ -554,9 +551,7 @@ pub async fn identities(app: &App, request: Request) -> HandlerResult {
 /// identities. An id that is no UUID names no identity: 404, as another account's does.
 pub async fn delete_identity(app: &App, request: Request) -> HandlerResult {
     let token = bearer_token(&request)?;
-    let id = path_parameter(&request, "id")
-        .and_then(|id| Uuid::parse_str(&id).ok())
-        .ok_or(ApiError::IdentityNotFound)?;
+    let id = uuid_path_parameter(&request, "id").ok_or(ApiError::IdentityNotFound)?;
     app.unlink_identity(&token, id, &client_info(&request))
         .await?;
     Ok(message("Identity unlinked"))

@@ -208,6 +208,12 @@ pub fn path_parameter(request: &Request, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A path parameter that is a UUID (a passkey's, an identity's); `None` for anything else, which
+/// the caller answers as its "no such thing".
+pub fn uuid_path_parameter(request: &Request, name: &str) -> Option<uuid::Uuid> {
+    path_parameter(request, name).and_then(|id| uuid::Uuid::parse_str(&id).ok())
+}
+
 /// What a Lambda authorizer passed on for this request (`requestContext.authorizer.lambda` of an
 /// HTTP API, filled in by API Gateway: a client cannot set it).
 pub fn authorizer_context(
