@@ -103,6 +103,16 @@ macro_rules! mfa_enabled_of_u {
 }
 pub(crate) use mfa_enabled_of_u;
 
+/// Locks the account's row until the transaction ends (the caller's next statement counts what
+/// hangs from the account, and another transaction must not change that meanwhile); false when
+/// there is no such account.
+pub(crate) async fn lock_account(client: &impl GenericClient, user: UserId) -> Result<bool> {
+    let lock = client
+        .prepare_cached("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .await?;
+    Ok(client.query_opt(&lock, &[&user.as_uuid()]).await?.is_some())
+}
+
 /// Inserts a user; an existing email (in any case) is `email_taken`.
 pub async fn insert_user(
     client: &impl GenericClient,

@@ -358,10 +358,7 @@ pub async fn unlink_identity(
     id: Uuid,
     info: &ClientInfo,
 ) -> Result<Unlinked> {
-    let lock = client
-        .prepare_cached("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
-        .await?;
-    if client.query_opt(&lock, &[&user.as_uuid()]).await?.is_none() {
+    if !super::lock_account(client, user).await? {
         return Ok(Unlinked::NotFound);
     }
     let statement = client

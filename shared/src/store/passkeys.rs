@@ -155,14 +155,7 @@ pub enum Added {
 /// the account's row is locked first, so that two registrations at once cannot both pass the
 /// count (a statement's count sees the snapshot it started with, the lock's wait included).
 pub async fn add_passkey(client: &impl GenericClient, new: &NewPasskey<'_>) -> Result<Added> {
-    let lock = client
-        .prepare_cached("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
-        .await?;
-    if client
-        .query_opt(&lock, &[&new.user.as_uuid()])
-        .await?
-        .is_none()
-    {
+    if !super::lock_account(client, new.user).await? {
         return Ok(Added::NoAccount);
     }
     let statement = client
@@ -264,10 +257,7 @@ pub async fn delete_passkey(
     id: Uuid,
     info: &ClientInfo,
 ) -> Result<PasskeyRemoval> {
-    let lock = client
-        .prepare_cached("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
-        .await?;
-    if client.query_opt(&lock, &[&user.as_uuid()]).await?.is_none() {
+    if !super::lock_account(client, user).await? {
         return Ok(PasskeyRemoval::NotFound);
     }
     let statement = client
