@@ -75,6 +75,18 @@ struct Checked {
     disabled: bool,
 }
 
+/// How a sign-in proved who it is, for [`App::open_session_for`].
+struct Opening<'a> {
+    email: &'a Email,
+    assurance: Assurance,
+    /// Whose failure streaks the success clears, and which of them.
+    scopes: &'a LockoutScopes,
+    /// The device token presented, which the new one replaces.
+    replaces_device: Option<&'a TokenHash>,
+    /// A stronger hash of the password just verified, in place of `(old, new)`.
+    rehash: Option<(&'a PasswordHashString, &'a PasswordHashString)>,
+}
+
 /// What the right password earns: a session, or, for an account with TOTP on, the second step.
 #[derive(Debug)]
 pub enum SigninOutcome {
@@ -271,40 +283,69 @@ impl App {
                 mfa_token: challenge.plaintext,
             });
         }
+        let (tokens, device_token) = self
+            .open_session_for(
+                &db,
+                &user,
+                Opening {
+                    email: &email,
+                    assurance: Assurance::password(),
+                    scopes: &scopes,
+                    replaces_device: presented.as_ref(),
+                    rehash: rehashed.as_ref().map(|new| (&hash, new)),
+                },
+                client,
+            )
+            .await?;
+        Ok(SigninOutcome::SignedIn(SignedIn {
+            user,
+            tokens,
+            device_token,
+        }))
+    }
+
+    /// Opens the session of a proven sign-in (a password, a passkey, a provider): a new id,
+    /// refresh and device tokens, the access token, and the one statement that keeps them (see
+    /// [`store::open_session`]). Returns the tokens and the device token.
+    async fn open_session_for(
+        &self,
+        db: &impl deadpool_postgres::GenericClient,
+        user: &User,
+        opening: Opening<'_>,
+        client: &ClientInfo,
+    ) -> Result<(TokenPair, SecretString), ApiError> {
         let session_id = Uuid::new_v4();
         let refresh = OpaqueToken::generate()?;
         let device = OpaqueToken::generate()?;
-        let assurance = Assurance::password();
-        let access = self
-            .tokens()?
-            .issue(user.id, session_id, user.email_verified, &assurance)?;
+        let access =
+            self.tokens()?
+                .issue(user.id, session_id, user.email_verified, &opening.assurance)?;
         store::open_session(
-            &db,
+            db,
             &NewSession {
                 id: session_id,
                 user_id: user.id,
                 refresh_token: &refresh.hash,
                 ttl: self.config.sessions.refresh_token_ttl,
                 max_lifetime: self.config.sessions.max_lifetime,
-                email: email.digest(),
-                scopes: &scopes,
+                email: opening.email.digest(),
+                scopes: opening.scopes,
                 device: &device.hash,
-                replaces_device: presented.as_ref(),
+                replaces_device: opening.replaces_device,
                 client,
-                rehash: rehashed.as_ref().map(|new| (&hash, new)),
-                assurance: &assurance,
+                rehash: opening.rehash,
+                assurance: &opening.assurance,
                 second_factor: None,
             },
         )
         .await?;
-        Ok(SigninOutcome::SignedIn(SignedIn {
-            user,
-            tokens: TokenPair {
+        Ok((
+            TokenPair {
                 access,
                 refresh: refresh.plaintext,
             },
-            device_token: device.plaintext,
-        }))
+            device.plaintext,
+        ))
     }
 
     /// Checks a password as sign-in does, under the same lockout: the attempt is admitted before

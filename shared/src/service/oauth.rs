@@ -13,7 +13,7 @@ use openidconnect::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{App, SignedIn, SigninOutcome, TokenPair};
+use super::{App, Opening, SignedIn, SigninOutcome};
 use crate::config::{ApiPublicUrl, OidcProvider, ResponseMode};
 use crate::domain::{
     Aal, Assurance, AuthMethod, ClientInfo, CodeChallenge, Email, ProviderName, RedirectTarget,
@@ -23,8 +23,8 @@ use crate::emails;
 use crate::error::ApiError;
 use crate::oidc::{self, ProviderClient, Providers};
 use crate::store::{
-    self, ChallengeOpening, IdentitySummary, Linked, NewSession, OAuthFlow, OAuthGrant,
-    ProviderSubject, TakenCode, Unlinked,
+    self, ChallengeOpening, IdentitySummary, Linked, OAuthFlow, OAuthGrant, ProviderSubject,
+    TakenCode, Unlinked,
 };
 use crate::tokens::{OpaqueToken, TokenHash};
 
@@ -360,38 +360,24 @@ impl App {
             amr: vec![AuthMethod::Oidc],
             idp: Some(idp.to_owned()),
         };
-        let session_id = uuid::Uuid::new_v4();
-        let refresh = OpaqueToken::generate()?;
-        let device = OpaqueToken::generate()?;
-        let access = self
-            .tokens()?
-            .issue(user.id, session_id, user.email_verified, &assurance)?;
-        store::open_session(
-            &db,
-            &NewSession {
-                id: session_id,
-                user_id: user.id,
-                refresh_token: &refresh.hash,
-                ttl: self.config.sessions.refresh_token_ttl,
-                max_lifetime: self.config.sessions.max_lifetime,
-                email: email.digest(),
-                scopes: &Default::default(),
-                device: &device.hash,
-                replaces_device: None,
+        let (tokens, device_token) = self
+            .open_session_for(
+                &db,
+                &user,
+                Opening {
+                    email: &email,
+                    assurance,
+                    scopes: &Default::default(),
+                    replaces_device: None,
+                    rehash: None,
+                },
                 client,
-                rehash: None,
-                assurance: &assurance,
-                second_factor: None,
-            },
-        )
-        .await?;
+            )
+            .await?;
         Ok(SigninOutcome::SignedIn(SignedIn {
             user,
-            tokens: TokenPair {
-                access,
-                refresh: refresh.plaintext,
-            },
-            device_token: device.plaintext,
+            tokens,
+            device_token,
         }))
     }
 

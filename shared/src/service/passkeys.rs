@@ -20,17 +20,12 @@ use webauthn_rs::prelude::{
 };
 use webauthn_rs_proto::ResidentKeyRequirement;
 
-use super::{App, SignedIn, TokenPair};
+use super::{App, Opening, SignedIn};
 use crate::config::WebauthnSettings;
-use crate::domain::{
-    Aal, Assurance, AuthMethod, CeremonyId, ClientInfo, Email, PasskeyName, UserId,
-};
+use crate::domain::{Aal, Assurance, AuthMethod, CeremonyId, ClientInfo, Email, PasskeyName};
 use crate::emails;
 use crate::error::ApiError;
-use crate::store::{
-    self, Added, Bucket, CeremonyKind, LockoutScopes, NewPasskey, NewSession, PasskeySummary,
-};
-use crate::tokens::OpaqueToken;
+use crate::store::{self, Added, Bucket, CeremonyKind, LockoutScopes, NewPasskey, PasskeySummary};
 
 /// How long a ceremony waits for its finish: the authenticator's own timeout (webauthn-rs asks
 /// the browser for 300 s).
@@ -320,63 +315,29 @@ impl App {
             .await?;
             return Err(ApiError::EmailNotVerified);
         }
-        self.open_passkey_session(&db, user.id, &email, user.email_verified, &scopes, client)
-            .await
-            .map(|(tokens, device_token)| SignedIn {
-                user,
-                tokens,
-                device_token,
-            })
-    }
-
-    /// Opens an `aal2` session proven by a passkey, as [`App::signin`] opens one: the same
-    /// statement, tokens and device token.
-    async fn open_passkey_session(
-        &self,
-        db: &impl deadpool_postgres::GenericClient,
-        user: UserId,
-        email: &Email,
-        email_verified: bool,
-        scopes: &LockoutScopes,
-        client: &ClientInfo,
-    ) -> Result<(TokenPair, SecretString), ApiError> {
-        let session_id = Uuid::new_v4();
-        let refresh = OpaqueToken::generate()?;
-        let device = OpaqueToken::generate()?;
-        let assurance = Assurance {
-            aal: Aal::Aal2,
-            amr: vec![AuthMethod::Webauthn],
-            idp: None,
-        };
-        let access = self
-            .tokens()?
-            .issue(user, session_id, email_verified, &assurance)?;
-        store::open_session(
-            db,
-            &NewSession {
-                id: session_id,
-                user_id: user,
-                refresh_token: &refresh.hash,
-                ttl: self.config.sessions.refresh_token_ttl,
-                max_lifetime: self.config.sessions.max_lifetime,
-                email: email.digest(),
-                scopes,
-                device: &device.hash,
-                replaces_device: None,
+        let (tokens, device_token) = self
+            .open_session_for(
+                &db,
+                &user,
+                Opening {
+                    email: &email,
+                    assurance: Assurance {
+                        aal: Aal::Aal2,
+                        amr: vec![AuthMethod::Webauthn],
+                        idp: None,
+                    },
+                    scopes: &scopes,
+                    replaces_device: None,
+                    rehash: None,
+                },
                 client,
-                rehash: None,
-                assurance: &assurance,
-                second_factor: None,
-            },
-        )
-        .await?;
-        Ok((
-            TokenPair {
-                access,
-                refresh: refresh.plaintext,
-            },
-            device.plaintext,
-        ))
+            )
+            .await?;
+        Ok(SignedIn {
+            user,
+            tokens,
+            device_token,
+        })
     }
 }
 
