@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::results::HandlerRun;
 
 /// Statements per request, in steady state, `BEGIN` and `COMMIT` included.
-pub const STATEMENTS: [(&str, f64); 9] = [
+pub const STATEMENTS: [(&str, f64); 10] = [
     ("dashboard", 1.0),
     ("refresh", 1.0),
     ("logout", 1.0),
@@ -17,6 +17,7 @@ pub const STATEMENTS: [(&str, f64); 9] = [
     ("verify-email", 2.0),
     ("mfa-verify", 2.0),
     ("oauth-token", 2.0),
+    ("passkey-signin-finish", 2.0),
     // For the APIs behind us: revocation checked live, in one statement.
     ("authorizer", 1.0),
     ("introspect", 1.0),

@@ -118,10 +118,11 @@ async fn run_with(plans: &Plans) -> anyhow::Result<HandlerRun> {
         .with_token(Endpoint::Sessions, &access_token, plans.cheap)
         .await?;
     let (floor, floor_statements) = bench.floor(plans.cheap, &access_token).await?;
-    eprintln!("==> verify-email, the second step, a provider's code");
+    eprintln!("==> verify-email, the second step, a provider's code, a passkey");
     let verify_email = bench.verify_email(plans.logout).await?;
     let mfa_verify = bench.mfa_verify(plans.logout).await?;
     let oauth_token = bench.oauth_token(plans.logout).await?;
+    let passkey_signin = bench.passkey_signin(plans.logout).await?;
     eprintln!("==> for the APIs behind us: the Lambda authorizer, introspection");
     let authorizer = bench.authorizer(&access_token, plans.cheap).await?;
     let introspect = bench.introspect(&access_token, plans.cheap).await?;
@@ -141,6 +142,7 @@ async fn run_with(plans: &Plans) -> anyhow::Result<HandlerRun> {
         verify_email,
         mfa_verify,
         oauth_token,
+        passkey_signin,
         refresh,
         dashboard,
         logout,
@@ -174,8 +176,9 @@ async fn run_with(plans: &Plans) -> anyhow::Result<HandlerRun> {
 /// Production settings, through the real loader: one connection (as in production, where one
 /// Lambda instance serves one request at a time), an Ed25519 key made for the run, and budgets high enough that the benchmark's thousands of requests from one address are
 /// not throttled.
-fn bench_variables(pem: &SecretString) -> [(&'static str, &str); 8] {
+fn bench_variables(pem: &SecretString) -> [(&'static str, &str); 9] {
     [
+        ("RATE_LIMIT_PASSKEY_SIGNIN", "1000000"),
         ("INTROSPECTION_CLIENTS", INTROSPECTION_CLIENT),
         ("DB_POOL_SIZE", "1"),
         ("JWT_SECRET_KEY", ""),
@@ -386,6 +389,64 @@ impl Bench {
             let body = json!({"mfa_token": mfa_token, "code": testkit::totp::code(&secret, 0)});
             self.call(&mut recording, json_request(Endpoint::MfaVerify, &body))
                 .await?;
+        }
+        Ok(recording)
+    }
+
+    /// A usernameless passkey sign-in's finish: one passkey registered through the endpoints,
+    /// then for each call a sign-in started (unrecorded) and answered by the software
+    /// authenticator, as a browser would.
+    async fn passkey_signin(&self, plan: Plan) -> anyhow::Result<Recording> {
+        let email = "passkey@example.com";
+        let (access, _) = self.signed_in(email).await?;
+        let mut key = testkit::passkeys::SoftPasskey::new(true);
+        let mut setup = Recording::setup(Endpoint::PasskeyRegisterStart);
+        let started = self
+            .call(&mut setup, bearer(Endpoint::PasskeyRegisterStart, &access))
+            .await?;
+        let credential = testkit::passkeys::attest(&mut key, &started["options"]);
+        let mut setup = Recording::setup(Endpoint::PasskeyRegisterFinish);
+        let body = json!({
+            "ceremony_id": started["ceremony_id"],
+            "credential": credential,
+            "name": "Bench key",
+        });
+        let finish = with_bearer(
+            json_request(Endpoint::PasskeyRegisterFinish, &body),
+            &access,
+        );
+        self.call(&mut setup, finish).await?;
+        let row = self
+            .db
+            .query_one(
+                "SELECT p.credential_id, u.id FROM passkeys p JOIN users u ON u.id = p.user_id
+                 WHERE u.email = $1",
+                &[&email],
+            )
+            .await?;
+        let (credential_id, user): (Vec<u8>, uuid::Uuid) = (row.get(0), row.get(1));
+        let mut recording = Recording::new(Endpoint::PasskeySigninFinish, plan);
+        for _ in 0..plan.total() {
+            let mut setup = Recording::setup(Endpoint::PasskeySigninStart);
+            let started = self
+                .call(
+                    &mut setup,
+                    json_request(Endpoint::PasskeySigninStart, &json!({})),
+                )
+                .await?;
+            let assertion =
+                testkit::passkeys::assert_with(&mut key, &started["options"], &credential_id, user);
+            let body = json!({"ceremony_id": started["ceremony_id"], "credential": assertion});
+            let signed_in = self
+                .call(
+                    &mut recording,
+                    json_request(Endpoint::PasskeySigninFinish, &body),
+                )
+                .await?;
+            ensure!(
+                signed_in["access_token"].is_string(),
+                "passkey: {signed_in}"
+            );
         }
         Ok(recording)
     }

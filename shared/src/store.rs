@@ -41,15 +41,15 @@ pub use oauth::{
     take_oauth_flow, unlink_identity,
 };
 pub use passkeys::{
-    Added, CeremonyKind, NewPasskey, PasskeyRemoval, PasskeySummary, Removed, SigninPasskey,
-    add_passkey, delete_passkey, list_passkeys, passkey_count, passkey_credential_ids,
-    passkey_for_signin, record_passkey_use, save_ceremony, take_ceremony,
+    Added, CeremonyKind, NewPasskey, PasskeyRemoval, PasskeySummary, Removed, SigninCeremony,
+    SigninPasskey, add_passkey, delete_passkey, list_passkeys, passkey_count,
+    passkey_credential_ids, save_ceremony, take_ceremony, take_signin_ceremony,
 };
 pub use password_reset::{ResetQueued, ResetRequest, queue_password_reset};
 pub use refresh::{Rotated, Rotation, rotate_refresh_token};
 pub use sessions::{
-    NewSession, Opened, SecondFactor, SessionEnd, SessionSummary, end_session, list_sessions,
-    open_session,
+    NewSession, Opened, PasskeyUse, SecondFactor, SessionEnd, SessionSummary, end_session,
+    list_sessions, open_session,
 };
 pub use throttling::{
     Bucket, Budget, Lockout, LockoutScopes, RequestCount, SigninAttempt, begin_signin,

@@ -18,6 +18,7 @@
 //! - [`junit`]: counting (and writing) JUnit XML reports.
 //! - [`oidc`]: an app's PKCE pair, and a browser's steps at the test OpenID provider.
 //! - [`totp`]: the code an authenticator app shows.
+//! - [`passkeys`]: a browser's side of the passkey ceremonies, with a software authenticator.
 #![forbid(unsafe_code)]
 
 pub mod cluster;
@@ -27,6 +28,7 @@ pub mod junit;
 pub mod keys;
 pub mod oidc;
 pub mod outbox;
+pub mod passkeys;
 pub mod ports;
 pub mod process;
 pub mod requests;

@@ -299,6 +299,7 @@ impl App {
             rehash: None,
             assurance: &assurance,
             second_factor: Some(second_factor),
+            passkey_use: None,
         };
         // A TOTP code: one statement spends it with the challenge and opens the session. A
         // recovery code: the owner's notice goes in the same transaction.

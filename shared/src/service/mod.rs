@@ -32,7 +32,8 @@ use crate::hashing::PasswordHashString;
 use crate::mail::Mailer;
 use crate::store::{
     self, Bucket, Budget, ChallengeOpening, Event, EventKind, Lockout, LockoutScopes, NewSession,
-    OutboxEmail, ResetRequest, RevokeReason, Rotated, Rotation, SessionEnd, SessionSummary,
+    Opened, OutboxEmail, PasskeyUse, ResetRequest, RevokeReason, Rotated, Rotation, SessionEnd,
+    SessionSummary,
 };
 use crate::tokens::{
     AccessTokenSigner, CodeKey, OpaqueToken, SignedAccessToken, TokenHash, VerifiedAccess,
@@ -85,6 +86,8 @@ struct Opening<'a> {
     replaces_device: Option<&'a TokenHash>,
     /// A stronger hash of the password just verified, in place of `(old, new)`.
     rehash: Option<(&'a PasswordHashString, &'a PasswordHashString)>,
+    /// The passkey that proved it, stored with its new counter by the same statement.
+    passkey_use: Option<PasskeyUse<'a>>,
 }
 
 /// What the right password earns: a session, or, for an account with TOTP on, the second step.
@@ -293,6 +296,7 @@ impl App {
                     scopes: &scopes,
                     replaces_device: presented.as_ref(),
                     rehash: rehashed.as_ref().map(|new| (&hash, new)),
+                    passkey_use: None,
                 },
                 client,
             )
@@ -320,7 +324,7 @@ impl App {
         let access =
             self.tokens()?
                 .issue(user.id, session_id, user.email_verified, &opening.assurance)?;
-        store::open_session(
+        let opened = store::open_session(
             db,
             &NewSession {
                 id: session_id,
@@ -336,9 +340,17 @@ impl App {
                 rehash: opening.rehash,
                 assurance: &opening.assurance,
                 second_factor: None,
+                passkey_use: opening.passkey_use,
             },
         )
         .await?;
+        if opened != (Opened::Session { codes_left: None }) {
+            // Only a passkey's counter refuses here: between our read and this write, a sign-in
+            // with a counter as high or higher was stored (the library's check, made atomic).
+            tracing::warn!(user_id = %user.id.as_uuid(),
+                "passkey signature counter did not advance past a concurrent sign-in's; refused");
+            return Err(ApiError::InvalidPasskey);
+        }
         Ok((
             TokenPair {
                 access,

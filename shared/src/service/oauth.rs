@@ -370,6 +370,7 @@ impl App {
                     scopes: &Default::default(),
                     replaces_device: None,
                     rehash: None,
+                    passkey_use: None,
                 },
                 client,
             )

@@ -25,7 +25,9 @@ use crate::config::WebauthnSettings;
 use crate::domain::{Aal, Assurance, AuthMethod, CeremonyId, ClientInfo, Email, PasskeyName};
 use crate::emails;
 use crate::error::ApiError;
-use crate::store::{self, Added, Bucket, CeremonyKind, LockoutScopes, NewPasskey, PasskeySummary};
+use crate::store::{
+    self, Added, Bucket, CeremonyKind, LockoutScopes, NewPasskey, PasskeySummary, PasskeyUse,
+};
 
 /// How long a ceremony waits for its finish: the authenticator's own timeout (webauthn-rs asks
 /// the browser for 300 s).
@@ -263,20 +265,25 @@ impl App {
     ) -> Result<SignedIn, ApiError> {
         let credential: PublicKeyCredential = self::credential(credential)?;
         let db = self.pool.get().await?;
-        let stored = store::take_ceremony(&db, ceremony, CeremonyKind::Authentication, None)
-            .await?
-            .ok_or(ApiError::InvalidPasskey)?;
-        let authentication: DiscoverableAuthentication = state(stored)?;
-        let (user_handle, credential_id) = self
+        let (user_handle, credential_id) = match self
             .webauthn
             .identify_discoverable_authentication(&credential)
-            .map_err(refused)?;
-        let found = store::passkey_for_signin(&db, credential_id, user_handle)
+        {
+            Ok(named) => named,
+            Err(error) => {
+                // The ceremony is spent all the same, as by any other refusal.
+                store::take_ceremony(&db, ceremony, CeremonyKind::Authentication, None).await?;
+                return Err(refused(error));
+            }
+        };
+        let taken = store::take_signin_ceremony(&db, ceremony, credential_id, user_handle)
             .await?
-            .ok_or_else(|| {
-                tracing::debug!("passkey sign-in with a credential no account has");
-                ApiError::InvalidPasskey
-            })?;
+            .ok_or(ApiError::InvalidPasskey)?;
+        let authentication: DiscoverableAuthentication = state(taken.state)?;
+        let found = taken.passkey.ok_or_else(|| {
+            tracing::debug!("passkey sign-in with a credential no account has");
+            ApiError::InvalidPasskey
+        })?;
         let (passkey_id, mut passkey, user) = (found.id, found.passkey, found.user);
         let result = self
             .webauthn
@@ -292,13 +299,6 @@ impl App {
                 refused(error)
             })?;
         passkey.update_credential(&result);
-        if !store::record_passkey_use(&db, passkey_id, &passkey, result.counter()).await? {
-            // Between our read and this write, a sign-in with a counter as high or higher was
-            // stored: the same check as the library's, made atomic.
-            tracing::warn!(%passkey_id, user_id = %user.id.as_uuid(),
-                "passkey signature counter did not advance past a concurrent sign-in's; refused");
-            return Err(ApiError::InvalidPasskey);
-        }
         let email = Email::parse(&user.email).map_err(|e| {
             ApiError::Internal(anyhow::anyhow!("a stored email does not parse: {e}"))
         })?;
@@ -329,6 +329,12 @@ impl App {
                     scopes: &scopes,
                     replaces_device: None,
                     rehash: None,
+                    // Stored only over an older counter, with the session (one statement).
+                    passkey_use: Some(PasskeyUse {
+                        id: passkey_id,
+                        passkey: &passkey,
+                        counter: result.counter(),
+                    }),
                 },
                 client,
             )

@@ -312,61 +312,64 @@ pub struct SigninPasskey {
     pub user: User,
 }
 
-/// The passkey with this credential id, provided it belongs to the account the assertion names
-/// (its user handle is the account's id).
-pub async fn passkey_for_signin(
+/// A sign-in ceremony taken: its state, and the passkey the assertion names, if the account the
+/// assertion's user handle names has it.
+#[derive(Debug)]
+pub struct SigninCeremony {
+    pub state: serde_json::Value,
+    pub passkey: Option<SigninPasskey>,
+}
+
+/// Takes a live sign-in ceremony, once (as [`take_ceremony`]), and reads the passkey with
+/// `credential_id` provided it belongs to the account `user` (the assertion's user handle), with
+/// that account: one statement. `None` when the ceremony was not live.
+pub async fn take_signin_ceremony(
     client: &impl GenericClient,
+    id: CeremonyId,
     credential_id: &[u8],
     user: Uuid,
-) -> Result<Option<SigninPasskey>> {
+) -> Result<Option<SigninCeremony>> {
     let statement = client
         .prepare_cached(concat!(
-            "SELECT p.id AS passkey_id, p.passkey,
+            "WITH taken AS (
+                 DELETE FROM webauthn_ceremonies
+                 WHERE id = $1 AND kind = $2 AND user_id IS NULL AND expires_at > now()
+                 RETURNING state)
+             SELECT t.state, p.id AS passkey_id, p.passkey,
                     u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified, ",
             mfa_enabled_of_u!(),
-            " FROM passkeys p JOIN users u ON u.id = p.user_id
-             WHERE p.credential_id = $1 AND p.user_id = $2"
+            " FROM taken t
+             LEFT JOIN passkeys p ON p.credential_id = $3 AND p.user_id = $4
+             LEFT JOIN users u ON u.id = p.user_id"
         ))
         .await?;
     let Some(row) = client
-        .query_opt(&statement, &[&credential_id, &user])
+        .query_opt(
+            &statement,
+            &[
+                &id.as_uuid(),
+                &CeremonyKind::Authentication.as_str(),
+                &credential_id,
+                &user,
+            ],
+        )
         .await?
     else {
         return Ok(None);
     };
-    let Json(passkey) = row
-        .try_get::<_, Json<Passkey>>("passkey")
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("a stored passkey does not parse: {e}")))?;
-    Ok(Some(SigninPasskey {
-        id: row.get("passkey_id"),
-        passkey,
-        user: user_from(&row),
-    }))
-}
-
-/// Stores a passkey after a sign-in with it (its new counter and backup flags) and marks it used,
-/// only over an older counter: false when the stored counter is already at `counter` or beyond
-/// (a concurrent sign-in got there first, or a cloned authenticator), which the caller refuses.
-/// A counter of 0 (synced passkeys keep none) is no order and always stored.
-///
-/// The counter is read from the stored passkey's JSON, where webauthn-rs keeps it
-/// (`cred.counter`), so that the check and the write are one statement.
-pub async fn record_passkey_use(
-    client: &impl GenericClient,
-    id: Uuid,
-    passkey: &Passkey,
-    counter: u32,
-) -> Result<bool> {
-    let statement = client
-        .prepare_cached(
-            "UPDATE passkeys SET passkey = $2, last_used_at = now()
-             WHERE id = $1
-               AND ($3::bigint = 0 OR coalesce((passkey #>> '{cred,counter}')::bigint, 0) < $3)
-             RETURNING 1",
-        )
-        .await?;
-    let stored = client
-        .query_opt(&statement, &[&id, &Json(passkey), &i64::from(counter)])
-        .await?;
-    Ok(stored.is_some())
+    let state = row.get::<_, Json<serde_json::Value>>("state").0;
+    let passkey = match row.get::<_, Option<Uuid>>("passkey_id") {
+        None => None,
+        Some(passkey_id) => {
+            let Json(passkey) = row.try_get::<_, Json<Passkey>>("passkey").map_err(|e| {
+                ApiError::Internal(anyhow::anyhow!("a stored passkey does not parse: {e}"))
+            })?;
+            Some(SigninPasskey {
+                id: passkey_id,
+                passkey,
+                user: user_from(&row),
+            })
+        }
+    };
+    Ok(Some(SigninCeremony { state, passkey }))
 }

@@ -13,6 +13,8 @@ use super::{Result, RevokeReason, seconds};
 use crate::domain::{Assurance, ClientInfo, EmailDigest, UserId};
 use crate::hashing::PasswordHashString;
 use crate::tokens::{RecoveryHash, TokenHash};
+use tokio_postgres::types::Json;
+use webauthn_rs::prelude::Passkey;
 
 /// How long a device token exempts its client from the lockout others cause, unless it is used
 /// (and replaced) before.
@@ -43,6 +45,17 @@ pub struct NewSession<'a> {
     pub assurance: &'a Assurance,
     /// A sign-in's second step: the proof spent with its challenge by this very statement.
     pub second_factor: Option<SecondFactor<'a>>,
+    /// A passkey sign-in: the passkey stored with its new counter by this very statement.
+    pub passkey_use: Option<PasskeyUse<'a>>,
+}
+
+/// The passkey a sign-in used, to store with its new signature counter (only over an older
+/// counter: the rule is the SQL function `record_passkey_use`, V14).
+#[derive(Debug, Clone, Copy)]
+pub struct PasskeyUse<'a> {
+    pub id: Uuid,
+    pub passkey: &'a Passkey,
+    pub counter: u32,
 }
 
 /// What a sign-in's second step spends, with its challenge (the `mfa_token`'s hash).
@@ -66,12 +79,14 @@ pub enum Opened {
     /// The second step's challenge was not live any more (used meanwhile, expired, killed).
     NoChallenge,
     /// The second step's proof was refused (a step accepted before, a recovery code not the
-    /// account's): nothing was spent.
+    /// account's), or the passkey's counter did not advance past the stored one (a concurrent
+    /// sign-in got there first, or a cloned authenticator): nothing was spent or stored.
     WrongProof,
 }
 
 /// The statement of a successful sign-in, all of it at once: spends a second step's proof with
-/// its challenge (`spend_second_factor`, the rule in one place), then — only if that held —
+/// its challenge (`spend_second_factor`, the rule in one place), or stores a passkey's new
+/// counter (`record_passkey_use`, likewise), then — only if that held —
 /// opens the session with its refresh token, clears the attempt's failure streaks, keeps the new
 /// device token (in place of the presented one; the account's newest twenty survive), upgrades
 /// the password hash when asked (only if unchanged meanwhile, so a concurrent reset wins) and
@@ -80,7 +95,13 @@ pub enum Opened {
 pub async fn open_session(client: &impl GenericClient, session: &NewSession<'_>) -> Result<Opened> {
     let statement = client
         .prepare_cached(
-            "WITH proof AS (SELECT * FROM spend_second_factor($19, $20, $21, $22)),
+            "WITH spent AS (SELECT * FROM spend_second_factor($19, $20, $21, $22)),
+                  used AS (SELECT record_passkey_use($23, $24, $25) AS stored),
+                  proof AS (
+                 SELECT CASE WHEN s.verdict = 'ok' AND NOT u.stored THEN 'wrong' ELSE s.verdict END
+                            AS verdict,
+                        s.codes_left
+                 FROM spent s CROSS JOIN used u),
                   opened AS (
                  INSERT INTO sessions (id, user_id, expires_at, max_expires_at,
                                        refresh_token_hash, user_agent, ip, aal, amr, idp)
@@ -155,6 +176,9 @@ pub async fn open_session(client: &impl GenericClient, session: &NewSession<'_>)
                 &super::MAX_WRONG_MFA_CODES,
                 &step,
                 &recovery,
+                &session.passkey_use.map(|used| used.id),
+                &session.passkey_use.map(|used| Json(used.passkey)),
+                &session.passkey_use.map(|used| i64::from(used.counter)),
             ],
         )
         .await?;

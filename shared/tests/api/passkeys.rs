@@ -2,11 +2,7 @@
 //! software authenticator (webauthn-authenticator-rs's `SoftPasskey`): registration, the
 //! usernameless sign-in at `aal2`, single-use ceremonies (across instances too), the signature
 //! counter, removal and its notice.
-//!
-//! `SoftPasskey` keeps no discoverable credentials: it signs only for a credential named in
-//! `allowCredentials`, and sends no user handle. The sign-in here fills in both, as a browser's
-//! discoverable credential would (the user handle is not signed; the server checks it against
-//! the credential's account).
+//! (See `testkit::passkeys` for how the sign-in answers as a discoverable credential would.)
 
 use auth::domain::{Aal, CeremonyId, ClientInfo, PasskeyName};
 use auth::emails::PASSKEY_REMOVED_SUBJECT;
@@ -16,19 +12,9 @@ use auth::{ApiError, App};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use uuid::Uuid;
-use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
-use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
-use webauthn_rs_proto::AllowCredentials;
 
 use crate::helpers::{TestApp, jwt_part};
-
-/// The default `WEBAUTHN_ORIGIN`, where the test apps' pages are.
-pub(crate) const ORIGIN: &str = "http://localhost:5001";
-
-pub(crate) fn origin() -> Url {
-    Url::parse(ORIGIN).unwrap()
-}
 
 fn client() -> ClientInfo {
     ClientInfo {
@@ -68,10 +54,7 @@ async fn owner(app: &TestApp, email: &str) -> Owner {
 
 /// The browser's side of a registration: the authenticator answers the options.
 pub(crate) fn attest(key: &mut SoftPasskey, started: &PasskeyCeremony) -> Value {
-    let options: CreationChallengeResponse =
-        serde_json::from_value(started.options.clone()).unwrap();
-    let credential = key.do_registration(origin(), options).unwrap();
-    serde_json::to_value(credential).unwrap()
+    testkit::passkeys::attest(key, &started.options)
 }
 
 /// Registers a passkey on `owner`'s authenticator under `name`.
@@ -108,16 +91,7 @@ pub(crate) fn assert_with(
     credential: &[u8],
     user: Uuid,
 ) -> Value {
-    let mut options: RequestChallengeResponse =
-        serde_json::from_value(started.options.clone()).unwrap();
-    options.public_key.allow_credentials = vec![AllowCredentials {
-        type_: "public-key".into(),
-        id: credential.to_vec(),
-        transports: None,
-    }];
-    let mut assertion = key.do_authentication(origin(), options).unwrap();
-    assertion.response.user_handle = Some(user.as_bytes().to_vec());
-    serde_json::to_value(assertion).unwrap()
+    testkit::passkeys::assert_with(key, &started.options, credential, user)
 }
 
 /// A sign-in started on `app`, answered by `owner`'s authenticator with `passkey`.
@@ -500,11 +474,6 @@ async fn the_stored_counter_only_moves_forward() {
     let app = &test.app;
     let mut jane = owner(&test, "jane@example.com").await;
     let passkey = register(app, &mut jane, "Phone").await;
-    let db = app.pool.get().await.unwrap();
-    let stored = store::passkey_for_signin(&db, &credential_id(&test, passkey.id).await, jane.id)
-        .await
-        .unwrap()
-        .unwrap();
     test.db
         .execute(
             "UPDATE passkeys SET passkey = jsonb_set(passkey, '{cred,counter}', '50')",
@@ -513,15 +482,20 @@ async fn the_stored_counter_only_moves_forward() {
         .await
         .unwrap();
 
+    // The rule itself (V14), as a sign-in's statement runs it: the passkey stored again.
     let mut answers = Vec::new();
-    for counter in [50, 49, 51, 0] {
-        answers.push(
-            store::record_passkey_use(&db, passkey.id, &stored.passkey, counter)
-                .await
-                .unwrap(),
-        );
+    for counter in [50_i64, 49, 51, 0] {
+        let stored: bool = test
+            .db
+            .query_one(
+                "SELECT record_passkey_use(id, passkey, $2) FROM passkeys WHERE id = $1",
+                &[&passkey.id, &counter],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        answers.push(stored);
     }
-
     assert_eq!(answers, [false, false, true, true]);
 }
 

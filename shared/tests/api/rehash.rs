@@ -134,6 +134,7 @@ async fn a_rehash_never_overwrites_a_password_changed_since_sign_in_read_it() {
             rehash: Some((&read_at_signin, &rehashed)),
             assurance: &auth::domain::Assurance::password(),
             second_factor: None,
+            passkey_use: None,
         },
     )
     .await
