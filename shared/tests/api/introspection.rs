@@ -66,13 +66,7 @@ async fn an_active_access_token_is_described_and_an_ended_one_is_just_inactive()
     assert_eq!(body["token_type"], "access_token");
     assert_eq!(body["aal"], "aal1");
     assert_eq!(body["amr"], json!(["pwd"]));
-    let mut keys: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
+    let keys = crate::helpers::sorted_keys(body);
     assert_eq!(
         keys,
         [

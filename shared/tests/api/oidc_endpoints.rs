@@ -284,13 +284,7 @@ async fn the_whole_journey_signs_in_lists_the_identity_and_keeps_the_last_way_in
     let list = listed.body["identities"].as_array().unwrap();
     assert_eq!(list.len(), 1, "{}", listed.body);
     let identity = &list[0];
-    let mut keys: Vec<&str> = identity
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
+    let keys = crate::helpers::sorted_keys(identity);
     assert_eq!(keys, ["created_at", "email", "id", "provider"]);
     assert_eq!(identity["provider"], "local");
     assert_eq!(identity["email"], "alice@example.com");

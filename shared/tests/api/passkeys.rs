@@ -236,13 +236,7 @@ async fn the_list_shows_each_passkey_with_its_times() {
     );
     assert_eq!(listed[1].last_used_at, None);
     let json = serde_json::to_value(&listed[1]).unwrap();
-    let mut keys: Vec<&str> = json
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
+    let keys = crate::helpers::sorted_keys(&json);
     assert_eq!(keys, ["created_at", "id", "last_used_at", "name"]);
     let db = app.pool.get().await.unwrap();
     let user = auth::domain::UserId::from_uuid(jane.id);
