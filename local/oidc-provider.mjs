@@ -4,7 +4,8 @@
 //                                #      REDIRECT_URIS (comma separated), CLIENT_AUTH (how the token
 //                                #      endpoint takes the secret: client_secret_basic, the default,
 //                                #      or client_secret_post alone, as Apple)
-// Prints one line `ISSUER=http://127.0.0.1:<port>` on stdout once it listens.
+// Prints one line `ISSUER=http://127.0.0.1:<port>` on stdout once it answers requests, and
+// the time each step of its start took on stderr (a start that stalls shows where).
 //
 // Login page (GET /interaction/<uid>): a form with `login` (the account id, also the `sub`),
 // `email`, `email_verified` (checkbox), `name` and `amr` (comma separated, e.g. `pwd,otp`).
@@ -13,6 +14,10 @@
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import Provider from "oidc-provider"; // local/package.json (npm ci --prefix local)
+
+// Milliseconds since the process started (module loading included).
+const step = (what) => console.error(`oidc-provider: ${what} at ${Math.round(performance.now())} ms`);
+step('modules loaded');
 
 const CLIENT_ID = process.env.CLIENT_ID ?? 'test-client';
 const CLIENT_SECRET = process.env.CLIENT_SECRET ?? 'test-secret';
@@ -45,7 +50,9 @@ const readForm = (req) => new Promise((resolve, reject) => {
 const server = createServer();
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
+  step(`listening at ${issuer}`);
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  step('signing key generated');
   const provider = new Provider(issuer, {
     clients: [{
       client_id: CLIENT_ID,
@@ -113,5 +120,6 @@ server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
       res.end(String(err));
     }
   });
+  step('serving');
   console.log(`ISSUER=${issuer}`);
 });

@@ -160,14 +160,37 @@ impl Supervised {
     /// Waits until it is ready, polling twice a second; fails when it exits first (showing the
     /// tail of its log), at the deadline, or when the harness is interrupted.
     pub fn wait_ready(&mut self, readiness: &Readiness, deadline: Duration) -> anyhow::Result<()> {
+        self.wait_until(deadline, Duration::from_millis(500), |_| match readiness {
+            Readiness::Http(url) => (http_status(url) == Some(200)).then_some(()),
+            Readiness::Tcp(port) => TcpStream::connect((Ipv4Addr::LOCALHOST, *port))
+                .is_ok()
+                .then_some(()),
+        })
+    }
+
+    /// Waits for the first line of its log that starts with `prefix` and returns the rest of
+    /// it (a child that says where it listens, once it does); fails as [`Self::wait_ready`].
+    pub fn wait_for_line(&mut self, prefix: &str, deadline: Duration) -> anyhow::Result<String> {
+        self.wait_until(deadline, Duration::from_millis(50), |child| {
+            let log = fs::read_to_string(&child.log).ok()?;
+            log.lines()
+                .find_map(|line| line.strip_prefix(prefix))
+                .map(str::to_owned)
+        })
+    }
+
+    /// Polls `probe` every `interval` until it gives a value; fails when the child exits
+    /// first (showing the tail of its log), at the deadline, or when the harness is interrupted.
+    fn wait_until<T>(
+        &mut self,
+        deadline: Duration,
+        interval: Duration,
+        mut probe: impl FnMut(&Self) -> Option<T>,
+    ) -> anyhow::Result<T> {
         let started = Instant::now();
         loop {
-            let ready = match readiness {
-                Readiness::Http(url) => http_status(url) == Some(200),
-                Readiness::Tcp(port) => TcpStream::connect((Ipv4Addr::LOCALHOST, *port)).is_ok(),
-            };
-            if ready {
-                return Ok(());
+            if let Some(value) = probe(self) {
+                return Ok(value);
             }
             if let Some(status) = self.child.try_wait()? {
                 bail!(
@@ -188,7 +211,7 @@ impl Supervised {
                     self.log_tail(40)
                 );
             }
-            std::thread::sleep(Duration::from_millis(500));
+            std::thread::sleep(interval);
         }
     }
 

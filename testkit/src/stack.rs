@@ -3,7 +3,7 @@
 //! ([`Stack`]) on a migrated scratch database, signing with a freshly generated Ed25519 key.
 
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -124,12 +124,13 @@ impl MailDev {
 /// choose who signs in (`sub`, `email`, `email_verified`, `amr`). Stopped when dropped.
 pub struct TestProvider {
     _process: Supervised,
-    port: u16,
+    issuer: String,
 }
 
 impl TestProvider {
-    /// Starts it for `client_id`/`client_secret` with these `redirect_uris`, its output in `log`;
-    /// ready when its discovery document answers.
+    /// Starts it for `client_id`/`client_secret` with these `redirect_uris`, its output in `log`,
+    /// on a port it chooses itself (so no other process can take the port between a choice and
+    /// its use); ready when it says where it listens and its discovery document answers.
     pub fn start(
         workspace: &Path,
         client_id: &str,
@@ -138,7 +139,7 @@ impl TestProvider {
         log: &Path,
     ) -> anyhow::Result<TestProvider> {
         Self::start_with(
-            free_port()?,
+            None,
             workspace,
             client_id,
             client_secret,
@@ -148,12 +149,16 @@ impl TestProvider {
         )
     }
 
-    /// [`TestProvider::start`] on a given port (make dev's `OIDC_PORT`), with more of the
-    /// script's settings in `settings`, e.g.
+    /// [`TestProvider::start`] on a given port (make dev's `OIDC_PORT`) or, with `None`, one it
+    /// chooses, with more of the script's settings in `settings`, e.g.
     /// `("CLIENT_AUTH", "client_secret_post")` for a token endpoint that takes the secret in the
     /// form only, as Apple's.
+    ///
+    /// On a port of its own choosing a start that fails is tried once more (a fresh process on
+    /// a fresh port): a test peer that once did not come up within 30 s on a loaded CI machine
+    /// should not fail the test that needs it. The first attempt's log tail goes to stderr.
     pub fn start_with(
-        port: u16,
+        port: Option<u16>,
         workspace: &Path,
         client_id: &str,
         client_secret: &str,
@@ -161,36 +166,56 @@ impl TestProvider {
         log: &Path,
         settings: &[(&str, &str)],
     ) -> anyhow::Result<TestProvider> {
-        let mut command = process::command("node");
-        command.envs(settings.iter().copied());
-        command
-            .current_dir(workspace)
-            .arg("local/oidc-provider.mjs")
-            .env("PORT", port.to_string())
-            .env("CLIENT_ID", client_id)
-            .env("CLIENT_SECRET", client_secret)
-            .env("REDIRECT_URIS", redirect_uris.join(","));
+        let deadlines: &[u64] = match port {
+            Some(_) => &[60],
+            None => &[30, 60],
+        };
+        let mut attempts = deadlines.iter().peekable();
+        loop {
+            let deadline = Duration::from_secs(*attempts.next().expect("one attempt at least"));
+            let mut command = process::command("node");
+            command.envs(settings.iter().copied());
+            command
+                .current_dir(workspace)
+                .arg("local/oidc-provider.mjs")
+                .env("PORT", port.unwrap_or(0).to_string())
+                .env("CLIENT_ID", client_id)
+                .env("CLIENT_SECRET", client_secret)
+                .env("REDIRECT_URIS", redirect_uris.join(","));
+            let started = Self::attempt(command, log, deadline);
+            match started {
+                Ok(provider) => return Ok(provider),
+                Err(error) if attempts.peek().is_some() => {
+                    eprintln!("==> the test OpenID provider did not start, once more: {error:#}");
+                }
+                Err(error) => {
+                    return Err(error.context(
+                        "the test OpenID provider did not start: its package comes from \
+                         local/package.json (npm ci --prefix local)",
+                    ));
+                }
+            }
+        }
+    }
+
+    fn attempt(command: Command, log: &Path, deadline: Duration) -> anyhow::Result<TestProvider> {
         let mut process = Supervised::spawn("oidc-provider", command, log)
             .context("node not found: the test provider runs on Node.js")?;
-        let issuer = format!("http://127.0.0.1:{port}");
-        process
-            .wait_ready(
-                &Readiness::Http(format!("{issuer}/.well-known/openid-configuration")),
-                Duration::from_secs(60),
-            )
-            .context(
-                "the test OpenID provider did not start: its package comes from \
-                 local/package.json (npm ci --prefix local)",
-            )?;
+        // The script prints this line once its handler is in place, not when it first listens.
+        let issuer = process.wait_for_line("ISSUER=", deadline)?;
+        process.wait_ready(
+            &Readiness::Http(format!("{issuer}/.well-known/openid-configuration")),
+            deadline,
+        )?;
         Ok(TestProvider {
             _process: process,
-            port,
+            issuer,
         })
     }
 
     /// Its issuer: `http://127.0.0.1:PORT`, exactly as its discovery document says.
     pub fn issuer(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.issuer.clone()
     }
 }
 

@@ -344,9 +344,11 @@ async fn a_real_provider_signs_in_by_code_and_pkce_and_its_id_token_verifies() {
     assert!(replay.is_err(), "a code is used once");
 }
 
-/// A directory of its own for a test's logs.
+/// A directory of its own for a test's logs, under the target directory's scratch space
+/// (`cargo clean` takes it; nothing is left in the system's temporary directory).
 fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("oidc-test-{}", uuid::Uuid::new_v4()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("oidc-test-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -608,7 +610,7 @@ pub(crate) async fn app_with_provider_set(
     let logs = tempfile_dir();
     let provider = tokio::task::spawn_blocking(move || {
         testkit::stack::TestProvider::start_with(
-            testkit::ports::free_port()?,
+            None,
             &workspace,
             "test-client",
             "test-secret",

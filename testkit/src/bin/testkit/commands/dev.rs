@@ -356,7 +356,7 @@ fn start_local_provider(
         ports.oidc
     );
     let provider = TestProvider::start_with(
-        ports.oidc,
+        Some(ports.oidc),
         &workspace.root,
         &setting("CLIENT_ID")?,
         &setting("CLIENT_SECRET")?,
