@@ -127,7 +127,9 @@ for purpose in "${purposes[@]}"; do
             node=1
             ;;
         check)
-            nextest=1
+            # The tests of sign-in through a provider run the test OpenID provider (Node.js,
+            # local/package-lock.json).
+            node=1 nextest=1
             postgres=server
             ;;
         test)
@@ -149,6 +151,8 @@ for purpose in "${purposes[@]}"; do
         bench)
             requirements+=(lambda)
             postgres=server
+            # Provider sign-ins are measured against the test OpenID provider (Node.js).
+            node=1
             # wrk drives the load benchmark; `bench binaries` strips each function's binary
             # (zipping it in process) to measure its Lambda archive.
             need_command wrk wrk

@@ -80,6 +80,8 @@ pub struct FunctionBinary {
     pub cold_start_runs: Vec<f64>,
     /// The same request again on the warm process.
     pub warm_ms_median: Option<f64>,
+    /// The highest peak RSS (`VmHWM`) of its processes, after their two requests, in KiB.
+    pub peak_rss_kib: Option<u64>,
 }
 
 /// Load through the local stack, as written to `load.json` by `bench load`.
@@ -179,6 +181,8 @@ mod tests {
             cold_start_ms_median: cold,
             cold_start_runs: cold.into_iter().collect(),
             warm_ms_median: warm,
+            // 40 MiB wherever it was started: a third of 128 MB, 2% of 1,769 MB.
+            peak_rss_kib: cold.map(|_| 40 * 1024),
         }
     }
 
@@ -249,6 +253,11 @@ mod tests {
         assert_eq!(measured(&verdicts, "start-up"), "20.0 ms (signin)");
         assert_eq!(measured(&verdicts, "sign-in peak RSS"), "30.0 MiB");
         assert_eq!(
+            measured(&verdicts, "peak RSS / MemorySize"),
+            "33% (dashboard: 40.0 MiB of 128 MB)",
+            "against template.yaml's sizes: signin's 1,769 MB leaves it the most room"
+        );
+        assert_eq!(
             measured(&verdicts, "5xx and connection errors"),
             "3",
             "server and connection errors, not the 4xx"
@@ -283,7 +292,8 @@ mod tests {
                 "zipped_bytes",
                 "cold_start_ms_median",
                 "cold_start_runs",
-                "warm_ms_median"
+                "warm_ms_median",
+                "peak_rss_kib"
             ]
         );
         assert_eq!(

@@ -10,14 +10,16 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use auth::Endpoint;
 use serde_json::{Value, json};
 use testkit::process::interrupted;
+use uuid::Uuid;
 
 use super::events::{Answer, HttpEvent, scheduled_event};
+use super::fixtures::Fixtures;
 use super::instance::{Instance, RuntimeApi};
-use super::sessions::Sessions;
+use super::sessions::{Session, Sessions};
 use crate::accounts::{self, PASSWORD};
 
 /// Sign-ins per sign-in process (the cold one, the warm one, five more), whose peak memory is
@@ -38,11 +40,13 @@ const _: () = assert!(
 /// not the function's. A 1 ms pause was enough to lose it.
 const SETTLE: Duration = Duration::from_millis(50);
 
-/// One function's times, in milliseconds.
+/// One function's times, in milliseconds, and its peak memory.
 #[derive(Debug, Default)]
 pub struct Timings {
     pub cold_ms: Vec<f64>,
     pub warm_ms: Vec<f64>,
+    /// Each process's peak RSS (`VmHWM`) after its two requests, in KiB.
+    pub peak_rss_kib: Vec<u64>,
 }
 
 /// What the cold starts measured.
@@ -182,11 +186,271 @@ pub fn run(
             || Ok(request.event()),
         )?;
     }
+    everything_else(&mut runner, &email, &reader)?;
     // The janitor is invoked by a schedule, with an EventBridge event; its sweep is its request.
     runner.measure("janitor", Expect::NoHttp, Repeat::Same, || {
         Ok(scheduled_event())
     })?;
     Ok(runner.measured)
+}
+
+/// The functions not measured above, each with a real request where the bench can make one
+/// cheaply, else one it refuses only after the work a real one starts with (the token checked,
+/// the row looked up): every function's process is started, configured and connected as for a
+/// real request. The account changes (password, address, deletion) come last, each on accounts
+/// of its own made in this process.
+fn everything_else(runner: &mut Runner, email: &str, reader: &Session) -> anyhow::Result<()> {
+    let fixtures = Fixtures::from_env()?;
+    let (owner_email, owner) = fixtures.signed_in()?;
+    let bogus_token = "x".repeat(43);
+    let nobody = Uuid::new_v4().to_string();
+    let ceremony = json!({"ceremony_id": nobody, "credential": {}});
+    // Well formed, so that the function goes as far as taking the (unknown) ceremony.
+    let assertion = json!({"ceremony_id": nobody, "credential": {
+        "id": "AAAA", "rawId": "AAAA", "type": "public-key",
+        "response": {
+            "authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA",
+            "userHandle": "AAAA"
+        }
+    }});
+    let wrong_code = json!({"code": "000000"});
+    let stack = StackSettings::from_env()?;
+    let (_, challenge) = testkit::oidc::app_pkce();
+    let authorize = [
+        ("redirect_to", stack.redirect_to.as_str()),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let provider = testkit::stack::STACK_PROVIDER;
+    let introspection_client = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!(
+                "{}:{}",
+                testkit::stack::INTROSPECTION_CLIENT_ID,
+                testkit::stack::INTROSPECTION_CLIENT_SECRET
+            )
+        )
+    );
+    let owner_id = accounts::user_id(&owner_email)?;
+    let operated_id = accounts::user_id(&fixtures.registered()?)?;
+    let admin = |endpoint: Endpoint, id: Option<&str>| {
+        let event = HttpEvent::to(endpoint).bearer(testkit::stack::ADMIN_TOKEN);
+        match id {
+            Some(id) => event.path_parameter("id", id),
+            None => event,
+        }
+    };
+    let context = json!({
+        "sub": owner_id, "sid": owner.id, "aal": "aal1", "amr": "pwd", "email_verified": "true"
+    });
+    let same: Vec<(HttpEvent, &'static [u16])> = vec![
+        (HttpEvent::to(Endpoint::VerifyPage), &[200]),
+        (HttpEvent::to(Endpoint::SigninPage), &[200]),
+        (HttpEvent::to(Endpoint::SignupPage), &[200]),
+        (HttpEvent::to(Endpoint::AccountPage), &[200]),
+        (
+            HttpEvent::to(Endpoint::ProtectedExample).authorized(context),
+            &[200],
+        ),
+        (
+            HttpEvent::to(Endpoint::VerifyEmail).json(json!({"token": bogus_token})),
+            &[400],
+        ),
+        (
+            HttpEvent::to(Endpoint::ResendVerification).json(json!({"email": email})),
+            &[200],
+        ),
+        (
+            HttpEvent::to(Endpoint::MfaStatus).bearer(&reader.access),
+            &[200],
+        ),
+        (
+            HttpEvent::to(Endpoint::Passkeys).bearer(&reader.access),
+            &[200],
+        ),
+        (
+            HttpEvent::to(Endpoint::Identities).bearer(&reader.access),
+            &[200],
+        ),
+        (
+            HttpEvent::to(Endpoint::PasskeyRegisterStart).bearer(&reader.access),
+            &[200],
+        ),
+        (
+            HttpEvent::to(Endpoint::PasskeyRegisterFinish)
+                .bearer(&reader.access)
+                .json(ceremony.clone()),
+            &[400],
+        ),
+        (
+            HttpEvent::to(Endpoint::DeletePasskey)
+                .path_parameter("id", &nobody)
+                .bearer(&reader.access),
+            &[404],
+        ),
+        (
+            HttpEvent::to(Endpoint::DeleteIdentity)
+                .path_parameter("id", &nobody)
+                .bearer(&reader.access),
+            &[404],
+        ),
+        (
+            HttpEvent::to(Endpoint::PasskeySigninStart).json(json!({})),
+            &[200],
+        ),
+        (
+            HttpEvent::to(Endpoint::PasskeySigninFinish).json(assertion),
+            &[400],
+        ),
+        (
+            HttpEvent::to(Endpoint::MfaEnroll).bearer(&owner.access),
+            &[201],
+        ),
+        (
+            HttpEvent::to(Endpoint::MfaConfirm)
+                .bearer(&owner.access)
+                .json(wrong_code.clone()),
+            &[400],
+        ),
+        (
+            HttpEvent::to(Endpoint::MfaVerify)
+                .json(json!({"mfa_token": bogus_token, "code": "000000"})),
+            &[401],
+        ),
+        (
+            HttpEvent::to(Endpoint::MfaDisable)
+                .bearer(&owner.access)
+                .json(wrong_code),
+            // A session without a second step: `aal2_required`, once the session is read.
+            &[403],
+        ),
+        (
+            HttpEvent::to(Endpoint::MfaRecoveryCodes).bearer(&owner.access),
+            &[403],
+        ),
+        (
+            HttpEvent::to(Endpoint::OauthAuthorize)
+                .path_parameter("provider", provider)
+                .query(&authorize),
+            &[302],
+        ),
+        (
+            HttpEvent::to(Endpoint::OauthCallback)
+                .path_parameter("provider", provider)
+                .query(&[("code", "bogus"), ("state", &bogus_token)]),
+            &[400],
+        ),
+        (
+            HttpEvent::to(Endpoint::OauthCallbackForm)
+                .path_parameter("provider", provider)
+                .form(&[("code", "bogus"), ("state", &bogus_token)]),
+            &[400],
+        ),
+        (
+            HttpEvent::to(Endpoint::OauthToken)
+                .json(json!({"code": bogus_token, "code_verifier": bogus_token})),
+            &[400],
+        ),
+        (
+            HttpEvent::to(Endpoint::Introspect)
+                .header("authorization", &introspection_client)
+                .form(&[("token", reader.access.as_str())]),
+            &[200],
+        ),
+        (admin(Endpoint::AdminListUsers, None), &[200]),
+        (admin(Endpoint::AdminGetUser, Some(&owner_id)), &[200]),
+        (admin(Endpoint::AdminAudit, None), &[200]),
+        (
+            admin(Endpoint::AdminDisableUser, Some(&operated_id)),
+            &[200],
+        ),
+        (admin(Endpoint::AdminEnableUser, Some(&operated_id)), &[200]),
+        (
+            admin(Endpoint::AdminRevokeSessions, Some(&operated_id)),
+            &[200],
+        ),
+        (admin(Endpoint::AdminResetMfa, Some(&operated_id)), &[200]),
+        (
+            HttpEvent::to(Endpoint::ChangeEmail)
+                .bearer(&owner.access)
+                .json(json!({"password": PASSWORD, "new_email": accounts::new_email()})),
+            &[202],
+        ),
+    ];
+    for (request, statuses) in same {
+        runner.measure(
+            request.endpoint().function(),
+            Expect::Status(statuses),
+            Repeat::Same,
+            || Ok(request.event()),
+        )?;
+    }
+    // The authorizer answers API Gateway's authorizer event, not an HTTP request.
+    let authorizer_event: Value = serde_json::from_str(
+        &include_str!("../../../shared/tests/api/fixtures/authorizer_event_v2.json")
+            .replace("AUTHORIZATION", &format!("Bearer {}", reader.access)),
+    )?;
+    runner.measure("authorizer", Expect::NoHttp, Repeat::Same, || {
+        Ok(authorizer_event.clone())
+    })?;
+
+    runner.measure(
+        Endpoint::AdminDeleteUser.function(),
+        Expect::Status(&[204]),
+        Repeat::Fresh,
+        || {
+            let id = accounts::user_id(&fixtures.registered()?)?;
+            Ok(admin(Endpoint::AdminDeleteUser, Some(&id)).event())
+        },
+    )?;
+    runner.measure(
+        Endpoint::ChangePassword.function(),
+        Expect::Status(&[200]),
+        Repeat::Fresh,
+        || {
+            let (_, session) = fixtures.signed_in()?;
+            Ok(HttpEvent::to(Endpoint::ChangePassword)
+                .bearer(&session.access)
+                .json(
+                    json!({"current_password": PASSWORD, "new_password": format!("{PASSWORD}-2")}),
+                )
+                .event())
+        },
+    )?;
+    runner.measure(
+        Endpoint::DeleteAccount.function(),
+        Expect::Status(&[200]),
+        Repeat::Fresh,
+        || {
+            let (_, session) = fixtures.signed_in()?;
+            Ok(HttpEvent::to(Endpoint::DeleteAccount)
+                .bearer(&session.access)
+                .json(json!({"password": PASSWORD}))
+                .event())
+        },
+    )?;
+    Ok(())
+}
+
+/// What the stack told the functions that the bench's requests must match.
+struct StackSettings {
+    /// The first address of `OAUTH_REDIRECT_ALLOWLIST`.
+    redirect_to: String,
+}
+
+impl StackSettings {
+    fn from_env() -> anyhow::Result<StackSettings> {
+        let allowlist = std::env::var("OAUTH_REDIRECT_ALLOWLIST")
+            .context("OAUTH_REDIRECT_ALLOWLIST (the stack starts the test provider)")?;
+        let redirect_to = allowlist
+            .split(',')
+            .next()
+            .context("an empty OAUTH_REDIRECT_ALLOWLIST")?
+            .to_owned();
+        Ok(StackSettings { redirect_to })
+    }
 }
 
 /// Whether a function's warm request can repeat its first one.
@@ -284,6 +548,7 @@ impl Runner<'_> {
                     .warm_ms
                     .push(started.elapsed().as_secs_f64() * 1000.0);
                 expect.check(function, &warm)?;
+                timings.peak_rss_kib.push(instance.peak_rss_kib()?);
                 after(&instance, &[cold, warm])
             };
             if let Err(error) = warm_run() {

@@ -21,8 +21,12 @@ pub struct HttpEvent {
     route_key: String,
     raw_path: String,
     path_parameters: Map<String, Value>,
-    body: Option<Value>,
-    bearer: Option<String>,
+    query: Vec<(String, String)>,
+    /// The content type and the body.
+    body: Option<(&'static str, String)>,
+    headers: Map<String, Value>,
+    /// What a Lambda authorizer passed on (`requestContext.authorizer.lambda`).
+    authorizer: Option<Value>,
 }
 
 impl HttpEvent {
@@ -39,8 +43,10 @@ impl HttpEvent {
             route_key,
             raw_path: endpoint.path().to_owned(),
             path_parameters: Map::new(),
+            query: Vec::new(),
             body: None,
-            bearer: None,
+            headers: Map::new(),
+            authorizer: None,
         }
     }
 
@@ -65,33 +71,67 @@ impl HttpEvent {
 
     /// A JSON body, with its content type.
     pub fn json(mut self, body: Value) -> HttpEvent {
-        self.body = Some(body);
+        self.body = Some(("application/json", body.to_string()));
+        self
+    }
+
+    /// A form body (`application/x-www-form-urlencoded`).
+    pub fn form(mut self, fields: &[(&str, &str)]) -> HttpEvent {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        self.body = Some(("application/x-www-form-urlencoded", form));
+        self
+    }
+
+    /// The query string's parameters.
+    pub fn query(mut self, parameters: &[(&str, &str)]) -> HttpEvent {
+        self.query = parameters
+            .iter()
+            .map(|&(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
         self
     }
 
     /// `Authorization: Bearer <token>`.
-    pub fn bearer(mut self, token: &str) -> HttpEvent {
-        self.bearer = Some(token.to_owned());
+    pub fn bearer(self, token: &str) -> HttpEvent {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    /// A header (its name in lower case, as API Gateway passes them).
+    pub fn header(mut self, name: &str, value: &str) -> HttpEvent {
+        self.headers.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// The context a Lambda authorizer passed on, as API Gateway hands it to the function.
+    pub fn authorized(mut self, context: Value) -> HttpEvent {
+        self.authorizer = Some(context);
         self
     }
 
     /// The event, with a new request id and the current time.
     pub fn event(&self) -> Value {
-        let mut headers = Map::new();
+        let mut headers = self.headers.clone();
         headers.insert("user-agent".to_owned(), USER_AGENT.into());
         headers.insert("host".to_owned(), SOURCE_IP.into());
-        if self.body.is_some() {
-            headers.insert("content-type".to_owned(), "application/json".into());
+        if let Some((content_type, _)) = &self.body {
+            headers.insert("content-type".to_owned(), (*content_type).into());
         }
-        if let Some(token) = &self.bearer {
-            headers.insert("authorization".to_owned(), format!("Bearer {token}").into());
-        }
+        let raw_query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&self.query)
+            .finish();
+        let query: Map<String, Value> = self
+            .query
+            .iter()
+            .map(|(name, value)| (name.clone(), Value::from(value.as_str())))
+            .collect();
         let now = OffsetDateTime::now_utc();
-        json!({
+        let mut event = json!({
             "version": "2.0",
             "routeKey": self.route_key,
             "rawPath": self.raw_path,
-            "rawQueryString": "",
+            "rawQueryString": raw_query,
             "headers": headers,
             "pathParameters": self.path_parameters,
             "requestContext": {
@@ -112,9 +152,16 @@ impl HttpEvent {
                 "time": access_log_time(now),
                 "timeEpoch": now.unix_timestamp() * 1000 + i64::from(now.millisecond()),
             },
-            "body": self.body.as_ref().map(Value::to_string),
+            "body": self.body.as_ref().map(|(_, body)| body),
             "isBase64Encoded": false,
-        })
+        });
+        if !query.is_empty() {
+            event["queryStringParameters"] = Value::Object(query);
+        }
+        if let Some(context) = &self.authorizer {
+            event["requestContext"]["authorizer"] = json!({ "lambda": context });
+        }
+        event
     }
 }
 
@@ -221,6 +268,33 @@ mod tests {
         assert_eq!(request.headers()[header::AUTHORIZATION], "Bearer token");
         assert!(request.body().is_empty(), "no body");
         assert!(request.headers().get(header::CONTENT_TYPE).is_none());
+    }
+
+    #[test]
+    fn queries_forms_headers_and_the_authorizers_context_reach_the_function() {
+        let request = received(
+            &HttpEvent::to(Endpoint::OauthCallbackForm)
+                .path_parameter("provider", "local")
+                .query(&[("a", "1 2")])
+                .form(&[("code", "c&d"), ("state", "s")])
+                .header("x-extra", "yes")
+                .authorized(json!({"sub": "someone"})),
+        );
+        assert_eq!(request.uri().path(), "/api/oauth/local/callback");
+        assert_eq!(request.query_string_parameters().first("a"), Some("1 2"));
+        assert_eq!(
+            request.headers()[header::CONTENT_TYPE],
+            "application/x-www-form-urlencoded"
+        );
+        assert_eq!(request.body().as_ref(), b"code=c%26d&state=s");
+        assert_eq!(request.headers()["x-extra"], "yes");
+        match request.request_context() {
+            RequestContext::ApiGatewayV2(context) => {
+                let authorizer = context.authorizer.expect("an authorizer");
+                assert_eq!(authorizer.fields["sub"], "someone");
+            }
+            other => panic!("an HTTP API request context, not {other:?}"),
+        }
     }
 
     #[test]

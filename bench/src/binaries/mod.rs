@@ -14,6 +14,7 @@
 
 mod cold_starts;
 mod events;
+mod fixtures;
 mod instance;
 mod sessions;
 mod size;
@@ -126,6 +127,7 @@ fn binaries_run(
                 cold_start_ms_median: median(&timings.cold_ms).map(|ms| rounded(ms, 2)),
                 cold_start_runs: timings.cold_ms.iter().map(|&ms| rounded(ms, 2)).collect(),
                 warm_ms_median: median(&timings.warm_ms).map(|ms| rounded(ms, 2)),
+                peak_rss_kib: timings.peak_rss_kib.iter().copied().max(),
             }
         })
         .collect();
@@ -149,19 +151,21 @@ fn binaries_run(
 /// One line per function, then the sign-in peak.
 fn table(run: &BinariesRun) -> String {
     let mut out = format!(
-        "{:<16} {:>10} {:>10} {:>9} {:>9}\n",
-        "function", "stripped", "zipped", "cold ms", "warm ms"
+        "{:<24} {:>10} {:>10} {:>9} {:>9} {:>9}\n",
+        "function", "stripped", "zipped", "cold ms", "warm ms", "peak KiB"
     );
     let ms = |value: Option<f64>| value.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
     for f in &run.functions {
         let _ = writeln!(
             out,
-            "{:<16} {:>10} {:>10} {:>9} {:>9}",
+            "{:<24} {:>10} {:>10} {:>9} {:>9} {:>9}",
             f.name,
             f.stripped_bytes,
             f.zipped_bytes,
             ms(f.cold_start_ms_median),
-            ms(f.warm_ms_median)
+            ms(f.warm_ms_median),
+            f.peak_rss_kib
+                .map_or_else(|| "-".to_owned(), |kib| kib.to_string())
         );
     }
     let _ = writeln!(out, "sign-in peak RSS: {} KiB", run.signin_peak_rss_kib);
@@ -188,6 +192,7 @@ mod tests {
                 Timings {
                     cold_ms: vec![50.004, 40.0, 45.126],
                     warm_ms: vec![30.0, 31.0, 29.0],
+                    peak_rss_kib: vec![19_000, 19_500, 18_000],
                 },
             )],
             signin_peak_rss_kib: vec![20_000, 21_000, 20_500],
@@ -204,6 +209,7 @@ mod tests {
             ),
             (None, 0, None)
         );
+        assert_eq!(migrate.peak_rss_kib, None, "not started");
         let signin = &run.functions[1];
         assert_eq!(signin.stripped_bytes, 5_000_000);
         assert_eq!(
@@ -213,6 +219,7 @@ mod tests {
         );
         assert_eq!(signin.cold_start_runs, [50.0, 40.0, 45.13]);
         assert_eq!(signin.warm_ms_median, Some(30.0));
+        assert_eq!(signin.peak_rss_kib, Some(19_500), "the highest peak");
         assert_eq!(run.signin_peak_rss_kib, 21_000, "the highest peak");
     }
 

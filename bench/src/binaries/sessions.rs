@@ -14,14 +14,9 @@ pub struct Session {
     pub id: String,
 }
 
-/// Sessions made by sign-ins, handed out one at a time.
-#[derive(Default)]
-pub struct Sessions(Vec<Session>);
-
-impl Sessions {
-    /// Keeps the session a sign-in's answer carries.
-    pub fn add(&mut self, signin: &Answer) -> anyhow::Result<()> {
-        let body = signin.json()?;
+impl Session {
+    /// The session a sign-in's answer (its JSON body) carries.
+    pub fn from_signin(body: &Value) -> anyhow::Result<Session> {
         let token = |field: &str| {
             body[field]
                 .as_str()
@@ -29,11 +24,22 @@ impl Sessions {
                 .with_context(|| format!("no {field} in the sign-in's answer"))
         };
         let access = token("access_token")?;
-        self.0.push(Session {
+        Ok(Session {
             id: session_id(&access)?,
             refresh: token("refresh_token")?,
             access,
-        });
+        })
+    }
+}
+
+/// Sessions made by sign-ins, handed out one at a time.
+#[derive(Default)]
+pub struct Sessions(Vec<Session>);
+
+impl Sessions {
+    /// Keeps the session a sign-in's answer carries.
+    pub fn add(&mut self, signin: &Answer) -> anyhow::Result<()> {
+        self.0.push(Session::from_signin(&signin.json()?)?);
         Ok(())
     }
 

@@ -69,6 +69,8 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
                 runtime_api_only: true,
                 release: true,
                 database_prefix: "bench_bin".to_owned(),
+                // oauth-authorize's first request reads the provider's discovery document.
+                oidc_provider: true,
                 ..StackOptions::default()
             },
             _ => StackOptions {
