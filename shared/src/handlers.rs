@@ -483,45 +483,40 @@ pub async fn oauth_authorize(app: &App, request: Request) -> HandlerResult {
 /// `invalid_oauth_state` as JSON when the flow is unknown (there is nowhere to send it).
 pub async fn oauth_callback(app: &App, request: Request) -> HandlerResult {
     let query = Query::from_request(&request);
-    let provider = path_parameter(&request, "provider").unwrap_or_default();
-    let callback = Callback {
-        code: query.optional("code"),
-        state: query.optional("state"),
-        error: query.optional("error"),
-        name_hint: None,
-    };
-    let location = app
-        .oauth_callback(
-            &provider,
-            &callback,
-            api_domain(&request).as_deref(),
-            &client_info(&request),
-        )
-        .await?;
-    redirect(&location)
+    redirect(&provider_callback(app, &request, &query, None).await?)
 }
 
 /// `POST /api/oauth/{provider}/callback`: the same callback for a provider that has the browser
 /// post a form (`response_mode=form_post`, as Apple does); a 303, so the browser goes on to the
-/// app with a GET.
+/// app with a GET. Apple posts the person's name (`user`) there, on the first sign-in only.
 pub async fn oauth_callback_form(app: &App, request: Request) -> HandlerResult {
     let form = Query::from_form(&request)?;
-    let provider = path_parameter(&request, "provider").unwrap_or_default();
+    let name_hint = form.optional("user").and_then(apple_user_name);
+    see_other(&provider_callback(app, &request, &form, name_hint).await?)
+}
+
+/// A provider's callback, however its fields came (`code`, `state` or `error`): where the
+/// browser goes next.
+async fn provider_callback(
+    app: &App,
+    request: &Request,
+    fields: &Query,
+    name_hint: Option<UserName>,
+) -> Result<String, ApiError> {
+    let provider = path_parameter(request, "provider").unwrap_or_default();
     let callback = Callback {
-        code: form.optional("code"),
-        state: form.optional("state"),
-        error: form.optional("error"),
-        name_hint: form.optional("user").and_then(apple_user_name),
+        code: fields.optional("code"),
+        state: fields.optional("state"),
+        error: fields.optional("error"),
+        name_hint,
     };
-    let location = app
-        .oauth_callback(
-            &provider,
-            &callback,
-            api_domain(&request).as_deref(),
-            &client_info(&request),
-        )
-        .await?;
-    see_other(&location)
+    app.oauth_callback(
+        &provider,
+        &callback,
+        api_domain(request).as_deref(),
+        &client_info(request),
+    )
+    .await
 }
 
 /// `POST /api/oauth/token` with `{code, code_verifier}`: the one-time code from the callback's

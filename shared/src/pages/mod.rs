@@ -22,35 +22,43 @@ use sha2::{Digest, Sha256};
 /// The style every page shares.
 const STYLE: &str = include_str!("page.css");
 
-/// A page's HTML (with `STYLE` and `SCRIPT` where its style and script go) and script.
+/// A page: its title, its body (the `<main>` element; the document around it is
+/// [`Page::assemble`]'s, the same for every page) and its script.
 struct Source {
-    template: &'static str,
+    title: &'static str,
+    body: &'static str,
     script: &'static str,
 }
 
 const RESET: Source = Source {
-    template: include_str!("reset.html"),
+    title: "Choose a new password",
+    body: include_str!("reset.html"),
     script: include_str!("reset.js"),
 };
 
 const VERIFY: Source = Source {
-    template: include_str!("verify.html"),
+    title: "Confirm your email address",
+    body: include_str!("verify.html"),
     script: include_str!("verify.js"),
 };
 
-// The sign-in and account pages share `factors.js`, inlined before each one's own script.
+// The sign-in, sign-up and account pages share `factors.js`, inlined before each one's own
+// script.
 const SIGNIN: Source = Source {
-    template: include_str!("signin.html"),
+    title: "Sign in",
+    body: include_str!("signin.html"),
     script: concat!(include_str!("factors.js"), include_str!("signin.js")),
 };
 
 const SIGNUP: Source = Source {
-    template: include_str!("signup.html"),
+    title: "Create an account",
+    body: include_str!("signup.html"),
     script: concat!(include_str!("factors.js"), include_str!("signup.js")),
 };
 
 const ACCOUNT: Source = Source {
-    template: include_str!("account.html"),
+    title: "Your account",
+    body: include_str!("account.html"),
     script: concat!(include_str!("factors.js"), include_str!("account.js")),
 };
 
@@ -128,13 +136,20 @@ impl Page {
             hash(source.script),
             hash(STYLE)
         );
-        Page {
-            html: source
-                .template
-                .replace("STYLE", STYLE)
-                .replace("SCRIPT", source.script),
-            csp,
-        }
+        let Source {
+            title,
+            body,
+            script,
+        } = source;
+        // No referrer from the page itself either: the token in its URL stays in the tab.
+        let html = format!(
+            "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <meta name=\"referrer\" content=\"no-referrer\">\n<title>{title}</title>\n\
+             <style>{STYLE}</style>\n</head>\n<body>\n{body}<script>{script}</script>\n\
+             </body>\n</html>\n"
+        );
+        Page { html, csp }
     }
 
     /// The HTML response, with the headers that keep it (and the token in its URL) contained.
@@ -207,6 +222,32 @@ mod tests {
             !text_of(&none).contains("data-provider="),
             "no provider, no button"
         );
+    }
+
+    #[test]
+    fn every_page_is_one_document_around_its_own_title_and_body() {
+        for (response, source) in pages() {
+            let html = text_of(&response);
+            assert!(html.starts_with("<!doctype html>\n<html lang=\"en\">\n<head>\n"));
+            assert!(html.ends_with("</script>\n</body>\n</html>\n"));
+            for once in [
+                "<head>", "<title>", "<style>", "<body>", "<main>", "<script>",
+            ] {
+                assert_eq!(html.matches(once).count(), 1, "{once} in {}", source.title);
+            }
+            assert!(html.contains(&format!("<title>{}</title>", source.title)));
+            assert!(
+                html.contains(r#"<meta name="referrer" content="no-referrer">"#),
+                "{}",
+                source.title
+            );
+            let body = source.body.split("<!--PROVIDERS-->").next().unwrap();
+            assert!(
+                html.contains(body),
+                "{}: its body, as written",
+                source.title
+            );
+        }
     }
 
     #[test]

@@ -222,13 +222,33 @@ async fn the_provider_client_follows_no_redirect_and_gives_up_quickly() {
     );
 }
 
-pub(crate) fn sign_in_at_provider(
+/// The browser's part at the provider, off the runtime (its HTTP is blocking): from the
+/// authorize URL, sign in as `form` says; the fields the provider sends back to `callback`.
+pub(crate) async fn sign_in_at_provider(
     authorize_url: &str,
     callback: &str,
-    form: &[(&str, &str)],
+    form: &[(impl AsRef<str>, impl AsRef<str>)],
 ) -> std::collections::HashMap<String, String> {
-    testkit::oidc::sign_in_at_provider(authorize_url, callback, form)
-        .unwrap_or_else(|e| panic!("{e:#}"))
+    let (url, callback) = (authorize_url.to_owned(), callback.to_owned());
+    let form: Vec<(String, String)> = form
+        .iter()
+        .map(|(name, value)| (name.as_ref().to_owned(), value.as_ref().to_owned()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        testkit::oidc::sign_in_at_provider(&url, &callback, &form)
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// The fields a provider sent back, as a request's query or form takes them.
+pub(crate) fn pairs(fields: &std::collections::HashMap<String, String>) -> Vec<(&str, &str)> {
+    fields
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,21 +297,18 @@ async fn a_real_provider_signs_in_by_code_and_pkce_and_its_id_token_verifies() {
         .url();
 
     let url = url.to_string();
-    let query = tokio::task::spawn_blocking(move || {
-        sign_in_at_provider(
-            &url,
-            CALLBACK,
-            &[
-                ("login", "alice"),
-                ("email", "alice@example.com"),
-                ("email_verified", "true"),
-                ("name", "Alice Example"),
-                ("amr", "pwd,mfa"),
-            ],
-        )
-    })
-    .await
-    .unwrap();
+    let query = sign_in_at_provider(
+        &url,
+        CALLBACK,
+        &[
+            ("login", "alice"),
+            ("email", "alice@example.com"),
+            ("email_verified", "true"),
+            ("name", "Alice Example"),
+            ("amr", "pwd,mfa"),
+        ],
+    )
+    .await;
     assert_eq!(
         query.get("state"),
         Some(state.secret()),
@@ -659,12 +676,7 @@ pub(crate) async fn provider_sign_in(
         )
         .await
         .unwrap();
-    let query = tokio::task::spawn_blocking(move || {
-        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        sign_in_at_provider(&url, PROVIDER_CALLBACK, &form)
-    })
-    .await
-    .unwrap();
+    let query = sign_in_at_provider(&url, PROVIDER_CALLBACK, &form).await;
     app.app
         .oauth_callback(
             "local",

@@ -11,7 +11,8 @@ use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp, TestResponse, bearer_request, raw_request};
 use crate::oidc::{
-    APP_CALLBACK, PROVIDER_CALLBACK, app_pkce, app_with_provider, person, sign_in_at_provider,
+    APP_CALLBACK, PROVIDER_CALLBACK, app_pkce, app_with_provider, pairs, person,
+    sign_in_at_provider,
 };
 
 /// A GET of a provider route as API Gateway delivers it: `{provider}` and the query parsed.
@@ -68,20 +69,11 @@ async fn authorize(app: &TestApp, challenge: &str) -> String {
 async fn journey(app: &TestApp, form: Vec<(&'static str, String)>) -> TestResponse {
     let (verifier, challenge) = app_pkce();
     let at_provider = authorize(app, &challenge).await;
-    let query = tokio::task::spawn_blocking(move || {
-        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        sign_in_at_provider(&at_provider, PROVIDER_CALLBACK, &form)
-    })
-    .await
-    .unwrap();
-    let query: Vec<(&str, &str)> = query
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let query = sign_in_at_provider(&at_provider, PROVIDER_CALLBACK, &form).await;
     let back = location(
         &app.call_raw(
             Endpoint::OauthCallback,
-            provider_request(Endpoint::OauthCallback, "local", &query),
+            provider_request(Endpoint::OauthCallback, "local", &pairs(&query)),
         )
         .await,
     );
@@ -454,12 +446,7 @@ async fn a_provider_that_posts_a_form_signs_in_through_the_post_callback_once() 
         "the provider is asked to post: {at_provider}"
     );
     let form = person("poster", "poster@example.com", true);
-    let fields = tokio::task::spawn_blocking(move || {
-        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        sign_in_at_provider(&at_provider, PROVIDER_CALLBACK, &form)
-    })
-    .await
-    .unwrap();
+    let fields = sign_in_at_provider(&at_provider, PROVIDER_CALLBACK, &form).await;
     assert!(
         fields.contains_key("code") && fields.contains_key("state"),
         "{fields:?}"

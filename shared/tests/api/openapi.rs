@@ -27,8 +27,8 @@ use crate::helpers::{
     totp_code,
 };
 use crate::oidc::{
-    APP_CALLBACK, PROVIDER_CALLBACK, app_pkce, app_with_provider, app_with_provider_set, person,
-    sign_in_at_provider,
+    APP_CALLBACK, PROVIDER_CALLBACK, app_pkce, app_with_provider, app_with_provider_set, pairs,
+    person, sign_in_at_provider,
 };
 use crate::passkeys::{assert_with, attest, credential_id};
 
@@ -2874,21 +2874,12 @@ async fn exercise_providers(contract: &mut Contract) {
         )
         .await;
     contract.check(Endpoint::OauthCallback, response, "a forged state");
-    let query = tokio::task::spawn_blocking(move || {
-        let form = person("alice", "alice@example.com", true);
-        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        sign_in_at_provider(&at_provider, PROVIDER_CALLBACK, &form)
-    })
-    .await
-    .unwrap();
-    let query: Vec<(&str, &str)> = query
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let alice = person("alice", "alice@example.com", true);
+    let query = sign_in_at_provider(&at_provider, PROVIDER_CALLBACK, &alice).await;
     let response = app
         .call_raw(
             Endpoint::OauthCallback,
-            provider_get(Endpoint::OauthCallback, "local", &query),
+            provider_get(Endpoint::OauthCallback, "local", &pairs(&query)),
         )
         .await;
     let back = contract.check(Endpoint::OauthCallback, response, "success");
@@ -2934,21 +2925,11 @@ async fn exercise_providers(contract: &mut Contract) {
         .as_str()
         .unwrap()
         .to_owned();
-    let fields = tokio::task::spawn_blocking(move || {
-        let form = person("alice", "alice@example.com", true);
-        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        sign_in_at_provider(&at_provider, PROVIDER_CALLBACK, &form)
-    })
-    .await
-    .unwrap();
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let fields = sign_in_at_provider(&at_provider, PROVIDER_CALLBACK, &alice).await;
     let response = app
         .call_raw(
             Endpoint::OauthCallbackForm,
-            provider_form("local", FORM, form_body(&fields)),
+            provider_form("local", FORM, form_body(&pairs(&fields))),
         )
         .await;
     let back = contract.check(Endpoint::OauthCallbackForm, response, "success");
