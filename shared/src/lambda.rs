@@ -97,8 +97,10 @@ fn run_with_app(route: Route) -> Result<(), Error> {
 /// Configuration (secrets included), pool and mailer, once per cold start; refused when the
 /// endpoint lacks a key it needs.
 async fn build_app(endpoint: Option<Endpoint>) -> Result<App, Error> {
+    let started = Instant::now();
     let aws = Aws::from_environment();
     let config = Config::load(&Environment::from_process(), &aws).await;
+    let config_ms = milliseconds_since(started);
     let config = config.and_then(|config| {
         let Some(endpoint) = endpoint else {
             return Ok(config);
@@ -132,7 +134,19 @@ async fn build_app(endpoint: Option<Endpoint>) -> Result<App, Error> {
     });
     let config = config.inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
     let mailer = Mailer::new(&config.email, &aws).await;
-    Ok(App::new(config, mailer)?)
+    let app = App::new(config, mailer)?;
+    // Where a cold start's own time goes (the database connection comes with the first request):
+    // the configuration with its secrets, then the state built from it.
+    tracing::info!(
+        config_ms,
+        state_ms = milliseconds_since(started) - config_ms,
+        "initialised"
+    );
+    Ok(app)
+}
+
+fn milliseconds_since(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1000.0
 }
 
 /// Why the endpoint's function cannot start with these keys: one that signs tokens needs the

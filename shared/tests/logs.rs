@@ -524,6 +524,23 @@ async fn a_function_binary_at_rust_log_trace_logs_no_part_of_its_event_or_answer
         lines.iter().any(|l| l.contains("\"level\":\"DEBUG\"")),
         "the runtime logged at RUST_LOG=trace: {log}"
     );
+    // Its cold start says where its time went, once, before the request.
+    let position = |message: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(&format!("\"message\":\"{message}\"")))
+            .unwrap_or_else(|| panic!("no {message:?} line: {log}"))
+    };
+    let initialised: serde_json::Value =
+        serde_json::from_str(&lines[position("initialised")]).unwrap();
+    for phase in ["config_ms", "state_ms"] {
+        let ms = initialised["fields"][phase].as_f64();
+        assert!(ms.is_some_and(|ms| ms >= 0.0), "{phase}: {initialised}");
+    }
+    assert!(
+        position("initialised") < position("request handled"),
+        "{log}"
+    );
     let mut secrets = vec![
         ("password".to_owned(), PASSWORD.to_owned()),
         ("bearer token".to_owned(), bearer.to_owned()),
