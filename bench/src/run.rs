@@ -33,9 +33,15 @@ mod factors;
 mod providers;
 
 const PASSWORD: &str = "correct horse battery staple";
-/// A payload 2.0 authorizer event (the tests' fixture), `AUTHORIZATION` standing for the header.
-const AUTHORIZER_EVENT: &str =
-    include_str!("../../shared/tests/api/fixtures/authorizer_event_v2.json");
+/// A payload 2.0 authorizer event as API Gateway sends it (the tests' fixture), for a request
+/// that carries `access_token` as its bearer.
+pub fn authorizer_event(
+    access_token: &str,
+) -> anyhow::Result<ApiGatewayV2CustomAuthorizerV2Request> {
+    const EVENT: &str = include_str!("../../shared/tests/api/fixtures/authorizer_event_v2.json");
+    let event = EVENT.replace("AUTHORIZATION", &format!("Bearer {access_token}"));
+    Ok(serde_json::from_str(&event)?)
+}
 /// The client introspection is measured as (`client_id:secret`).
 const INTROSPECTION_CLIENT: &str = "bench:bench-introspection-secret-0123456789abcdef";
 /// Where the reset links point (the default `RESET_URL`), followed by the token.
@@ -436,10 +442,7 @@ impl Bench {
             "(Lambda authorizer, payload 2.0)",
             plan,
         );
-        // The tests' fixture: an event as API Gateway sends it, the header filled in.
-        let event: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_str(
-            &AUTHORIZER_EVENT.replace("AUTHORIZATION", &format!("Bearer {access_token}")),
-        )?;
+        let event = authorizer_event(access_token)?;
         for _ in 0..plan.total() {
             let answer = self
                 .timed(
@@ -476,20 +479,13 @@ impl Bench {
     async fn mfa_verify(&self, plan: Plan) -> anyhow::Result<Recording> {
         let email = "mfa@example.com";
         let (access, _) = self.signed_in(email).await?;
-        let mut setup = Recording::setup(Endpoint::MfaEnroll);
-        let enrolled = self
-            .call(&mut setup, bearer(Endpoint::MfaEnroll, &access))
+        let (secret, _) = self
+            .turn_totp_on(
+                &access,
+                &mut Recording::setup(Endpoint::MfaEnroll),
+                &mut Recording::setup(Endpoint::MfaConfirm),
+            )
             .await?;
-        let secret = token(&enrolled, "secret")?;
-        let mut setup = Recording::setup(Endpoint::MfaConfirm);
-        let confirm = with_bearer(
-            json_request(
-                Endpoint::MfaConfirm,
-                &json!({"code": testkit::totp::code(&secret, 0)}),
-            ),
-            &access,
-        );
-        self.call(&mut setup, confirm).await?;
         let mut setup = Recording::setup(Endpoint::Signin);
         let mut mfa_tokens = Vec::with_capacity(plan.total());
         for _ in 0..plan.total() {
@@ -644,6 +640,15 @@ impl Bench {
         let confirm = json_request(Endpoint::VerifyEmail, &json!({ "token": token }));
         self.call(&mut setup, confirm).await?;
         Ok(())
+    }
+
+    /// The id of the account at `email`.
+    async fn user_id(&self, email: &str) -> anyhow::Result<String> {
+        let row = self
+            .db
+            .query_one("SELECT id::text FROM users WHERE email = $1", &[&email])
+            .await?;
+        Ok(row.get(0))
     }
 
     /// Registers `email` and signs in (unrecorded); returns the access and refresh tokens.

@@ -166,13 +166,7 @@ impl TestProvider {
         log: &Path,
         settings: &[(&str, &str)],
     ) -> anyhow::Result<TestProvider> {
-        let deadlines: &[u64] = match port {
-            Some(_) => &[60],
-            None => &[30, 60],
-        };
-        let mut attempts = deadlines.iter().peekable();
-        loop {
-            let deadline = Duration::from_secs(*attempts.next().expect("one attempt at least"));
+        let start = |deadline: u64| {
             let mut command = process::command("node");
             command.envs(settings.iter().copied());
             command
@@ -182,20 +176,19 @@ impl TestProvider {
                 .env("CLIENT_ID", client_id)
                 .env("CLIENT_SECRET", client_secret)
                 .env("REDIRECT_URIS", redirect_uris.join(","));
-            let started = Self::attempt(command, log, deadline);
-            match started {
-                Ok(provider) => return Ok(provider),
-                Err(error) if attempts.peek().is_some() => {
-                    eprintln!("==> the test OpenID provider did not start, once more: {error:#}");
-                }
-                Err(error) => {
-                    return Err(error.context(
-                        "the test OpenID provider did not start: its package comes from \
-                         local/package.json (npm ci --prefix local)",
-                    ));
-                }
-            }
-        }
+            Self::attempt(command, log, Duration::from_secs(deadline))
+        };
+        let started = match port {
+            Some(_) => start(60),
+            None => start(30).or_else(|error| {
+                eprintln!("==> the test OpenID provider did not start, once more: {error:#}");
+                start(60)
+            }),
+        };
+        started.context(
+            "the test OpenID provider did not start: its package comes from local/package.json \
+             (npm ci --prefix local)",
+        )
     }
 
     fn attempt(command: Command, log: &Path, deadline: Duration) -> anyhow::Result<TestProvider> {

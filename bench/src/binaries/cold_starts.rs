@@ -214,10 +214,10 @@ fn everything_else(runner: &mut Runner, email: &str, reader: &Session) -> anyhow
         }
     }});
     let wrong_code = json!({"code": "000000"});
-    let stack = StackSettings::from_env()?;
+    let redirect_to = allowed_redirect()?;
     let (_, challenge) = testkit::oidc::app_pkce();
     let authorize = [
-        ("redirect_to", stack.redirect_to.as_str()),
+        ("redirect_to", redirect_to.as_str()),
         ("code_challenge", challenge.as_str()),
         ("code_challenge_method", "S256"),
     ];
@@ -388,10 +388,7 @@ fn everything_else(runner: &mut Runner, email: &str, reader: &Session) -> anyhow
         )?;
     }
     // The authorizer answers API Gateway's authorizer event, not an HTTP request.
-    let authorizer_event: Value = serde_json::from_str(
-        &include_str!("../../../shared/tests/api/fixtures/authorizer_event_v2.json")
-            .replace("AUTHORIZATION", &format!("Bearer {}", reader.access)),
-    )?;
+    let authorizer_event = serde_json::to_value(crate::run::authorizer_event(&reader.access)?)?;
     runner.measure("authorizer", Expect::NoHttp, Repeat::Same, || {
         Ok(authorizer_event.clone())
     })?;
@@ -434,23 +431,14 @@ fn everything_else(runner: &mut Runner, email: &str, reader: &Session) -> anyhow
     Ok(())
 }
 
-/// What the stack told the functions that the bench's requests must match.
-struct StackSettings {
-    /// The first address of `OAUTH_REDIRECT_ALLOWLIST`.
-    redirect_to: String,
-}
-
-impl StackSettings {
-    fn from_env() -> anyhow::Result<StackSettings> {
-        let allowlist = std::env::var("OAUTH_REDIRECT_ALLOWLIST")
-            .context("OAUTH_REDIRECT_ALLOWLIST (the stack starts the test provider)")?;
-        let redirect_to = allowlist
-            .split(',')
-            .next()
-            .context("an empty OAUTH_REDIRECT_ALLOWLIST")?
-            .to_owned();
-        Ok(StackSettings { redirect_to })
-    }
+/// Where a provider sign-in may send the app back: the first address of the stack's
+/// `OAUTH_REDIRECT_ALLOWLIST`.
+fn allowed_redirect() -> anyhow::Result<String> {
+    let allowlist = std::env::var("OAUTH_REDIRECT_ALLOWLIST")
+        .context("OAUTH_REDIRECT_ALLOWLIST (the stack starts the test provider)")?;
+    let first = allowlist.split(',').next().unwrap_or_default();
+    anyhow::ensure!(!first.is_empty(), "an empty OAUTH_REDIRECT_ALLOWLIST");
+    Ok(first.to_owned())
 }
 
 /// Whether a function's warm request can repeat its first one.

@@ -9,7 +9,7 @@ use serde_json::json;
 use testkit::requests::{from_client, raw_request, with_path_parameter};
 
 use super::{
-    AUTHORIZER_EVENT, Bench, PASSWORD, Plan, Recording, bearer, json_request, signin_request,
+    Bench, PASSWORD, Plan, Recording, authorizer_event, bearer, json_request, signin_request,
     signup_request, with_bearer,
 };
 
@@ -106,14 +106,11 @@ impl Bench {
     ) -> anyhow::Result<Recording> {
         use lambda_http::RequestExt;
         use lambda_http::aws_lambda_events::apigw::{
-            ApiGatewayRequestAuthorizer, ApiGatewayV2CustomAuthorizerV2Request,
-            ApiGatewayV2httpRequestContext,
+            ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequestContext,
         };
         use lambda_http::request::RequestContext;
 
-        let event: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_str(
-            &AUTHORIZER_EVENT.replace("AUTHORIZATION", &format!("Bearer {access_token}")),
-        )?;
+        let event = authorizer_event(access_token)?;
         let answer = serde_json::to_value(auth::handlers::authorizer(&self.app, &event).await)?;
         let mut authorizer = ApiGatewayRequestAuthorizer::default();
         authorizer.fields = serde_json::from_value(answer["context"].clone())?;

@@ -5,13 +5,9 @@ use anyhow::ensure;
 use auth::Endpoint;
 use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::{Body, Request};
-use serde_json::json;
 use testkit::requests::{from_client, raw_request, with_path_parameter};
 
-use super::{
-    Bench, Plan, Recording, bearer, json_request, signin_request, signup_request, token,
-    with_bearer,
-};
+use super::{Bench, Plan, Recording, signin_request, signup_request, token};
 
 /// The bench's operator bearer (`ADMIN_TOKEN`, at least 32 bytes).
 pub(super) const ADMIN_TOKEN: &str = "bench-admin-token-0123456789abcdef0123456789";
@@ -35,11 +31,7 @@ impl Bench {
     pub(super) async fn admin_round(&self, cheap: Plan, each: Plan) -> anyhow::Result<AdminRound> {
         let email = "operated@example.com";
         self.registered(email).await?;
-        let id: String = self
-            .db
-            .query_one("SELECT id::text FROM users WHERE email = $1", &[&email])
-            .await?
-            .get(0);
+        let id = self.user_id(email).await?;
         let mut round = AdminRound {
             list_users: Recording::new(Endpoint::AdminListUsers, cheap),
             get_user: Recording::new(Endpoint::AdminGetUser, cheap),
@@ -68,8 +60,7 @@ impl Bench {
             ensure!(events["events"].is_array(), "audit: {events}");
         }
         let mut setup_signin = Recording::setup(Endpoint::Signin);
-        let mut setup_enroll = Recording::setup(Endpoint::MfaEnroll);
-        let mut setup_confirm = Recording::setup(Endpoint::MfaConfirm);
+
         let mut setup_signup = Recording::setup(Endpoint::Signup);
         for i in 0..each.total() {
             let disabled = self
@@ -98,12 +89,12 @@ impl Bench {
                 &self.call(&mut setup_signin, signin_request(email)).await?,
                 "access_token",
             )?;
-            let enrolled = self
-                .call(&mut setup_enroll, bearer(Endpoint::MfaEnroll, &access))
-                .await?;
-            let code = json!({ "code": testkit::totp::code(&token(&enrolled, "secret")?, 0) });
-            let confirm = with_bearer(json_request(Endpoint::MfaConfirm, &code), &access);
-            self.call(&mut setup_confirm, confirm).await?;
+            self.turn_totp_on(
+                &access,
+                &mut Recording::setup(Endpoint::MfaEnroll),
+                &mut Recording::setup(Endpoint::MfaConfirm),
+            )
+            .await?;
             let reset = self
                 .call(
                     &mut round.reset_mfa,
@@ -115,11 +106,7 @@ impl Bench {
             let leaving = format!("removed-{i}@example.com");
             self.call(&mut setup_signup, signup_request(&leaving))
                 .await?;
-            let leaving_id: String = self
-                .db
-                .query_one("SELECT id::text FROM users WHERE email = $1", &[&leaving])
-                .await?
-                .get(0);
+            let leaving_id = self.user_id(&leaving).await?;
             self.call(
                 &mut round.delete,
                 admin(Endpoint::AdminDeleteUser, Some(&leaving_id)),

@@ -37,14 +37,11 @@ impl Bench {
             disable: Recording::new(Endpoint::MfaDisable, plan),
         };
         for _ in 0..plan.total() {
-            let enrolled = self
-                .call(&mut round.enroll, bearer(Endpoint::MfaEnroll, &access))
+            let (secret, confirmed) = self
+                .turn_totp_on(&access, &mut round.enroll, &mut round.confirm)
                 .await?;
-            let secret = token(&enrolled, "secret")?;
-            let code = json!({ "code": testkit::totp::code(&secret, 0) });
-            let confirm = with_bearer(json_request(Endpoint::MfaConfirm, &code), &access);
-            let confirmed = self.call(&mut round.confirm, confirm).await?;
             access = token(&confirmed, "access_token")?;
+            let code = json!({ "code": testkit::totp::code(&secret, 0) });
             let codes = self
                 .call(
                     &mut round.recovery_codes,
@@ -59,6 +56,25 @@ impl Bench {
             self.call(&mut round.disable, disable).await?;
         }
         Ok(round)
+    }
+
+    /// TOTP turned on for the session of `access`, as its owner would: enrolled (into
+    /// `enroll`), then confirmed with the current code (into `confirm`). Returns the secret and
+    /// the confirmation's answer (its tokens are `aal2`).
+    pub(super) async fn turn_totp_on(
+        &self,
+        access: &str,
+        enroll: &mut Recording,
+        confirm: &mut Recording,
+    ) -> anyhow::Result<(String, serde_json::Value)> {
+        let enrolled = self
+            .call(enroll, bearer(Endpoint::MfaEnroll, access))
+            .await?;
+        let secret = token(&enrolled, "secret")?;
+        let code = json!({ "code": testkit::totp::code(&secret, 0) });
+        let request = with_bearer(json_request(Endpoint::MfaConfirm, &code), access);
+        let confirmed = self.call(confirm, request).await?;
+        Ok((secret, confirmed))
     }
 
     /// A passkey registered and removed again, round after round on one account, each with a
