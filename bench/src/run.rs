@@ -33,14 +33,16 @@ mod factors;
 mod providers;
 
 const PASSWORD: &str = "correct horse battery staple";
-/// A payload 2.0 authorizer event as API Gateway sends it (the tests' fixture), for a request
-/// that carries `access_token` as its bearer.
-pub fn authorizer_event(
-    access_token: &str,
-) -> anyhow::Result<ApiGatewayV2CustomAuthorizerV2Request> {
+/// A payload 2.0 authorizer event as API Gateway sends it (the tests' fixture, as JSON text), for
+/// a request that carries `access_token` as its bearer.
+pub fn authorizer_event_json(access_token: &str) -> String {
     const EVENT: &str = include_str!("../../shared/tests/api/fixtures/authorizer_event_v2.json");
-    let event = EVENT.replace("AUTHORIZATION", &format!("Bearer {access_token}"));
-    Ok(serde_json::from_str(&event)?)
+    EVENT.replace("AUTHORIZATION", &format!("Bearer {access_token}"))
+}
+
+/// [`authorizer_event_json`], as the authorizer's handler takes it.
+fn authorizer_event(access_token: &str) -> anyhow::Result<ApiGatewayV2CustomAuthorizerV2Request> {
+    Ok(serde_json::from_str(&authorizer_event_json(access_token))?)
 }
 /// The client introspection is measured as (`client_id:secret`).
 const INTROSPECTION_CLIENT: &str = "bench:bench-introspection-secret-0123456789abcdef";
