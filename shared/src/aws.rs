@@ -6,11 +6,12 @@ use anyhow::Context;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_secretsmanager::config::BehaviorVersion;
-use aws_smithy_http_client::tls;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 use secrecy::SecretString;
 use tokio::sync::OnceCell;
+
+mod https;
 
 /// The AWS SDK configuration, loaded lazily: functions that touch no AWS API never load it, and
 /// local runs without AWS variables never look for credentials. Clones share one configuration.
@@ -67,19 +68,14 @@ impl Aws {
 /// default chain, and in Lambda the one that answers; the `aws-config` crate would bring the
 /// whole chain (profiles, SSO, web identity through STS, container and instance metadata) and
 /// with it most of the AWS code in every function's binary. Without credentials the calls fail
-/// with the SDK's own error, as they would with the chain. The HTTPS client is the SDK's own on
-/// rustls with ring (its default would bring aws-lc, a second crypto library); retries,
+/// with the SDK's own error, as they would with the chain. The HTTP client is ours ([`https`]: HTTP/1.1,
+/// rustls with ring; the SDK's default would bring aws-lc, a second crypto library); retries,
 /// timeouts and the identity cache are the SDK's defaults for the behaviour version.
 pub fn lambda_sdk_config(var: impl Fn(&str) -> Option<String>) -> SdkConfig {
     let var = |name: &str| var(name).filter(|value| !value.trim().is_empty());
-    let https = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
     let mut config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
-        .http_client(https);
+        .http_client(https::client());
     config.set_region(
         var("AWS_REGION")
             .or_else(|| var("AWS_DEFAULT_REGION"))

@@ -6,6 +6,8 @@
 //! the log (see [`Mailer::delivers_in_request`]). A failed send never fails a request: the row
 //! stays unsent and the janitor retries it.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -26,16 +28,33 @@ use crate::store::{self, OutboxEmail};
 pub enum Mailer {
     /// Into the log, link and all: for the local stack only, where there is no mail server.
     Log,
-    /// Through SES v2, from a verified sender address.
-    Ses {
-        client: aws_sdk_sesv2::Client,
-        from: Email,
-    },
-    /// To an SMTP server (`SMTP_URL`), one connection per email, from `from`.
-    Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
-        from: Email,
-    },
+    /// Nowhere from here: the emails wait in the outbox for the janitor's mailer. What the
+    /// request functions hold when emails go out through SES or SMTP (see
+    /// [`Mailer::for_requests`]), so that they link neither.
+    Outbox,
+    /// Through SES v2 or an SMTP server: the janitor's.
+    Sender(Box<dyn Sender>),
+}
+
+/// A way out for emails, behind a trait object so that only the functions that build one (the
+/// janitor, through [`Mailer::new`]) link the SES client or lettre's SMTP code.
+pub trait Sender: Send + Sync {
+    /// Sends one email.
+    fn send<'a>(&'a self, email: &'a OutboxEmail) -> BoxFuture<'a, anyhow::Result<()>>;
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Through SES v2, from a verified sender address.
+struct Ses {
+    client: aws_sdk_sesv2::Client,
+    from: Email,
+}
+
+/// To an SMTP server (`SMTP_URL`), one connection per email, from `from`.
+struct Smtp {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Email,
 }
 
 /// How long the SMTP server may take over each step (connecting, each command): a server that
@@ -43,25 +62,35 @@ pub enum Mailer {
 const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Mailer {
-    /// The mailer for a configured transport; SES clients come from the shared AWS configuration.
+    /// The mailer that sends through the configured transport (the janitor's); SES clients come
+    /// from the shared AWS configuration.
     ///
     /// Panics on an SMTP URL lettre cannot read, which [`EmailTransport`]'s loader refuses
     /// first: only a transport built by hand can reach that, and it fails at cold start.
     pub async fn new(transport: &EmailTransport, aws: &Aws) -> Self {
         match transport {
             EmailTransport::Log => Mailer::Log,
-            EmailTransport::Ses { from } => Mailer::Ses {
+            EmailTransport::Ses { from } => Mailer::Sender(Box::new(Ses {
                 client: aws.ses().await,
                 from: from.clone(),
-            },
-            EmailTransport::Smtp { url, from } => Mailer::Smtp {
+            })),
+            EmailTransport::Smtp { url, from } => Mailer::Sender(Box::new(Smtp {
                 // The error is not shown: it could quote part of the URL, password included.
                 transport: AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
                     .unwrap_or_else(|_| panic!("SMTP_URL is not an SMTP URL"))
                     .timeout(Some(SMTP_TIMEOUT))
                     .build(),
                 from: from.clone(),
-            },
+            })),
+        }
+    }
+
+    /// The mailer of a request function: the log delivers in the request; SES and SMTP are left
+    /// to the janitor (see [`Mailer::delivers_in_request`]), so nothing here sends.
+    pub fn for_requests(transport: &EmailTransport) -> Self {
+        match transport {
+            EmailTransport::Log => Mailer::Log,
+            EmailTransport::Ses { .. } | EmailTransport::Smtp { .. } => Mailer::Outbox,
         }
     }
 
@@ -85,35 +114,8 @@ impl Mailer {
                 );
                 Ok(())
             }
-            Mailer::Ses { client, from } => {
-                let text = |data: &str| Content::builder().data(data).charset("UTF-8").build();
-                let message = Message::builder()
-                    .subject(text(&email.subject)?)
-                    .body(Body::builder().text(text(&email.body_text)?).build())
-                    .build();
-                client
-                    .send_email()
-                    .from_email_address(from.as_str())
-                    .destination(
-                        Destination::builder()
-                            .to_addresses(&email.recipient)
-                            .build(),
-                    )
-                    .content(EmailContent::builder().simple(message).build())
-                    .send()
-                    .await
-                    .map_err(aws_sdk_sesv2::Error::from)
-                    .context("SES SendEmail failed")?;
-                Ok(())
-            }
-            Mailer::Smtp { transport, from } => {
-                let message = smtp_message(email, from)?;
-                transport
-                    .send(message)
-                    .await
-                    .context("SMTP delivery failed")?;
-                Ok(())
-            }
+            Mailer::Outbox => anyhow::bail!("this function leaves emails to the janitor"),
+            Mailer::Sender(sender) => sender.send(email).await,
         }
     }
 
@@ -139,6 +141,45 @@ impl Mailer {
             tracing::error!(outbox_id = email.id, error = %error, "could not record the delivery outcome");
         }
         outcome.is_ok()
+    }
+}
+
+impl Sender for Ses {
+    fn send<'a>(&'a self, email: &'a OutboxEmail) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let text = |data: &str| Content::builder().data(data).charset("UTF-8").build();
+            let message = Message::builder()
+                .subject(text(&email.subject)?)
+                .body(Body::builder().text(text(&email.body_text)?).build())
+                .build();
+            self.client
+                .send_email()
+                .from_email_address(self.from.as_str())
+                .destination(
+                    Destination::builder()
+                        .to_addresses(&email.recipient)
+                        .build(),
+                )
+                .content(EmailContent::builder().simple(message).build())
+                .send()
+                .await
+                .map_err(aws_sdk_sesv2::Error::from)
+                .context("SES SendEmail failed")?;
+            Ok(())
+        })
+    }
+}
+
+impl Sender for Smtp {
+    fn send<'a>(&'a self, email: &'a OutboxEmail) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let message = smtp_message(email, &self.from)?;
+            self.transport
+                .send(message)
+                .await
+                .context("SMTP delivery failed")?;
+            Ok(())
+        })
     }
 }
 

@@ -60,12 +60,11 @@ const CAPPED: &[(&str, LevelFilter)] = &[
     ("aws_smithy_runtime", LevelFilter::DEBUG),
     ("aws_smithy_runtime_api", LevelFilter::DEBUG),
     ("aws_smithy_http", LevelFilter::DEBUG),
-    ("aws_smithy_http_client", LevelFilter::DEBUG),
     ("aws_sdk_secretsmanager", LevelFilter::DEBUG),
     ("aws_sdk_sesv2", LevelFilter::DEBUG),
     ("hyper", LevelFilter::DEBUG),
     ("hyper_util", LevelFilter::DEBUG),
-    ("h2", LevelFilter::DEBUG),
+    ("hyper_rustls", LevelFilter::DEBUG),
     ("lettre", LevelFilter::DEBUG),
 ];
 

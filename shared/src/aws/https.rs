@@ -1,0 +1,220 @@
+//! The SDK's HTTP client: HTTP/1.1 over rustls with ring and the Mozilla roots, on the hyper
+//! client every function already links for Lambda's Runtime API.
+//!
+//! The SDK's own client (`aws-smithy-http-client`) always compiles HTTP/2 in, which Secrets
+//! Manager and SES do not need: about 300 KB of every binary that reads a secret. This one is
+//! the same hyper-util pooled client with the same error classification for retries, minus
+//! HTTP/2, proxies and the operating system's certificate store (which a cold start would read
+//! from disk; the database's TLS uses the same compiled-in roots).
+
+use std::error::Error as StdError;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::retry::ErrorKind;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
+use hyper_util::rt::TokioExecutor;
+
+type Pooled = Client<HttpsConnector<TcpConnector>, SdkBody>;
+
+/// The SDK's HTTP client: one pooled hyper client per distinct pair of timeouts the SDK asks for
+/// (in practice one per process), so connections are reused across calls.
+pub fn client() -> SharedHttpClient {
+    SharedHttpClient::new(Http1Client::default())
+}
+
+#[derive(Debug, Default)]
+struct Http1Client {
+    connectors: Mutex<Vec<(Timeouts, SharedHttpConnector)>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Timeouts {
+    connect: Option<Duration>,
+    read: Option<Duration>,
+}
+
+impl HttpClient for Http1Client {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        _components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        let timeouts = Timeouts {
+            connect: settings.connect_timeout(),
+            read: settings.read_timeout(),
+        };
+        let mut connectors = self.connectors.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, connector)) = connectors.iter().find(|(t, _)| *t == timeouts) {
+            return connector.clone();
+        }
+        let connector = SharedHttpConnector::new(Http1Connector::new(timeouts));
+        connectors.push((timeouts, connector.clone()));
+        connector
+    }
+}
+
+#[derive(Debug)]
+struct Http1Connector {
+    client: Pooled,
+    read_timeout: Option<Duration>,
+}
+
+impl Http1Connector {
+    fn new(timeouts: Timeouts) -> Self {
+        let mut tcp = TcpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(timeouts.connect);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(provider)
+            .expect("ring supports rustls's default protocol versions")
+            // http: only for an emulator named by AWS_ENDPOINT_URL (tests); AWS's are https.
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
+        Http1Connector {
+            client: Client::builder(TokioExecutor::new()).build(https),
+            read_timeout: timeouts.read,
+        }
+    }
+}
+
+impl HttpConnector for Http1Connector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let request = match request.try_into_http1x() {
+            Ok(request) => request,
+            Err(error) => {
+                return HttpConnectorFuture::ready(Err(ConnectorError::user(error.into())));
+            }
+        };
+        let response = self.client.request(request);
+        let read_timeout = self.read_timeout;
+        HttpConnectorFuture::new(async move {
+            let response = match read_timeout {
+                Some(limit) => tokio::time::timeout(limit, response)
+                    .await
+                    .map_err(|elapsed| ConnectorError::timeout(elapsed.into()))?,
+                None => response.await,
+            }
+            .map_err(classify)?;
+            HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
+                .map_err(|error| ConnectorError::other(error.into(), None))
+        })
+    }
+}
+
+/// What the SDK's retry strategy needs to know of a failed call, as its own client classifies
+/// hyper's errors: a timeout, a connection that failed or closed (retried), a request the client
+/// got wrong (not retried), or a truncated answer (transient).
+fn classify(error: hyper_util::client::legacy::Error) -> ConnectorError {
+    let hyper_error = source::<hyper::Error>(&error);
+    let kind = if hyper_error.is_some_and(|e| e.is_timeout()) {
+        ConnectorError::timeout
+    } else if hyper_error.is_some_and(hyper::Error::is_user) {
+        ConnectorError::user
+    } else if error.is_connect()
+        || hyper_error.is_some_and(|e| e.is_closed() || e.is_canceled())
+        || source::<std::io::Error>(&error).is_some()
+    {
+        ConnectorError::io
+    } else if hyper_error.is_some_and(hyper::Error::is_incomplete_message) {
+        |error| ConnectorError::other(error, Some(ErrorKind::TransientError))
+    } else {
+        |error| ConnectorError::other(error, None)
+    };
+    kind(error.into())
+}
+
+/// The first error of type `E` in `error`'s chain of sources.
+fn source<'a, E: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Option<&'a E> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(found) = error.downcast_ref::<E>() {
+            return Some(found);
+        }
+        next = error.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    use super::*;
+
+    fn connector(read: Option<Duration>) -> Http1Connector {
+        Http1Connector::new(Timeouts {
+            connect: Some(Duration::from_secs(2)),
+            read,
+        })
+    }
+
+    fn get(url: &str) -> HttpRequest {
+        HttpRequest::get(url).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_answer_comes_back_with_its_status_and_body() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            use std::io::Write;
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0; 1024];
+            let _ = stream.read(&mut request).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 418 I'm a teapot\r\ncontent-length: 5\r\n\r\nshort")
+                .unwrap();
+        });
+        let response = connector(None).call(get(&url)).await.unwrap();
+        assert_eq!(response.status().as_u16(), 418);
+        let body = aws_smithy_types::byte_stream::ByteStream::new(response.into_body())
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes();
+        assert_eq!(&body[..], b"short");
+        server.join().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_an_io_error_which_the_sdk_retries() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let error = connector(None)
+            .call(get(&format!("http://127.0.0.1:{port}/")))
+            .await
+            .unwrap_err();
+        assert!(error.is_io(), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_a_timeout_after_the_read_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let error = connector(Some(Duration::from_millis(200)))
+            .call(get(&url))
+            .await
+            .unwrap_err();
+        assert!(error.is_timeout(), "{error:?}");
+        drop(listener);
+    }
+}
