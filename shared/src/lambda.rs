@@ -87,7 +87,7 @@ fn run_with_app(route: Route) -> Result<(), Error> {
     runtime()?.block_on(async move {
         // Leaked on purpose: the state lives as long as the process, and handlers borrow it.
         let app: &'static App = Box::leak(Box::new(
-            build_app(Some(route.endpoint), Sending::Requests).await?,
+            build_app(Some(route.endpoint), for_requests).await?,
         ));
         lambda_http::run(service_fn(move |request: Request| async move {
             Ok::<_, Error>(respond(route, State::App(app), request).await)
@@ -96,17 +96,14 @@ fn run_with_app(route: Route) -> Result<(), Error> {
     })
 }
 
-/// Who sends the emails: the request functions leave SES and SMTP to the janitor, which alone
-/// builds (and links) their clients.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Sending {
-    Requests,
-    Janitor,
-}
-
 /// Configuration (secrets included), pool and mailer, once per cold start; refused when the
-/// endpoint lacks a key it needs.
-async fn build_app(endpoint: Option<Endpoint>, sending: Sending) -> Result<App, Error> {
+/// endpoint lacks a key it needs. `mailer` makes the mailer from the configuration: a closure,
+/// so that each caller's choice is compiled in and the request functions never link the
+/// janitor's ([`Mailer::new`], with the SES client and lettre's SMTP code).
+async fn build_app(
+    endpoint: Option<Endpoint>,
+    mailer: impl AsyncFnOnce(&Config, &Aws) -> Mailer,
+) -> Result<App, Error> {
     let started = Instant::now();
     let aws = Aws::from_environment();
     let config = Config::load(&Environment::from_process(), &aws).await;
@@ -143,10 +140,7 @@ async fn build_app(endpoint: Option<Endpoint>, sending: Sending) -> Result<App, 
         Ok(config)
     });
     let config = config.inspect_err(|e| tracing::error!(error = %e, "refusing to start"))?;
-    let mailer = match sending {
-        Sending::Requests => Mailer::for_requests(&config.email),
-        Sending::Janitor => Mailer::new(&config.email, &aws).await,
-    };
+    let mailer = mailer(&config, &aws).await;
     let app = App::new(config, mailer)?;
     // Where a cold start's own time goes (the database connection comes with the first request):
     // the configuration with its secrets, then the state built from it.
@@ -156,6 +150,12 @@ async fn build_app(endpoint: Option<Endpoint>, sending: Sending) -> Result<App, 
         "initialised"
     );
     Ok(app)
+}
+
+/// The mailer of every function but the janitor: the log, or the outbox (see
+/// [`Mailer::for_requests`]).
+async fn for_requests(config: &Config, _: &Aws) -> Mailer {
+    Mailer::for_requests(&config.email)
 }
 
 fn milliseconds_since(started: Instant) -> f64 {
@@ -270,7 +270,12 @@ pub fn run_janitor() -> Result<(), Error> {
     telemetry::init();
     db::install_crypto_provider();
     runtime()?.block_on(async move {
-        let app: &'static App = Box::leak(Box::new(build_app(None, Sending::Janitor).await?));
+        let app: &'static App = Box::leak(Box::new(
+            build_app(None, async |config, aws| {
+                Mailer::new(&config.email, aws).await
+            })
+            .await?,
+        ));
         lambda_runtime::run(lambda_runtime::service_fn(
             move |_: LambdaEvent<serde_json::Value>| async move {
                 let report = janitor::sweep(app).await.inspect_err(|e| {
@@ -299,7 +304,7 @@ pub fn run_authorizer() -> Result<(), Error> {
     telemetry::init();
     db::install_crypto_provider();
     runtime()?.block_on(async move {
-        let app: &'static App = Box::leak(Box::new(build_app(None, Sending::Requests).await?));
+        let app: &'static App = Box::leak(Box::new(build_app(None, for_requests).await?));
         lambda_runtime::run(lambda_runtime::service_fn(
             move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {
                 let answer = handlers::authorizer(app, &event.payload).await;
