@@ -66,11 +66,12 @@ impl Aws {
 /// the execution role's `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`,
 /// plus `AWS_ENDPOINT_URL` when set (an emulator, in tests). This is the first link of the SDK's
 /// default chain, and in Lambda the one that answers; the `aws-config` crate would bring the
-/// whole chain (profiles, SSO, web identity through STS, container and instance metadata) and
-/// with it most of the AWS code in every function's binary. Without credentials the calls fail
-/// with the SDK's own error, as they would with the chain. The HTTP client is ours ([`https`]: HTTP/1.1,
-/// rustls with ring; the SDK's default would bring aws-lc, a second crypto library); retries,
-/// timeouts and the identity cache are the SDK's defaults for the behaviour version.
+/// whole chain (profiles, web identity and the STS client, container and instance metadata):
+/// measured, 0.69 MB more in every function that reads a secret and 0.88 MB in migrate, over
+/// the 6 MB budget (README, Budgets). Without credentials the calls fail with the SDK's own
+/// error, as they would with the chain. The HTTP client is ours ([`https`]: HTTP/1.1, rustls
+/// with ring; the SDK's default would bring aws-lc, a second crypto library); retries, timeouts
+/// and the identity cache are the SDK's defaults for the behaviour version.
 pub fn lambda_sdk_config(var: impl Fn(&str) -> Option<String>) -> SdkConfig {
     let var = |name: &str| var(name).filter(|value| !value.trim().is_empty());
     let mut config = SdkConfig::builder()
