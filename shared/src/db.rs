@@ -10,7 +10,7 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::{DatabaseConfig, DbTimeouts, DbTls, SecretSource};
+use crate::config::{DatabaseConfig, DbRoots, DbTimeouts, DbTls, SecretSource};
 use crate::error::ApiError;
 
 mod embedded {
@@ -41,7 +41,7 @@ pub fn pool(config: &DatabaseConfig) -> anyhow::Result<Pool> {
         recycling_method: RecyclingMethod::Fast,
     };
     let connect = RefreshingConnect {
-        tls: config.tls,
+        tls: Connector::new(&config.tls),
         current: RwLock::new(pg.clone()),
         secret: config.credentials_secret.clone(),
     };
@@ -152,11 +152,36 @@ async fn set_timeout_defaults(
         .context("setting the database's timeout defaults (the migrating user must own the database)")
 }
 
-/// Rustls with the Mozilla roots (webpki-roots), which include the Amazon roots that RDS Proxy's
-/// ACM certificates chain to, so no CA bundle needs shipping; host names are verified.
-fn tls_connector() -> MakeRustlsConnect {
-    install_crypto_provider();
-    MakeRustlsConnect::with_webpki_roots()
+/// How a connection is opened: plain, or rustls with the configured roots, built once per pool
+/// (or per [`connect`]) rather than once per connection.
+#[derive(Clone)]
+enum Connector {
+    Plain,
+    Tls(MakeRustlsConnect),
+}
+
+impl Connector {
+    fn new(tls: &DbTls) -> Connector {
+        let roots = match tls {
+            DbTls::Disable => return Connector::Plain,
+            DbTls::VerifyFull(roots) => roots,
+        };
+        install_crypto_provider();
+        Connector::Tls(match roots {
+            DbRoots::Mozilla => MakeRustlsConnect::with_webpki_roots(),
+            DbRoots::File { certificates, .. } => {
+                let mut store = rustls::RootCertStore::empty();
+                // Parsed, not checked, here: a certificate rustls cannot use as a root is left
+                // out, and a server chained to none of them is refused at connection time.
+                store.add_parsable_certificates(certificates.iter().cloned());
+                MakeRustlsConnect::new(
+                    rustls::ClientConfig::builder()
+                        .with_root_certificates(store)
+                        .with_no_client_auth(),
+                )
+            }
+        })
+    }
 }
 
 /// Makes ring rustls' process-wide crypto provider (for the database and for HTTPS calls).
@@ -171,7 +196,8 @@ pub async fn connect(
     config: &DatabaseConfig,
 ) -> anyhow::Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
     let timeout = config.timeouts.connect;
-    match tokio::time::timeout(timeout, open(&with_connect_timeout(config), config.tls)).await {
+    let connector = Connector::new(&config.tls);
+    match tokio::time::timeout(timeout, open(&with_connect_timeout(config), &connector)).await {
         Ok(opened) => opened.context("connecting to the database"),
         Err(_) => anyhow::bail!("connecting to the database: no answer within {timeout:?}"),
     }
@@ -179,15 +205,15 @@ pub async fn connect(
 
 async fn open(
     url: &tokio_postgres::Config,
-    tls: DbTls,
+    connector: &Connector,
 ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error> {
-    Ok(match tls {
-        DbTls::Disable => {
+    Ok(match connector {
+        Connector::Plain => {
             let (client, connection) = url.connect(NoTls).await?;
             (client, tokio::spawn(async move { drop(connection.await) }))
         }
-        DbTls::VerifyFull => {
-            let (client, connection) = url.connect(tls_connector()).await?;
+        Connector::Tls(tls) => {
+            let (client, connection) = url.connect(tls.clone()).await?;
             (client, tokio::spawn(async move { drop(connection.await) }))
         }
     })
@@ -197,7 +223,7 @@ async fn open(
 /// refuses them, the secret is read again and the connection retried once: RDS rotates its managed
 /// password (weekly by default), and a warm Lambda instance outlives the password it started with.
 struct RefreshingConnect {
-    tls: DbTls,
+    tls: Connector,
     current: RwLock<tokio_postgres::Config>,
     secret: Option<SecretSource>,
 }
@@ -207,7 +233,7 @@ impl RefreshingConnect {
         &self,
     ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error> {
         let url = self.current.read().expect("credentials lock").clone();
-        open(&url, self.tls).await
+        open(&url, &self.tls).await
     }
 }
 

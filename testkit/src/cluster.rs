@@ -155,11 +155,30 @@ pub struct Cluster {
     dir: PathBuf,
     port: u16,
     password: String,
+    /// Served with TLS (besides plain TCP) under a throwaway CA's certificate, whose PEM is here.
+    root_certificate: Option<PathBuf>,
 }
 
 impl Cluster {
     /// Creates and starts a cluster; fails with initdb's or the server's log when it cannot.
     pub fn start() -> anyhow::Result<Cluster> {
+        Cluster::create(false)
+    }
+
+    /// [`Cluster::start`], also serving TLS with a certificate for `localhost` and `127.0.0.1`
+    /// from a throwaway CA ([`crate::tls`]), listening on `localhost`: a client that trusts
+    /// [`Cluster::root_certificate`] alone can connect with `verify-full`. Plain TCP still works
+    /// (the harness's own connections).
+    pub fn start_with_tls() -> anyhow::Result<Cluster> {
+        Cluster::create(true)
+    }
+
+    /// The PEM of the CA the server's certificate chains to, when served with TLS.
+    pub fn root_certificate(&self) -> Option<&Path> {
+        self.root_certificate.as_deref()
+    }
+
+    fn create(tls: bool) -> anyhow::Result<Cluster> {
         let bindir = server_bindir()?;
         let dir = std::env::temp_dir().join(format!("testkit-pg-{}", Uuid::new_v4().simple()));
         fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -169,9 +188,13 @@ impl Cluster {
             dir,
             port: 0,
             password: Uuid::new_v4().simple().to_string(),
+            root_certificate: None,
         };
         fs::set_permissions(&cluster.dir, fs::Permissions::from_mode(0o700))?;
         give_to_postgres(&cluster.dir)?;
+        if tls {
+            cluster.root_certificate = Some(cluster.write_certificates()?);
+        }
         {
             let pwfile = PasswordFile::new(cluster.dir.join("pwfile"), &cluster.password)?;
             run_checked(
@@ -265,6 +288,26 @@ impl Cluster {
         self.dir.join("data")
     }
 
+    /// Writes a new CA's certificate (readable by anyone: the clients run as other users), and
+    /// the server's certificate and key (the server's user's alone, as PostgreSQL demands);
+    /// returns the CA's path.
+    fn write_certificates(&self) -> anyhow::Result<PathBuf> {
+        let generated = crate::tls::ServerCertificate::generate()?;
+        let ca = self.dir.join("ca.pem");
+        fs::write(&ca, &generated.ca_pem)?;
+        fs::set_permissions(&ca, fs::Permissions::from_mode(0o644))?;
+        for (name, pem) in [
+            ("server.crt", &generated.certificate_pem),
+            ("server.key", &generated.key_pem),
+        ] {
+            let path = self.dir.join(name);
+            fs::write(&path, pem)?;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
+            give_to_postgres(&path)?;
+        }
+        Ok(ca)
+    }
+
     fn command(&self, program: &str) -> Command {
         pg_command(&self.bindir, program)
     }
@@ -274,13 +317,23 @@ impl Cluster {
         // Durability is pointless for a throwaway cluster (only the server is ever killed, never
         // the machine, so committed rows still survive an immediate stop); the tests run in
         // parallel, each with its own pool, hence the connections.
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off{}",
+        let mut options = format!(
+            "-p {} -k {} -c max_connections=400 -c fsync=off -c synchronous_commit=off \
+             -c full_page_writes=off{}",
             self.port,
             shell_quote(&self.dir.to_string_lossy()),
             preload_option(&self.bindir)
         );
+        if self.root_certificate.is_some() {
+            let file = |name: &str| shell_quote(&self.dir.join(name).to_string_lossy());
+            options.push_str(&format!(
+                " -c listen_addresses=localhost -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                file("server.crt"),
+                file("server.key")
+            ));
+        } else {
+            options.push_str(" -c listen_addresses=127.0.0.1");
+        }
         let status = self
             .command("pg_ctl")
             .arg("-D")

@@ -17,6 +17,7 @@
 //!   `cargo lambda watch` on a migrated database.
 //! - [`junit`]: counting (and writing) JUnit XML reports.
 //! - [`oidc`]: an app's PKCE pair, and a browser's steps at the test OpenID provider.
+//! - [`tls`]: a throwaway CA and server certificate, for a cluster served with TLS.
 //! - [`totp`]: the code an authenticator app shows.
 //! - [`passkeys`]: a browser's side of the passkey ceremonies, with a software authenticator.
 #![forbid(unsafe_code)]
@@ -33,5 +34,6 @@ pub mod ports;
 pub mod process;
 pub mod requests;
 pub mod stack;
+pub mod tls;
 pub mod totp;
 pub mod workspace;

@@ -1,11 +1,18 @@
 //! Where the database is, how connections to it are secured, and how long a request waits on it:
 //! `DATABASE_URL` (or the secret `DB_SECRET_ARN` with `DB_HOST`, `DB_PORT`, `DB_NAME`),
-//! `DB_SSLMODE`, `DB_POOL_SIZE`, `DB_CONNECT_TIMEOUT`, `DB_STATEMENT_TIMEOUT`; and, for `migrate`
+//! `DB_SSLMODE` (and `DB_SSLROOTCERT`), `DB_POOL_SIZE`, `DB_CONNECT_TIMEOUT`,
+//! `DB_STATEMENT_TIMEOUT`; and, for `migrate`
 //! only, the login the functions use ([`RuntimeRole`]: `DB_RUNTIME_SECRET_ARN`, or
 //! `DB_RUNTIME_USER` and `DB_RUNTIME_PASSWORD`).
 
+use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -19,13 +26,58 @@ const CONNECT_TIMEOUT: u64 = 3;
 const STATEMENT_TIMEOUT: u64 = 5;
 
 /// How connections to PostgreSQL are secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DbTls {
     /// Plain TCP: a database on the same machine or in docker compose.
     Disable,
-    /// TLS, with the server certificate checked against the Mozilla roots (which include the
-    /// Amazon roots RDS Proxy's certificates chain to) and the host name verified.
-    VerifyFull,
+    /// TLS, with the server certificate checked against `roots` and the host name verified.
+    VerifyFull(DbRoots),
+}
+
+/// The certificates a database server's chain must end in.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DbRoots {
+    /// The Mozilla roots compiled in (webpki-roots), which include the Amazon roots RDS Proxy's
+    /// ACM certificates chain to: production's, with no CA bundle to ship.
+    Mozilla,
+    /// Only the certificates of the PEM file `DB_SSLROOTCERT` names (libpq's `sslrootcert`): a
+    /// private CA, such as the throwaway one `make bench` serves its PostgreSQL with. Stricter
+    /// than the default, never looser: the host name is still verified.
+    File {
+        path: PathBuf,
+        certificates: Arc<[CertificateDer<'static>]>,
+    },
+}
+
+impl fmt::Debug for DbRoots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DbRoots::Mozilla => f.write_str("Mozilla"),
+            DbRoots::File { path, certificates } => f
+                .debug_struct("File")
+                .field("path", path)
+                .field("certificates", &certificates.len())
+                .finish(),
+        }
+    }
+}
+
+impl DbRoots {
+    /// `DB_SSLROOTCERT`'s certificates; an unreadable file, or one without a certificate, is a
+    /// configuration error rather than a connection that fails at the first request.
+    fn read(path: &str) -> Result<DbRoots, ConfigError> {
+        let problem = |why: String| ConfigError::new("DB_SSLROOTCERT", why);
+        let certificates = CertificateDer::pem_file_iter(path)
+            .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
+            .map_err(|error| problem(format!("cannot be read as PEM certificates ({error})")))?;
+        if certificates.is_empty() {
+            return Err(problem(format!("{path} holds no PEM certificate")));
+        }
+        Ok(DbRoots::File {
+            path: PathBuf::from(path),
+            certificates: certificates.into(),
+        })
+    }
 }
 
 /// Where the database is and how many connections one instance may hold.
@@ -35,7 +87,7 @@ pub struct DatabaseConfig {
     pub url: tokio_postgres::Config,
     /// `DB_POOL_SIZE`: 1 by default, since a Lambda instance serves one request at a time.
     pub pool_size: usize,
-    /// `DB_SSLMODE`: `disable` (default) or `verify-full`.
+    /// `DB_SSLMODE`: `disable` (default) or `verify-full` (with `DB_SSLROOTCERT`'s roots, if set).
     pub tls: DbTls,
     /// Where the credentials came from, when from Secrets Manager: read again when the database
     /// refuses them, since RDS rotates its managed password.
@@ -193,6 +245,7 @@ impl DatabaseConfig {
         let port: u16 = env.parsed("DB_PORT", 5432, "a port number")?;
         let name = env.text("DB_NAME");
         let sslmode = env.text_or("DB_SSLMODE", "disable");
+        let sslrootcert = env.text("DB_SSLROOTCERT");
         let pool_size: usize = env.parsed("DB_POOL_SIZE", 1, "a whole number")?;
         // Unset: a `connect_timeout` in `DATABASE_URL`, else the default.
         let connect_timeout = env.optional_seconds("DB_CONNECT_TIMEOUT")?;
@@ -233,9 +286,16 @@ impl DatabaseConfig {
                 ));
             }
         };
-        let tls = match sslmode.as_str() {
-            "disable" => DbTls::Disable,
-            "verify-full" => DbTls::VerifyFull,
+        let tls = match (sslmode.as_str(), sslrootcert) {
+            ("disable", None) => DbTls::Disable,
+            ("disable", Some(_)) => {
+                return Err(ConfigError::new(
+                    "DB_SSLROOTCERT",
+                    "is only used with DB_SSLMODE=verify-full",
+                ));
+            }
+            ("verify-full", None) => DbTls::VerifyFull(DbRoots::Mozilla),
+            ("verify-full", Some(path)) => DbTls::VerifyFull(DbRoots::read(path)?),
             _ => {
                 return Err(ConfigError::new(
                     "DB_SSLMODE",
@@ -243,7 +303,7 @@ impl DatabaseConfig {
                 ));
             }
         };
-        if tls == DbTls::VerifyFull {
+        if matches!(tls, DbTls::VerifyFull(_)) {
             url.ssl_mode(tokio_postgres::config::SslMode::Require);
         }
         if pool_size == 0 {
@@ -377,11 +437,33 @@ mod tests {
         ])
         .await
         .unwrap();
-        assert_eq!(config.database.tls, DbTls::VerifyFull);
+        assert_eq!(config.database.tls, DbTls::VerifyFull(DbRoots::Mozilla));
         assert_eq!(
             config.database.url.get_ssl_mode(),
             tokio_postgres::config::SslMode::Require
         );
         assert_eq!(config.database.pool_size, 4);
+    }
+
+    #[tokio::test]
+    async fn a_root_certificate_file_must_hold_certificates_and_goes_with_verify_full() {
+        let dir = std::env::temp_dir().join(format!("sslrootcert-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        let missing = dir.join("missing.pem");
+        let (empty, missing) = (empty.to_str().unwrap(), missing.to_str().unwrap());
+        let verify = ("DB_SSLMODE", "verify-full");
+        let cases: [&[(&str, &str)]; 3] = [
+            &[("DB_SSLROOTCERT", empty)],
+            &[verify, ("DB_SSLROOTCERT", empty)],
+            &[verify, ("DB_SSLROOTCERT", missing)],
+        ];
+        for case in cases {
+            let vars: Vec<_> = [DB, KEY].iter().chain(case).copied().collect();
+            let error = load(&vars).await.unwrap_err();
+            assert_eq!(error.variable, "DB_SSLROOTCERT", "{case:?}: {error}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

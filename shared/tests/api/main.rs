@@ -16,6 +16,7 @@ mod authorizer;
 mod aws;
 mod custom_resource;
 mod dashboard;
+mod database_tls;
 mod enumeration;
 mod failures;
 mod gateway;
