@@ -11,7 +11,7 @@
 #   test     cargo-lambda, moto, schemathesis, PyJWT; newman, playwright-core and MailDev (npm ci);
 #            cargo-nextest; PostgreSQL's server binaries; Chromium; docker-compose where the docker
 #            client has no `docker compose`
-#   bench    cargo-lambda; PostgreSQL's server binaries; wrk, binutils (strip)
+#   bench    cargo-lambda, moto; PostgreSQL's server binaries; wrk, binutils (strip)
 #   lint     cargo-deny
 #   build    cargo-lambda
 #   ci       all that .ci/run needs: lint, test and bench, and make
@@ -149,7 +149,8 @@ for purpose in "${purposes[@]}"; do
             fi
             ;;
         bench)
-            requirements+=(lambda)
+            # moto (in test's set): the production-shaped cold starts read their secrets from it.
+            requirements+=(lambda test)
             postgres=server
             # Provider sign-ins are measured against the test OpenID provider (Node.js).
             node=1

@@ -178,6 +178,14 @@ impl Cluster {
         self.root_certificate.as_deref()
     }
 
+    /// The server's certificate and key (PEM, for `localhost` and `127.0.0.1`), when served with
+    /// TLS: another loopback server may serve them too (the benchmark's moto).
+    pub fn server_certificate(&self) -> Option<(PathBuf, PathBuf)> {
+        self.root_certificate
+            .is_some()
+            .then(|| (self.dir.join("server.crt"), self.dir.join("server.key")))
+    }
+
     fn create(tls: bool) -> anyhow::Result<Cluster> {
         let bindir = server_bindir()?;
         let dir = std::env::temp_dir().join(format!("testkit-pg-{}", Uuid::new_v4().simple()));

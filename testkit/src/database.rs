@@ -312,6 +312,17 @@ impl TestServer {
         )
     }
 
+    /// A throwaway cluster that also serves TLS ([`Cluster::start_with_tls`]), whatever
+    /// `TEST_DATABASE_URL` says: a server the harness did not start cannot be given a certificate.
+    pub fn start_with_tls() -> anyhow::Result<TestServer> {
+        let cluster = Cluster::start_with_tls()?;
+        Ok(TestServer {
+            admin: cluster.url("postgres"),
+            admin_url: cluster.admin_url(),
+            origin: Origin::Throwaway(cluster),
+        })
+    }
+
     /// The admin connection (database `postgres` or whatever the URL named).
     pub fn admin(&self) -> &Config {
         &self.admin

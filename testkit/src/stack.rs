@@ -43,6 +43,28 @@ impl Moto {
         })
     }
 
+    /// [`Moto::start`] serving HTTPS with `certificate` and `key` (PEM files for `localhost`), as
+    /// AWS's endpoints do: a client must trust their CA (`AWS_CA_BUNDLE`). Ready when the port
+    /// accepts.
+    pub fn start_with_tls(log: &Path, certificate: &Path, key: &Path) -> anyhow::Result<Moto> {
+        let port = free_port()?;
+        let mut command = process::command("moto_server");
+        command
+            .args(["-H", "127.0.0.1", "-p", &port.to_string(), "-c"])
+            .arg(certificate)
+            .arg("-k")
+            .arg(key);
+        let mut process = Supervised::spawn("moto_server", command, log).context(
+            "moto_server not found. Install it with: pip install 'moto[server]' (or source \
+             local/bootstrap.sh bench)",
+        )?;
+        process.wait_ready(&Readiness::Tcp(port), Duration::from_secs(60))?;
+        Ok(Moto {
+            _process: process,
+            endpoint_url: format!("https://localhost:{port}"),
+        })
+    }
+
     /// Where the SDK should send its requests: `MOTO_ENDPOINT_URL`.
     pub fn endpoint_url(&self) -> &str {
         &self.endpoint_url

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::events::{Answer, HttpEvent, scheduled_event};
 use super::fixtures::Fixtures;
 use super::instance::{Instance, RuntimeApi};
+use super::production::Production;
 use super::sessions::{Session, Sessions};
 use crate::accounts::{self, PASSWORD};
 
@@ -47,6 +48,45 @@ pub struct Timings {
     pub warm_ms: Vec<f64>,
     /// Each process's peak RSS (`VmHWM`) after its two requests, in KiB.
     pub peak_rss_kib: Vec<u64>,
+    /// What each process logged of its start: see [`Init`].
+    pub init: Vec<Init>,
+}
+
+/// Where a cold start's time went, as the function logged it: its `initialised` line (the
+/// configuration with its secrets, the state built from it, the first database connection) and
+/// its first request's `elapsed_ms`. Absent for a function that logs neither (the
+/// stateless ones log no `initialised`).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Init {
+    pub config_ms: Option<f64>,
+    pub state_ms: Option<f64>,
+    pub connect_ms: Option<f64>,
+    pub first_request_ms: Option<f64>,
+}
+
+impl Init {
+    /// From a process's JSON log lines: the first `initialised` and the first `request handled`.
+    pub fn from_log(log: &str) -> Init {
+        let mut init = Init::default();
+        for line in log.lines() {
+            let Ok(line) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            let fields = &line["fields"];
+            match fields["message"].as_str() {
+                Some("initialised") if init.config_ms.is_none() => {
+                    init.config_ms = fields["config_ms"].as_f64();
+                    init.state_ms = fields["state_ms"].as_f64();
+                    init.connect_ms = fields["connect_ms"].as_f64();
+                }
+                Some("request handled") if init.first_request_ms.is_none() => {
+                    init.first_request_ms = fields["elapsed_ms"].as_f64();
+                }
+                _ => {}
+            }
+        }
+        init
+    }
 }
 
 /// What the cold starts measured.
@@ -58,19 +98,22 @@ pub struct ColdStarts {
     pub signin_peak_rss_kib: Vec<u64>,
 }
 
-/// Measures every function `runs` times against `api`, starting the binaries in `bin_dir`; each
+/// Measures every function `runs` times against `api`, starting the binaries in `bin_dir`, each
+/// with the stack's environment or, given `production`, with its production-shaped one; each
 /// function's last instance's output goes to `logs/<function>.log`.
 pub fn run(
     api: &RuntimeApi,
     bin_dir: &Path,
     runs: usize,
     logs: &Path,
+    production: Option<&Production>,
 ) -> anyhow::Result<ColdStarts> {
     let mut runner = Runner {
         api,
         bin_dir,
         runs,
         logs,
+        production,
         measured: ColdStarts::default(),
     };
     let mut sessions = Sessions::default();
@@ -235,8 +278,12 @@ fn everything_else(runner: &mut Runner, email: &str, reader: &Session) -> anyhow
     );
     let owner_id = accounts::user_id(&owner_email)?;
     let operated_id = accounts::user_id(&fixtures.registered()?)?;
+    // The local bearer, and the IAM caller API Gateway passes in AWS (where no ADMIN_TOKEN is
+    // set, as in the production-shaped run): each function takes the one its configuration names.
     let admin = |endpoint: Endpoint, id: Option<&str>| {
-        let event = HttpEvent::to(endpoint).bearer(testkit::stack::ADMIN_TOKEN);
+        let event = HttpEvent::to(endpoint)
+            .bearer(testkit::stack::ADMIN_TOKEN)
+            .iam_caller("arn:aws:iam::123456789012:user/bench-operator");
         match id {
             Some(id) => event.path_parameter("id", id),
             None => event,
@@ -485,6 +532,7 @@ struct Runner<'a> {
     bin_dir: &'a Path,
     runs: usize,
     logs: &'a Path,
+    production: Option<&'a Production>,
     measured: ColdStarts,
 }
 
@@ -513,13 +561,17 @@ impl Runner<'_> {
         let binary = self.bin_dir.join(function);
         let log = self.logs.join(format!("{function}.log"));
         let mut timings = Timings::default();
+        let environment = self
+            .production
+            .map(|production| production.environment(function))
+            .transpose()?;
         for _ in 0..self.runs {
             if interrupted() {
                 bail!("interrupted");
             }
             let event = next_event()?;
             let started = Instant::now();
-            let instance = Instance::start(self.api, &binary, function, &log)?;
+            let instance = Instance::start(self.api, &binary, function, environment, &log)?;
             let mut warm_run = || -> anyhow::Result<()> {
                 let cold = self.api.invoke(function, &event)?;
                 timings
@@ -546,6 +598,9 @@ impl Runner<'_> {
                 return Err(error.context(tail));
             }
             instance.stop()?;
+            timings
+                .init
+                .push(Init::from_log(&std::fs::read_to_string(&log)?));
         }
         self.measured.functions.push((function.to_owned(), timings));
         Ok(())
@@ -561,6 +616,28 @@ mod tests {
             status,
             body: body.to_string(),
         }
+    }
+
+    #[test]
+    fn the_start_is_read_from_the_first_initialised_and_request_lines() {
+        let log = [
+            r#"{"level":"INFO","fields":{"message":"initialised","config_ms":3.5,"state_ms":1.25,"connect_ms":6.0}}"#,
+            "not json: a panic message, say",
+            r#"{"level":"INFO","fields":{"message":"signed in"}}"#,
+            r#"{"level":"INFO","fields":{"message":"request handled","status":200,"elapsed_ms":7.0}}"#,
+            r#"{"level":"INFO","fields":{"message":"request handled","status":200,"elapsed_ms":2.0}}"#,
+        ]
+        .join("\n");
+        assert_eq!(
+            Init::from_log(&log),
+            Init {
+                config_ms: Some(3.5),
+                state_ms: Some(1.25),
+                connect_ms: Some(6.0),
+                first_request_ms: Some(7.0),
+            }
+        );
+        assert_eq!(Init::from_log(""), Init::default());
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct HttpEvent {
     headers: Map<String, Value>,
     /// What a Lambda authorizer passed on (`requestContext.authorizer.lambda`).
     authorizer: Option<Value>,
+    /// The IAM user of a SigV4-signed request (`requestContext.authorizer.iam.userArn`).
+    iam_caller: Option<String>,
 }
 
 impl HttpEvent {
@@ -47,6 +49,7 @@ impl HttpEvent {
             body: None,
             headers: Map::new(),
             authorizer: None,
+            iam_caller: None,
         }
     }
 
@@ -110,6 +113,12 @@ impl HttpEvent {
         self
     }
 
+    /// The IAM caller API Gateway names for a route with `AWS_IAM` auth (a SigV4-signed request).
+    pub fn iam_caller(mut self, user_arn: &str) -> HttpEvent {
+        self.iam_caller = Some(user_arn.to_owned());
+        self
+    }
+
     /// The event, with a new request id and the current time.
     pub fn event(&self) -> Value {
         let mut headers = self.headers.clone();
@@ -160,6 +169,16 @@ impl HttpEvent {
         }
         if let Some(context) = &self.authorizer {
             event["requestContext"]["authorizer"] = json!({ "lambda": context });
+        }
+        if let Some(user_arn) = &self.iam_caller {
+            event["requestContext"]["authorizer"] = json!({ "iam": {
+                "accessKey": "AKIAIOSFODNN7EXAMPLE",
+                "accountId": "123456789012",
+                "callerId": "AIDACKCEVSQ6C2EXAMPLE",
+                "principalOrgId": null,
+                "userArn": user_arn,
+                "userId": "AIDACKCEVSQ6C2EXAMPLE",
+            }});
         }
         event
     }

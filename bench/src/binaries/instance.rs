@@ -69,26 +69,35 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// Starts `binary` as `function` with the variables Lambda sets, pointed at `api`; the rest of
-    /// its configuration (`DATABASE_URL`, `JWT_PRIVATE_KEY`, …) comes from this process's
-    /// environment, which the stack filled. Its output goes to `log`.
+    /// Starts `binary` as `function` with the variables Lambda sets, pointed at `api`. The rest of
+    /// its configuration is `environment` alone when given (the production-shaped run), else
+    /// this process's environment, which the stack filled (`DATABASE_URL`, `JWT_PRIVATE_KEY`,
+    /// …). Its output goes to `log`.
     pub fn start(
         api: &RuntimeApi,
         binary: &Path,
         function: &str,
+        environment: Option<&[(String, String)]>,
         log: &Path,
     ) -> anyhow::Result<Instance> {
         let mut command = testkit::process::command(binary);
+        if let Some(environment) = environment {
+            command
+                .env_clear()
+                .envs(environment.iter().map(|(k, v)| (k, v)));
+        }
         command
             .env("AWS_LAMBDA_RUNTIME_API", api.runtime_api(function))
             .env("AWS_LAMBDA_FUNCTION_NAME", function)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env(
                 "AWS_LAMBDA_LOG_GROUP_NAME",
                 format!("/aws/lambda/{function}"),
             )
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench");
+        if environment.is_none() {
+            command.env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128");
+        }
         let process =
             Supervised::spawn(function, command, log)?.with_grace(Duration::from_secs(10));
         Ok(Instance { process })

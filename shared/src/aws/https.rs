@@ -1,5 +1,6 @@
-//! The SDK's HTTP client: HTTP/1.1 over rustls with ring and the Mozilla roots, on the hyper
-//! client every function already links for Lambda's Runtime API.
+//! The SDK's HTTP client: HTTP/1.1 over rustls with ring and the Mozilla roots (or the PEM bundle
+//! `AWS_CA_BUNDLE` names, as in every AWS SDK), on the hyper client every function already links
+//! for Lambda's Runtime API.
 //!
 //! The SDK's own client (`aws-smithy-http-client`) always compiles HTTP/2 in, which Secrets
 //! Manager and SES do not need: about 300 KB of every binary that reads a secret. This one is
@@ -25,17 +26,60 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
 use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use rustls::{ClientConfig, RootCertStore};
 
 type Pooled = Client<HttpsConnector<TcpConnector>, SdkBody>;
 
-/// The SDK's HTTP client: one pooled hyper client per distinct pair of timeouts the SDK asks for
-/// (in practice one per process), so connections are reused across calls.
-pub fn client() -> SharedHttpClient {
-    SharedHttpClient::new(Http1Client::default())
+/// The certificates an HTTPS peer's chain must end in.
+#[derive(Debug, Clone, Default)]
+pub enum Roots {
+    /// The Mozilla roots compiled in, which AWS's endpoints chain to: nothing read from disk.
+    #[default]
+    Mozilla,
+    /// Only the certificates of `AWS_CA_BUNDLE` (an emulator or a proxy under a private CA).
+    Bundle(Arc<RootCertStore>),
+    /// `AWS_CA_BUNDLE` names no usable file: every call fails, saying so, rather than falling
+    /// back to roots the operator did not ask for.
+    Unusable(String),
 }
 
-#[derive(Debug, Default)]
+impl Roots {
+    /// The certificates of the PEM file at `path` (`AWS_CA_BUNDLE`).
+    pub fn bundle(path: &str) -> Roots {
+        let certificates = CertificateDer::pem_file_iter(path)
+            .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>());
+        let mut store = RootCertStore::empty();
+        match certificates {
+            Ok(certificates) => {
+                store.add_parsable_certificates(certificates);
+            }
+            Err(error) => {
+                return Roots::Unusable(format!("AWS_CA_BUNDLE ({path}) cannot be read: {error}"));
+            }
+        }
+        if store.is_empty() {
+            return Roots::Unusable(format!(
+                "AWS_CA_BUNDLE ({path}) holds no usable certificate"
+            ));
+        }
+        Roots::Bundle(Arc::new(store))
+    }
+}
+
+/// The SDK's HTTP client: one pooled hyper client per distinct pair of timeouts the SDK asks for
+/// (in practice one per process), so connections are reused across calls.
+pub fn client(roots: Roots) -> SharedHttpClient {
+    SharedHttpClient::new(Http1Client {
+        roots,
+        connectors: Mutex::default(),
+    })
+}
+
+#[derive(Debug)]
 struct Http1Client {
+    roots: Roots,
     connectors: Mutex<Vec<(Timeouts, SharedHttpConnector)>>,
 }
 
@@ -59,7 +103,7 @@ impl HttpClient for Http1Client {
         if let Some((_, connector)) = connectors.iter().find(|(t, _)| *t == timeouts) {
             return connector.clone();
         }
-        let connector = SharedHttpConnector::new(Http1Connector::new(timeouts));
+        let connector = SharedHttpConnector::new(Http1Connector::new(timeouts, &self.roots));
         connectors.push((timeouts, connector.clone()));
         connector
     }
@@ -67,26 +111,43 @@ impl HttpClient for Http1Client {
 
 #[derive(Debug)]
 struct Http1Connector {
-    client: Pooled,
+    /// The pooled client, or why there is none (an unusable `AWS_CA_BUNDLE`).
+    client: Result<Pooled, String>,
     read_timeout: Option<Duration>,
 }
 
 impl Http1Connector {
-    fn new(timeouts: Timeouts) -> Self {
+    fn new(timeouts: Timeouts, roots: &Roots) -> Self {
         let mut tcp = TcpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
         tcp.set_connect_timeout(timeouts.connect);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(provider)
-            .expect("ring supports rustls's default protocol versions")
+        let tls = match roots {
+            Roots::Mozilla => hyper_rustls::HttpsConnectorBuilder::new()
+                .with_provider_and_webpki_roots(provider)
+                .expect("ring supports rustls's default protocol versions"),
+            Roots::Bundle(store) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
+                ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .expect("ring supports rustls's default protocol versions")
+                    .with_root_certificates(Arc::clone(store))
+                    .with_no_client_auth(),
+            ),
+            Roots::Unusable(why) => {
+                return Http1Connector {
+                    client: Err(why.clone()),
+                    read_timeout: timeouts.read,
+                };
+            }
+        };
+        let https = tls
             // http: only for an emulator named by AWS_ENDPOINT_URL (tests); AWS's are https.
             .https_or_http()
             .enable_http1()
             .wrap_connector(tcp);
         Http1Connector {
-            client: Client::builder(TokioExecutor::new()).build(https),
+            client: Ok(Client::builder(TokioExecutor::new()).build(https)),
             read_timeout: timeouts.read,
         }
     }
@@ -100,7 +161,13 @@ impl HttpConnector for Http1Connector {
                 return HttpConnectorFuture::ready(Err(ConnectorError::user(error.into())));
             }
         };
-        let response = self.client.request(request);
+        let client = match &self.client {
+            Ok(client) => client,
+            Err(why) => {
+                return HttpConnectorFuture::ready(Err(ConnectorError::user(why.clone().into())));
+            }
+        };
+        let response = client.request(request);
         let read_timeout = self.read_timeout;
         HttpConnectorFuture::new(async move {
             let response = match read_timeout {
@@ -158,10 +225,17 @@ mod tests {
     use super::*;
 
     fn connector(read: Option<Duration>) -> Http1Connector {
-        Http1Connector::new(Timeouts {
-            connect: Some(Duration::from_secs(2)),
-            read,
-        })
+        with_roots(read, &Roots::Mozilla)
+    }
+
+    fn with_roots(read: Option<Duration>, roots: &Roots) -> Http1Connector {
+        Http1Connector::new(
+            Timeouts {
+                connect: Some(Duration::from_secs(2)),
+                read,
+            },
+            roots,
+        )
     }
 
     fn get(url: &str) -> HttpRequest {
@@ -216,5 +290,80 @@ mod tests {
             .unwrap_err();
         assert!(error.is_timeout(), "{error:?}");
         drop(listener);
+    }
+
+    /// An HTTPS server on loopback for one connection, under a throwaway CA; answers 204.
+    fn https_server() -> (String, std::path::PathBuf, std::thread::JoinHandle<()>) {
+        use rustls::pki_types::PrivateKeyDer;
+        use std::io::Write;
+
+        let generated = testkit::tls::ServerCertificate::generate().unwrap();
+        let ca = std::env::temp_dir().join(format!("aws-ca-{}.pem", uuid::Uuid::new_v4()));
+        std::fs::write(&ca, &generated.ca_pem).unwrap();
+        let chain = CertificateDer::pem_slice_iter(generated.certificate_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(generated.key_pem.as_bytes()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "https://localhost:{}/",
+            listener.local_addr().unwrap().port()
+        );
+        let server = std::thread::spawn(move || {
+            let (tcp, _) = listener.accept().unwrap();
+            let connection = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+            let mut tls = rustls::StreamOwned::new(connection, tcp);
+            let mut request = [0; 1024];
+            // A client that refused the certificate ends the handshake here.
+            if tls.read(&mut request).is_ok() {
+                let _ = tls.write_all(b"HTTP/1.1 204 No Content\r\n\r\n");
+                let _ = tls.flush();
+            }
+        });
+        (url, ca, server)
+    }
+
+    #[tokio::test]
+    async fn the_ca_bundle_replaces_the_mozilla_roots() {
+        let (url, ca, server) = https_server();
+        let roots = Roots::bundle(ca.to_str().unwrap());
+        let response = with_roots(None, &roots).call(get(&url)).await.unwrap();
+        assert_eq!(response.status().as_u16(), 204);
+        server.join().unwrap();
+
+        let (url, _, server) = https_server();
+        let refused = connector(None).call(get(&url)).await.unwrap_err();
+        assert!(
+            format!("{:?}", refused).contains("UnknownIssuer"),
+            "the Mozilla roots do not know the throwaway CA: {refused:?}"
+        );
+        server.join().unwrap();
+        std::fs::remove_file(ca).unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_unusable_ca_bundle_fails_every_call_saying_why() {
+        let missing = Roots::bundle("/nonexistent/bundle.pem");
+        let error = with_roots(None, &missing)
+            .call(get("https://localhost:1/"))
+            .await
+            .unwrap_err();
+        assert!(error.is_user(), "not retried: {error:?}");
+        assert!(format!("{error:?}").contains("AWS_CA_BUNDLE"), "{error:?}");
+        let empty = std::env::temp_dir().join(format!("empty-{}.pem", uuid::Uuid::new_v4()));
+        std::fs::write(&empty, "no certificate\n").unwrap();
+        assert!(matches!(
+            Roots::bundle(empty.to_str().unwrap()),
+            Roots::Unusable(why) if why.contains("no usable certificate")
+        ));
+        std::fs::remove_file(empty).unwrap();
     }
 }

@@ -79,21 +79,31 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads and checks every variable, fetching the secrets named by `*_ARN` variables.
+    /// Reads and checks every variable, fetching the secrets named by `*_ARN` variables. The
+    /// secrets are fetched at once, not one after the other: a function that reads two (the
+    /// database's and the signing key) waits for the slower, not for both.
     pub async fn load(env: &Environment, aws: &Aws) -> Result<Self, ConfigError> {
+        let (database, jwt, verification, mfa, oidc, introspection) = tokio::try_join!(
+            DatabaseConfig::load(env, aws),
+            JwtSettings::load(env, aws),
+            VerificationSettings::load(env, aws),
+            MfaSettings::load(env, aws),
+            OidcSettings::load(env, aws),
+            IntrospectionSettings::load(env, aws),
+        )?;
         Ok(Config {
-            database: DatabaseConfig::load(env, aws).await?,
-            jwt: JwtSettings::load(env, aws).await?,
+            database,
+            jwt,
             sessions: SessionSettings::load(env)?,
             reset: ResetSettings::load(env)?,
-            verification: VerificationSettings::load(env, aws).await?,
+            verification,
             email: EmailTransport::load(env)?,
             limits: RateLimits::load(env)?,
             retention: Retention::load(env)?,
-            mfa: MfaSettings::load(env, aws).await?,
+            mfa,
             webauthn: WebauthnSettings::load(env)?,
-            oidc: OidcSettings::load(env, aws).await?,
-            introspection: IntrospectionSettings::load(env, aws).await?,
+            oidc,
+            introspection,
             admin: AdminSettings::load(env)?,
         })
     }

@@ -2,13 +2,15 @@
 //! use (a throwaway cluster loads pg_stat_statements, which counts the statements per request):
 //!   1. every handler in process against the floor (`bench run ARGS…`; `--quick` for a tenth);
 //!   2. size, cold start and sign-in memory of the release binaries (`bench binaries`, against
-//!      the Lambda Runtime API of `cargo lambda watch --only-lambda-apis`);
+//!      the Lambda Runtime API of `cargo lambda watch --only-lambda-apis`), on loopback and
+//!      production-shaped: on a cluster of its own served with TLS, and moto for the secrets;
 //!   3. load through the release stack with wrk (`bench load`);
 //!   4. the report (`bench report`): the table with every budget judged, target/bench/report.json
 //!      and target/bench/latency.svg.
 //!
 //! `BENCH_SKIP="binaries load"` leaves out steps 2 and/or 3 (the report then says "not
-//! measured"); `BENCH_INSTANCES` (16) is the watch server's instances per function for step 3.
+//! measured"), and `run` step 1 (the report then takes the last run's handlers.json);
+//! `BENCH_INSTANCES` (16) is the watch server's instances per function for step 3.
 
 use std::fs;
 use std::process::ExitCode;
@@ -16,7 +18,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use testkit::database::TestServer;
 use testkit::process::interrupted;
-use testkit::stack::StackOptions;
+use testkit::stack::{Moto, StackOptions};
 
 use super::stack::with_stack;
 use crate::workspace::{Workspace, handle_signals, run_checked};
@@ -36,17 +38,22 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
             .args(["build", "--quiet", "--release", "-p", "bench"]),
         "building the benchmark",
     )?;
-    println!("==> handler cost in process");
-    run_checked(
-        workspace
-            .command("cargo")
-            .args(["run", "--quiet", "--release", "-p", "bench", "--", "run"])
-            .args(args)
-            .env("TEST_DATABASE_URL", server.admin_url()),
-        "bench run",
-    )?;
-
     let skip = std::env::var("BENCH_SKIP").unwrap_or_default();
+    if skip.split_whitespace().any(|skipped| skipped == "run") {
+        // The report then judges the handlers.json of the last run.
+        println!("==> handler cost in process: skipped (BENCH_SKIP)");
+    } else {
+        println!("==> handler cost in process");
+        run_checked(
+            workspace
+                .command("cargo")
+                .args(["run", "--quiet", "--release", "-p", "bench", "--", "run"])
+                .args(args)
+                .env("TEST_DATABASE_URL", server.admin_url()),
+            "bench run",
+        )?;
+    }
+
     let instances: u32 = match std::env::var("BENCH_INSTANCES") {
         Ok(value) => value
             .parse()
@@ -86,7 +93,46 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         // The release binary built above, run directly: a `cargo run` would build again.
         let bench = workspace.target.join("release/bench");
         let command = [bench.to_string_lossy().into_owned(), step.to_owned()];
-        let status = with_stack(&workspace, &server, &options, &command)?;
+        let status = if step == "binaries" {
+            // The production-shaped cold starts connect with TLS verify-full, to a cluster of
+            // this step's own (whose certificate a throwaway CA signed), and read their secrets
+            // from moto's Secrets Manager over HTTPS: BENCH_DB_ROOTCERT is that CA for both.
+            let tls_server = TestServer::start_with_tls()?;
+            let cluster = tls_server
+                .throwaway_cluster()
+                .context("the TLS server is a throwaway cluster")?;
+            let root_certificate = cluster
+                .root_certificate()
+                .context("the TLS cluster has a CA")?
+                .to_string_lossy()
+                .into_owned();
+            let (certificate, key) = cluster
+                .server_certificate()
+                .context("the TLS cluster has a certificate")?;
+            println!("==> using {} with TLS", tls_server.describe());
+            // Over HTTPS under the same CA, as Secrets Manager answers in AWS.
+            let moto = Moto::start_with_tls(
+                &workspace.artifacts().join("logs/bench/moto.log"),
+                &certificate,
+                &key,
+            )?;
+            println!(
+                "==> started moto (Secrets Manager) on {}",
+                moto.endpoint_url()
+            );
+            with_stack(
+                &workspace,
+                &tls_server,
+                &options,
+                &command,
+                &[
+                    ("BENCH_DB_ROOTCERT", root_certificate.as_str()),
+                    ("MOTO_ENDPOINT_URL", moto.endpoint_url()),
+                ],
+            )?
+        } else {
+            with_stack(&workspace, &server, &options, &command, &[])?
+        };
         if !status.success() {
             bail!("bench {step} failed ({status})");
         }

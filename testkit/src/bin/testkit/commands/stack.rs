@@ -18,7 +18,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
     let workspace = Workspace::locate()?;
     let server = TestServer::find_or_start()?;
     println!("==> using {}", server.describe());
-    let status = with_stack(&workspace, &server, &options, &command)?;
+    let status = with_stack(&workspace, &server, &options, &command, &[])?;
     drop(server);
     Ok(match status.code() {
         Some(0) => ExitCode::SUCCESS,
@@ -33,6 +33,7 @@ pub fn with_stack(
     server: &TestServer,
     options: &StackOptions,
     command: &[String],
+    extra: &[(&str, &str)],
 ) -> anyhow::Result<ExitStatus> {
     let (program, args) = command.split_first().context("no command to run")?;
     let log = workspace.artifacts().join("logs/stack.log");
@@ -59,7 +60,8 @@ pub fn with_stack(
             .envs(stack.environment().iter().map(|(k, v)| (k, v)))
             .env("BASE_URL", stack.base_url())
             .env("STACK_PORT", stack.port().to_string())
-            .env("TEST_DATABASE_URL", server.admin_url()),
+            .env("TEST_DATABASE_URL", server.admin_url())
+            .envs(extra.iter().copied()),
     )?;
     drop(stack);
     Ok(status)
