@@ -4,7 +4,8 @@
 //! - `bench run [--quick]`: every endpoint's handler over a real PostgreSQL, called in process
 //!   through the same router and `respond` as in Lambda, against the floor (a `SELECT 1` round trip plus a
 //!   token verification), with the statements each request runs as PostgreSQL counts them and
-//!   Argon2's cost alone; written to `target/bench/handlers.json`.
+//!   Argon2's cost alone; written to `target/bench/handlers.json`. `bench run --reads N`: the
+//!   dashboard and the floor alone, N calls each, printed (a loop to profile).
 //! - `bench binaries`: every function's release binary, stripped and zipped, its cold and warm
 //!   start through the Lambda Runtime API of `cargo lambda watch --only-lambda-apis`, and a
 //!   sign-in process's peak memory; written to `target/bench/binaries.json`. Inside
@@ -47,7 +48,8 @@ fn output_dir() -> PathBuf {
         .join("target/bench")
 }
 
-const USAGE: &str = "usage: bench run [--quick] | bench binaries | bench load | bench report";
+const USAGE: &str =
+    "usage: bench run [--quick | --reads N] | bench binaries | bench load | bench report";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -55,6 +57,13 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["run"] => run(false),
         ["run", "--quick"] => run(true),
+        ["run", "--reads", n] => match n.parse() {
+            Ok(n) => reads(n),
+            Err(_) => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         ["binaries"] => inside_the_stack(binaries::run),
         ["load"] => inside_the_stack(load::run),
         ["report"] => report::report(&output_dir()),
@@ -86,6 +95,14 @@ fn run(quick: bool) -> anyhow::Result<()> {
         result.endpoints.len()
     );
     Ok(())
+}
+
+/// The authenticated read and the floor alone (see [`run::reads`]), on the same runtime.
+fn reads(measured: usize) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(run::reads(measured))
 }
 
 /// Runs `step` with Ctrl-C and SIGTERM caught: the step then stops at its next check, and the

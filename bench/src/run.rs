@@ -100,33 +100,83 @@ pub async fn run(quick: bool) -> anyhow::Result<HandlerRun> {
     run_with(&Plans::new(quick)).await
 }
 
-async fn run_with(plans: &Plans) -> anyhow::Result<HandlerRun> {
-    let admin = testkit::database::server()?;
-    let pem = PrivateKey::generate_ed25519_pem()?;
-    let provider = test_provider().await?;
-    let issuer = provider.issuer();
-    let (database, config) = testkit::config::migrated_database(
-        &admin,
-        "bench",
-        &bench_variables(&pem, &issuer),
-        |_| {},
-    )
-    .await?;
-    let (db, connection) = database.config().connect(NoTls).await?;
-    tokio::spawn(connection);
-    let (counter, statements_unavailable) =
-        match StatementCounter::connect(&admin, database.name()).await {
-            Ok(counter) => (Some(counter), None),
-            Err(e) => {
-                eprintln!("statements per request will not be counted: {e:#}");
-                (None, Some(format!("{e:#}")))
+/// What a run works on: the app over a migrated scratch database and the test provider, both
+/// dropped with it.
+struct Ground {
+    bench: Bench,
+    statements_unavailable: Option<String>,
+    _database: testkit::database::ScratchDatabase,
+    _provider: testkit::stack::TestProvider,
+}
+
+impl Ground {
+    /// A new database on the server at `TEST_DATABASE_URL`/`DATABASE_URL`; statements counted
+    /// when `count` and the server can.
+    async fn prepare(count: bool) -> anyhow::Result<Ground> {
+        let admin = testkit::database::server()?;
+        let pem = PrivateKey::generate_ed25519_pem()?;
+        let provider = test_provider().await?;
+        let issuer = provider.issuer();
+        let (database, config) = testkit::config::migrated_database(
+            &admin,
+            "bench",
+            &bench_variables(&pem, &issuer),
+            |_| {},
+        )
+        .await?;
+        let (db, connection) = database.config().connect(NoTls).await?;
+        tokio::spawn(connection);
+        let (counter, statements_unavailable) = if count {
+            match StatementCounter::connect(&admin, database.name()).await {
+                Ok(counter) => (Some(counter), None),
+                Err(e) => {
+                    eprintln!("statements per request will not be counted: {e:#}");
+                    (None, Some(format!("{e:#}")))
+                }
             }
+        } else {
+            (None, Some("not counted (--reads)".to_owned()))
         };
-    let bench = Bench {
-        app: App::new(config, Mailer::Log)?,
-        db,
-        counter,
+        Ok(Ground {
+            bench: Bench {
+                app: App::new(config, Mailer::Log)?,
+                db,
+                counter,
+            },
+            statements_unavailable,
+            _database: database,
+            _provider: provider,
+        })
+    }
+}
+
+/// `bench run --reads N`: the authenticated read (`GET /api/dashboard`) and the floor alone, N
+/// calls each after the warm-up, statements not counted: a loop to profile (`perf record`) or to
+/// repeat, without the other endpoints' minutes. Prints both medians and their ratio.
+pub async fn reads(measured: usize) -> anyhow::Result<()> {
+    let ground = Ground::prepare(false).await?;
+    let bench = &ground.bench;
+    let plan = Plan {
+        warmup: 50,
+        measured,
     };
+    let access_token = bench.signed_in("reader@example.com").await?.0;
+    let dashboard = bench
+        .with_token(Endpoint::Dashboard, &access_token, plan)
+        .await?;
+    let (floor, _) = bench.floor(plan, &access_token).await?;
+    let dashboard = dashboard.finish(&floor, false);
+    println!(
+        "dashboard {:.4} ms, floor {:.4} ms: {:.3}× ({measured} calls each)",
+        dashboard.summary.median_ms, floor.median_ms, dashboard.floor_ratio
+    );
+    Ok(())
+}
+
+async fn run_with(plans: &Plans) -> anyhow::Result<HandlerRun> {
+    let ground = Ground::prepare(true).await?;
+    let bench = &ground.bench;
+    let statements_unavailable = ground.statements_unavailable.clone();
     let postgres: String = bench.db.query_one("SHOW server_version", &[]).await?.get(0);
 
     eprintln!("==> signup, signin");
@@ -189,7 +239,6 @@ async fn run_with(plans: &Plans) -> anyhow::Result<HandlerRun> {
         }
     }
     let (argon2_hash, argon2_verify) = argon2(plans.argon2).await?;
-    drop(provider);
 
     let endpoints = [
         signup,
