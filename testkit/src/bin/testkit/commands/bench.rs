@@ -39,7 +39,8 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         "building the benchmark",
     )?;
     let skip = std::env::var("BENCH_SKIP").unwrap_or_default();
-    if skip.split_whitespace().any(|skipped| skipped == "run") {
+    let skipped = |step: &str| skip.split_whitespace().any(|named| named == step);
+    if skipped("run") {
         // The report then judges the handlers.json of the last run.
         println!("==> handler cost in process: skipped (BENCH_SKIP)");
     } else {
@@ -64,7 +65,7 @@ pub fn run(args: &[String]) -> anyhow::Result<ExitCode> {
         // The report picks up whatever JSON is there: a stale file from an earlier run goes
         // first, so a report never mixes runs.
         let _ = fs::remove_file(out.join(format!("{step}.json")));
-        if skip.split_whitespace().any(|skipped| skipped == step) {
+        if skipped(step) {
             println!("==> {step}: skipped (BENCH_SKIP)");
             continue;
         }
