@@ -94,15 +94,6 @@ macro_rules! rfc3339 {
 }
 pub(crate) use rfc3339;
 
-/// The `mfa_enabled` column of a reader of `users u`: whether TOTP is confirmed.
-macro_rules! mfa_enabled_of_u {
-    () => {
-        "EXISTS (SELECT 1 FROM mfa_totp t
-                 WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) AS mfa_enabled"
-    };
-}
-pub(crate) use mfa_enabled_of_u;
-
 /// Locks the account's row until the transaction ends (the caller's next statement counts what
 /// hangs from the account, and another transaction must not change that meanwhile); false when
 /// there is no such account.
@@ -190,14 +181,14 @@ pub async fn live_session_user(
     jti: Uuid,
 ) -> Result<Option<User>> {
     let statement = client
-        .prepare_cached(concat!(
-            "SELECT u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified, ",
-            mfa_enabled_of_u!(),
-            " FROM sessions s JOIN users u ON u.id = s.user_id
+        .prepare_cached(
+            "SELECT u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified,
+                    u.mfa_enabled
+             FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
                AND u.disabled_at IS NULL
-               AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $3)"
-        ))
+               AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = $3)",
+        )
         .await?;
     let row = client
         .query_opt(&statement, &[&session_id, &user_id.as_uuid(), &jti])

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::audit::EventKind;
 use super::throttling::LockoutScopes;
-use super::{OutboxEmail, Result, mfa_enabled_of_u, seconds, user_from};
+use super::{OutboxEmail, Result, seconds, user_from};
 use crate::domain::{AuthMethod, ClientInfo, EmailDigest, User, UserId};
 use crate::emails::Message;
 use crate::hashing::PasswordHashString;
@@ -313,10 +313,9 @@ pub async fn mfa_challenge(
     token: &TokenHash,
 ) -> Result<Option<Challenge>> {
     let statement = client
-        .prepare_cached(concat!(
-            "SELECT u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified, ",
-            mfa_enabled_of_u!(),
-            ", c.replaces_device, c.first_factor, c.idp,
+        .prepare_cached(
+            "SELECT u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified,
+                    u.mfa_enabled, c.replaces_device, c.first_factor, c.idp,
                extract(epoch FROM f.locked_until - now())::float8 AS locked_for,
                t.secret_key_id, t.secret_sealed
              FROM mfa_challenges c
@@ -324,8 +323,8 @@ pub async fn mfa_challenge(
              LEFT JOIN mfa_failures f ON f.user_id = c.user_id AND f.locked_until > now()
              LEFT JOIN mfa_totp t ON t.user_id = c.user_id AND t.confirmed_at IS NOT NULL
              WHERE c.token_hash = $1 AND c.used_at IS NULL AND c.expires_at > now()
-               AND c.wrong_codes < $2"
-        ))
+               AND c.wrong_codes < $2",
+        )
         .await?;
     let row = client
         .query_opt(&statement, &[&token.0.as_slice(), &MAX_WRONG_MFA_CODES])

@@ -12,7 +12,7 @@ use tokio_postgres::error::SqlState;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{EventKind, OutboxEmail, Result, mfa_enabled_of_u, seconds, user_from};
+use super::{EventKind, OutboxEmail, Result, seconds, user_from};
 use crate::domain::{
     ClientInfo, CodeChallenge, Email, ProviderName, RedirectTarget, User, UserId, UserName,
 };
@@ -145,15 +145,15 @@ pub async fn take_oauth_code(
     code: &TokenHash,
 ) -> Result<Option<TakenCode>> {
     let statement = client
-        .prepare_cached(concat!(
+        .prepare_cached(
             "WITH taken AS (
                  DELETE FROM oauth_codes WHERE code_hash = $1 AND expires_at > now()
                  RETURNING user_id, provider, code_challenge, provider_mfa)
              SELECT t.user_id, t.provider, t.code_challenge, t.provider_mfa,
-                    u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified, ",
-            mfa_enabled_of_u!(),
-            " FROM taken t LEFT JOIN users u ON u.id = t.user_id"
-        ))
+                    u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified,
+                    u.mfa_enabled
+             FROM taken t LEFT JOIN users u ON u.id = t.user_id",
+        )
         .await?;
     let row = client.query_opt(&statement, &[&code.0.as_slice()]).await?;
     Ok(row.and_then(|row| {

@@ -11,7 +11,7 @@ use webauthn_rs::prelude::Passkey;
 
 use super::audit::EventKind;
 use super::rfc3339;
-use super::{Result, mfa_enabled_of_u, seconds, user_from};
+use super::{Result, seconds, user_from};
 use crate::domain::{CeremonyId, ClientInfo, PasskeyName, User, UserId};
 use crate::error::ApiError;
 
@@ -330,18 +330,18 @@ pub async fn take_signin_ceremony(
     user: Uuid,
 ) -> Result<Option<SigninCeremony>> {
     let statement = client
-        .prepare_cached(concat!(
+        .prepare_cached(
             "WITH taken AS (
                  DELETE FROM webauthn_ceremonies
                  WHERE id = $1 AND kind = $2 AND user_id IS NULL AND expires_at > now()
                  RETURNING state)
              SELECT t.state, p.id AS passkey_id, p.passkey,
-                    u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified, ",
-            mfa_enabled_of_u!(),
-            " FROM taken t
+                    u.id, u.name, u.email, u.email_verified_at IS NOT NULL AS email_verified,
+                    u.mfa_enabled
+             FROM taken t
              LEFT JOIN passkeys p ON p.credential_id = $3 AND p.user_id = $4
-             LEFT JOIN users u ON u.id = p.user_id"
-        ))
+             LEFT JOIN users u ON u.id = p.user_id",
+        )
         .await?;
     let Some(row) = client
         .query_opt(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use deadpool_postgres::GenericClient;
 
 use super::audit::EventKind;
-use super::{Result, mfa_enabled_of_u, seconds, user_from};
+use super::{Result, seconds, user_from};
 use crate::domain::{ClientInfo, Email, EmailDigest, User, UserId};
 use crate::error::ApiError;
 use crate::hashing::PasswordHashString;
@@ -149,13 +149,12 @@ pub async fn begin_signin(
         .prepare_cached(
             // `attempt` runs only for an `ip` row within the budget, and once: the function's
             // result is kept whole and its fields read from it.
-            concat!(
-                "WITH ip AS (SELECT hits, resets_in FROM hit_rate_limit($4, $1, $2)),
+            "WITH ip AS (SELECT hits, resets_in FROM hit_rate_limit($4, $1, $2)),
                   account AS (SELECT u.id, u.name, u.email,
                                      u.email_verified_at IS NOT NULL AS email_verified,
-                                     u.password_hash, u.disabled_at IS NOT NULL AS disabled, ",
-                mfa_enabled_of_u!(),
-                " FROM users u WHERE u.email = $6),
+                                     u.password_hash, u.disabled_at IS NOT NULL AS disabled,
+                                     u.mfa_enabled
+                              FROM users u WHERE u.email = $6),
                   scopes AS (
                       SELECT CASE WHEN EXISTS (
                                       SELECT 1 FROM signin_devices d JOIN account a ON a.id = d.user_id
@@ -167,8 +166,7 @@ pub async fn begin_signin(
                               FROM ip, scopes WHERE ip.hits <= $3::bigint)
              SELECT ip.hits, ip.resets_in, scopes.list AS scopes,
                     (attempt.verdict).admitted, (attempt.verdict).wait, a.*
-             FROM ip CROSS JOIN scopes LEFT JOIN attempt ON true LEFT JOIN account a ON true"
-            ),
+             FROM ip CROSS JOIN scopes LEFT JOIN attempt ON true LEFT JOIN account a ON true",
         )
         .await?;
     let row = client

@@ -368,3 +368,77 @@ async fn a_challenge_lives_until_used_expired_or_five_wrong_codes() {
         .unwrap();
     assert_eq!(spend(&db, &late.hash, 4).await, "no_challenge");
 }
+
+/// The account's `mfa_enabled` as every reader of the account gets it (V15's flag).
+async fn flag(app: &TestApp, user: UserId) -> bool {
+    app.db
+        .query_one(
+            "SELECT mfa_enabled FROM users WHERE id = $1",
+            &[&user.as_uuid()],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn the_accounts_mfa_flag_is_whether_its_totp_is_confirmed_whatever_changes_it() {
+    let app = TestApp::spawn().await;
+    let jane = jane_with_totp(&app, false).await;
+    // As the functions' role: the rule needs no grant beyond theirs.
+    let db = app.app.pool.get().await.unwrap();
+    let id = jane.as_uuid();
+    let mut seen = vec![flag(&app, jane).await];
+    for change in [
+        "UPDATE mfa_totp SET confirmed_at = now() WHERE user_id = $1",
+        "UPDATE mfa_totp SET last_step = 7 WHERE user_id = $1",
+        "DELETE FROM mfa_totp WHERE user_id = $1",
+        "INSERT INTO mfa_totp (user_id, secret_key_id, secret_sealed) VALUES ($1, 'test', '\\x00')",
+        "INSERT INTO mfa_totp (user_id, secret_key_id, secret_sealed, confirmed_at)
+         VALUES ($1, 'test', '\\x00', now())
+         ON CONFLICT (user_id) DO UPDATE SET confirmed_at = now()",
+        "UPDATE mfa_totp SET confirmed_at = NULL WHERE user_id = $1",
+    ] {
+        db.execute(change, &[&id]).await.unwrap();
+        seen.push(flag(&app, jane).await);
+    }
+
+    assert_eq!(seen, [false, true, true, false, false, true, false]);
+    let john = app.registered_user("John", "john@example.com").await;
+    let john = UserId::from_uuid(john["id"].as_str().unwrap().parse().unwrap());
+    assert!(!flag(&app, john).await, "another account's flag is its own");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_changes_of_one_totp_leave_the_flag_true_to_it() {
+    let app = TestApp::spawn().await;
+    let second = app.second_instance().await;
+    let jane = jane_with_totp(&app, false).await;
+    let id = jane.as_uuid();
+    let params: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[&id];
+    for round in 0..30 {
+        let (a, b) = (
+            app.app.pool.get().await.unwrap(),
+            second.app.pool.get().await.unwrap(),
+        );
+        let (confirmed, deleted) = tokio::join!(
+            a.execute(
+                "INSERT INTO mfa_totp (user_id, secret_key_id, secret_sealed, confirmed_at)
+                 VALUES ($1, 'test', '\\x00', now())
+                 ON CONFLICT (user_id) DO UPDATE SET confirmed_at = now()",
+                params,
+            ),
+            b.execute("DELETE FROM mfa_totp WHERE user_id = $1", params),
+        );
+        confirmed.unwrap();
+        deleted.unwrap();
+
+        let on = app
+            .count(&format!(
+                "SELECT count(*) FROM mfa_totp WHERE user_id = '{id}' AND confirmed_at IS NOT NULL"
+            ))
+            .await
+            == 1;
+        assert_eq!(flag(&app, jane).await, on, "round {round}");
+    }
+}
