@@ -77,9 +77,7 @@ pub fn lambda_sdk_config(var: impl Fn(&str) -> Option<String>) -> SdkConfig {
     let var = |name: &str| var(name).filter(|value| !value.trim().is_empty());
     let mut config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
-        .http_client(https::client(
-            var("AWS_CA_BUNDLE").map_or(https::Roots::Mozilla, |path| https::Roots::bundle(&path)),
-        ));
+        .http_client(https::client(https::roots(var("AWS_CA_BUNDLE").as_deref())));
     config.set_region(
         var("AWS_REGION")
             .or_else(|| var("AWS_DEFAULT_REGION"))

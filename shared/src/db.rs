@@ -10,7 +10,7 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::{DatabaseConfig, DbRoots, DbTimeouts, DbTls, SecretSource};
+use crate::config::{DatabaseConfig, DbTimeouts, DbTls, SecretSource};
 use crate::error::ApiError;
 
 mod embedded {
@@ -166,21 +166,7 @@ impl Connector {
             DbTls::Disable => return Connector::Plain,
             DbTls::VerifyFull(roots) => roots,
         };
-        install_crypto_provider();
-        Connector::Tls(match roots {
-            DbRoots::Mozilla => MakeRustlsConnect::with_webpki_roots(),
-            DbRoots::File { certificates, .. } => {
-                let mut store = rustls::RootCertStore::empty();
-                // Parsed, not checked, here: a certificate rustls cannot use as a root is left
-                // out, and a server chained to none of them is refused at connection time.
-                store.add_parsable_certificates(certificates.iter().cloned());
-                MakeRustlsConnect::new(
-                    rustls::ClientConfig::builder()
-                        .with_root_certificates(store)
-                        .with_no_client_auth(),
-                )
-            }
-        })
+        Connector::Tls(MakeRustlsConnect::new(roots.client_config()))
     }
 }
 

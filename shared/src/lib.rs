@@ -11,9 +11,10 @@
 //! Layers point down: a module's code uses only modules of lower layers (the test
 //! `shared/tests/api/layers.rs` holds every path into the crate to this table):
 //!
-//! 0. [`error`] (the one `ApiError`, a leaf), [`aws`] (secrets and SES clients), [`telemetry`]
+//! 0. [`error`] (the one `ApiError`, a leaf), [`tls`] (whom TLS clients trust), [`telemetry`]
 //!    (structured logs), [`pages`] (the HTML behind the emailed links);
-//! 1. [`domain`] (parsed request fields), [`keys`] (signing keys parsed from their PEM);
+//! 1. [`aws`] (secrets and SES clients), [`domain`] (parsed request fields), [`keys`] (signing
+//!    keys parsed from their PEM);
 //! 2. [`config`] (the environment, one settings type per concern), [`hashing`] (Argon2id),
 //!    [`http`] (JSON bodies, bearer tokens, error responses), [`signing_key`] and
 //!    [`custom_resource`] (the deploy's key and migrations);
@@ -47,6 +48,7 @@ pub mod service;
 pub mod signing_key;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod tokens;
 
 pub use error::ApiError;

@@ -9,7 +9,7 @@
 //! from disk; the database's TLS uses the same compiled-in roots).
 
 use std::error::Error as StdError;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_smithy_runtime_api::client::http::{
@@ -26,46 +26,21 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
 use hyper_util::rt::TokioExecutor;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
-use rustls::{ClientConfig, RootCertStore};
+
+use crate::tls::TrustedRoots;
 
 type Pooled = Client<HttpsConnector<TcpConnector>, SdkBody>;
 
-/// The certificates an HTTPS peer's chain must end in.
-#[derive(Debug, Clone, Default)]
-pub enum Roots {
-    /// The Mozilla roots compiled in, which AWS's endpoints chain to: nothing read from disk.
-    #[default]
-    Mozilla,
-    /// Only the certificates of `AWS_CA_BUNDLE` (an emulator or a proxy under a private CA).
-    Bundle(Arc<RootCertStore>),
-    /// `AWS_CA_BUNDLE` names no usable file: every call fails, saying so, rather than falling
-    /// back to roots the operator did not ask for.
-    Unusable(String),
-}
+/// Whom the SDK's HTTPS calls trust, or why `AWS_CA_BUNDLE` gives them no one: then every call
+/// fails, saying so, rather than falling back to roots the operator did not ask for.
+pub type Roots = Result<TrustedRoots, String>;
 
-impl Roots {
-    /// The certificates of the PEM file at `path` (`AWS_CA_BUNDLE`).
-    pub fn bundle(path: &str) -> Roots {
-        let certificates = CertificateDer::pem_file_iter(path)
-            .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>());
-        let mut store = RootCertStore::empty();
-        match certificates {
-            Ok(certificates) => {
-                store.add_parsable_certificates(certificates);
-            }
-            Err(error) => {
-                return Roots::Unusable(format!("AWS_CA_BUNDLE ({path}) cannot be read: {error}"));
-            }
-        }
-        if store.is_empty() {
-            return Roots::Unusable(format!(
-                "AWS_CA_BUNDLE ({path}) holds no usable certificate"
-            ));
-        }
-        Roots::Bundle(Arc::new(store))
-    }
+/// `AWS_CA_BUNDLE`'s roots (the certificates of the PEM file it names, as every AWS SDK reads
+/// it), or the Mozilla roots when unset.
+pub fn roots(ca_bundle: Option<&str>) -> Roots {
+    ca_bundle.map_or(Ok(TrustedRoots::Mozilla), |path| {
+        TrustedRoots::from_pem_file(path).map_err(|why| format!("AWS_CA_BUNDLE: {why}"))
+    })
 }
 
 /// The SDK's HTTP client: one pooled hyper client per distinct pair of timeouts the SDK asks for
@@ -122,26 +97,17 @@ impl Http1Connector {
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
         tcp.set_connect_timeout(timeouts.connect);
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = match roots {
-            Roots::Mozilla => hyper_rustls::HttpsConnectorBuilder::new()
-                .with_provider_and_webpki_roots(provider)
-                .expect("ring supports rustls's default protocol versions"),
-            Roots::Bundle(store) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
-                ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .expect("ring supports rustls's default protocol versions")
-                    .with_root_certificates(Arc::clone(store))
-                    .with_no_client_auth(),
-            ),
-            Roots::Unusable(why) => {
+            Ok(roots) => roots.client_config(),
+            Err(why) => {
                 return Http1Connector {
                     client: Err(why.clone()),
                     read_timeout: timeouts.read,
                 };
             }
         };
-        let https = tls
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
             // http: only for an emulator named by AWS_ENDPOINT_URL (tests); AWS's are https.
             .https_or_http()
             .enable_http1()
@@ -225,7 +191,7 @@ mod tests {
     use super::*;
 
     fn connector(read: Option<Duration>) -> Http1Connector {
-        with_roots(read, &Roots::Mozilla)
+        with_roots(read, &Ok(TrustedRoots::Mozilla))
     }
 
     fn with_roots(read: Option<Duration>, roots: &Roots) -> Http1Connector {
@@ -294,8 +260,10 @@ mod tests {
 
     /// An HTTPS server on loopback for one connection, under a throwaway CA; answers 204.
     fn https_server() -> (String, std::path::PathBuf, std::thread::JoinHandle<()>) {
-        use rustls::pki_types::PrivateKeyDer;
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         use std::io::Write;
+        use std::sync::Arc;
 
         let generated = testkit::tls::ServerCertificate::generate().unwrap();
         let ca = std::env::temp_dir().join(format!("aws-ca-{}.pem", uuid::Uuid::new_v4()));
@@ -334,7 +302,7 @@ mod tests {
     #[tokio::test]
     async fn the_ca_bundle_replaces_the_mozilla_roots() {
         let (url, ca, server) = https_server();
-        let roots = Roots::bundle(ca.to_str().unwrap());
+        let roots = roots(ca.to_str());
         let response = with_roots(None, &roots).call(get(&url)).await.unwrap();
         assert_eq!(response.status().as_u16(), 204);
         server.join().unwrap();
@@ -351,7 +319,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unusable_ca_bundle_fails_every_call_saying_why() {
-        let missing = Roots::bundle("/nonexistent/bundle.pem");
+        let missing = roots(Some("/nonexistent/bundle.pem"));
         let error = with_roots(None, &missing)
             .call(get("https://localhost:1/"))
             .await
@@ -361,8 +329,8 @@ mod tests {
         let empty = std::env::temp_dir().join(format!("empty-{}.pem", uuid::Uuid::new_v4()));
         std::fs::write(&empty, "no certificate\n").unwrap();
         assert!(matches!(
-            Roots::bundle(empty.to_str().unwrap()),
-            Roots::Unusable(why) if why.contains("no usable certificate")
+            roots(empty.to_str()),
+            Err(why) if why.starts_with("AWS_CA_BUNDLE: ") && why.contains("no usable certificate")
         ));
         std::fs::remove_file(empty).unwrap();
     }

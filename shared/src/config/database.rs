@@ -5,20 +5,15 @@
 //! only, the login the functions use ([`RuntimeRole`]: `DB_RUNTIME_SECRET_ARN`, or
 //! `DB_RUNTIME_USER` and `DB_RUNTIME_PASSWORD`).
 
-use std::fmt;
-use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
-
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{ConfigError, Environment, secret_problem};
 use crate::aws::Aws;
+use crate::tls::TrustedRoots;
 
 /// Seconds to open a connection (TCP, TLS, login) or wait for a pooled one.
 const CONNECT_TIMEOUT: u64 = 3;
@@ -30,54 +25,9 @@ const STATEMENT_TIMEOUT: u64 = 5;
 pub enum DbTls {
     /// Plain TCP: a database on the same machine or in docker compose.
     Disable,
-    /// TLS, with the server certificate checked against `roots` and the host name verified.
-    VerifyFull(DbRoots),
-}
-
-/// The certificates a database server's chain must end in.
-#[derive(Clone, PartialEq, Eq)]
-pub enum DbRoots {
-    /// The Mozilla roots compiled in (webpki-roots), which include the Amazon roots RDS Proxy's
-    /// ACM certificates chain to: production's, with no CA bundle to ship.
-    Mozilla,
-    /// Only the certificates of the PEM file `DB_SSLROOTCERT` names (libpq's `sslrootcert`): a
-    /// private CA, such as the throwaway one `make bench` serves its PostgreSQL with. Stricter
-    /// than the default, never looser: the host name is still verified.
-    File {
-        path: PathBuf,
-        certificates: Arc<[CertificateDer<'static>]>,
-    },
-}
-
-impl fmt::Debug for DbRoots {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DbRoots::Mozilla => f.write_str("Mozilla"),
-            DbRoots::File { path, certificates } => f
-                .debug_struct("File")
-                .field("path", path)
-                .field("certificates", &certificates.len())
-                .finish(),
-        }
-    }
-}
-
-impl DbRoots {
-    /// `DB_SSLROOTCERT`'s certificates; an unreadable file, or one without a certificate, is a
-    /// configuration error rather than a connection that fails at the first request.
-    fn read(path: &str) -> Result<DbRoots, ConfigError> {
-        let problem = |why: String| ConfigError::new("DB_SSLROOTCERT", why);
-        let certificates = CertificateDer::pem_file_iter(path)
-            .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
-            .map_err(|error| problem(format!("cannot be read as PEM certificates ({error})")))?;
-        if certificates.is_empty() {
-            return Err(problem(format!("{path} holds no PEM certificate")));
-        }
-        Ok(DbRoots::File {
-            path: PathBuf::from(path),
-            certificates: certificates.into(),
-        })
-    }
+    /// TLS, with the server certificate checked against the roots (`DB_SSLROOTCERT`'s, as libpq's
+    /// `sslrootcert`, or the Mozilla roots) and the host name verified.
+    VerifyFull(TrustedRoots),
 }
 
 /// Where the database is and how many connections one instance may hold.
@@ -294,8 +244,13 @@ impl DatabaseConfig {
                     "is only used with DB_SSLMODE=verify-full",
                 ));
             }
-            ("verify-full", None) => DbTls::VerifyFull(DbRoots::Mozilla),
-            ("verify-full", Some(path)) => DbTls::VerifyFull(DbRoots::read(path)?),
+            ("verify-full", None) => DbTls::VerifyFull(TrustedRoots::Mozilla),
+            // Unreadable, or without a certificate: a configuration error now rather than a
+            // connection refused at the first request.
+            ("verify-full", Some(path)) => DbTls::VerifyFull(
+                TrustedRoots::from_pem_file(path)
+                    .map_err(|why| ConfigError::new("DB_SSLROOTCERT", why))?,
+            ),
             _ => {
                 return Err(ConfigError::new(
                     "DB_SSLMODE",
@@ -437,7 +392,10 @@ mod tests {
         ])
         .await
         .unwrap();
-        assert_eq!(config.database.tls, DbTls::VerifyFull(DbRoots::Mozilla));
+        assert_eq!(
+            config.database.tls,
+            DbTls::VerifyFull(TrustedRoots::Mozilla)
+        );
         assert_eq!(
             config.database.url.get_ssl_mode(),
             tokio_postgres::config::SslMode::Require

@@ -34,7 +34,7 @@ mod verification;
 mod webauthn;
 
 pub use admin::AdminSettings;
-pub use database::{DatabaseConfig, DbRoots, DbTimeouts, DbTls, RuntimeRole, SecretSource};
+pub use database::{DatabaseConfig, DbTimeouts, DbTls, RuntimeRole, SecretSource};
 pub use email::EmailTransport;
 pub use introspection::{IntrospectionClient, IntrospectionSettings};
 pub use jwt::JwtSettings;

@@ -11,7 +11,8 @@ const SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
 /// Every module of the crate and its layer: a module may use only modules of lower layers.
 const LAYERS: &[(&str, u8)] = &[
     ("error", 0),
-    ("aws", 0),
+    ("tls", 0),
+    ("aws", 1),
     ("telemetry", 0),
     ("pages", 0),
     ("emails", 2),
