@@ -52,15 +52,39 @@ const RESET_LINK_PREFIX: &str = "http://localhost:5001/reset-password#";
 const VERIFY_LINK_PREFIX: &str = "http://localhost:5001/verify-email#";
 
 /// Calls before measuring (statements prepared and cached, pool connected), then calls measured.
+/// How one kind of call runs: `warmup` calls (neither timed nor counted), then `counted` calls
+/// whose statements are counted, untimed, then `measured` calls timed, uncounted. The counter's
+/// queries around a call (pg_stat_activity, then pg_stat_statements, on another connection) are
+/// no part of a request and disturb what they surround, so no timed call has them.
 #[derive(Clone, Copy)]
 struct Plan {
     warmup: usize,
+    counted: usize,
     measured: usize,
+}
+
+/// Where a call falls in its [`Plan`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Warmup,
+    Counted,
+    Timed,
 }
 
 impl Plan {
     fn total(self) -> usize {
-        self.warmup + self.measured
+        self.warmup + self.counted + self.measured
+    }
+
+    /// The phase of call number `call` (from 0).
+    fn phase(self, call: usize) -> Phase {
+        if call < self.warmup {
+            Phase::Warmup
+        } else if call - self.warmup < self.counted {
+            Phase::Counted
+        } else {
+            Phase::Timed
+        }
     }
 }
 
@@ -80,14 +104,17 @@ impl Plans {
         Plans {
             cheap: Plan {
                 warmup: 50,
+                counted: 50,
                 measured: scale(2000),
             },
             argon2: Plan {
                 warmup: 3,
+                counted: 3,
                 measured: scale(30).max(3),
             },
             logout: Plan {
                 warmup: 5,
+                counted: 10,
                 measured: scale(100),
             },
         }
@@ -158,6 +185,7 @@ pub async fn reads(measured: usize) -> anyhow::Result<()> {
     let bench = &ground.bench;
     let plan = Plan {
         warmup: 50,
+        counted: 0,
         measured,
     };
     let access_token = bench.signed_in("reader@example.com").await?.0;
@@ -366,10 +394,12 @@ struct Recording {
     function: &'static str,
     method: String,
     path: String,
-    warmup: usize,
+    plan: Plan,
     calls: usize,
     samples: Vec<Duration>,
+    /// Statements of the counted calls, and how many those were.
     statements: i64,
+    counted_calls: usize,
 }
 
 impl Recording {
@@ -395,10 +425,11 @@ impl Recording {
             function,
             method: method.into(),
             path: path.into(),
-            warmup: plan.warmup,
+            plan,
             calls: 0,
             samples: Vec::with_capacity(plan.measured),
             statements: 0,
+            counted_calls: 0,
         }
     }
 
@@ -408,6 +439,7 @@ impl Recording {
             endpoint,
             Plan {
                 warmup: usize::MAX,
+                counted: 0,
                 measured: 0,
             },
         )
@@ -416,8 +448,8 @@ impl Recording {
     /// The summary; statements per request only when they were counted.
     fn finish(self, floor: &Summary, counted: bool) -> EndpointRun {
         let summary = Summary::of(&self.samples);
-        let statements_per_request =
-            counted.then(|| self.statements as f64 / self.samples.len() as f64);
+        let statements_per_request = (counted && self.counted_calls > 0)
+            .then(|| self.statements as f64 / self.counted_calls as f64);
         EndpointRun {
             endpoint: self.function.to_owned(),
             method: self.method,
@@ -465,23 +497,31 @@ impl Bench {
         })
     }
 
-    /// Runs `work`, timing it and counting its statements into `recording` past the warm-up.
+    /// Runs `work` as its place in `recording`'s plan says: past the warm-up, counting its
+    /// statements, then timing it.
     async fn timed<T>(
         &self,
         recording: &mut Recording,
         work: impl std::future::Future<Output = T>,
     ) -> anyhow::Result<T> {
-        let before = self.statements_so_far().await?;
-        let started = Instant::now();
-        let output = work.await;
-        let elapsed = started.elapsed();
-        let after = self.statements_so_far().await?;
+        let phase = recording.plan.phase(recording.calls);
         recording.calls += 1;
-        if recording.calls > recording.warmup {
-            recording.samples.push(elapsed);
-            recording.statements += after - before;
-        }
-        Ok(output)
+        Ok(match phase {
+            Phase::Warmup => work.await,
+            Phase::Counted => {
+                let before = self.statements_so_far().await?;
+                let output = work.await;
+                recording.statements += self.statements_so_far().await? - before;
+                recording.counted_calls += 1;
+                output
+            }
+            Phase::Timed => {
+                let started = Instant::now();
+                let output = work.await;
+                recording.samples.push(started.elapsed());
+                output
+            }
+        })
     }
 
     /// The Lambda authorizer on API Gateway's payload 2.0 event with a live access token; fails
@@ -816,29 +856,23 @@ impl Bench {
     ) -> anyhow::Result<(Summary, Option<f64>)> {
         let token = SecretString::from(access_token.to_owned());
         let tokens = self.app.tokens().map_err(|e| anyhow!("{e}"))?;
-        let mut samples = Vec::with_capacity(plan.measured);
-        let mut statements = 0;
-        for i in 0..plan.total() {
-            // Counted like the endpoints' calls, so that both run under the same conditions.
-            let before = self.statements_so_far().await?;
-            let started = Instant::now();
-            let client = self.app.pool.get().await?;
-            let statement = client.prepare_cached("SELECT 1").await?;
-            client.query_one(&statement, &[]).await?;
-            drop(client);
-            tokens.verify(&token).map_err(|e| anyhow!("{e}"))?;
-            let elapsed = started.elapsed();
-            let after = self.statements_so_far().await?;
-            if i >= plan.warmup {
-                samples.push(elapsed);
-                statements += after - before;
-            }
+        // Run, counted and timed like the endpoints' calls, so that both run under the same
+        // conditions.
+        let mut recording = Recording::named("floor", "", "", plan);
+        for _ in 0..plan.total() {
+            self.timed(&mut recording, async {
+                let client = self.app.pool.get().await?;
+                let statement = client.prepare_cached("SELECT 1").await?;
+                client.query_one(&statement, &[]).await?;
+                drop(client);
+                tokens.verify(&token).map_err(|e| anyhow!("{e}"))?;
+                anyhow::Ok(())
+            })
+            .await??;
         }
-        let statements = self
-            .counter
-            .is_some()
-            .then(|| statements as f64 / samples.len() as f64);
-        Ok((Summary::of(&samples), statements))
+        let statements = (self.counter.is_some() && recording.counted_calls > 0)
+            .then(|| recording.statements as f64 / recording.counted_calls as f64);
+        Ok((Summary::of(&recording.samples), statements))
     }
 }
 
@@ -855,7 +889,7 @@ async fn argon2(plan: Plan) -> anyhow::Result<(Summary, Summary)> {
         let verified = auth::hashing::verify(password()?, Some(hash)).await?;
         let checked = started.elapsed();
         ensure!(verified, "a password did not verify against its own hash");
-        if i >= plan.warmup {
+        if plan.phase(i) == Phase::Timed {
             hashes.push(hashed);
             verifications.push(checked);
         }
@@ -937,6 +971,7 @@ mod tests {
     async fn every_endpoint_runs_within_its_statement_budget() {
         let short = Plan {
             warmup: 2,
+            counted: 3,
             measured: 3,
         };
         let plans = Plans {
