@@ -1,6 +1,6 @@
 //! Password hashing: Argon2id with OWASP's parameters, run off the async executor.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use anyhow::Context;
 use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString};
@@ -33,6 +33,23 @@ fn params() -> Params {
 /// one buffer serves them all; concurrent callers in one process (tests) take turns.
 static MEMORY: Mutex<Vec<Block>> = Mutex::new(Vec::new());
 
+/// [`MEMORY`], at least `blocks` long: zero-filled as it grows, so every page of it is touched
+/// then.
+fn memory(blocks: usize) -> MutexGuard<'static, Vec<Block>> {
+    let mut memory = MEMORY.lock().unwrap_or_else(PoisonError::into_inner);
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    memory
+}
+
+/// Makes [`MEMORY`] ready for today's parameters, its 19 MiB faulted in: a function that hashes
+/// runs this on the blocking pool during its init, beside its secrets' reads, instead of in its
+/// first request's hash.
+pub fn reserve_memory() {
+    drop(memory(params().block_count()));
+}
+
 /// The PHC hash of `password` with `salt`, computed in [`MEMORY`]; what
 /// `PasswordHasher::hash_password` computes, without a fresh allocation per call.
 fn hash_in_shared_memory<'a>(
@@ -48,10 +65,7 @@ fn hash_in_shared_memory<'a>(
     let blocks = params.block_count();
     let phc_params = ParamsString::try_from(&params)?;
     let argon2 = Argon2::new(algorithm, version, params);
-    let mut memory = MEMORY.lock().unwrap_or_else(PoisonError::into_inner);
-    if memory.len() < blocks {
-        memory.resize(blocks, Block::default());
-    }
+    let mut memory = memory(blocks);
     let output = Output::init_with(output_len, |out| {
         Ok(argon2.hash_password_into_with_memory(password, salt_bytes, out, &mut memory[..])?)
     })?;

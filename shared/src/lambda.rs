@@ -19,7 +19,7 @@ use crate::mail::Mailer;
 use crate::routes::{Endpoint, Handler, Route};
 use crate::service::App;
 use crate::tokens::AccessTokenSigner;
-use crate::{custom_resource, db, handlers, janitor, signing_key, telemetry};
+use crate::{custom_resource, db, handlers, hashing, janitor, signing_key, telemetry};
 
 pub use lambda_http::Error;
 
@@ -105,9 +105,17 @@ async fn build_app(
     mailer: impl AsyncFnOnce(&Config, &Aws) -> Mailer,
 ) -> Result<App, Error> {
     let started = Instant::now();
+    // Argon2's buffer, faulted in while the secrets are on their way rather than in the first
+    // request's hash.
+    let reserving = endpoint
+        .is_some_and(Endpoint::hashes_passwords)
+        .then(|| tokio::task::spawn_blocking(hashing::reserve_memory));
     let aws = Aws::from_environment();
     let config = Config::load(&Environment::from_process(), &aws).await;
     let config_ms = milliseconds_since(started);
+    if let Some(reserving) = reserving {
+        reserving.await?;
+    }
     let config = config.and_then(|config| {
         let Some(endpoint) = endpoint else {
             return Ok(config);
