@@ -51,11 +51,11 @@ const RESET_LINK_PREFIX: &str = "http://localhost:5001/reset-password#";
 /// Where the confirmation links point (the default `VERIFY_URL`), followed by the token.
 const VERIFY_LINK_PREFIX: &str = "http://localhost:5001/verify-email#";
 
-/// Calls before measuring (statements prepared and cached, pool connected), then calls measured.
-/// How one kind of call runs: `warmup` calls (neither timed nor counted), then `counted` calls
-/// whose statements are counted, untimed, then `measured` calls timed, uncounted. The counter's
-/// queries around a call (pg_stat_activity, then pg_stat_statements, on another connection) are
-/// no part of a request and disturb what they surround, so no timed call has them.
+/// How one kind of call runs: `warmup` calls (statements prepared and cached, pool connected;
+/// neither timed nor counted), then `counted` calls whose statements are counted, untimed, then
+/// `measured` calls timed, uncounted. The counter's queries around a call (pg_stat_activity, then
+/// pg_stat_statements, on another connection) are no part of a request and disturb what they
+/// surround, so no timed call has them.
 #[derive(Clone, Copy)]
 struct Plan {
     warmup: usize,
@@ -445,11 +445,16 @@ impl Recording {
         )
     }
 
+    /// Statements per counted call; `None` when they were not counted.
+    fn statements_per_call(&self, counted: bool) -> Option<f64> {
+        (counted && self.counted_calls > 0)
+            .then(|| self.statements as f64 / self.counted_calls as f64)
+    }
+
     /// The summary; statements per request only when they were counted.
     fn finish(self, floor: &Summary, counted: bool) -> EndpointRun {
         let summary = Summary::of(&self.samples);
-        let statements_per_request = (counted && self.counted_calls > 0)
-            .then(|| self.statements as f64 / self.counted_calls as f64);
+        let statements_per_request = self.statements_per_call(counted);
         EndpointRun {
             endpoint: self.function.to_owned(),
             method: self.method,
@@ -870,8 +875,7 @@ impl Bench {
             })
             .await??;
         }
-        let statements = (self.counter.is_some() && recording.counted_calls > 0)
-            .then(|| recording.statements as f64 / recording.counted_calls as f64);
+        let statements = recording.statements_per_call(self.counter.is_some());
         Ok((Summary::of(&recording.samples), statements))
     }
 }
