@@ -40,6 +40,12 @@ impl RuntimeApi {
     /// waits for its answer. The invocation waits in the server until an instance asks for it,
     /// as in Lambda, so it may be sent before the instance is up.
     pub fn invoke(&self, function: &str, event: &Value) -> anyhow::Result<Answer> {
+        let response = self.invoke_for_json(function, event)?;
+        Answer::from_response(&response).with_context(|| format!("{function}'s answer"))
+    }
+
+    /// [`RuntimeApi::invoke`], the answer as the function gave it.
+    pub fn invoke_for_json(&self, function: &str, event: &Value) -> anyhow::Result<Value> {
         let url = format!(
             "http://127.0.0.1:{}/2015-03-31/functions/{function}/invocations",
             self.port
@@ -57,9 +63,8 @@ impl RuntimeApi {
         if !status.is_success() {
             bail!("invoking {function}: the watch server answered {status}: {body}");
         }
-        let response: Value = serde_json::from_str(&body)
-            .with_context(|| format!("{function}'s answer is not JSON: {body}"))?;
-        Answer::from_response(&response).with_context(|| format!("{function}'s answer"))
+        serde_json::from_str(&body)
+            .with_context(|| format!("{function}'s answer is not JSON: {body}"))
     }
 }
 

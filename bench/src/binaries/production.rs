@@ -3,8 +3,8 @@
 //! with the certificate verified (`DB_SSLMODE=verify-full`, the host name `localhost`, the
 //! throwaway CA of the bench's cluster as `DB_SSLROOTCERT`), every `*_ARN` a secret in moto's
 //! Secrets Manager read through the SDK at cold start over HTTPS (the same CA as `AWS_CA_BUNDLE`),
-//! the SDK configured from the variables Lambda sets, and `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` the
-//! function's `MemorySize`. Nothing else of the
+//! the SDK configured from the variables Lambda sets, `EMAIL_FROM` a verified identity in moto's
+//! SES, and `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` the function's `MemorySize`. Nothing else of the
 //! stack's environment reaches a function, so a variable the template forgets is missed here too.
 
 use std::collections::BTreeMap;
@@ -25,6 +25,10 @@ const FROM_THE_STACK: [&str; 6] = [
     "RATE_LIMIT_FORGOT_PASSWORD",
     "RESET_EMAILS_PER_WINDOW",
 ];
+
+/// The functions' `EMAIL_FROM` (the template's `EmailFrom`, which has no default): a verified
+/// identity in moto's SES.
+const SENDER: &str = "no-reply@bench.invalid";
 
 /// What stands in for AWS: `make bench` sets both.
 pub struct StandIns {
@@ -54,7 +58,9 @@ impl Production {
             root_certificate,
             moto,
         };
-        let secrets = Secrets::create(&stand_ins, &stack)?;
+        let moto = Moto::new(&stand_ins)?;
+        let secrets = moto.store_secrets(&stack)?;
+        moto.verify_sender(SENDER)?;
         let template: Yaml = serde_yaml_ng::from_str(include_str!("../../../template.yaml"))?;
         Ok(Some(Production {
             environments: environments(&template, &stack, &stand_ins, &secrets)?,
@@ -73,11 +79,34 @@ impl Production {
 /// The ARN of each secret the template names, by the variable that names it.
 pub struct Secrets(BTreeMap<&'static str, String>);
 
-impl Secrets {
-    /// Stores the stack's secrets in moto: the runtime role's login in the RDS-managed secret's
-    /// form, the signing key, the code key, the MFA key and the introspection clients. Through
-    /// the product's SDK configuration, over HTTPS to moto under the bench's CA.
-    fn create(stand_ins: &StandIns, stack: &BTreeMap<String, String>) -> anyhow::Result<Secrets> {
+/// moto, reached through the product's SDK configuration over HTTPS under the bench's CA.
+struct Moto {
+    secrets: aws_sdk_secretsmanager::Client,
+    ses: aws_sdk_sesv2::Client,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Moto {
+    fn new(stand_ins: &StandIns) -> anyhow::Result<Moto> {
+        let sdk = auth::aws::lambda_sdk_config(|name| {
+            aws_environment(stand_ins)
+                .into_iter()
+                .find(|(variable, _)| *variable == name)
+                .map(|(_, value)| value.to_owned())
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(Moto {
+            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+            ses: aws_sdk_sesv2::Client::new(&sdk),
+            runtime,
+        })
+    }
+
+    /// Stores the stack's secrets: the runtime role's login in the RDS-managed secret's form, the
+    /// signing key, the code key, the MFA key and the introspection clients.
+    fn store_secrets(&self, stack: &BTreeMap<String, String>) -> anyhow::Result<Secrets> {
         let get = |name: &str| {
             stack
                 .get(name)
@@ -92,16 +121,6 @@ impl Secrets {
             "username": login.get_user().context("no user in DATABASE_URL")?,
             "password": String::from_utf8(password.to_vec())?,
         });
-        let sdk = auth::aws::lambda_sdk_config(|name| {
-            aws_environment(stand_ins)
-                .into_iter()
-                .find(|(variable, _)| *variable == name)
-                .map(|(_, value)| value.to_owned())
-        });
-        let client = aws_sdk_secretsmanager::Client::new(&sdk);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let mut arns = BTreeMap::new();
         for (variable, value) in [
@@ -111,9 +130,10 @@ impl Secrets {
             ("MFA_ENCRYPTION_KEY_ARN", get("MFA_ENCRYPTION_KEY")?),
             ("INTROSPECTION_CLIENTS_ARN", get("INTROSPECTION_CLIENTS")?),
         ] {
-            let created = runtime
+            let created = self
+                .runtime
                 .block_on(
-                    client
+                    self.secrets
                         .create_secret()
                         .name(format!("bench-{suffix}/{variable}"))
                         .secret_string(value)
@@ -125,6 +145,22 @@ impl Secrets {
             arns.insert(variable, arn);
         }
         Ok(Secrets(arns))
+    }
+
+    /// Makes `address` a verified SES identity, as the operator does before deploying
+    /// (`EmailFrom`): else SES refuses every email the janitor sends, and each sweep retries
+    /// them all, five times over.
+    fn verify_sender(&self, address: &str) -> anyhow::Result<()> {
+        self.runtime
+            .block_on(
+                self.ses
+                    .create_email_identity()
+                    .email_identity(address)
+                    .send(),
+            )
+            .map_err(aws_sdk_sesv2::Error::from)
+            .with_context(|| format!("verifying {address} in moto's SES"))?;
+        Ok(())
     }
 }
 
@@ -181,7 +217,7 @@ fn environments(
             "DB_NAME" => Some(database.clone()),
             "JWT_PUBLIC_KEY" => Some(public_key.clone()),
             // A parameter without a default, which the operator gives at deploy.
-            "EMAIL_FROM" => Some("no-reply@bench.invalid".to_owned()),
+            "EMAIL_FROM" => Some(SENDER.to_owned()),
             arn if arn.ends_with("_ARN") => secrets.0.get(arn).cloned(),
             other => stack.get(other).cloned(),
         }
