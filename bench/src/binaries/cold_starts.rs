@@ -542,7 +542,7 @@ struct Runner<'a> {
 impl Runner<'_> {
     /// Sweeps with a janitor of its own, untimed, until a sweep finds nothing to send or delete.
     fn sweep_until_idle(&self) -> anyhow::Result<()> {
-        // 50 emails a sweep (`janitor::BATCH`): far more than the functions above queue.
+        // Of at most 50 emails each (`janitor::BATCH`): far more than the functions above queue.
         const SWEEPS: usize = 100;
         let environment = self
             .production
