@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::service::App;
@@ -19,8 +19,8 @@ const MAX_ATTEMPTS: i32 = 5;
 /// Emails retried per run; the schedule comes back for the rest.
 const BATCH: i64 = 50;
 
-/// What one run did.
-#[derive(Debug, Default, Serialize)]
+/// What one run did: the janitor's answer to its invocation (read back by `make bench`).
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Report {
     pub sessions: u64,
     pub refresh_tokens: u64,

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use auth::Endpoint;
+use auth::janitor::Report;
 use serde_json::{Value, json};
 use testkit::process::interrupted;
 use uuid::Uuid;
@@ -544,28 +545,31 @@ impl Runner<'_> {
     fn sweep_until_idle(&self) -> anyhow::Result<()> {
         // Of at most 50 emails each (`janitor::BATCH`): far more than the functions above queue.
         const SWEEPS: usize = 100;
-        let environment = self
-            .production
-            .map(|production| production.environment("janitor"))
-            .transpose()?;
         let log = self.logs.join("janitor-until-idle.log");
         let binary = self.bin_dir.join("janitor");
-        let instance = Instance::start(self.api, &binary, "janitor", environment, &log)?;
-        let swept = (|| {
+        let instance = Instance::start(
+            self.api,
+            &binary,
+            "janitor",
+            self.environment("janitor")?,
+            &log,
+        )?;
+        instance.run_then_stop(|_| {
             for _ in 0..SWEEPS {
                 let report = self.api.invoke_for_json("janitor", &scheduled_event())?;
-                if is_idle(&report)? {
+                if is_idle(report)? {
                     return Ok(());
                 }
             }
             bail!("the janitor still found work after {SWEEPS} sweeps")
-        })();
-        if let Err(error) = swept {
-            let tail = instance.log_tail();
-            instance.stop()?;
-            return Err(error.context(tail));
-        }
-        instance.stop()
+        })
+    }
+
+    /// `function`'s production-shaped environment, in the production-shaped run.
+    fn environment(&self, function: &str) -> anyhow::Result<Option<&[(String, String)]>> {
+        self.production
+            .map(|production| production.environment(function))
+            .transpose()
     }
 
     /// `runs` cold starts of `function`, each with the request `next_event` gives.
@@ -592,10 +596,7 @@ impl Runner<'_> {
         let binary = self.bin_dir.join(function);
         let log = self.logs.join(format!("{function}.log"));
         let mut timings = Timings::default();
-        let environment = self
-            .production
-            .map(|production| production.environment(function))
-            .transpose()?;
+        let environment = self.environment(function)?;
         for _ in 0..self.runs {
             if interrupted() {
                 bail!("interrupted");
@@ -603,7 +604,7 @@ impl Runner<'_> {
             let event = next_event()?;
             let started = Instant::now();
             let instance = Instance::start(self.api, &binary, function, environment, &log)?;
-            let mut warm_run = || -> anyhow::Result<()> {
+            instance.run_then_stop(|instance| {
                 let cold = self.api.invoke(function, &event)?;
                 timings
                     .cold_ms
@@ -621,14 +622,8 @@ impl Runner<'_> {
                     .push(started.elapsed().as_secs_f64() * 1000.0);
                 expect.check(function, &warm)?;
                 timings.peak_rss_kib.push(instance.peak_rss_kib()?);
-                after(&instance, &[cold, warm])
-            };
-            if let Err(error) = warm_run() {
-                let tail = instance.log_tail();
-                instance.stop()?;
-                return Err(error.context(tail));
-            }
-            instance.stop()?;
+                after(instance, &[cold, warm])
+            })?;
             timings
                 .init
                 .push(Init::from_log(&std::fs::read_to_string(&log)?));
@@ -638,18 +633,11 @@ impl Runner<'_> {
     }
 }
 
-/// Whether a janitor's report (`janitor::Report`: a count per kind of work) counts nothing.
-fn is_idle(report: &Value) -> anyhow::Result<bool> {
-    let counts = report
-        .as_object()
-        .filter(|counts| !counts.is_empty())
-        .with_context(|| format!("a janitor's report that is no object of counts: {report}"))?;
-    counts.values().try_fold(true, |idle, count| {
-        let count = count.as_u64().with_context(|| {
-            format!("a janitor's report with a count that is no number: {report}")
-        })?;
-        Ok(idle && count == 0)
-    })
+/// Whether a janitor's answer, its `Report`, says the sweep did nothing.
+fn is_idle(answer: Value) -> anyhow::Result<bool> {
+    let report: Report = serde_json::from_value(answer.clone())
+        .with_context(|| format!("a janitor's answer that is no report: {answer}"))?;
+    Ok(report.is_idle())
 }
 
 #[cfg(test)]
@@ -687,11 +675,20 @@ mod tests {
 
     #[test]
     fn a_sweep_is_idle_when_its_report_counts_nothing() {
-        assert!(is_idle(&json!({"sessions": 0, "emails_sent": 0})).unwrap());
-        assert!(!is_idle(&json!({"sessions": 0, "emails_sent": 50})).unwrap());
-        assert!(!is_idle(&json!({"emails_failed": 1, "throttles": 0})).unwrap());
+        let report = |report: Report| serde_json::to_value(report).unwrap();
+        assert!(is_idle(report(Report::default())).unwrap());
+        let sent = Report {
+            emails_sent: 50,
+            ..Report::default()
+        };
+        let failed = Report {
+            emails_failed: 1,
+            ..Report::default()
+        };
+        assert!(!is_idle(report(sent)).unwrap());
+        assert!(!is_idle(report(failed)).unwrap());
         for not_a_report in [json!(null), json!({}), json!({"sessions": "0"}), json!([0])] {
-            assert!(is_idle(&not_a_report).is_err(), "{not_a_report}");
+            assert!(is_idle(not_a_report.clone()).is_err(), "{not_a_report}");
         }
     }
 

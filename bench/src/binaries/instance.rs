@@ -124,6 +124,24 @@ impl Instance {
         )
     }
 
+    /// Runs `work` with it, then stops it; an error of `work`'s carries the end of its log.
+    pub fn run_then_stop<T>(
+        self,
+        work: impl FnOnce(&Instance) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        match work(&self) {
+            Ok(value) => {
+                self.stop()?;
+                Ok(value)
+            }
+            Err(error) => {
+                let tail = self.log_tail();
+                self.stop()?;
+                Err(error.context(tail))
+            }
+        }
+    }
+
     /// Stops it and waits for it to exit.
     pub fn stop(mut self) -> anyhow::Result<()> {
         self.process.stop()?;
